@@ -1,0 +1,100 @@
+"""`python -m agent run FILE`: explain a metric's change from the terminal, live, or as one JSON object."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+BUILTIN_NAMES = {"builtin", "builtin-analyst", "built-in"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m agent",
+        description="KPI Narrator: explain why a business metric moved, with a code agent whose numbers are "
+        "verified against a deterministic engine.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run", help="analyse a before/after file", description="Analyse a before/after file."
+    )
+    run.add_argument("file", help="CSV, TSV, semicolon file, Excel (.xlsx) or Parquet")
+    run.add_argument("-q", "--question", default="", help="what to explain (default: how the metric changed)")
+    run.add_argument("--metric", help="the metric to explain (default: the first, or the ratio's numerator)")
+    run.add_argument("--ratio", metavar="NUM/DEN", help="a ratio metric, e.g. orders/users for conversion")
+    run.add_argument("--by", action="append", metavar="DIM", help="a dimension to analyse (repeatable)")
+    run.add_argument("--after", metavar="COLUMN", help="which 'after' column to use when there are several")
+    run.add_argument("--period-column", metavar="COLUMN", help="the period column of a long table")
+    run.add_argument("--periods", metavar="EARLIER,LATER", help="the two periods to compare, earlier first")
+    run.add_argument("--model", default="builtin", help="model (default: builtin, the rule-based analyst)")
+    run.add_argument("--max-steps", type=int, default=6, help="the agent's step limit (default 6)")
+    run.add_argument("--max-file-mb", type=float, default=1024, help="refuse larger files (default 1024)")
+    run.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
+    run.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Heavy imports wait until the arguments are known to be good, so --help and usage errors are instant.
+    from tools.engine import EngineError
+    from tools.loading import DataError
+
+    try:
+        return _run(args)
+    except (DataError, EngineError) as error:
+        return _fail(args, str(error), EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        return _fail(args, "interrupted", EXIT_RUN_FAILED)
+    except Exception as error:
+        if args.debug:
+            traceback.print_exc()
+        hint = "" if args.debug else " (run with --debug for the traceback)"
+        return _fail(args, f"unexpected error: {type(error).__name__}: {error}{hint}", EXIT_RUN_FAILED)
+
+
+def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print(json.dumps({"status": "error", "error": message}))
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    from agent.result import RunResult
+    from agent.runner import RunRequest, run_events
+    from tools.loading import DataError, load_dataset
+
+    if args.model.lower() not in BUILTIN_NAMES:
+        raise DataError(f"--model {args.model!r}: only the built-in analyst is available in this version "
+                        "(use --model builtin).")  # fmt: skip
+    if args.max_steps < 1:
+        raise DataError("--max-steps must be at least 1.")
+    periods = [p.strip() for p in args.periods.split(",")] if args.periods else None
+    dataset = load_dataset(
+        args.file,
+        by=args.by,
+        after=args.after,
+        period_column=args.period_column,
+        periods=periods,
+        max_bytes=int(args.max_file_mb * 1024 * 1024),
+    )
+    request = RunRequest(dataset, question=args.question, metric=args.metric, ratio=args.ratio, by=args.by,
+                         max_steps=args.max_steps)  # fmt: skip
+    result = RunResult()
+    if args.json:
+        for event in run_events(request):
+            result.apply(event)
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        from agent.render import TerminalRenderer
+
+        render = TerminalRenderer()
+        for event in run_events(request):
+            result.apply(event)
+            render(event)
+    return EXIT_OK if result.status == "success" else EXIT_RUN_FAILED

@@ -1,0 +1,82 @@
+"""Catching the plotly figures the agent's code makes: from the executor's variables, and from `fig.show()`."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+_RENDERER = "kpi_narrator_capture"
+_shown = threading.local()
+
+
+def _install_show_capture() -> None:
+    """Makes `fig.show()` hand the figure to the current run instead of opening a browser."""
+    import plotly.io as pio
+    from plotly.io._base_renderers import ExternalRenderer
+
+    if _RENDERER in pio.renderers:
+        return
+
+    class CaptureRenderer(ExternalRenderer):
+        def render(self, fig_dict: dict) -> None:
+            figures = getattr(_shown, "figures", None)
+            if figures is not None:
+                figures.append(fig_dict)
+
+    pio.renderers[_RENDERER] = CaptureRenderer()
+    pio.renderers.default = _RENDERER
+
+
+def _figures_in(value: Any) -> list[Any]:
+    from plotly.basedatatypes import BaseFigure
+
+    if isinstance(value, BaseFigure):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if isinstance(v, BaseFigure)]
+    if isinstance(value, dict):
+        return [v for v in value.values() if isinstance(v, BaseFigure)]
+    return []
+
+
+class FigureCollector:
+    """Finds figures that are new since the last look, in the order the code made them."""
+
+    def __init__(self) -> None:
+        _install_show_capture()
+        # Keeping the objects (not only their ids) stops Python from reusing an id for a new figure.
+        self._seen: dict[int, Any] = {}
+        _shown.figures = []
+
+    def collect(self, state: dict[str, Any]) -> list[dict[str, Any]]:
+        """New figures in the executor's variables and in `fig.show()` calls, as plotly JSON dicts."""
+        found = []
+        for value in list(state.values()):
+            for figure in _figures_in(value):
+                if id(figure) not in self._seen:
+                    self._seen[id(figure)] = figure
+                    found.append(figure_to_dict(figure))
+        shown = getattr(_shown, "figures", None) or []
+        found.extend(json.loads(json.dumps(fig, default=_json_default)) for fig in shown)
+        _shown.figures = []
+        return found
+
+
+def figure_to_dict(figure: Any) -> dict[str, Any]:
+    """Plotly JSON of a figure (numpy arrays and dates made plain)."""
+    return json.loads(figure.to_json())
+
+
+def _json_default(value: Any) -> Any:
+    import plotly.io.json as pio_json
+
+    return json.loads(pio_json.to_json_plotly(value))
+
+
+def title_of(figure: dict[str, Any]) -> str:
+    """The title text of a figure dict, or an empty string."""
+    title = (figure.get("layout") or {}).get("title")
+    if isinstance(title, dict):
+        return str(title.get("text") or "")
+    return str(title or "")

@@ -1,0 +1,110 @@
+"""The terminal view of a run: each event printed with rich as it arrives.
+
+Text that comes from the file or the model is printed as plain `Text`, never as rich markup, so a cell holding
+`[bold red]...` or an instruction shows as what it is.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.rule import Rule
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from agent import events as ev
+
+
+class TerminalRenderer:
+    """Prints events to a rich console."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console()
+
+    def __call__(self, event: ev.Event) -> None:
+        handler = getattr(self, f"_on_{event.type}", None)
+        if handler is not None:
+            handler(event)
+
+    def _on_run_started(self, event: ev.RunStarted) -> None:
+        data = event.dataset
+        title = Text.assemble(
+            ("KPI Narrator", "bold"), "  ·  ", (event.model, "cyan"), "  ·  ", f"{event.agent} agent"
+        )
+        body = Text(
+            f"{data.get('source')}: {data.get('segments')} segments, dimensions {', '.join(data.get('dimensions') or [])}"
+            f" · metrics {', '.join(data.get('metrics') or [])} · {data.get('layout')} layout\n"
+            f"Question: {event.question}"
+        )
+        self.console.print(Panel(body, title=title, title_align="left", border_style="cyan"))
+
+    def _on_warning(self, event: ev.DataWarning) -> None:
+        self.console.print(Text("warning: ", style="yellow bold") + Text(event.message, style="yellow"))
+
+    def _on_analysis(self, event: ev.AnalysisReady) -> None:
+        totals = event.analysis.get("totals") or {}
+        pct = totals.get("pct_change")
+        self.console.print(
+            Text(f"Engine: {event.analysis.get('metric')} {totals.get('before', 0):,.2f} -> {totals.get('after', 0):,.2f} "
+                 f"({totals.get('abs_change', 0):+,.2f}, {'new' if pct is None else f'{pct:+.2f}%'})", style="dim")
+        )  # fmt: skip
+
+    def _on_step_started(self, event: ev.StepStarted) -> None:
+        self.console.print(Rule(f"Step {event.step}", style="cyan"))
+
+    def _on_thought(self, event: ev.Thought) -> None:
+        self.console.print(Text("Thought: ", style="bold") + Text(event.text))
+
+    def _on_code(self, event: ev.Code) -> None:
+        self.console.print(Panel(Syntax(event.code, "python", theme="monokai", word_wrap=True), title="Code",
+                                 title_align="left", border_style="dim"))  # fmt: skip
+
+    def _on_observation(self, event: ev.Observation) -> None:
+        self.console.print(
+            Panel(Text(event.text), title="Observation", title_align="left", border_style="green")
+        )
+
+    def _on_error(self, event: ev.StepError) -> None:
+        where = f"Step {event.step} error" if event.step is not None else "Run error"
+        self.console.print(
+            Panel(Text(event.message, style="red"), title=where, title_align="left", border_style="red")
+        )
+
+    def _on_chart(self, event: ev.Chart) -> None:
+        self.console.print(
+            Text(f"chart {event.index + 1}: ", style="magenta bold") + Text(event.title or "(untitled)")
+        )
+
+    def _on_step_finished(self, event: ev.StepFinished) -> None:
+        tokens = ""
+        if event.input_tokens is not None:
+            tokens = f" · {event.input_tokens:,} input / {event.output_tokens or 0:,} output tokens"
+            if event.tokens_estimated:
+                tokens += " (counted locally)"
+        self.console.print(Text(f"Step {event.step}: {event.duration_s:.2f} s{tokens}", style="dim"))
+
+    def _on_final_answer(self, event: ev.FinalAnswer) -> None:
+        self.console.print(Rule("Summary", style="bold green"))
+        self.console.print(Markdown(event.text))
+
+    def _on_verification(self, event: ev.Verification) -> None:
+        checked, wrong = len(event.checked), len(event.mismatches)
+        style = "green" if wrong == 0 else "red"
+        line = Text(
+            f"Verified {checked - wrong} of {checked} numbers against the engine.", style=f"bold {style}"
+        )
+        if wrong:
+            table = Table("written", "nearest engine figure", box=None)
+            for mismatch in event.mismatches:
+                table.add_row(Text(mismatch["text"]), "no match")
+            self.console.print(Group(line, table))
+        else:
+            self.console.print(line)
+
+    def _on_run_finished(self, event: ev.RunFinished) -> None:
+        usage = event.usage
+        text = (f"{event.status} · {usage.get('steps', 0)} steps · {usage.get('input_tokens', 0):,} input / "
+                f"{usage.get('output_tokens', 0):,} output tokens · {usage.get('duration_s', 0):.2f} s")  # fmt: skip
+        self.console.print(Text(text, style="bold" if event.status == "success" else "bold red"))

@@ -1,0 +1,114 @@
+"""Folds the event stream into the run's result: the `--json` contract, also what the page keeps and saves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent import events as ev
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced, built only from its events (so a replay gives the same result)."""
+
+    model: str = ""
+    agent: str = ""
+    question: str = ""
+    dataset: dict[str, Any] = field(default_factory=dict)
+    analysis: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    charts: list[dict[str, Any]] = field(default_factory=list)
+    narrative: str | None = None
+    answer: Any = None
+    verification: dict[str, Any] | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    status: str = "running"
+    error: str | None = None
+
+    def step(self, number: int) -> dict[str, Any]:
+        """The step with this number, created on first use."""
+        for step in self.steps:
+            if step["number"] == number:
+                return step
+        step = {"number": number, "thought": None, "code": None, "observation": None, "error": None,
+                "input_tokens": None, "output_tokens": None, "duration_s": None, "charts": [], "done": False}  # fmt: skip
+        self.steps.append(step)
+        return step
+
+    def apply(self, event: ev.Event) -> None:
+        """Updates the result with one event."""
+        if isinstance(event, ev.RunStarted):
+            self.model, self.agent, self.question, self.dataset = (
+                event.model,
+                event.agent,
+                event.question,
+                event.dataset,
+            )
+        elif isinstance(event, ev.DataWarning):
+            self.warnings.append(event.message)
+        elif isinstance(event, ev.AnalysisReady):
+            self.analysis = event.analysis
+        elif isinstance(event, ev.StepStarted):
+            self.step(event.step)
+        elif isinstance(event, ev.Thought):
+            self.step(event.step)["thought"] = event.text
+        elif isinstance(event, ev.Code):
+            self.step(event.step)["code"] = event.code
+        elif isinstance(event, ev.Observation):
+            self.step(event.step)["observation"] = event.text
+        elif isinstance(event, ev.StepError):
+            if event.step is None:
+                self.error = event.message
+            else:
+                self.step(event.step)["error"] = event.message
+        elif isinstance(event, ev.Chart):
+            self.charts.append(event.figure)
+            self.step(event.step)["charts"].append(event.index)
+        elif isinstance(event, ev.StepFinished):
+            step = self.step(event.step)
+            step.update(input_tokens=event.input_tokens, output_tokens=event.output_tokens,
+                        duration_s=event.duration_s, done=True)  # fmt: skip
+        elif isinstance(event, ev.FinalAnswer):
+            self.narrative, self.answer = event.text, event.value
+        elif isinstance(event, ev.Verification):
+            self.verification = {"checked": event.checked, "mismatches": event.mismatches}
+        elif isinstance(event, ev.RunFinished):
+            self.status, self.usage = event.status, event.usage
+            self.error = event.error or self.error
+            # A step that started but never finished (a stop or a failure) is not part of the trace.
+            self.steps = [s for s in self.steps if s["done"] or s["thought"] or s["code"] or s["error"]]
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` contract. Figures in totals/breakdowns/top_slices/ratio are the engine's."""
+        steps = [{k: s[k] for k in ("number", "thought", "code", "observation", "error", "input_tokens",
+                                    "output_tokens", "duration_s")} for s in self.steps]  # fmt: skip
+        return {
+            "status": self.status,
+            "error": self.error,
+            "model": self.model,
+            "agent": self.agent,
+            "question": self.question,
+            "dataset": self.dataset,
+            "metric": self.analysis.get("metric"),
+            "totals": self.analysis.get("totals"),
+            "breakdowns": self.analysis.get("breakdowns"),
+            "top_slices": self.analysis.get("top_slices"),
+            "ratio": self.analysis.get("ratio"),
+            "narrative": self.narrative,
+            "answer": self.answer,
+            "steps": steps,
+            "charts": self.charts,
+            "verification": self.verification or {"checked": [], "mismatches": []},
+            "warnings": self.warnings + list(self.analysis.get("notes") or []),
+            "usage": self.usage,
+        }
+
+
+def collect(events) -> RunResult:
+    """Consumes an event iterable and returns the finished result."""
+    result = RunResult()
+    for event in events:
+        result.apply(event)
+    return result

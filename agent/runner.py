@@ -1,0 +1,234 @@
+"""Runs a code agent on a loaded file and turns everything it does into the event stream (`agent.events`)."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from smolagents import CodeAgent, Tool
+from smolagents.agents import ActionStep, FinalAnswerStep
+from smolagents.memory import ToolCall
+from smolagents.models import Model
+from smolagents.monitoring import LogLevel
+from smolagents.utils import AgentMaxStepsError
+
+from agent import events as ev
+from agent.builtin_analyst import BUILTIN_LABEL, BuiltinAnalyst
+from agent.executor import AUTHORIZED_IMPORTS, local_executor
+from agent.figures import FigureCollector, title_of
+from agent.prompt import DEFAULT_QUESTION, TaskSpec, build_task, code_agent_prompt_templates
+from agent.verification import verify
+from tools.analysis import analyze, jsonable, parse_ratio
+from tools.kpi_tools import KPI_TOOLS
+from tools.loading import Dataset
+
+DEFAULT_MAX_STEPS = 6
+
+
+@dataclass
+class RunRequest:
+    """What to analyse and how.
+
+    Attributes:
+        dataset: The loaded file.
+        question: The user's question; a default one names the metric.
+        metric: The metric to explain; default the ratio's numerator or the file's first metric.
+        ratio: "NUMERATOR/DENOMINATOR" for a rate metric such as orders/users.
+        by: The dimensions to analyse; default all of the file's.
+        max_steps: The agent's step limit.
+    """
+
+    dataset: Dataset
+    question: str = ""
+    metric: str | None = None
+    ratio: str | None = None
+    by: Sequence[str] | None = None
+    max_steps: int = DEFAULT_MAX_STEPS
+    tools: list[Tool] = field(default_factory=lambda: list(KPI_TOOLS))
+
+
+def model_label(model: Model) -> str:
+    """How a model is named to users: the built-in analyst says what it is."""
+    return (
+        BUILTIN_LABEL
+        if isinstance(model, BuiltinAnalyst)
+        else str(getattr(model, "model_id", type(model).__name__))
+    )
+
+
+def _quiet_console() -> Console:
+    # smolagents prints step errors even at verbosity 0; the events carry them, so its console stays silent.
+    return Console(file=io.StringIO(), quiet=True)
+
+
+def build_code_agent(model: Model, tools: list[Tool], max_steps: int) -> CodeAgent:
+    """A fresh CodeAgent for one run (never shared: it holds the run's memory and variables)."""
+    agent = CodeAgent(
+        tools=tools,
+        model=model,
+        executor=local_executor(),
+        additional_authorized_imports=AUTHORIZED_IMPORTS,
+        prompt_templates=code_agent_prompt_templates(),
+        max_steps=max_steps,
+        verbosity_level=LogLevel.OFF,
+    )
+    agent.logger.console = _quiet_console()
+    return agent
+
+
+def _split_thought(model_output: str | None, code: str | None) -> str:
+    """The prose before the code block, without the 'Thought:' label."""
+    text = model_output or ""
+    for marker in ("<code>", "```py"):
+        if marker in text:
+            text = text.split(marker, 1)[0]
+            break
+    else:
+        if code and code in text:
+            text = text.split(code, 1)[0]
+    text = text.strip()
+    return text[len("Thought:") :].strip() if text.startswith("Thought:") else text
+
+
+def answer_text(value: Any) -> str:
+    """The narrative of a final answer: itself if text, else its summary field, else its JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        for key in ("narrative", "summary", "answer", "text"):
+            if isinstance(value.get(key), str):
+                return value[key]
+    try:
+        return json.dumps(jsonable(value), indent=2)
+    except TypeError:
+        return str(value)
+
+
+def run_events(
+    request: RunRequest,
+    model: Model | None = None,
+    *,
+    stop: threading.Event | None = None,
+) -> Iterator[ev.Event]:
+    """Runs the code agent and yields every event of the run as it happens.
+
+    Raises:
+        DataError: Before the first event, when the request does not fit the file (unknown metric or ratio).
+    """
+    dataset = request.dataset
+    analysis = analyze(dataset, metric=request.metric, ratio=request.ratio, by=request.by)
+    ratio_parts = parse_ratio(request.ratio, dataset) if request.ratio else None
+    spec = TaskSpec(
+        metric=analysis["metric"],
+        dimensions=analysis["dimensions"],
+        question=request.question.strip() or DEFAULT_QUESTION.format(metric=analysis["metric"]),
+        ratio=ratio_parts,
+    )
+    task = build_task(dataset, spec)
+    model = model or BuiltinAnalyst()
+    agent = build_code_agent(model, request.tools, request.max_steps)
+    # `df` goes into the executor's variables, not into the task text (additional_args would paste str(df)).
+    agent.state["df"] = dataset.frame.copy()
+
+    yield ev.RunStarted(model=model_label(model), agent="code", question=spec.question, task=task,
+                        dataset=dataset.describe())  # fmt: skip
+    for message in dataset.warnings:
+        yield ev.DataWarning(message)
+    yield ev.AnalysisReady(analysis)
+    yield from _drive(agent, model, task, request.max_steps, analysis, stop)
+
+
+def _drive(
+    agent: CodeAgent, model: Model, task: str, max_steps: int, analysis: dict, stop: threading.Event | None
+) -> Iterator[ev.Event]:
+    """Iterates the agent's stream and translates it into events."""
+    last_output: dict[str, Any] = {}
+    original_generate = model.generate
+
+    def recording_generate(*args, **kwargs):
+        # The Thought must be shown before the code runs; smolagents only yields the step after it ran.
+        message = original_generate(*args, **kwargs)
+        last_output["text"] = message.content if isinstance(message.content, str) else str(message.content)
+        return message
+
+    model.generate = recording_generate  # type: ignore[method-assign]
+    figures = FigureCollector()
+    started = time.perf_counter()
+    usage = {"steps": 0, "input_tokens": 0, "output_tokens": 0, "duration_s": 0.0, "tokens_estimated": False}
+    emitted_steps: set[int] = set()
+    shown_code: set[int] = set()
+    final_value: Any = None
+    has_final = False
+    status, run_error = "success", None
+    current = 1
+    chart_index = 0
+    yield ev.StepStarted(current)
+    try:
+        for item in agent.run(task, stream=True, reset=True, max_steps=max_steps):
+            if stop is not None and stop.is_set():
+                agent.interrupt()
+            if isinstance(item, ToolCall):
+                yield ev.Thought(current, _split_thought(last_output.get("text"), item.arguments))
+                yield ev.Code(current, str(item.arguments))
+                shown_code.add(current)
+            elif isinstance(item, ActionStep):
+                if item.step_number in emitted_steps:  # smolagents yields the last step twice at max_steps
+                    continue
+                emitted_steps.add(item.step_number)
+                step = item.step_number
+                if step not in shown_code:  # the model's output could not be parsed into code
+                    yield ev.Thought(step, _split_thought(item.model_output, None))
+                if item.observations:
+                    yield ev.Observation(step, item.observations)
+                if item.error is not None:
+                    yield ev.StepError(step, str(item.error))
+                state = getattr(agent.python_executor, "state", {})
+                for figure in figures.collect(state):
+                    yield ev.Chart(step, chart_index, title_of(figure), figure)
+                    chart_index += 1
+                tokens = item.token_usage
+                usage["steps"] += 1
+                if tokens is not None:
+                    usage["input_tokens"] += tokens.input_tokens
+                    usage["output_tokens"] += tokens.output_tokens
+                yield ev.StepFinished(
+                    step,
+                    tokens.input_tokens if tokens else None,
+                    tokens.output_tokens if tokens else None,
+                    round(item.timing.duration or 0.0, 4),
+                    tokens_estimated=isinstance(model, BuiltinAnalyst),
+                )
+                if not item.is_final_answer and step < max_steps and not (stop is not None and stop.is_set()):
+                    current = step + 1
+                    yield ev.StepStarted(current)
+            elif isinstance(item, FinalAnswerStep):
+                final_value, has_final = item.output, True
+        last = agent.memory.steps[-1] if agent.memory.steps else None
+        if isinstance(getattr(last, "error", None), AgentMaxStepsError):
+            status = "max_steps"
+            if last.token_usage is not None:
+                usage["input_tokens"] += last.token_usage.input_tokens
+                usage["output_tokens"] += last.token_usage.output_tokens
+    except Exception as error:  # the model or provider failed; keep every step made so far
+        interrupted = stop is not None and stop.is_set()
+        status = "stopped" if interrupted else "error"
+        run_error = "Stopped by the user." if interrupted else f"{type(error).__name__}: {error}"
+        if not interrupted:
+            yield ev.StepError(None, run_error)
+    finally:
+        model.generate = original_generate  # type: ignore[method-assign]
+
+    usage["duration_s"] = round(time.perf_counter() - started, 4)
+    usage["tokens_estimated"] = isinstance(model, BuiltinAnalyst)
+    if has_final:
+        value = jsonable(final_value) if not isinstance(final_value, str) else final_value
+        yield ev.FinalAnswer(answer_text(final_value), value)
+        result = verify(final_value, analysis)
+        yield ev.Verification(result["checked"], result["mismatches"])
+    yield ev.RunFinished(status, usage, run_error)

@@ -1,0 +1,35 @@
+"""Counting tokens offline, with the cl100k tokenizer file that litellm ships (no download)."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from pathlib import Path
+
+
+@functools.cache
+def _encoding():
+    """The cl100k_base encoding, loaded from litellm's bundled cache; None when unavailable."""
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    bundled = Path(next(iter(spec.submodule_search_locations))) / "litellm_core_utils" / "tokenizers"
+    if not bundled.is_dir():
+        return None
+    # tiktoken reads this variable to find cached encodings instead of downloading them.
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(bundled))
+    try:
+        import tiktoken
+
+        return tiktoken.get_encoding("cl100k_base")
+    except Exception:  # no network and no cached file: fall back to the estimate below
+        return None
+
+
+def count_tokens(text: str) -> int:
+    """Tokens in `text` by the cl100k tokenizer, or about one per four characters when it is unavailable."""
+    encoding = _encoding()
+    if encoding is None:
+        return max(1, len(text) // 4) if text else 0
+    return len(encoding.encode(text, disallowed_special=()))

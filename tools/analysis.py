@@ -1,0 +1,129 @@
+"""The deterministic analysis of a loaded file: every figure the agent's answer is verified against."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tools import engine
+from tools.loading import DataError, Dataset
+
+
+def parse_ratio(ratio: str, dataset: Dataset) -> tuple[str, str]:
+    """Splits `orders/users` into numerator and denominator metrics, checking both exist."""
+    parts = [part.strip() for part in ratio.replace("÷", "/").split("/")]
+    if len(parts) != 2 or not all(parts):
+        raise DataError(f"--ratio {ratio!r}: write it as NUMERATOR/DENOMINATOR, for example orders/users.")
+    unknown = [p for p in parts if p not in dataset.metrics]
+    if unknown:
+        raise DataError(f"{dataset.source}: --ratio names {', '.join(map(repr, unknown))}, which is not a metric "
+                        f"of this file. Metrics: {', '.join(dataset.metrics)}.")  # fmt: skip
+    if parts[0] == parts[1]:
+        raise DataError(f"--ratio {ratio!r}: numerator and denominator must differ.")
+    return parts[0], parts[1]
+
+
+def choose_metric(dataset: Dataset, metric: str | None, ratio: tuple[str, str] | None) -> str:
+    """The metric the totals and breakdowns describe: the one asked for, the ratio's numerator, or the first."""
+    if metric:
+        dataset.metric_columns(metric)  # raises a clear error for an unknown name
+        return metric
+    return ratio[0] if ratio else dataset.metrics[0]
+
+
+def analyze(
+    dataset: Dataset,
+    *,
+    metric: str | None = None,
+    ratio: str | None = None,
+    by: Sequence[str] | None = None,
+    top: int = 10,
+) -> dict[str, Any]:
+    """Computes totals, per-dimension breakdowns, the drill-down and (with a ratio) rate and mix effects.
+
+    Returns:
+        A JSON-able dict: metric, dimensions, periods, totals, breakdowns, top_slices, ratio (or None), notes.
+    """
+    ratio_parts = parse_ratio(ratio, dataset) if ratio else None
+    metric = choose_metric(dataset, metric, ratio_parts)
+    dimensions = list(by) if by else list(dataset.dimensions)
+    unknown = [d for d in dimensions if d not in dataset.dimensions]
+    if unknown:
+        raise DataError(f"{dataset.source}: {', '.join(map(repr, unknown))} is not a dimension of this file. "
+                        f"Dimensions: {', '.join(dataset.dimensions) or '(none)'}.")  # fmt: skip
+    before, after = dataset.metric_columns(metric)
+    frame = dataset.frame
+    totals = engine.totals(frame, before, after)
+    breakdowns = {d: engine.breakdown(frame, d, before, after) for d in dimensions}
+    slices = engine.drill_down(frame, dimensions, before, after, top=top)
+    notes = []
+    if totals["before"] == 0:
+        notes.append(f"{metric} was 0 before, so its percentage change is undefined (new).")
+    if dimensions and breakdowns[dimensions[0]]["contribution_pct"].isna().all() and len(frame):
+        notes.append(
+            f"{metric} has no net change; segments are compared by their share of the gross movement."
+        )
+    result: dict[str, Any] = {
+        "metric": metric,
+        "dimensions": dimensions,
+        "periods": list(dataset.periods),
+        "totals": totals,
+        "breakdowns": {d: records(table) for d, table in breakdowns.items()},
+        "top_slices": records(slices),
+        "ratio": None,
+        "notes": notes,
+    }
+    if ratio_parts:
+        if not dimensions:
+            raise DataError(f"{dataset.source}: a ratio needs at least one dimension to split it by.")
+        decompositions = {d: engine.ratio_decomposition(frame, *ratio_parts, d) for d in dimensions}
+        primary = decompositions[dimensions[0]]
+        result["ratio"] = {
+            **{k: v for k, v in primary.items() if k != "by_segment"},
+            "numerator_totals": engine.totals(frame, *dataset.metric_columns(ratio_parts[0])),
+            "denominator_totals": engine.totals(frame, *dataset.metric_columns(ratio_parts[1])),
+            "by_segment": records(primary["by_segment"]),
+            "by_dimension": {
+                d: {
+                    "rate_effect": r["rate_effect"],
+                    "mix_effect": r["mix_effect"],
+                    "by_segment": records(r["by_segment"]),
+                }
+                for d, r in decompositions.items()
+            },
+        }
+    return jsonable(result)
+
+
+def records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """DataFrame rows as dicts with None for missing values."""
+    return jsonable(table.to_dict(orient="records"))
+
+
+def jsonable(value: Any) -> Any:
+    """Makes engine output JSON-safe: NaN/inf -> None, numpy scalars -> Python, floats cleaned of float noise."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return records(value)
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if math.isnan(number) or math.isinf(number):
+            return None
+        # Sums of cents carry noise like -132919.66000000015; 15 significant digits keep every real digit.
+        return float(f"{number:.15g}")
+    if value is None or isinstance(value, (str, int)):
+        return value
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return str(value)

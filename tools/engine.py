@@ -1,0 +1,323 @@
+"""The KPI engine: exact before/after changes, contributions, drill-down and rate/mix decomposition.
+
+Pure pandas and numpy, vectorised; it knows nothing of Streamlit or smolagents. Percentages are in percent
+points (-7.67 means -7.67%); rates are fractions (0.034 means 3.4%).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tools.numbers import all_whole_numbers
+
+REFINE_SHARE = 0.9  # a narrower slice that explains this much of its parent's change replaces the parent
+SIGNIFICANCE_LEVEL = 0.05
+SEGMENT_COLUMNS = [
+    "before", "after", "abs_change", "pct_change", "contribution_pct", "share_before", "impact_norm",
+    "share_of_gross_pct",
+]  # fmt: skip
+
+
+DRILL_DOWN_COLUMNS = [
+    "slice", "label", "segment", "depth", "before", "after", "abs_change", "pct_change", "contribution_pct",
+    "share_of_parent_pct", "replaces",
+]  # fmt: skip
+
+
+class EngineError(ValueError):
+    """The request does not fit the data (an unknown column, a zero denominator); the message says what to do."""
+
+
+def _values(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in frame.columns:
+        raise EngineError(f"no column {column!r}; columns are: {', '.join(map(str, frame.columns))}.")
+    return frame[column].to_numpy(dtype="float64")
+
+
+def pct_change(before: np.ndarray | float, after: np.ndarray | float) -> np.ndarray | float:
+    """(after - before) / |before| in percent; NaN where before is 0 (a new segment).
+
+    Dividing by |before| keeps the sign meaning "went up" for negative metrics such as profit.
+    """
+    before_array = np.asarray(before, dtype="float64")
+    after_array = np.asarray(after, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = np.where(
+            before_array != 0, (after_array - before_array) / np.abs(before_array) * 100.0, np.nan
+        )
+    return float(result) if result.ndim == 0 else result
+
+
+def totals(frame: pd.DataFrame, before: str, after: str) -> dict[str, float | None]:
+    """Total before, after, absolute change and percentage change of a metric."""
+    total_before = float(_values(frame, before).sum())
+    total_after = float(_values(frame, after).sum())
+    return {
+        "before": total_before,
+        "after": total_after,
+        "abs_change": total_after - total_before,
+        "pct_change": _none_if_nan(pct_change(total_before, total_after)),
+    }
+
+
+def segment_table(
+    grouped: pd.DataFrame, before: str, after: str, total_before: float, total_after: float
+) -> pd.DataFrame:
+    """Adds change, contribution, share and impact columns to per-segment before/after sums."""
+    values_before = grouped[before].to_numpy(dtype="float64")
+    values_after = grouped[after].to_numpy(dtype="float64")
+    change = values_after - values_before
+    total_change = total_after - total_before
+    gross = np.abs(change).sum()
+    # A total change this small against the gross movement is rounding noise: contribution is undefined then.
+    no_net_change = abs(total_change) <= 1e-9 * max(gross, abs(total_before), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        contribution = np.full_like(change, np.nan) if no_net_change else change / total_change * 100.0
+        share_before = (
+            values_before / total_before * 100.0 if total_before != 0 else np.full_like(change, np.nan)
+        )
+        impact = np.where(share_before != 0, contribution / share_before, np.nan)
+        gross_share = change / gross * 100.0 if gross else np.zeros_like(change)
+    table = pd.DataFrame(
+        {
+            "before": values_before,
+            "after": values_after,
+            "abs_change": change,
+            "pct_change": pct_change(values_before, values_after),
+            "contribution_pct": contribution,
+            "share_before": share_before,
+            "impact_norm": impact,
+            "share_of_gross_pct": gross_share,
+        },
+        index=grouped.index,
+    )
+    return table
+
+
+def breakdown(frame: pd.DataFrame, dimension: str, before: str, after: str) -> pd.DataFrame:
+    """Every value of one dimension with its change, largest absolute change first.
+
+    Returns:
+        Columns: <dimension>, before, after, abs_change, pct_change, contribution_pct, share_before,
+        impact_norm, share_of_gross_pct.
+    """
+    if dimension not in frame.columns:
+        raise EngineError(f"no dimension {dimension!r}; columns are: {', '.join(map(str, frame.columns))}.")
+    total = totals(frame, before, after)
+    grouped = frame.groupby(dimension, observed=True, sort=False)[[before, after]].sum()
+    table = segment_table(grouped, before, after, total["before"], total["after"])
+    table = table.reset_index()
+    table[dimension] = table[dimension].astype(str)
+    return _largest_change_first(table)
+
+
+def _largest_change_first(table: pd.DataFrame) -> pd.DataFrame:
+    order = np.argsort(-np.abs(table["abs_change"].to_numpy()), kind="stable")
+    return table.iloc[order].reset_index(drop=True)
+
+
+def drill_down(
+    frame: pd.DataFrame,
+    dimensions: Sequence[str],
+    before: str,
+    after: str,
+    *,
+    max_depth: int = 2,
+    top: int = 10,
+    refine_share: float = REFINE_SHARE,
+) -> pd.DataFrame:
+    """Ranks 1- and 2-dimension slices by how much of the total change they explain.
+
+    A narrower slice that explains at least `refine_share` of its parent's change (same direction) replaces the
+    parent: "Germany × Android" is reported instead of "Germany" when the drop sits there.
+
+    Returns:
+        Columns: slice (dict dimension -> value), label ("country=DE × platform=iOS"), segment ("DE × iOS"), depth, before, after, abs_change, pct_change,
+        contribution_pct, share_of_parent_pct (for a slice that replaced its parent), replaces (parent label).
+    """
+    dimensions = list(dimensions)
+    if not dimensions:
+        return pd.DataFrame(columns=DRILL_DOWN_COLUMNS)
+    total = totals(frame, before, after)
+    keep = max(top * 5, 50)
+    candidates = []
+    for depth in range(1, min(max_depth, len(dimensions)) + 1):
+        for combo in combinations(dimensions, depth):
+            grouped = frame.groupby(list(combo), observed=True, sort=False)[[before, after]].sum()
+            change = grouped[after] - grouped[before]
+            largest = grouped.loc[change.abs().nlargest(keep).index]
+            sums_before, sums_after = largest[before].to_numpy(), largest[after].to_numpy()
+            for key, value_before, value_after in zip(largest.index, sums_before, sums_after):
+                values = key if isinstance(key, tuple) else (key,)
+                candidates.append(
+                    {
+                        "slice": {d: str(v) for d, v in zip(combo, values)},
+                        "depth": depth,
+                        "before": float(value_before),
+                        "after": float(value_after),
+                        "abs_change": float(value_after - value_before),
+                    }
+                )
+    replaced: dict[str, dict] = {}
+    by_label = {_label(c["slice"]): c for c in candidates}
+    for child in candidates:
+        if child["depth"] < 2:
+            continue
+        for parent_dim in child["slice"]:
+            parent_slice = {parent_dim: child["slice"][parent_dim]}
+            parent_label = _label(parent_slice)
+            parent = by_label.get(parent_label)
+            if parent is None or parent["abs_change"] == 0:
+                continue
+            share = child["abs_change"] / parent["abs_change"]
+            if share >= refine_share:
+                best = replaced.get(parent_label)
+                if best is None or abs(child["abs_change"]) > abs(best["abs_change"]):
+                    replaced[parent_label] = {
+                        **child,
+                        "share_of_parent_pct": share * 100.0,
+                        "replaces": parent_label,
+                    }
+    rows, seen = [], set()
+    for candidate in candidates:
+        label = _label(candidate["slice"])
+        if label in replaced:
+            candidate = replaced[label]
+            label = _label(candidate["slice"])
+        if label in seen:
+            continue
+        seen.add(label)
+        rows.append({"label": label, "segment": " × ".join(candidate["slice"].values()), "share_of_parent_pct": None,
+                     "replaces": None, **candidate})  # fmt: skip
+    table = pd.DataFrame(rows)
+    table["pct_change"] = pct_change(table["before"].to_numpy(), table["after"].to_numpy())
+    no_net_change = table.empty or abs(total["abs_change"]) <= 1e-9 * max(abs(total["before"]), 1.0)
+    table["contribution_pct"] = np.nan if no_net_change else table["abs_change"] / total["abs_change"] * 100.0
+    table = _largest_change_first(table).head(top)
+    return table[DRILL_DOWN_COLUMNS]
+
+
+def _label(slice_: dict[str, str]) -> str:
+    return " × ".join(f"{d}={v}" for d, v in slice_.items())
+
+
+def ratio_decomposition(
+    frame: pd.DataFrame, numerator: str, denominator: str, dimension: str
+) -> dict[str, Any]:
+    """Splits the change of a ratio metric (numerator / denominator) into rate and mix effects.
+
+    With w the segment's share of the denominator and r its rate, the overall rate is sum(w * r). Each segment's
+    change w1*r1 - w0*r0 is split exactly (midpoint, no remainder): rate effect (r1 - r0) * (w0 + w1) / 2 and
+    mix effect (w1 - w0) * ((r0 + r1) / 2 - R) where R is the mean of the overall rates before and after (the
+    centring moves nothing in the sum, since the weight shifts add up to zero, and makes a segment's mix effect
+    positive when weight moves towards segments converting above average). A segment that is new or gone has no
+    rate of its own in one period; its whole contribution is mix.
+
+    Args:
+        frame: The tidy table.
+        numerator: Metric name of the numerator (columns `<numerator>_before` / `_after`).
+        denominator: Metric name of the denominator.
+        dimension: The dimension whose segments are weighted.
+
+    Returns:
+        before, after, change, rate_effect, mix_effect (rates as fractions), rate_share_pct, mix_share_pct,
+        counts (whether a significance test applies), and by_segment, a DataFrame with one row per segment.
+    """
+    n0, n1 = _values(frame, f"{numerator}_before"), _values(frame, f"{numerator}_after")
+    d0, d1 = _values(frame, f"{denominator}_before"), _values(frame, f"{denominator}_after")
+    if dimension not in frame.columns:
+        raise EngineError(f"no dimension {dimension!r}; columns are: {', '.join(map(str, frame.columns))}.")
+    sums = pd.DataFrame({"n0": n0, "n1": n1, "d0": d0, "d1": d1, dimension: frame[dimension].to_numpy()})
+    grouped = sums.groupby(dimension, observed=True, sort=False)[["n0", "n1", "d0", "d1"]].sum()
+    N0, N1, D0, D1 = (float(grouped[c].sum()) for c in ("n0", "n1", "d0", "d1"))
+    if D0 == 0 or D1 == 0:
+        period = "before" if D0 == 0 else "after"
+        raise EngineError(f"the denominator {denominator!r} totals 0 {period}; the rate is undefined.")
+    if (grouped[["d0", "d1"]].to_numpy() < 0).any():
+        raise EngineError(
+            f"the denominator {denominator!r} has negative values; a rate needs counts or amounts ≥ 0."
+        )
+    g_n0, g_n1 = grouped["n0"].to_numpy(), grouped["n1"].to_numpy()
+    g_d0, g_d1 = grouped["d0"].to_numpy(), grouped["d1"].to_numpy()
+    rate_before_total, rate_after_total = N0 / D0, N1 / D1
+    w0, w1 = g_d0 / D0, g_d1 / D1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r0 = np.where(g_d0 > 0, g_n0 / g_d0, np.nan)
+        r1 = np.where(g_d1 > 0, g_n1 / g_d1, np.nan)
+    # A segment absent in one period borrows its other period's rate, so its rate effect is zero and its whole
+    # contribution (w1 * r1 or -w0 * r0) lands in the mix effect.
+    r0_filled = np.where(np.isnan(r0), np.nan_to_num(r1), r0)
+    r1_filled = np.where(np.isnan(r1), np.nan_to_num(r0), r1)
+    centre = (rate_before_total + rate_after_total) / 2.0
+    rate_effect = (r1_filled - r0_filled) * (w0 + w1) / 2.0
+    mix_effect = (w1 - w0) * ((r0_filled + r1_filled) / 2.0 - centre)
+    change = rate_after_total - rate_before_total
+    total_rate, total_mix = float(rate_effect.sum()), float(mix_effect.sum())
+    counts = all_whole_numbers(np.concatenate([g_n0, g_n1, g_d0, g_d1])) and bool(
+        np.all(g_n0 <= g_d0) and np.all(g_n1 <= g_d1)
+    )
+    p_values = _two_proportion_p_values(g_n0, g_d0, g_n1, g_d1) if counts else np.full(len(grouped), np.nan)
+    by_segment = pd.DataFrame(
+        {
+            dimension: grouped.index.astype(str),
+            "numerator_before": g_n0,
+            "numerator_after": g_n1,
+            "denominator_before": g_d0,
+            "denominator_after": g_d1,
+            "rate_before": r0,
+            "rate_after": r1,
+            "rate_change": r1 - r0,
+            "weight_before": w0,
+            "weight_after": w1,
+            "rate_effect": rate_effect,
+            "mix_effect": mix_effect,
+            "total_effect": rate_effect + mix_effect,
+            "p_value": p_values,
+            "significant": (p_values < SIGNIFICANCE_LEVEL) if counts else np.full(len(grouped), None),
+        }
+    )
+    order = np.argsort(-np.abs(by_segment["total_effect"].to_numpy()), kind="stable")
+    by_segment = by_segment.iloc[order].reset_index(drop=True)
+    share = (lambda part: part / change * 100.0) if change else (lambda part: None)
+    return {
+        "numerator": numerator,
+        "denominator": denominator,
+        "dimension": dimension,
+        "before": rate_before_total,
+        "after": rate_after_total,
+        "change": change,
+        "pct_change": _none_if_nan(pct_change(rate_before_total, rate_after_total)),
+        "rate_effect": total_rate,
+        "mix_effect": total_mix,
+        "rate_share_pct": share(total_rate),
+        "mix_share_pct": share(total_mix),
+        "counts": counts,
+        "by_segment": by_segment,
+    }
+
+
+def _two_proportion_p_values(n0: np.ndarray, d0: np.ndarray, n1: np.ndarray, d1: np.ndarray) -> np.ndarray:
+    """Two-sided p-value of a two-proportion z-test per segment (NaN where a period has no trials)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = (n0 + n1) / (d0 + d1)
+        standard_error = np.sqrt(pooled * (1 - pooled) * (1 / d0 + 1 / d1))
+        z = (n1 / d1 - n0 / d0) / standard_error
+    valid = (d0 > 0) & (d1 > 0) & (standard_error > 0) & np.isfinite(z)
+    p_values = np.full(len(n0), np.nan)
+    p_values[valid] = [math.erfc(abs(value) / math.sqrt(2.0)) for value in z[valid]]
+    # Equal rates with no spread at all (0% or 100% in both periods) is no evidence of change.
+    p_values[(d0 > 0) & (d1 > 0) & (standard_error == 0)] = 1.0
+    return p_values
+
+
+def _none_if_nan(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value

@@ -1,0 +1,789 @@
+"""Load a before/after metrics file into one tidy table: one row per segment, `<metric>_before` / `<metric>_after`.
+
+Reads CSV, TSV, semicolon or pipe files (delimiter sniffed), Excel (.xlsx) and Parquet, in a wide layout
+(`revenue_before`, `revenue_after`, ...) or a long one (a period column with two values). Every problem
+with the file is a `DataError` whose message names the file, row or column and says what to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+
+from tools.numbers import is_mostly_numeric, parse_number_column
+
+DEFAULT_MAX_BYTES = 1024 * 1024 * 1024  # 1 GiB; the CLI and the page can lower it.
+TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".psv", ".dat", ""}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+MISSING_LABEL = "(missing)"
+
+# Pairs of words that mark the earlier and the later period in a column name or a period value.
+PERIOD_WORD_PAIRS: list[tuple[str, str]] = [
+    ("before", "after"),
+    ("pre", "post"),
+    ("prev", "curr"),
+    ("previous", "current"),
+    ("prior", "current"),
+    ("old", "new"),
+    ("last", "this"),
+    ("ly", "ty"),
+    ("baseline", "current"),
+    ("base", "new"),
+    ("control", "treatment"),
+    ("start", "end"),
+]
+_BEFORE_WORDS = {before for before, _ in PERIOD_WORD_PAIRS}
+_AFTER_WORDS = {after for _, after in PERIOD_WORD_PAIRS}
+_PERIOD_COLUMN_NAMES = {
+    "period", "periods", "date", "day", "week", "month", "quarter", "year", "time", "snapshot",
+    "version", "phase", "window", "when", "timeframe", "time_period", "wave", "release",
+}  # fmt: skip
+_YEAR = re.compile(r"^(19|20)\d{2}$")
+_NAME_SPLIT = re.compile(r"[\s_\-.]+")
+
+
+class DataError(ValueError):
+    """A problem with the user's file. The message says what is wrong and what to do about it."""
+
+
+@dataclass
+class MetricColumns:
+    """Where one metric came from in the file.
+
+    Attributes:
+        name: The metric's name in the tidy table (`revenue` for `revenue_before` / `revenue_after`).
+        before: The file's column holding the earlier period.
+        after: The file's column chosen for the later period.
+        after_alternatives: Other columns that could serve as the later period (scenarios).
+        percent: True when the file wrote the values with a `%` sign (read as percent points).
+    """
+
+    name: str
+    before: str
+    after: str
+    after_alternatives: list[str] = field(default_factory=list)
+    percent: bool = False
+
+
+@dataclass
+class Dataset:
+    """A loaded file: one row per segment and a before/after column pair per metric.
+
+    Attributes:
+        frame: Dimensions (text) and float columns `<metric>_before`, `<metric>_after`.
+        dimensions: The dimension columns, in file order.
+        metrics: Metric names, in file order.
+        source: The file's name, for messages.
+        layout: "wide" (before/after columns) or "long" (a period column).
+        periods: Labels of the earlier and the later period ("before"/"after", "2023"/"2024", ...).
+        columns: Where each metric came from in the file.
+        warnings: What was fixed or left out while loading, in words for the user.
+        rows_read: Data rows in the file.
+        period_column: The period column of a long file.
+    """
+
+    frame: pd.DataFrame
+    dimensions: list[str]
+    metrics: list[str]
+    source: str
+    layout: str
+    periods: tuple[str, str]
+    columns: dict[str, MetricColumns]
+    warnings: list[str]
+    rows_read: int
+    period_column: str | None = None
+
+    def metric_columns(self, metric: str) -> tuple[str, str]:
+        """The tidy table's before and after column for a metric."""
+        if metric not in self.metrics:
+            raise DataError(
+                f"{self.source}: there is no metric '{metric}'. Metrics in this file: {', '.join(self.metrics)}."
+            )
+        return f"{metric}_before", f"{metric}_after"
+
+    def describe(self) -> dict:
+        """A small JSON-able summary of the layout (no data values)."""
+        return {
+            "source": self.source,
+            "layout": self.layout,
+            "rows_read": self.rows_read,
+            "segments": len(self.frame),
+            "dimensions": list(self.dimensions),
+            "metrics": list(self.metrics),
+            "periods": list(self.periods),
+            "period_column": self.period_column,
+            "columns": {
+                name: {"before": c.before, "after": c.after, "after_alternatives": c.after_alternatives}
+                for name, c in self.columns.items()
+            },
+        }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Reading bytes into a raw table
+# --------------------------------------------------------------------------------------------------------------
+
+
+def read_bytes(
+    source: str | os.PathLike | bytes | BinaryIO, name: str | None, max_bytes: int
+) -> tuple[bytes, str]:
+    """Reads the whole file, refusing one over `max_bytes` before reading it."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        name = name or path.name
+        if not path.exists():
+            raise DataError(f"{name}: no such file. Check the path.")
+        if path.is_dir():
+            raise DataError(f"{name}: is a folder, not a file.")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise DataError(_too_large(name, size, max_bytes))
+        return path.read_bytes(), name
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    else:
+        data = source.read(max_bytes + 1)
+    name = name or getattr(source, "name", None) or "uploaded file"
+    if len(data) > max_bytes:
+        raise DataError(_too_large(name, len(data), max_bytes))
+    return data, name
+
+
+def _too_large(name: str, size: int, max_bytes: int) -> str:
+    return (
+        f"{name}: the file is {size / 1e6:,.1f} MB, over the {max_bytes / 1e6:,.0f} MB limit. "
+        "Aggregate it to one row per segment first, or raise the limit (--max-file-mb)."
+    )
+
+
+def read_table(data: bytes, name: str) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """Parses file bytes into a raw table of the file's own columns.
+
+    Returns:
+        The table, the spreadsheet row number of each of its rows (header = row 1), and warnings.
+    """
+    suffix = Path(name).suffix.lower()
+    if not data or not data.strip():
+        raise DataError(
+            f"{name}: the file is empty. Upload a table with a header row and one row per segment."
+        )
+    if data[:4] == b"PK\x03\x04" or suffix in EXCEL_SUFFIXES:
+        frame, warnings = _read_excel(data, name), []
+    elif data[:4] == b"PAR1" or suffix in PARQUET_SUFFIXES:
+        frame, warnings = _read_parquet(data, name), []
+    elif suffix == ".xls" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise DataError(f"{name}: old Excel (.xls) files are not supported. Save it as .xlsx or CSV.")
+    else:
+        return _read_text(data, name)
+    frame = _clean_column_names(frame, name)
+    if frame.empty:
+        raise DataError(f"{name}: the table has a header but no data rows.")
+    return frame, np.arange(len(frame)) + 2, warnings
+
+
+def _read_excel(data: bytes, name: str) -> pd.DataFrame:
+    try:
+        frame = pd.read_excel(io.BytesIO(data), sheet_name=0, engine="openpyxl")
+    except Exception as error:  # openpyxl raises many types for broken files
+        raise DataError(f"{name}: could not be read as an Excel workbook ({_first_line(error)}). "
+                        "Save it again as .xlsx or export a CSV.") from error  # fmt: skip
+    return frame.dropna(how="all")
+
+
+def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(io.BytesIO(data))
+    except Exception as error:
+        raise DataError(f"{name}: could not be read as Parquet ({_first_line(error)}).") from error
+
+
+def _read_text(data: bytes, name: str) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    data = _as_utf8(data, name)
+    delimiter = sniff_delimiter(data, name)
+    skipped: list[str] = []
+
+    def skip_row(row) -> str:
+        skipped.append(row.text)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip_row
+            ),
+            convert_options=pacsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=True),
+        )
+    except pa.ArrowInvalid as error:
+        raise DataError(f"{name}: could not be read as a table ({_first_line(error)}). "
+                        "Check that every row has the header's number of fields.") from error  # fmt: skip
+    frame = _clean_column_names(table.to_pandas(), name)
+    if frame.empty:
+        raise DataError(f"{name}: the table has a header but no data rows.")
+    rows = np.arange(len(frame)) + 2
+    warnings = []
+    if skipped:
+        lines = _line_numbers(data, skipped)
+        rows = _shift_rows(rows, lines)
+        listed = ", ".join(str(n) for n in lines[:5]) + (
+            f" and {len(lines) - 5} more" if len(lines) > 5 else ""
+        )
+        warnings.append(
+            f"{len(skipped)} row(s) with the wrong number of fields were left out (line {listed}). "
+            "A field that holds the delimiter must be quoted."
+        )
+    return frame, rows, warnings
+
+
+def _as_utf8(data: bytes, name: str) -> bytes:
+    """Returns UTF-8 bytes without a BOM, transcoding UTF-16 (Excel's 'Unicode text'), refusing binary files."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError as error:
+            raise DataError(
+                f"{name}: the file says it is UTF-16 but is not. Save it as CSV UTF-8."
+            ) from error
+    if data[:3] == b"\xef\xbb\xbf":
+        data = data[3:]
+    if b"\x00" in data[:8192]:
+        raise DataError(
+            f"{name}: this is not a text table (it holds binary bytes). Upload a CSV, TSV, .xlsx or .parquet file."
+        )
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DataError(
+            f"{name}: line {line} holds bytes that are not UTF-8 text (byte {error.start}). "
+            "Save the file as 'CSV UTF-8' and upload it again."
+        ) from error
+    return data
+
+
+def sniff_delimiter(data: bytes, name: str) -> str:
+    """Finds the delimiter that splits the first lines into the same number of fields (quotes respected)."""
+    head = data[:65536].decode("utf-8", errors="ignore")
+    lines = [line for line in head.splitlines() if line.strip()][:50]
+    if len(lines) > 1 and not head.endswith("\n") and len(data) > 65536:
+        lines = lines[:-1]  # the last line may be cut in the middle
+    best, best_score = None, (0, 0)
+    prefer_tab = Path(name).suffix.lower() in {".tsv", ".tab"}
+    for delimiter in ("\t", ",", ";", "|"):
+        counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        if not counts or counts[0] < 2:
+            continue
+        agreeing = sum(1 for count in counts if count == counts[0])
+        score = (agreeing, counts[0] + (1000 if prefer_tab and delimiter == "\t" else 0))
+        if score > best_score:
+            best, best_score = delimiter, score
+    if best is None:
+        raise DataError(
+            f"{name}: could not find a delimiter; the first line has one column. "
+            "Separate columns with commas, tabs or semicolons, and give each column a header."
+        )
+    return best
+
+
+def _line_numbers(data: bytes, texts: list[str]) -> list[int]:
+    """Finds the file lines of rows that the CSV reader skipped, in order."""
+    lines, position = [], 0
+    for text in texts:
+        found = data.find(text.encode("utf-8"), position)
+        if found < 0:
+            continue
+        lines.append(data.count(b"\n", 0, found) + 1)
+        position = found + len(text)
+    return lines
+
+
+def _shift_rows(rows: np.ndarray, skipped_lines: list[int]) -> np.ndarray:
+    """Spreadsheet row numbers of the kept rows, given the line numbers of the rows left out."""
+    shifted = rows.copy()
+    for line in sorted(skipped_lines):
+        shifted[shifted >= line] += 1
+    return shifted
+
+
+def _clean_column_names(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    names = []
+    for position, column in enumerate(frame.columns, start=1):
+        text = str(column).strip()
+        if not text or text.startswith("Unnamed:"):
+            text = f"column_{position}"
+        names.append(text)
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise DataError(f"{name}: column name(s) {', '.join(repr(d) for d in duplicates)} appear more than once. "
+                        "Give every column its own name.")  # fmt: skip
+    frame.columns = names
+    return frame
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Layout detection
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Candidate:
+    column: str
+    metric: tuple[str, ...]
+    side: str  # "before" or "after"
+    pair: str  # the word pair (or "year") it belongs to
+    extra: tuple[str, ...]  # words after the period word: scenario names
+    order: int = 0  # for years: the year
+
+
+def _period_candidate(column: str) -> _Candidate | None:
+    words = [w for w in _NAME_SPLIT.split(column.strip().lower()) if w]
+    for index, word in enumerate(words):
+        sides = []
+        if word in _BEFORE_WORDS:
+            sides.append("before")
+        if word in _AFTER_WORDS:
+            sides.append("after")
+        if _YEAR.match(word):
+            metric = tuple(words[:index] or words[index + 1 :])
+            extra = tuple(words[index + 1 :]) if index else ()
+            return _Candidate(column, metric, "year", "year", extra, int(word))
+        if sides:
+            metric = tuple(words[:index] if index else words[index + 1 :])
+            extra = tuple(words[index + 1 :]) if index else ()
+            return _Candidate(column, metric, sides[0], word, extra)
+    return None
+
+
+def _find_wide_pairs(frame: pd.DataFrame, default_metric: str) -> list[tuple[str, str, list[str]]]:
+    """Finds (metric, before column, after columns) in file order."""
+    candidates = [c for c in map(_period_candidate, frame.columns) if c is not None]
+    found: dict[str, tuple[str, list[str]]] = {}
+    used: set[str] = set()
+    for before in candidates:
+        if before.column in used or before.extra:
+            continue
+        if before.side == "year":
+            later = [
+                c
+                for c in candidates
+                if c.side == "year" and c.metric == before.metric and c.order > before.order
+            ]
+            if not later or any(
+                c.order < before.order for c in candidates if c.side == "year" and c.metric == before.metric
+            ):
+                continue
+            first_later_year = min(c.order for c in later)
+            afters = [c for c in later if c.order == first_later_year] + [
+                c for c in later if c.order != first_later_year
+            ]
+        elif before.side == "before":
+            partners = {after for b, after in PERIOD_WORD_PAIRS if b == before.pair}
+            afters = [
+                c
+                for c in candidates
+                if c.side == "after" and c.pair in partners and c.metric == before.metric
+            ]
+            # "new" is the after-word of both "old" and "base": keep the words a file really uses.
+        else:
+            continue
+        afters = [c for c in afters if c.column not in used]
+        if not afters:
+            continue
+        metric = "_".join(before.metric) or default_metric
+        if metric in found:
+            continue
+        found[metric] = (before.column, [c.column for c in afters])
+        used.add(before.column)
+        used.update(c.column for c in afters)
+    order = {column: i for i, column in enumerate(frame.columns)}
+    return sorted(((m, b, a) for m, (b, a) in found.items()), key=lambda item: order[item[1]])
+
+
+def _metric_name_from_file(name: str) -> str:
+    """`revenue_by_country.tsv` -> `revenue`; otherwise `value`."""
+    stem = Path(name).stem.lower()
+    match = re.match(r"^([a-z][a-z0-9]*)(?:[_\-\s]+by[_\-\s]+)", stem)
+    return match.group(1) if match else "value"
+
+
+def order_periods(values: Sequence[object]) -> tuple[list[object], bool]:
+    """Orders two or more period labels from earliest to latest.
+
+    Returns:
+        The ordered labels and whether the order is certain (False: file order was assumed).
+    """
+    values = list(values)
+    words = [str(v).strip().lower() for v in values]
+    for before, after in PERIOD_WORD_PAIRS:
+        if len(values) == 2 and set(words) == {before, after}:
+            return (values if words[0] == before else values[::-1]), True
+    if all(isinstance(v, (int, float, np.integer, np.floating)) for v in values):
+        return sorted(values), True
+    quarters = [_quarter_key(w) for w in words]
+    if all(q is not None for q in quarters):
+        return [v for _, v in sorted(zip(quarters, values), key=lambda p: p[0])], True
+    try:
+        stamps = pd.to_datetime(pd.Series([str(v) for v in values]), errors="raise", format="mixed")
+        return [values[i] for i in np.argsort(stamps.to_numpy(), kind="stable")], True
+    except (ValueError, TypeError, OverflowError):
+        pass
+    numbers = pd.to_numeric(pd.Series(words), errors="coerce")
+    if numbers.notna().all():
+        return [values[i] for i in np.argsort(numbers.to_numpy(), kind="stable")], True
+    return values, False
+
+
+def _quarter_key(word: str) -> tuple[int, int] | None:
+    match = re.fullmatch(r"(?:(\d{4})[\s\-_]*q([1-4]))|(?:q([1-4])[\s\-_]*(\d{4}))|(?:q([1-4]))", word)
+    if not match:
+        return None
+    year = match.group(1) or match.group(4) or "0"
+    quarter = match.group(2) or match.group(3) or match.group(5)
+    return int(year), int(quarter)
+
+
+def _find_period_column(frame: pd.DataFrame, numeric: set[str]) -> str | None:
+    """A column that names the period: a period-like name, or before/after-like values, with few values."""
+    named, valued = [], []
+    for column in frame.columns:
+        distinct = frame[column].dropna().unique()
+        if len(distinct) < 2 or len(distinct) > 12:
+            continue
+        if column.strip().lower() in _PERIOD_COLUMN_NAMES:
+            named.append(column)
+        elif column not in numeric and len(distinct) == 2:
+            words = {str(v).strip().lower() for v in distinct}
+            if any(words == {b, a} for b, a in PERIOD_WORD_PAIRS):
+                valued.append(column)
+    return (named or valued or [None])[0]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Building the tidy table
+# --------------------------------------------------------------------------------------------------------------
+
+
+def load_dataset(
+    source: str | os.PathLike | bytes | BinaryIO,
+    *,
+    name: str | None = None,
+    by: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
+    after: str | None = None,
+    period_column: str | None = None,
+    periods: Sequence[str] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Dataset:
+    """Loads a before/after metrics file into a `Dataset` with one row per segment.
+
+    Args:
+        source: A path, the file's bytes, or a binary file object (an upload).
+        name: The file's name, used for its type and in messages (taken from a path when not given).
+        by: The dimension columns; default every text column that is not a metric or the period.
+        metrics: Keep only these metrics (names as in the tidy table or the file's column stems).
+        after: In a wide file with several "after" columns for a metric, the column to use.
+        period_column: In a long file, the column that holds the period.
+        periods: In a long file, the two period values to compare, earlier first.
+        max_bytes: Files larger than this are refused.
+
+    Raises:
+        DataError: With a message for the user that names the file, row or column and what to do.
+    """
+    data, name = read_bytes(source, name, max_bytes)
+    raw, source_rows, warnings = read_table(data, name)
+    rows_read = len(raw)
+    by = [b.strip() for b in by] if by else None
+    _check_columns_exist(raw, name, by, "--by")
+    if period_column:
+        _check_columns_exist(raw, name, [period_column], "--period-column")
+
+    pairs = [] if period_column or periods else _find_wide_pairs(raw, _metric_name_from_file(name))
+    if pairs:
+        tidy, columns, period_labels = _wide_to_tidy(raw, name, pairs, after, warnings)
+        layout, used_period_column = "wide", None
+    else:
+        if after:
+            raise DataError(
+                f"{name}: --after only applies to files with before/after columns; this file has none."
+            )
+        numeric = {c for c in raw.columns if is_mostly_numeric(raw[c])}
+        used_period_column = period_column or _find_period_column(raw, numeric)
+        if used_period_column is None:
+            raise DataError(
+                f"{name}: found no before/after pair of numeric columns and no period column. Name the columns "
+                "like revenue_before / revenue_after (or _prev/_curr, _2023/_2024), or give a long table a period "
+                f"column with two values (--period-column). Columns seen: {', '.join(map(str, raw.columns))}."
+            )
+        tidy, columns, period_labels = _long_to_tidy(
+            raw, name, used_period_column, periods, by, numeric, warnings
+        )
+        layout = "long"
+
+    tidy.insert(0, "__row__", source_rows)
+    metric_names = list(columns)
+    if metrics:
+        wanted = [m.strip() for m in metrics]
+        unknown = [m for m in wanted if m not in columns]
+        if unknown:
+            raise DataError(f"{name}: no metric named {', '.join(map(repr, unknown))}. Metrics in this file: "
+                            f"{', '.join(metric_names)}.")  # fmt: skip
+        metric_names = [m for m in metric_names if m in wanted]
+        columns = {m: columns[m] for m in metric_names}
+
+    value_columns = [f"{m}_{side}" for m in metric_names for side in ("before", "after")]
+    if layout == "long":
+        dimensions = [c for c in tidy.columns if c not in value_columns and c != "__row__"]
+    else:
+        dimensions = _choose_dimensions(raw, tidy, name, by, columns, warnings)
+    # A long file has one row per segment and period; only a wide file's repeated rows are worth a warning.
+    frame = _finish(tidy, name, dimensions, metric_names, columns, warnings, warn_repeats=layout == "wide")
+    return Dataset(
+        frame=frame,
+        dimensions=dimensions,
+        metrics=metric_names,
+        source=name,
+        layout=layout,
+        periods=period_labels,
+        columns=columns,
+        warnings=warnings,
+        rows_read=rows_read,
+        period_column=used_period_column,
+    )
+
+
+def _check_columns_exist(raw: pd.DataFrame, name: str, wanted: Sequence[str] | None, flag: str) -> None:
+    missing = [c for c in (wanted or []) if c not in raw.columns]
+    if missing:
+        raise DataError(f"{name}: {flag} names column(s) {', '.join(map(repr, missing))}, which the file does not have. "
+                        f"Columns: {', '.join(map(str, raw.columns))}.")  # fmt: skip
+
+
+def _wide_to_tidy(
+    raw: pd.DataFrame,
+    name: str,
+    pairs: list[tuple[str, str, list[str]]],
+    after: str | None,
+    warnings: list[str],
+) -> tuple[pd.DataFrame, dict[str, MetricColumns], tuple[str, str]]:
+    all_afters = {column for _, _, afters in pairs for column in afters}
+    if after and after not in all_afters:
+        raise DataError(
+            f"{name}: --after {after!r} is not one of the after columns: {', '.join(sorted(all_afters))}."
+        )
+    tidy = pd.DataFrame(index=raw.index)
+    columns: dict[str, MetricColumns] = {}
+    for metric, before_column, after_columns in pairs:
+        chosen = after if after in after_columns else after_columns[0]
+        others = [c for c in after_columns if c != chosen]
+        if others and after not in after_columns:
+            warnings.append(f"{metric}: several 'after' columns; using {chosen!r}. Others: "
+                            f"{', '.join(map(repr, others))} (pick one with --after).")  # fmt: skip
+        columns[metric] = MetricColumns(metric, before_column, chosen, others)
+        tidy[f"{metric}_before"] = raw[before_column]
+        tidy[f"{metric}_after"] = raw[chosen]
+    first = pairs[0]
+    labels = _period_labels(first[1], columns[first[0]].after)
+    return tidy, columns, labels
+
+
+def _period_labels(before_column: str, after_column: str) -> tuple[str, str]:
+    before, after = _period_candidate(before_column), _period_candidate(after_column)
+    if before and after and before.side == "year":
+        return str(before.order), str(after.order)
+    return (before.pair if before else "before"), (after.pair if after else "after")
+
+
+def _long_to_tidy(
+    raw: pd.DataFrame,
+    name: str,
+    period_column: str,
+    periods: Sequence[str] | None,
+    by: Sequence[str] | None,
+    numeric: set[str],
+    warnings: list[str],
+) -> tuple[pd.DataFrame, dict[str, MetricColumns], tuple[str, str]]:
+    labels = raw[period_column].astype("string").str.strip()
+    distinct = list(dict.fromkeys(labels.dropna()))
+    if periods:
+        wanted = [str(p).strip() for p in periods]
+        if len(wanted) != 2:
+            raise DataError(
+                f"{name}: --periods takes two values, earlier first (for example --periods 2023,2024)."
+            )
+        unknown = [p for p in wanted if p not in distinct]
+        if unknown:
+            raise DataError(f"{name}: period value(s) {', '.join(map(repr, unknown))} are not in column "
+                            f"{period_column!r}, which holds: {', '.join(distinct[:12])}.")  # fmt: skip
+        ordered = wanted
+    else:
+        if len(distinct) != 2:
+            raise DataError(
+                f"{name}: the period column {period_column!r} holds {len(distinct)} values "
+                f"({', '.join(distinct[:12])}); pick the two to compare with --periods EARLIER,LATER."
+            )
+        ordered, certain = order_periods(distinct)
+        if not certain:
+            warnings.append(f"Took {ordered[0]!r} as the earlier period and {ordered[1]!r} as the later one "
+                            "(file order). Use --periods to change.")  # fmt: skip
+
+    metric_columns = [c for c in raw.columns if c in numeric and c != period_column and c not in (by or [])]
+    if not metric_columns:
+        raise DataError(f"{name}: the long table has no numeric column to compare across {period_column!r}.")
+    dimensions = (
+        list(by) if by else [c for c in raw.columns if c not in metric_columns and c != period_column]
+    )
+    mask = labels.isin(ordered)
+    subset = raw.loc[mask]
+    repeated = subset.assign(__period__=labels[mask]).duplicated([*dimensions, "__period__"], keep="first")
+    if repeated.any():
+        first = subset.loc[repeated.to_numpy()].iloc[0]
+        segment = ", ".join(f"{d}={first[d]}" for d in dimensions) or "the only segment"
+        warnings.append(f"{int(repeated.sum())} row(s) repeat a segment and period that appear earlier (first: "
+                        f"{segment}, {period_column}={labels[first.name]}); their values were summed.")  # fmt: skip
+    is_after = (labels[mask] == ordered[1]).to_numpy()
+    tidy = subset[dimensions].copy() if dimensions else pd.DataFrame(index=subset.index)
+    columns: dict[str, MetricColumns] = {}
+    for column in metric_columns:
+        metric = re.sub(r"\W+", "_", column.strip().lower()).strip("_") or "value"
+        parsed = parse_number_column(subset[column])
+        # Each long row holds one period: the other period's value for that row is zero, then rows are summed.
+        values = parsed.values.mask(parsed.invalid, np.nan)
+        tidy[f"{metric}_before"] = np.where(is_after, 0.0, values)
+        tidy[f"{metric}_after"] = np.where(is_after, values, 0.0)
+        columns[metric] = MetricColumns(
+            metric, f"{column} @ {ordered[0]}", f"{column} @ {ordered[1]}", [], parsed.percent
+        )
+    return tidy, columns, (str(ordered[0]), str(ordered[1]))
+
+
+def _choose_dimensions(
+    raw: pd.DataFrame,
+    tidy: pd.DataFrame,
+    name: str,
+    by: Sequence[str] | None,
+    columns: dict[str, MetricColumns],
+    warnings: list[str],
+) -> list[str]:
+    used = {c.before for c in columns.values()} | {c.after for c in columns.values()}
+    used |= {alt for c in columns.values() for alt in c.after_alternatives}
+    if by:
+        clash = [b for b in by if b in used]
+        if clash:
+            raise DataError(
+                f"{name}: --by {', '.join(map(repr, clash))} is a metric column, not a dimension."
+            )
+        dimensions = list(by)
+    else:
+        rest = [c for c in raw.columns if c not in used]
+        dimensions = [c for c in rest if not is_mostly_numeric(raw[c])]
+        ignored = [c for c in rest if c not in dimensions]
+        if ignored:
+            warnings.append(f"Numeric column(s) {', '.join(map(repr, ignored))} are neither a before/after pair nor "
+                            "a dimension and were ignored (name them with --by to use them as dimensions).")  # fmt: skip
+    for dimension in dimensions:
+        tidy[dimension] = raw[dimension]
+    return dimensions
+
+
+def _finish(
+    tidy: pd.DataFrame,
+    name: str,
+    dimensions: list[str],
+    metrics: list[str],
+    columns: dict[str, MetricColumns],
+    warnings: list[str],
+    warn_repeats: bool,
+) -> pd.DataFrame:
+    """Parses metric values, drops rows that lack one, and sums rows that repeat a segment."""
+    value_columns = [f"{m}_{side}" for m in metrics for side in ("before", "after")]
+    bad = pd.Series(False, index=tidy.index)
+    reasons: dict[str, pd.Series] = {}
+    for column in value_columns:
+        parsed = parse_number_column(tidy[column])
+        metric = column.rsplit("_", 1)[0]
+        if parsed.percent and not columns[metric].percent:
+            columns[metric].percent = True
+        if parsed.values.isna().all():
+            source_column = columns[metric].before if column.endswith("_before") else columns[metric].after
+            raise DataError(f"{name}: column {source_column!r} holds no numbers. Check that it is the metric you "
+                            "meant, and that its cells are numbers.")  # fmt: skip
+        tidy[column] = parsed.values
+        reasons[column] = parsed.values.isna()
+        bad |= parsed.values.isna()
+
+    for metric, info in columns.items():
+        if info.percent and metric in metrics:
+            warnings.append(
+                f"{metric}: values were written with '%' and are read as percent points (12% -> 12)."
+            )
+
+    if bad.any():
+        warnings.append(_describe_bad_rows(tidy, bad, reasons, dimensions, columns))
+        tidy = tidy.loc[~bad]
+        if tidy.empty:
+            raise DataError(
+                f"{name}: every row has a missing or non-numeric value; nothing is left to compare."
+            )
+
+    for dimension in dimensions:
+        text = tidy[dimension].astype("string").str.strip()
+        tidy[dimension] = text.fillna(MISSING_LABEL).replace("", MISSING_LABEL).astype("category")
+
+    if dimensions:
+        grouped = tidy.groupby(dimensions, observed=True, sort=False)[value_columns].sum()
+        if len(grouped) < len(tidy) and warn_repeats:
+            repeated = tidy.duplicated(dimensions, keep="first")
+            example = tidy.loc[repeated].iloc[0]
+            segment = ", ".join(f"{d}={example[d]}" for d in dimensions)
+            warnings.append(f"{int(repeated.sum())} row(s) repeat a segment that appears earlier (first: row "
+                            f"{int(example['__row__'])}, {segment}); their values were summed.")  # fmt: skip
+        if len(grouped) < len(tidy):
+            frame = grouped.reset_index()
+        else:
+            frame = tidy[dimensions + value_columns].reset_index(drop=True)
+    else:
+        frame = tidy[value_columns].sum().to_frame().T
+    for dimension in dimensions:
+        frame[dimension] = frame[dimension].astype("category")
+    return frame
+
+
+def _describe_bad_rows(
+    tidy: pd.DataFrame,
+    bad: pd.Series,
+    reasons: dict[str, pd.Series],
+    dimensions: list[str],
+    columns: dict[str, MetricColumns],
+) -> str:
+    examples = []
+    for index in tidy.index[bad.to_numpy()][:5]:
+        segment = ", ".join(f"{d}={tidy.at[index, d]}" for d in dimensions) or "the only segment"
+        missing = [column for column, mask in reasons.items() if mask.at[index]]
+        labels = []
+        for column in missing:
+            info = columns[column.rsplit("_", 1)[0]]
+            labels.append(info.before if column.endswith("_before") else info.after)
+        examples.append(f"row {int(tidy.at[index, '__row__'])} ({segment}: {', '.join(labels)})")
+    count = int(bad.sum())
+    more = f" and {count - len(examples)} more" if count > len(examples) else ""
+    return (f"{count} row(s) with a missing or non-numeric value were left out: {'; '.join(examples)}{more}. "
+            "Fill them in (0 if the value really is zero) to include them.")  # fmt: skip

@@ -1,0 +1,113 @@
+"""Generated before/after tables with a known, planted cause: for the samples, the tests and the benchmarks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+COUNTRIES = [
+    "Germany", "France", "UK", "Italy", "Spain", "Netherlands", "Poland", "Sweden", "Belgium", "Austria",
+    "Ireland", "Denmark", "Finland", "Norway", "Portugal", "Czechia", "Greece", "Hungary", "Romania", "Croatia",
+]  # fmt: skip
+PLATFORMS = ["iOS", "Android", "Web", "Desktop", "TV"]
+PLANTED_SLICE = {"country": "Germany", "platform": "Android"}
+
+
+def planted_frame(
+    rows: int,
+    *,
+    seed: int = 7,
+    third: tuple[str, list[str]] | None = None,
+    drop: float = 0.4,
+    noise: float = 0.01,
+) -> pd.DataFrame:
+    """A wide table of revenue by country × platform × a third dimension, one row per segment.
+
+    Every segment stays flat (give or take `noise`), except Germany × Android, which falls by `drop`.
+
+    Args:
+        rows: Number of rows (segments).
+        seed: Random seed; the same seed gives the same table.
+        third: Name and values of the third dimension; default `store` with as many stores as needed.
+        drop: Planted fall of the Germany × Android segments (0.4 = -40%).
+        noise: Standard deviation of every other segment's change (0.01 = 1%).
+    """
+    rng = np.random.default_rng(seed)
+    index = np.arange(rows)
+    countries = np.array(COUNTRIES)[index % len(COUNTRIES)]
+    platforms = np.array(PLATFORMS)[(index // len(COUNTRIES)) % len(PLATFORMS)]
+    block = len(COUNTRIES) * len(PLATFORMS)
+    if third is None:
+        width = len(str(max(math.ceil(rows / block) - 1, 0)))
+        third_name, third_values = (
+            "store",
+            np.char.add("S", np.char.zfill((index // block).astype(str), width)),
+        )
+    else:
+        third_name, values = third
+        third_values = np.array(values)[(index // block) % len(values)]
+    before = np.round(rng.gamma(2.0, 500.0, rows), 2)
+    growth = rng.normal(0.0, noise, rows)
+    planted = (countries == PLANTED_SLICE["country"]) & (platforms == PLANTED_SLICE["platform"])
+    growth[planted] = -drop + rng.normal(0.0, 0.02, int(planted.sum()))
+    after = np.round(before * (1.0 + growth), 2)
+    return pd.DataFrame(
+        {
+            "country": countries,
+            "platform": platforms,
+            third_name: third_values,
+            "revenue_before": before,
+            "revenue_after": after,
+        }
+    )
+
+
+def conversion_frame(seed: int = 11) -> pd.DataFrame:
+    """Users and orders by channel × device where traffic shifts to a low-converting channel.
+
+    Each segment's own conversion rate barely moves (binomial noise only); paid social triples its traffic at a
+    1% rate, so the overall conversion falls mostly through the mix.
+    """
+    rng = np.random.default_rng(seed)
+    channels = {  # channel: (users before, users after, conversion rate)
+        "organic": (40_000, 41_000, 0.052),
+        "email": (12_000, 11_500, 0.081),
+        "paid_search": (25_000, 26_000, 0.038),
+        "paid_social": (10_000, 31_000, 0.011),
+        "referral": (6_000, 6_200, 0.045),
+    }
+    devices = {"mobile": 0.62, "desktop": 0.38}
+    device_rate = {"mobile": 0.85, "desktop": 1.3}
+    rows = []
+    for channel, (users_before, users_after, rate) in channels.items():
+        for device, share in devices.items():
+            u0, u1 = round(users_before * share), round(users_after * share)
+            p = rate * device_rate[device]
+            rows.append(
+                {
+                    "channel": channel,
+                    "device": device,
+                    "users_before": u0,
+                    "users_after": u1,
+                    "orders_before": int(rng.binomial(u0, p)),
+                    "orders_after": int(rng.binomial(u1, p)),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+REVENUE_BY_COUNTRY = [
+    ("other", 632767.39, 637000.48),
+    ("UK", 481409.27, 477033.02),
+    ("France", 240704.63, 107857.06),
+    ("Germany", 160469.75, 159778.76),
+    ("Italy", 120352.31, 121331.46),
+    ("Spain", 96281.86, 96064.77),
+]
+
+
+def revenue_by_country_frame() -> pd.DataFrame:
+    """The revenue-by-country example of the published code-agent comparison."""
+    return pd.DataFrame(REVENUE_BY_COUNTRY, columns=["country", "revenue_before", "revenue_after"])
