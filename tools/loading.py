@@ -149,10 +149,7 @@ def read_bytes(
         if size > max_bytes:
             raise DataError(_too_large(name, size, max_bytes))
         return path.read_bytes(), name
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-    else:
-        data = source.read(max_bytes + 1)
+    data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else source.read(max_bytes + 1)
     name = name or getattr(source, "name", None) or "uploaded file"
     if len(data) > max_bytes:
         raise DataError(_too_large(name, len(data), max_bytes))
