@@ -76,7 +76,7 @@ class RunResult:
             self.verification = {"checked": event.checked, "mismatches": event.mismatches}
         elif isinstance(event, ev.RunFinished):
             self.status, self.usage = event.status, event.usage
-            self.error = event.error or self.error
+            self.error = event.error
             # A step that started but never finished (a stop or a failure) is not part of the trace.
             self.steps = [s for s in self.steps if s["done"] or s["thought"] or s["code"] or s["error"]]
 

@@ -171,8 +171,6 @@ def _drive(
     yield ev.StepStarted(current)
     try:
         for item in agent.run(task, stream=True, reset=True, max_steps=max_steps):
-            if stop is not None and stop.is_set():
-                agent.interrupt()
             if isinstance(item, ToolCall):
                 yield ev.Thought(current, _split_thought(last_output.get("text"), item.arguments))
                 yield ev.Code(current, str(item.arguments))
@@ -182,7 +180,7 @@ def _drive(
                     continue
                 emitted_steps.add(item.step_number)
                 step = item.step_number
-                if step not in shown_code:  # the model's output could not be parsed into code
+                if step not in shown_code and item.model_output:  # the output could not be parsed into code
                     yield ev.Thought(step, _split_thought(item.model_output, None))
                 if item.observations:
                     yield ev.Observation(step, item.observations)
@@ -209,6 +207,10 @@ def _drive(
                     yield ev.StepStarted(current)
             elif isinstance(item, FinalAnswerStep):
                 final_value, has_final = item.output, True
+            # The consumer ran while we were suspended at a yield: a stop it asked for must land before the
+            # agent starts another step (smolagents checks the switch at the top of each step).
+            if stop is not None and stop.is_set():
+                agent.interrupt()
         last = agent.memory.steps[-1] if agent.memory.steps else None
         if isinstance(getattr(last, "error", None), AgentMaxStepsError):
             status = "max_steps"
@@ -220,7 +222,11 @@ def _drive(
         status = "stopped" if interrupted else "error"
         run_error = "Stopped by the user." if interrupted else f"{type(error).__name__}: {error}"
         if not interrupted:
-            yield ev.StepError(None, run_error)
+            # A model that failed mid-step leaves that step without code: the error belongs to it.
+            failed_step = (
+                max(emitted_steps) if emitted_steps and max(emitted_steps) not in shown_code else None
+            )
+            yield ev.StepError(failed_step, run_error)
     finally:
         model.generate = original_generate  # type: ignore[method-assign]
 

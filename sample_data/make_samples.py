@@ -11,14 +11,20 @@ sys.path.insert(0, str(HERE.parent))
 from tools.synthetic import conversion_frame, planted_frame, revenue_by_country_frame  # noqa: E402
 
 
-def main() -> None:
-    revenue_by_country_frame().to_csv(HERE / "revenue_by_country.tsv", sep="\t", index=False, float_format="%.2f")
+def write_samples(folder: Path = HERE) -> list[Path]:
+    """Writes the three sample files into `folder` and returns their paths."""
+    paths = [folder / "revenue_by_country.tsv", folder / "sales_by_segment.csv", folder / "conversion_by_channel.csv"]
+    revenue_by_country_frame().to_csv(paths[0], sep="\t", index=False, float_format="%.2f")
     channels = ("channel", ["organic", "paid_search", "email", "affiliate"])
-    planted_frame(400, seed=3, third=channels, drop=0.35, noise=0.003).to_csv(
-        HERE / "sales_by_segment.csv", index=False, float_format="%.2f"
-    )
-    conversion_frame().to_csv(HERE / "conversion_by_channel.csv", index=False)
-    print(f"wrote samples to {HERE}")
+    planted = planted_frame(400, seed=3, third=channels, drop=0.35, noise=0.003)
+    planted.to_csv(paths[1], index=False, float_format="%.2f")
+    conversion_frame().to_csv(paths[2], index=False)
+    return paths
+
+
+def main() -> None:
+    for path in write_samples():
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -185,7 +185,9 @@ def read_table(data: bytes, name: str) -> tuple[pd.DataFrame, np.ndarray, list[s
     frame = _clean_column_names(frame, name)
     if frame.empty:
         raise DataError(f"{name}: the table has a header but no data rows.")
-    return frame, np.arange(len(frame)) + 2, warnings
+    # Spreadsheet row numbers survive the blank rows dropped above.
+    rows = frame.index.to_numpy() + 2
+    return frame.reset_index(drop=True), rows, warnings
 
 
 def _read_excel(data: bytes, name: str) -> pd.DataFrame:
@@ -535,7 +537,7 @@ def load_dataset(
         )
         layout = "long"
 
-    tidy.insert(0, "__row__", source_rows)
+    tidy.insert(0, "__row__", source_rows[tidy.index.to_numpy()])
     metric_names = list(columns)
     if metrics:
         wanted = [m.strip() for m in metrics]

@@ -1,0 +1,72 @@
+"""Shared fixtures: small files written in the test's own folder, and a scripted smolagents model."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from smolagents.models import ChatMessage, MessageRole, Model
+from smolagents.monitoring import TokenUsage
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+REVENUE_TSV = (
+    "country\trevenue_before\trevenue_after\n"
+    "other\t632767.39\t637000.48\n"
+    "UK\t481409.27\t477033.02\n"
+    "France\t240704.63\t107857.06\n"
+    "Germany\t160469.75\t159778.76\n"
+    "Italy\t120352.31\t121331.46\n"
+    "Spain\t96281.86\t96064.77\n"
+)
+
+
+@pytest.fixture
+def write_file(tmp_path):
+    """Writes text or bytes to a file in the test's folder and returns its path."""
+
+    def write(name: str, content: str | bytes) -> Path:
+        path = tmp_path / name
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def revenue_file(write_file) -> Path:
+    return write_file("revenue_by_country.tsv", REVENUE_TSV)
+
+
+@pytest.fixture
+def revenue_dataset(revenue_file):
+    from tools.loading import load_dataset
+
+    return load_dataset(revenue_file)
+
+
+class ScriptedModel(Model):
+    """A fake model that answers each step with the next scripted `Thought: ...\\n<code>...</code>` text."""
+
+    def __init__(self, outputs: list[str]):
+        super().__init__(model_id="scripted")
+        self.outputs = list(outputs)
+        self.calls: list[list] = []
+
+    def generate(
+        self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs
+    ):
+        self.calls.append(messages)
+        text = (
+            self.outputs.pop(0) if self.outputs else "Thought: done.\n<code>\nfinal_answer('done')\n</code>"
+        )
+        return ChatMessage(role=MessageRole.ASSISTANT, content=text, token_usage=TokenUsage(10, 5))
+
+
+@pytest.fixture
+def scripted_model():
+    return ScriptedModel

@@ -1,0 +1,56 @@
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from smolagents import Tool
+
+from tools import kpi_tools
+from tools.kpi_tools import KPI_TOOLS
+
+
+def test_every_tool_is_a_smolagents_tool_with_described_inputs():
+    for item in KPI_TOOLS:
+        assert isinstance(item, Tool)
+        assert item.description
+        for name, spec in item.inputs.items():
+            assert spec["description"], f"{item.name}.{name} has no description"
+
+
+def test_one_call_gives_every_segment(revenue_dataset):
+    table = kpi_tools.segment_changes(revenue_dataset.frame, metric="revenue", dimension="country")
+    assert len(table) == 6
+    assert round(table.iloc[0]["abs_change"], 2) == -132847.57
+    totals = kpi_tools.metric_totals(revenue_dataset.frame, metric="revenue")
+    assert round(totals["abs_change"], 2) == -132919.66
+
+
+def test_unknown_metric_names_the_metrics_there_are(revenue_dataset):
+    with pytest.raises(KeyError, match="metrics in df: revenue"):
+        kpi_tools.metric_totals(revenue_dataset.frame, metric="profit")
+
+
+def test_top_slices_and_rate_mix(write_file):
+    frame = pd.DataFrame(
+        {
+            "channel": ["good", "poor"],
+            "orders_before": [100, 20],
+            "orders_after": [50, 40],
+            "users_before": [1000, 1000],
+            "users_after": [500, 2000],
+        }
+    )
+    slices = kpi_tools.top_slices(frame, metric="orders", dimensions=["channel"])
+    assert list(slices["segment"]) == ["good", "poor"]
+    effects = kpi_tools.rate_mix_effects(frame, numerator="orders", denominator="users", dimension="channel")
+    assert effects["mix_share_pct"] == pytest.approx(100.0)
+    assert isinstance(kpi_tools.rate_mix_chart(effects), go.Figure)
+
+
+def test_chart_tools_return_figures(revenue_dataset):
+    table = kpi_tools.segment_changes(revenue_dataset.frame, metric="revenue", dimension="country")
+    bar = kpi_tools.change_chart(table, dimension="country", title="t")
+    assert isinstance(bar, go.Figure) and bar.layout.title.text == "t"
+    waterfall = kpi_tools.waterfall_chart(
+        table, dimension="country", before_total=1731985.21, after_total=1599065.55
+    )
+    assert next(iter(waterfall.data[0].x)) == "total before"
+    assert list(waterfall.data[0].x)[-1] == "total after"

@@ -1,0 +1,301 @@
+import io
+
+import pandas as pd
+import pytest
+
+from tests.conftest import REVENUE_TSV
+from tools.loading import DataError, load_dataset, order_periods, sniff_delimiter
+
+
+def revenue(dataset) -> dict[str, tuple[float, float]]:
+    frame = dataset.frame
+    return {
+        str(row[dataset.dimensions[0]]): (row["revenue_before"], row["revenue_after"])
+        for _, row in frame.iterrows()
+    }
+
+
+# --- formats ---------------------------------------------------------------------------------------------------
+
+
+def test_tsv_example_loads(revenue_file):
+    dataset = load_dataset(revenue_file)
+    assert dataset.dimensions == ["country"]
+    assert dataset.metrics == ["revenue"]
+    assert dataset.layout == "wide"
+    assert revenue(dataset)["France"] == (240704.63, 107857.06)
+    assert dataset.warnings == []
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "|", "\t"])
+def test_delimiter_is_sniffed(write_file, delimiter):
+    text = REVENUE_TSV.replace("\t", delimiter)
+    dataset = load_dataset(write_file("data.txt", text))
+    assert revenue(dataset)["UK"] == (481409.27, 477033.02)
+
+
+def test_utf8_bom_and_quoted_delimiters(write_file):
+    text = '\ufeffcountry,revenue_before,revenue_after\n"Bosnia, and Herzegovina",10,12\nUK,5,4\n'
+    dataset = load_dataset(write_file("bom.csv", text))
+    assert dataset.dimensions == ["country"]  # the BOM is not part of the first column's name
+    assert revenue(dataset)["Bosnia, and Herzegovina"] == (10.0, 12.0)
+
+
+def test_utf16_text_from_excel_is_transcoded(write_file):
+    dataset = load_dataset(write_file("unicode.txt", REVENUE_TSV.encode("utf-16")))
+    assert revenue(dataset)["Spain"] == (96281.86, 96064.77)
+
+
+def test_messy_numbers(write_file):
+    text = 'country,revenue_before,revenue_after\nUS,"$1,234.50","$1,300.00"\nFR,1 234,(5.00)\nDE,12%,13%\n'
+    dataset = load_dataset(write_file("messy.csv", text))
+    values = revenue(dataset)
+    assert values["US"] == (1234.5, 1300.0)
+    assert values["FR"] == (1234.0, -5.0)
+    assert values["DE"] == (12.0, 13.0)
+
+
+def test_excel_file(write_file, tmp_path):
+    path = tmp_path / "revenue.xlsx"
+    frame = pd.read_csv(io.StringIO(REVENUE_TSV), sep="\t")
+    frame.to_excel(path, index=False)
+    dataset = load_dataset(path)
+    assert revenue(dataset)["France"] == (240704.63, 107857.06)
+
+
+def test_parquet_file(tmp_path):
+    path = tmp_path / "revenue.parquet"
+    pd.read_csv(io.StringIO(REVENUE_TSV), sep="\t").to_parquet(path)
+    dataset = load_dataset(path)
+    assert revenue(dataset)["Italy"] == (120352.31, 121331.46)
+
+
+def test_bytes_and_file_objects_load(revenue_file):
+    data = revenue_file.read_bytes()
+    assert revenue(load_dataset(data, name="upload.tsv"))["UK"][0] == 481409.27
+    assert revenue(load_dataset(io.BytesIO(data), name="upload.tsv"))["UK"][0] == 481409.27
+
+
+# --- wide layouts ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "periods"),
+    [
+        ("revenue_before", "revenue_after", ("before", "after")),
+        ("revenue_prev", "revenue_curr", ("prev", "curr")),
+        ("revenue_old", "revenue_new", ("old", "new")),
+        ("revenue_last", "revenue_this", ("last", "this")),
+        ("Revenue 2023", "Revenue 2024", ("2023", "2024")),
+        ("before_revenue", "after_revenue", ("before", "after")),
+        ("revenue.pre", "revenue.post", ("pre", "post")),
+    ],
+)
+def test_wide_pairs(write_file, before, after, periods):
+    dataset = load_dataset(write_file("data.csv", f"country,{before},{after}\nUK,1,2\nFR,3,4\n"))
+    assert dataset.metrics == ["revenue"]
+    assert dataset.periods == periods
+    assert revenue(dataset)["FR"] == (3.0, 4.0)
+
+
+def test_years_in_reverse_column_order(write_file):
+    dataset = load_dataset(write_file("data.csv", "country,sales_2024,sales_2023\nUK,2,1\n"))
+    row = dataset.frame.iloc[0]
+    assert (row["sales_before"], row["sales_after"]) == (1.0, 2.0)
+
+
+def test_before_after_alone_takes_metric_from_file_name(write_file):
+    dataset = load_dataset(write_file("revenue_by_country.csv", "country,before,after\nUK,1,2\n"))
+    assert dataset.metrics == ["revenue"]
+    other = load_dataset(write_file("numbers.csv", "country,before,after\nUK,1,2\n"))
+    assert other.metrics == ["value"]
+
+
+def test_several_metrics(write_file):
+    text = "country,revenue_before,revenue_after,orders_before,orders_after\nUK,10,12,1,2\n"
+    dataset = load_dataset(write_file("data.csv", text))
+    assert dataset.metrics == ["revenue", "orders"]
+    assert load_dataset(write_file("data.csv", text), metrics=["orders"]).metrics == ["orders"]
+
+
+def test_scenarios_default_to_first_with_a_warning(write_file):
+    text = "country,revenue_before,revenue_after_scenario_1,revenue_after_scenario_2\nUK,10,12,20\n"
+    dataset = load_dataset(write_file("data.csv", text))
+    assert dataset.frame.iloc[0]["revenue_after"] == 12.0
+    assert any("revenue_after_scenario_2" in w and "--after" in w for w in dataset.warnings)
+    chosen = load_dataset(write_file("data.csv", text), after="revenue_after_scenario_2")
+    assert chosen.frame.iloc[0]["revenue_after"] == 20.0
+    assert chosen.warnings == []
+
+
+def test_unknown_after_column_is_refused(write_file):
+    text = "country,revenue_before,revenue_after_scenario_1\nUK,10,12\n"
+    with pytest.raises(DataError, match="--after 'nope'"):
+        load_dataset(write_file("data.csv", text), after="nope")
+
+
+def test_by_chooses_dimensions_and_numeric_columns_can_be_dimensions(write_file):
+    text = "country,store,platform,revenue_before,revenue_after\nUK,101,iOS,1,2\nUK,102,iOS,3,4\n"
+    auto = load_dataset(write_file("data.csv", text))
+    assert auto.dimensions == ["country", "platform"]
+    assert any("'store'" in w for w in auto.warnings)
+    chosen = load_dataset(write_file("data.csv", text), by=["store"])
+    assert chosen.dimensions == ["store"]
+    assert sorted(chosen.frame["store"].astype(str)) == ["101", "102"]
+
+
+def test_by_unknown_column(write_file):
+    with pytest.raises(DataError, match="--by names column"):
+        load_dataset(write_file("data.csv", "country,revenue_before,revenue_after\nUK,1,2\n"), by=["region"])
+
+
+# --- long layouts ----------------------------------------------------------------------------------------------
+
+
+def test_long_layout_with_word_periods(write_file):
+    text = "period,country,revenue\nafter,UK,12\nbefore,UK,10\nbefore,FR,5\nafter,DE,7\n"
+    dataset = load_dataset(write_file("long.csv", text))
+    assert dataset.layout == "long"
+    assert dataset.periods == ("before", "after")
+    values = revenue(dataset)
+    assert values == {"UK": (10.0, 12.0), "FR": (5.0, 0.0), "DE": (0.0, 7.0)}
+    assert dataset.warnings == []
+
+
+def test_long_layout_with_dates_orders_chronologically(write_file):
+    text = "date,country,revenue,orders\n2024-02-01,UK,12,3\n2024-01-01,UK,10,2\n"
+    dataset = load_dataset(write_file("long.csv", text))
+    assert dataset.periods == ("2024-01-01", "2024-02-01")
+    assert dataset.metrics == ["revenue", "orders"]
+    assert revenue(dataset)["UK"] == (10.0, 12.0)
+
+
+def test_long_layout_unknown_order_warns_and_can_be_overridden(write_file):
+    text = "phase,country,revenue\nspring,UK,12\nautumn,UK,10\n"
+    dataset = load_dataset(write_file("long.csv", text))
+    assert dataset.periods == ("spring", "autumn")
+    assert any("--periods" in w for w in dataset.warnings)
+    flipped = load_dataset(write_file("long.csv", text), periods=["autumn", "spring"])
+    assert revenue(flipped)["UK"] == (10.0, 12.0)
+
+
+def test_long_layout_more_than_two_periods_needs_a_choice(write_file):
+    text = "month,country,revenue\nJan,UK,1\nFeb,UK,2\nMar,UK,3\n"
+    with pytest.raises(DataError, match="--periods"):
+        load_dataset(write_file("long.csv", text))
+    chosen = load_dataset(write_file("long.csv", text), periods=["Jan", "Mar"])
+    assert revenue(chosen)["UK"] == (1.0, 3.0)
+
+
+def test_long_layout_named_period_column(write_file):
+    text = "snap,country,revenue\nA,UK,1\nB,UK,2\n"
+    dataset = load_dataset(write_file("long.csv", text), period_column="snap")
+    assert dataset.period_column == "snap"
+    assert revenue(dataset)["UK"] == (1.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["after", "before"], ["before", "after"]),
+        (["Q1 2024", "Q4 2023"], ["Q4 2023", "Q1 2024"]),
+        (["2024", "2023"], ["2023", "2024"]),
+        (["this", "last"], ["last", "this"]),
+        (["treatment", "control"], ["control", "treatment"]),
+    ],
+)
+def test_period_order(values, expected):
+    ordered, certain = order_periods(values)
+    assert ordered == expected
+    assert certain
+
+
+# --- fixing and leaving out rows -------------------------------------------------------------------------------
+
+
+def test_duplicate_segments_are_summed_with_a_warning(write_file):
+    text = "country,revenue_before,revenue_after\nUK,1,2\nFR,5,5\nUK,10,20\n"
+    dataset = load_dataset(write_file("dup.csv", text))
+    assert revenue(dataset)["UK"] == (11.0, 22.0)
+    assert len(dataset.frame) == 2
+    assert any("row 4" in w and "country=UK" in w and "summed" in w for w in dataset.warnings)
+
+
+def test_missing_and_non_numeric_values_are_left_out_with_row_and_segment(write_file):
+    text = "country,revenue_before,revenue_after\nUK,1,2\nFR,,5\nDE,3,abc\nES,4,4\n"
+    dataset = load_dataset(write_file("gaps.csv", text))
+    assert set(revenue(dataset)) == {"UK", "ES"}
+    warning = next(w for w in dataset.warnings if "left out" in w)
+    assert "row 3 (country=FR: revenue_before)" in warning
+    assert "row 4 (country=DE: revenue_after)" in warning
+
+
+def test_ragged_rows_are_left_out_with_their_line(write_file):
+    text = "country,revenue_before,revenue_after\nUK,1,2\nFR,1,2,3\nDE,3,4\n"
+    dataset = load_dataset(write_file("ragged.csv", text))
+    assert set(revenue(dataset)) == {"UK", "DE"}
+    assert any("line 3" in w for w in dataset.warnings)
+
+
+def test_missing_dimension_value_is_labelled(write_file):
+    dataset = load_dataset(write_file("d.csv", "country,revenue_before,revenue_after\n,1,2\nUK,1,1\n"))
+    assert "(missing)" in revenue(dataset)
+
+
+# --- bad files: one clear error each ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.csv", b"", "empty.csv: the file is empty"),
+        ("blank.csv", b"\n\n  \n", "blank.csv: the file is empty"),
+        ("header.csv", b"country,revenue_before,revenue_after\n", "header but no data rows"),
+        ("nopair.csv", b"country,revenue,orders\nUK,1,2\n", "found no before/after pair"),
+        ("text.csv", b"country,city\nUK,London\n", "found no before/after pair"),
+        ("binary.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a text table"),
+        (
+            "latin.csv",
+            "country,revenue_before,revenue_after\nMünchen,1,2\n".encode("latin-1"),
+            "line 2 holds bytes",
+        ),
+        ("onecol.csv", b"justonecolumn\n1\n2\n", "could not find a delimiter"),
+        (
+            "dupcols.csv",
+            b"country,country,revenue_before,revenue_after\nUK,UK,1,2\n",
+            "appear more than once",
+        ),
+        ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "old Excel"),
+        ("broken.xlsx", b"PK\x03\x04not really a zip", "could not be read as an Excel workbook"),
+        ("broken.parquet", b"PAR1garbage", "could not be read as Parquet"),
+        ("allbad.csv", b"country,revenue_before,revenue_after\nUK,x,y\nFR,a,b\n", "holds no numbers"),
+        ("gone.csv", b"country,revenue_before,revenue_after\nUK,,1\nFR,2,\n", "every row has a missing"),
+    ],
+)
+def test_bad_files_get_one_clear_error(write_file, name, content, message):
+    path = write_file(name, content)
+    with pytest.raises(DataError) as caught:
+        load_dataset(path)
+    assert message in str(caught.value)
+    assert str(caught.value).startswith(f"{name}: ")  # the message names the file
+
+
+def test_file_over_size_limit(write_file):
+    path = write_file("big.csv", REVENUE_TSV)
+    with pytest.raises(DataError, match=r"big.csv: the file is .* over the .* limit"):
+        load_dataset(path, max_bytes=50)
+
+
+def test_upload_over_size_limit_is_not_read_whole():
+    stream = io.BytesIO(b"x" * 1000)
+    with pytest.raises(DataError, match="over the"):
+        load_dataset(stream, name="upload.csv", max_bytes=100)
+
+
+def test_missing_path():
+    with pytest.raises(DataError, match="no such file"):
+        load_dataset("/nonexistent/file.csv")
+
+
+def test_sniffer_prefers_tab_for_tsv():
+    assert sniff_delimiter(b"a\tb,c\td\n1\t2,3\t4\n", "x.tsv") == "\t"
