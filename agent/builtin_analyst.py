@@ -348,7 +348,10 @@ def _drivers_code() -> list[str]:
         "    lines.append(f'Top drivers by {main} ({metric}):')",
         "    for _, row in table.head(3).iterrows():",
         "        pct = 'new' if pd.isna(row['pct_change']) else f\"{row['pct_change']:+.2f}%\"",
-        "        share = '' if pd.isna(row['contribution_pct']) else f\", {row['contribution_pct']:.2f}% of the change\"",
+        "        if pd.notna(row['contribution_pct']):",
+        "            share = f\", {row['contribution_pct']:.2f}% of the change\"",
+        "        else:",
+        "            share = f\", {abs(row['share_of_gross_pct']):.2f}% of all movement\"",
         "        lines.append(f\"- {row[main]}: {row['abs_change']:+,.2f} ({pct}){share}\")",
     ]
 

@@ -223,3 +223,31 @@ def test_long_layout_and_several_dimensions(write_file):
     assert result.verification["mismatches"] == []
     frame = pd.DataFrame(result.analysis["top_slices"])
     assert frame.iloc[0]["slice"] == {"country": "DE", "platform": "Android"}
+
+
+def test_no_net_change_reports_share_of_gross_movement(write_file):
+    dataset = load_dataset(
+        write_file("flat.csv", "country,revenue_before,revenue_after\nA,100,130\nB,100,70\nC,50,50\n")
+    )
+    result = collect(run_events(RunRequest(dataset)))
+    assert result.status == "success"
+    assert "did not change" in result.narrative
+    assert "50.00% of all movement" in result.narrative
+    assert "offset each other" in result.narrative
+    assert result.verification["mismatches"] == []
+
+
+def test_zero_baseline_segments_are_called_new(write_file):
+    text = "country,revenue_before,revenue_after\nA,100,90\nNewland,0,40\n"
+    result = collect(run_events(RunRequest(load_dataset(write_file("new.csv", text)))))
+    assert "(new)" in result.narrative
+    assert "New (nothing before" in result.narrative and "Newland" in result.narrative
+    assert result.verification["mismatches"] == []
+
+
+def test_negative_metric(write_file):
+    text = "unit,profit_before,profit_after\nA,-100,-50\nB,200,180\n"
+    result = collect(run_events(RunRequest(load_dataset(write_file("p.csv", text)))))
+    assert result.analysis["totals"]["abs_change"] == 30
+    assert "+50.00%" in result.narrative  # A's loss halved: an improvement
+    assert result.verification["mismatches"] == []

@@ -40,15 +40,15 @@ def segment_changes(df: Any, metric: str, dimension: str) -> Any:
     """Every value of a dimension with its change, largest absolute change first.
 
     DataFrame columns: <dimension>, before, after, abs_change, pct_change (%, NaN = new segment),
-    contribution_pct (% of the total change), share_before (%), impact_norm (contribution / share; far from 1 =
-    outlier).
+    contribution_pct (% of the total change; NaN when the total did not change), share_before (%), impact_norm
+    (contribution / share; far from 1 = outlier), share_of_gross_pct (signed % of all movement).
 
     Args:
         df: The data table.
         metric: Metric name.
         dimension: Dimension column, e.g. "country".
     """
-    return engine.breakdown(df, dimension, *_columns(df, metric)).drop(columns="share_of_gross_pct")
+    return engine.breakdown(df, dimension, *_columns(df, metric))
 
 
 @tool
