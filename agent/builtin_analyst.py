@@ -247,7 +247,7 @@ def _report_step(task: ParsedTask, lead: str | None, safe: bool) -> str:
     else:
         code += ["main = None", "table = None"]
     code += _headline_code(task)
-    code += _ratio_code(task, safe) if task.ratio else _drivers_code()
+    code += _ratio_code() if task.ratio else _drivers_code()
     code += _caveats_code(task)
     code += ['summary = "\\n".join(lines)', "final_answer(summary)"]
     thought = (
@@ -291,7 +291,7 @@ def _headline_code(task: ParsedTask) -> list[str]:
     ]
 
 
-def _ratio_code(task: ParsedTask, safe: bool) -> list[str]:
+def _ratio_code() -> list[str]:
     return [
         "if effects is not None:",
         "    dim = effects['dimension']",

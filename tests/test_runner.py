@@ -251,3 +251,14 @@ def test_negative_metric(write_file):
     assert result.analysis["totals"]["abs_change"] == 30
     assert "+50.00%" in result.narrative  # A's loss halved: an improvement
     assert result.verification["mismatches"] == []
+
+
+def test_the_whole_table_never_reaches_the_model(write_file, scripted_model):
+    rows = "\n".join(f"c{i},{1000 + i}.25,{5000 + i}.75" for i in range(300))
+    dataset = load_dataset(write_file("big.csv", "country,revenue_before,revenue_after\n" + rows))
+    model = scripted_model([step("Look.", "print(df.shape)"), step("Done.", "final_answer(str(len(df)))")])
+    result = collect(run_events(RunRequest(dataset), model))
+    assert result.narrative == "300"  # the code saw every row through `df`
+    sent = "\n".join(str(message.content) for call in model.calls for message in call)
+    assert "1004.25" in sent  # the preview's rows
+    assert "1299.25" not in sent and "5299.75" not in sent  # the last row's values were never sent
