@@ -9,7 +9,6 @@ import traceback
 from collections.abc import Sequence
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-BUILTIN_NAMES = {"builtin", "builtin-analyst", "built-in"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--after", metavar="COLUMN", help="which 'after' column to use when there are several")
     run.add_argument("--period-column", metavar="COLUMN", help="the period column of a long table")
     run.add_argument("--periods", metavar="EARLIER,LATER", help="the two periods to compare, earlier first")
-    run.add_argument("--model", default="builtin", help="model (default: builtin, the rule-based analyst)")
+    run.add_argument(
+        "--model",
+        default="builtin",
+        help="builtin (the rule-based analyst, default) or a LiteLLM id such as openai/gpt-4o-mini",
+    )
+    run.add_argument(
+        "--api-base", metavar="URL", help="an OpenAI-compatible server (vLLM, llama.cpp, Ollama, ...)"
+    )
+    run.add_argument("--api-key-env", metavar="NAME", help="read the API key from this environment variable")
     run.add_argument("--max-steps", type=int, default=6, help="the agent's step limit (default 6)")
     run.add_argument("--max-file-mb", type=float, default=1024, help="refuse larger files (default 1024)")
     run.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
@@ -41,12 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Heavy imports wait until the arguments are known to be good, so --help and usage errors are instant.
+    from agent.models import ModelConfigError
     from tools.engine import EngineError
     from tools.loading import DataError
 
     try:
         return _run(args)
-    except (DataError, EngineError) as error:
+    except (DataError, EngineError, ModelConfigError) as error:
         return _fail(args, str(error), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         return _fail(args, "interrupted", EXIT_RUN_FAILED)
@@ -65,13 +73,11 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from agent.models import ModelChoice, build_model
     from agent.result import RunResult
     from agent.runner import RunRequest, run_events
     from tools.loading import DataError, load_dataset
 
-    if args.model.lower() not in BUILTIN_NAMES:
-        raise DataError(f"--model {args.model!r}: only the built-in analyst is available in this version "
-                        "(use --model builtin).")  # fmt: skip
     if args.max_steps < 1:
         raise DataError("--max-steps must be at least 1.")
     periods = [p.strip() for p in args.periods.split(",")] if args.periods else None
@@ -85,16 +91,17 @@ def _run(args: argparse.Namespace) -> int:
     )
     request = RunRequest(dataset, question=args.question, metric=args.metric, ratio=args.ratio, by=args.by,
                          max_steps=args.max_steps)  # fmt: skip
+    model = build_model(ModelChoice(args.model, api_base=args.api_base, api_key_env=args.api_key_env))
     result = RunResult()
     if args.json:
-        for event in run_events(request):
+        for event in run_events(request, model):
             result.apply(event)
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
         from agent.render import TerminalRenderer
 
         render = TerminalRenderer()
-        for event in run_events(request):
+        for event in run_events(request, model):
             result.apply(event)
             render(event)
     return EXIT_OK if result.status == "success" else EXIT_RUN_FAILED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import threading
@@ -22,6 +23,7 @@ from agent import events as ev
 from agent.builtin_analyst import BUILTIN_LABEL, BuiltinAnalyst
 from agent.executor import AUTHORIZED_IMPORTS, local_executor
 from agent.figures import FigureCollector, title_of
+from agent.models import describe_model_error, secrets_of
 from agent.prompt import DEFAULT_QUESTION, TaskSpec, build_task, code_agent_prompt_templates
 from agent.verification import verify
 from tools.analysis import analyze, jsonable, parse_ratio
@@ -96,6 +98,11 @@ def _split_thought(model_output: str | None, code: str | None) -> str:
     return text[len("Thought:") :].strip() if text.startswith("Thought:") else text
 
 
+def _usage_estimated(model: Model) -> bool:
+    """Whether the last step's tokens were counted here rather than reported by a provider."""
+    return isinstance(model, BuiltinAnalyst) or bool(getattr(model, "last_usage_estimated", False))
+
+
 def answer_text(value: Any) -> str:
     """The narrative of a final answer: itself if text, else its summary field, else its JSON."""
     if isinstance(value, str):
@@ -136,12 +143,26 @@ def run_events(
     # `df` goes into the executor's variables, not into the task text (additional_args would paste str(df)).
     agent.state["df"] = dataset.frame.copy()
 
+    secrets = secrets_of(model)
     yield ev.RunStarted(model=model_label(model), agent="code", question=spec.question, task=task,
                         dataset=dataset.describe())  # fmt: skip
     for message in dataset.warnings:
         yield ev.DataWarning(message)
     yield ev.AnalysisReady(analysis)
-    yield from _drive(agent, model, task, request.max_steps, analysis, stop)
+    for event in _drive(agent, model, task, request.max_steps, analysis, stop):
+        yield redact(event, secrets) if secrets else event
+
+
+def redact(event: ev.Event, secrets: list[str]) -> ev.Event:
+    """The event with every secret (an API key a provider echoed in an error, say) masked in its text fields."""
+    changes = {}
+    for item in dataclasses.fields(event):
+        value = getattr(event, item.name)
+        if isinstance(value, str) and any(secret in value for secret in secrets):
+            for secret in secrets:
+                value = value.replace(secret, "***")
+            changes[item.name] = value
+    return dataclasses.replace(event, **changes) if changes else event
 
 
 def _drive(
@@ -191,6 +212,8 @@ def _drive(
                     yield ev.Chart(step, chart_index, title_of(figure), figure)
                     chart_index += 1
                 tokens = item.token_usage
+                estimated = _usage_estimated(model)
+                usage["tokens_estimated"] = usage["tokens_estimated"] or estimated
                 usage["steps"] += 1
                 if tokens is not None:
                     usage["input_tokens"] += tokens.input_tokens
@@ -200,7 +223,7 @@ def _drive(
                     tokens.input_tokens if tokens else None,
                     tokens.output_tokens if tokens else None,
                     round(item.timing.duration or 0.0, 4),
-                    tokens_estimated=isinstance(model, BuiltinAnalyst),
+                    tokens_estimated=estimated,
                 )
                 if not item.is_final_answer and step < max_steps and not (stop is not None and stop.is_set()):
                     current = step + 1
@@ -220,7 +243,11 @@ def _drive(
     except Exception as error:  # the model or provider failed; keep every step made so far
         interrupted = stop is not None and stop.is_set()
         status = "stopped" if interrupted else "error"
-        run_error = "Stopped by the user." if interrupted else f"{type(error).__name__}: {error}"
+        run_error = (
+            "Stopped by the user."
+            if interrupted
+            else describe_model_error(error, str(model.model_id), getattr(model, "api_base", None))
+        )
         if not interrupted:
             # A model that failed mid-step leaves that step without code: the error belongs to it.
             failed_step = (
@@ -231,7 +258,6 @@ def _drive(
         model.generate = original_generate  # type: ignore[method-assign]
 
     usage["duration_s"] = round(time.perf_counter() - started, 4)
-    usage["tokens_estimated"] = isinstance(model, BuiltinAnalyst)
     if has_final:
         value = jsonable(final_value) if not isinstance(final_value, str) else final_value
         yield ev.FinalAnswer(answer_text(final_value), value)

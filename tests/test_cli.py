@@ -103,7 +103,13 @@ def test_bad_file_with_json_prints_a_json_error(write_file):
 
 
 def test_bad_flag_values(revenue_file):
-    assert "only the built-in analyst" in run_cli("run", str(revenue_file), "--model", "gpt-x").stderr
+    unset = run_cli(
+        "run", str(revenue_file), "--model", "openai/x", "--api-key-env", "KPI_TEST_UNSET_VARIABLE"
+    )
+    assert (
+        unset.returncode == 2
+        and "KPI_TEST_UNSET_VARIABLE: that environment variable is not set" in unset.stderr
+    )
     assert "--ratio 'orders'" in run_cli("run", str(revenue_file), "--ratio", "orders").stderr
     missing = run_cli("run", "/nonexistent.csv")
     assert missing.returncode == 2 and "no such file" in missing.stderr

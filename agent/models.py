@@ -1,0 +1,200 @@
+"""Choosing the model: the built-in analyst (default) or any LiteLLM model, with keys kept out of every output."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# litellm fetches its model price list from the internet at import unless told to use its bundled copy.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+BUILTIN_NAMES = {"builtin", "builtin-analyst", "built-in"}
+RETRY_ATTEMPTS = 4
+RETRY_WAIT_S = 1.0
+REQUEST_TIMEOUT_S = 120.0
+# The environment variable each provider's key usually lives in (litellm reads the same ones).
+PROVIDER_KEY_VARIABLES = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "mistral": "MISTRAL_API_KEY",
+    "deepseek": "DEEPSEEK_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+    "together_ai": "TOGETHERAI_API_KEY",
+    "cohere": "COHERE_API_KEY",
+    "xai": "XAI_API_KEY",
+}
+SECRETS_FILE = Path(".streamlit") / "secrets.toml"
+
+
+class ModelConfigError(ValueError):
+    """The model settings cannot work (a named key variable is not set); the message says what to do."""
+
+
+@dataclass
+class ModelChoice:
+    """Which model to run, and how to reach it.
+
+    Attributes:
+        model_id: "builtin" for the built-in analyst, or a LiteLLM id such as "openai/gpt-4o-mini".
+        api_base: An OpenAI-compatible server (vLLM, llama.cpp, Ollama, LM Studio).
+        api_key: The key itself (from the page); never printed.
+        api_key_env: The environment variable to read the key from, instead of the provider's usual one.
+    """
+
+    model_id: str = "builtin"
+    api_base: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    api_key_env: str | None = None
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.model_id.strip().lower() in BUILTIN_NAMES
+
+
+def key_variable(model_id: str) -> str | None:
+    """The usual environment variable of a model's provider (`openai/...` -> OPENAI_API_KEY)."""
+    provider = model_id.split("/", 1)[0].lower() if "/" in model_id else "openai"
+    return PROVIDER_KEY_VARIABLES.get(provider)
+
+
+def _secrets_file_value(name: str, path: Path = SECRETS_FILE) -> str | None:
+    """A top-level string from .streamlit/secrets.toml, read directly (st.secrets raises when the file is absent)."""
+    if not path.is_file():
+        return None
+    import tomllib
+
+    try:
+        value = tomllib.loads(path.read_text(encoding="utf-8")).get(name)
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def resolve_api_key(choice: ModelChoice) -> str | None:
+    """The key to send: given, from the named variable, the provider's variable, or .streamlit/secrets.toml."""
+    if choice.api_key:
+        return choice.api_key
+    if choice.api_key_env:
+        value = os.environ.get(choice.api_key_env)
+        if not value:
+            raise ModelConfigError(
+                f"--api-key-env {choice.api_key_env}: that environment variable is not set."
+            )
+        return value
+    variable = key_variable(choice.model_id)
+    if variable is None:
+        return None
+    return os.environ.get(variable) or _secrets_file_value(variable)
+
+
+def build_model(choice: ModelChoice):
+    """The smolagents model for a choice: the built-in analyst, or LiteLLM."""
+    if choice.is_builtin:
+        from agent.builtin_analyst import BuiltinAnalyst
+
+        return BuiltinAnalyst()
+    return NarratorLiteLLMModel(choice.model_id, api_base=choice.api_base, api_key=resolve_api_key(choice))
+
+
+def secrets_of(model) -> list[str]:
+    """Values that must never appear in any output of a run with this model."""
+    key = getattr(model, "api_key", None)
+    return [key] if isinstance(key, str) and len(key) >= 4 else []
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Rate limits and time-outs are worth another try; a bad key or an unknown model is not."""
+    text = f"{type(error).__name__} {error}".lower()
+    return any(word in text for word in ("429", "rate limit", "ratelimit", "rate_limit", "too many requests",
+                                         "timeout", "timed out"))  # fmt: skip
+
+
+@functools.cache
+def _litellm_model_class():
+    import litellm
+    from smolagents import LiteLLMModel
+    from smolagents.utils import Retrying
+
+    from agent.tokens import count_tokens
+
+    # litellm prints a "Give Feedback / Get Help" banner to stdout on every error.
+    litellm.suppress_debug_info = True
+
+    class _NarratorLiteLLMModel(LiteLLMModel):
+        """LiteLLMModel with short back-off retries, a request time-out, and token counts it can vouch for.
+
+        When the provider reports no usage (litellm then says 0), the tokens are counted locally and
+        `last_usage_estimated` says so.
+        """
+
+        def __init__(self, model_id: str, api_base: str | None = None, api_key: str | None = None, **kwargs):
+            super().__init__(model_id=model_id, api_base=api_base, api_key=api_key, timeout=REQUEST_TIMEOUT_S,
+                             **kwargs)  # fmt: skip
+            self.retryer = Retrying(
+                max_attempts=RETRY_ATTEMPTS,
+                wait_seconds=RETRY_WAIT_S,
+                exponential_base=2.0,
+                jitter=True,
+                retry_predicate=is_retryable,
+                reraise=True,
+            )
+            self.last_usage_estimated = False
+
+        def __repr__(self) -> str:  # never show the key
+            return f"NarratorLiteLLMModel(model_id={self.model_id!r}, api_base={self.api_base!r})"
+
+        def generate(
+            self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs
+        ):
+            message = super().generate(
+                messages, stop_sequences, response_format, tools_to_call_from, **kwargs
+            )
+            usage = message.token_usage
+            self.last_usage_estimated = usage is None or (
+                usage.input_tokens == 0 and usage.output_tokens == 0
+            )
+            if self.last_usage_estimated:
+                from smolagents.monitoring import TokenUsage
+
+                prompt = "\n".join(str(getattr(m, "content", m)) for m in messages)
+                message.token_usage = TokenUsage(
+                    count_tokens(prompt), count_tokens(str(message.content or ""))
+                )
+            return message
+
+    return _NarratorLiteLLMModel
+
+
+def NarratorLiteLLMModel(model_id: str, api_base: str | None = None, api_key: str | None = None, **kwargs):
+    """A LiteLLM model (litellm is imported only when one is asked for: it is slow to import)."""
+    return _litellm_model_class()(model_id, api_base=api_base, api_key=api_key, **kwargs)
+
+
+def describe_model_error(error: BaseException, model_id: str, api_base: str | None = None) -> str:
+    """One clear sentence for a provider error, with what to do about it."""
+    cause = error
+    while cause.__cause__ is not None and not type(cause).__module__.startswith(
+        ("litellm", "openai", "httpx")
+    ):
+        cause = cause.__cause__
+    name = type(cause).__name__
+    where = f" at {api_base}" if api_base else ""
+    text = str(cause).strip().splitlines()[0][:300] if str(cause).strip() else name
+    if name == "AuthenticationError" or " 401" in text:
+        variable = key_variable(model_id) or "the provider's key variable"
+        return f"The provider refused the API key for {model_id} (401). Check {variable} or --api-key-env."
+    if name == "NotFoundError" or " 404" in text:
+        return f"The provider{where} does not know the model {model_id!r} (404). Check the model id."
+    if name == "APIConnectionError" or any(
+        w in text.lower() for w in ("connection error", "connection refused")
+    ):
+        return f"Could not connect to the model server{where}: is it running, and is the address right?"
+    if name == "RateLimitError" or "429" in text:
+        return f"The provider kept rate-limiting {model_id} after {RETRY_ATTEMPTS} tries; wait and run again."
+    if name == "Timeout" or "timed out" in text.lower():
+        return f"{model_id}{where} did not answer in time after {RETRY_ATTEMPTS} tries."
+    return f"The model {model_id} failed: {name}: {text}"

@@ -1,0 +1,138 @@
+"""The LiteLLM path, driven through a scripted OpenAI-compatible server on 127.0.0.1 (never a mock of LiteLLM)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from agent.models import ModelChoice, ModelConfigError, build_model, resolve_api_key
+from agent.result import collect
+from agent.runner import RunRequest, run_events
+from tests.conftest import ROOT
+from tests.openai_server import ScriptedChatServer
+
+SECRET = "sk-test-" + "Q7vLr2mXp9" * 3
+
+COMPUTE = {
+    "content": "Thought: Totals first.\n<code>\ntotals = metric_totals(df, metric='revenue')\nprint(totals)\n</code>"
+}
+ANSWER = {
+    "content": "Thought: Write it.\n<code>\nfinal_answer(f\"Revenue fell {abs(totals['pct_change']):.2f}% "
+    "({totals['abs_change']:+,.2f}).\")\n</code>"
+}
+
+
+def llm(server, key: str | None = SECRET):
+    return build_model(ModelChoice("openai/test-model", api_base=server.url, api_key=key))
+
+
+def test_two_step_run_through_litellm(revenue_dataset):
+    with ScriptedChatServer([COMPUTE, ANSWER]) as server:
+        result = collect(run_events(RunRequest(revenue_dataset), llm(server)))
+    assert result.status == "success"
+    assert result.narrative == "Revenue fell 7.67% (-132,919.66)."
+    assert result.verification["mismatches"] == [] and len(result.verification["checked"]) == 2
+    assert [(s["input_tokens"], s["output_tokens"]) for s in result.steps] == [(100, 20), (100, 20)]
+    assert result.usage["tokens_estimated"] is False
+    assert result.model == "openai/test-model"
+    first = server.requests[0]["body"]
+    assert first["model"] == "test-model"
+    assert (
+        "metric_totals" in first["messages"][0]["content"][0]["text"]
+    )  # our compact system prompt, tools in it
+
+
+def test_wrong_number_from_an_llm_is_flagged(revenue_dataset):
+    lie = {
+        "content": "Thought: Done.\n<code>\nfinal_answer('Revenue fell 9.10%, mostly in France.')\n</code>"
+    }
+    with ScriptedChatServer([COMPUTE, lie]) as server:
+        result = collect(run_events(RunRequest(revenue_dataset), llm(server)))
+    assert [m["text"] for m in result.verification["mismatches"]] == ["9.10%"]
+
+
+def test_missing_usage_is_counted_locally_and_marked(revenue_dataset):
+    with ScriptedChatServer([{**COMPUTE, "usage": None}, ANSWER]) as server:
+        result = collect(run_events(RunRequest(revenue_dataset), llm(server)))
+    assert result.steps[0]["input_tokens"] > 200  # counted from the prompt, not the provider's 0
+    assert result.usage["tokens_estimated"] is True
+
+
+def test_rate_limit_is_retried(revenue_dataset):
+    with ScriptedChatServer([{"status": 429, "error": "Rate limit reached"}, COMPUTE, ANSWER]) as server:
+        result = collect(run_events(RunRequest(revenue_dataset), llm(server)))
+    assert result.status == "success"
+    assert len(server.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        ({"status": 401, "error": f"Incorrect API key provided: {SECRET}"}, "refused the API key"),
+        ({"status": 404, "error": "The model does not exist"}, "does not know the model 'openai/test-model'"),
+    ],
+)
+def test_provider_errors_end_the_run_with_one_clear_message(revenue_dataset, reply, message):
+    with ScriptedChatServer([COMPUTE, reply]) as server:
+        result = collect(run_events(RunRequest(revenue_dataset), llm(server)))
+    assert result.status == "error"
+    assert message in result.error
+    assert result.steps[0]["observation"]  # the step made before the error is kept
+    assert SECRET not in json.dumps(result.to_json())
+
+
+def test_refused_connection(revenue_dataset):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again before use: nothing listens there
+    model = build_model(
+        ModelChoice("openai/test-model", api_base=f"http://127.0.0.1:{port}/v1", api_key=SECRET)
+    )
+    result = collect(run_events(RunRequest(revenue_dataset), model))
+    assert result.status == "error"
+    assert "Could not connect to the model server" in result.error
+
+
+def test_streamed_responses():
+    from smolagents.models import ChatMessage
+
+    with ScriptedChatServer([{"content": "Thought: streamed reply here"}]) as server:
+        deltas = list(
+            llm(server).generate_stream([ChatMessage(role="user", content=[{"type": "text", "text": "hi"}])])
+        )
+    assert "".join(d.content or "" for d in deltas) == "Thought: streamed reply here"
+    assert server.requests[0]["body"]["stream"] is True
+
+
+def test_key_sources(monkeypatch, tmp_path):
+    monkeypatch.setenv("OPENAI_API_KEY", "from-provider-variable")
+    monkeypatch.setenv("MY_KEY", "from-named-variable")
+    assert resolve_api_key(ModelChoice("openai/x")) == "from-provider-variable"
+    assert resolve_api_key(ModelChoice("openai/x", api_key_env="MY_KEY")) == "from-named-variable"
+    assert resolve_api_key(ModelChoice("openai/x", api_key="given")) == "given"
+    with pytest.raises(ModelConfigError, match="NOPE_UNSET"):
+        resolve_api_key(ModelChoice("openai/x", api_key_env="NOPE_UNSET"))
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text('ANTHROPIC_API_KEY = "from-secrets-file"\n')
+    assert resolve_api_key(ModelChoice("anthropic/claude")) == "from-secrets-file"
+    assert "from-secrets-file" not in repr(build_model(ModelChoice("anthropic/claude")))
+
+
+def test_key_never_appears_in_cli_output(revenue_file):
+    echo = {"status": 401, "error": f"Incorrect API key provided: {SECRET}. You can find your key at ..."}
+    with ScriptedChatServer([COMPUTE, ANSWER, COMPUTE, echo]) as server:
+        env = {**os.environ, "KPI_TEST_KEY": SECRET, "PYTHONPATH": str(ROOT)}
+        base = [sys.executable, "-m", "agent", "run", str(revenue_file), "--model", "openai/test-model",
+                "--api-base", server.url, "--api-key-env", "KPI_TEST_KEY"]  # fmt: skip
+        ok = subprocess.run([*base, "--json"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+        failed = subprocess.run(base, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert server.requests[0]["headers"]["Authorization"] == f"Bearer {SECRET}"  # the key was really used
+    assert json.loads(ok.stdout)["narrative"] == "Revenue fell 7.67% (-132,919.66)."
+    assert failed.returncode == 1 and "refused the API key" in failed.stdout
+    for output in (ok.stdout, ok.stderr, failed.stdout, failed.stderr):
+        assert SECRET not in output
