@@ -34,9 +34,8 @@ print(totals)
 print(by_country.head(8).round(2).to_string(index=False))
 {{code_block_closing_tag}}
 Observation: {'before': 1731985.21, 'after': 1599065.55, 'abs_change': -132919.66, 'pct_change': -7.67...}
-country before after abs_change pct_change contribution_pct ...
 France 240704.63 107857.06 -132847.57 -55.19 99.95 ...
-Thought: France explains almost all of the fall. Chart it and write the summary from computed values.
+Thought: France explains almost all of the fall. Chart it; write the summary from computed values.
 {{code_block_opening_tag}}
 fig = waterfall_chart(by_country, dimension="country", before_total=totals["before"], after_total=totals["after"])
 top = by_country.iloc[0]
@@ -44,9 +43,9 @@ final_answer(f"**Revenue fell {abs(totals['pct_change']):.2f}%** ({totals['abs_c
 {top['country']}: {top['abs_change']:+,.2f}, {top['contribution_pct']:.2f}% of the change.")
 {{code_block_closing_tag}}
 
-Tools (Python functions you call in code):
+Tools (Python functions you call in code; df is the table, metric a name such as "revenue"):
 {%- for tool in tools.values() %}
-{{ tool.to_code_prompt() }}
+- {{ tool.name }}({% for name, spec in tool.inputs.items() %}{{ name }}{% if spec.get('nullable') %}=...{% endif %}{% if not loop.last %}, {% endif %}{% endfor %}): {{ tool.description | replace("\n", " ") }}
 {%- endfor %}
 
 Rules

@@ -136,3 +136,17 @@ def test_key_never_appears_in_cli_output(revenue_file):
     assert failed.returncode == 1 and "refused the API key" in failed.stdout
     for output in (ok.stdout, ok.stderr, failed.stdout, failed.stderr):
         assert SECRET not in output
+
+
+def test_first_request_is_compact(revenue_dataset):
+    from agent.tokens import count_tokens
+
+    with ScriptedChatServer([COMPUTE, ANSWER]) as server:
+        collect(run_events(RunRequest(revenue_dataset), llm(server)))
+    first = server.requests[0]["body"]["messages"]
+    tokens = sum(count_tokens(part["text"]) for message in first for part in message["content"])
+    assert tokens < 1500, tokens
+    second = json.dumps(server.requests[1]["body"])
+    assert second.count("632767.39") == json.dumps(server.requests[0]["body"]).count(
+        "632767.39"
+    )  # data not resent

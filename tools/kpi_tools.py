@@ -92,7 +92,7 @@ def rate_mix_effects(df: Any, numerator: str, denominator: str, dimension: str) 
 
 @tool
 def change_chart(table: Any, dimension: str, title: str = "") -> Any:
-    """Bar chart of each segment's absolute change (top 8 and "others").
+    """Bar chart of a segment_changes() table: each segment's absolute change (top 8 and "others").
 
     Args:
         table: A segment_changes() result.
@@ -106,7 +106,7 @@ def change_chart(table: Any, dimension: str, title: str = "") -> Any:
 def waterfall_chart(
     table: Any, dimension: str, before_total: float, after_total: float, title: str = ""
 ) -> Any:
-    """Waterfall from the total before to the total after through the top segments' changes.
+    """Waterfall of a segment_changes() table: from the total before to the total after through the top segments.
 
     Args:
         table: A segment_changes() result.
@@ -122,7 +122,7 @@ def waterfall_chart(
 
 @tool
 def rate_mix_chart(effects: dict, title: str = "") -> Any:
-    """Bar chart of each segment's rate and mix effect in percentage points.
+    """Bar chart of a rate_mix_effects() result: each segment's rate and mix effect in percentage points.
 
     Args:
         effects: A rate_mix_effects() result.
