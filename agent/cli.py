@@ -39,6 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--api-key-env", metavar="NAME", help="read the API key from this environment variable")
     run.add_argument("--max-steps", type=int, default=6, help="the agent's step limit (default 6)")
+    run.add_argument(
+        "--step-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a step's code may run before it is stopped (default 30)",
+    )
+    run.add_argument(
+        "--executor",
+        choices=("process", "local"),
+        default="process",
+        help="run the agent's code in a worker process (default) or in this process",
+    )
     run.add_argument("--max-file-mb", type=float, default=1024, help="refuse larger files (default 1024)")
     run.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
     run.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
@@ -80,6 +92,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.max_steps < 1:
         raise DataError("--max-steps must be at least 1.")
+    if args.step_timeout <= 0:
+        raise DataError("--step-timeout must be more than 0 seconds.")
     periods = [p.strip() for p in args.periods.split(",")] if args.periods else None
     dataset = load_dataset(
         args.file,
@@ -90,7 +104,7 @@ def _run(args: argparse.Namespace) -> int:
         max_bytes=int(args.max_file_mb * 1024 * 1024),
     )
     request = RunRequest(dataset, question=args.question, metric=args.metric, ratio=args.ratio, by=args.by,
-                         max_steps=args.max_steps)  # fmt: skip
+                         max_steps=args.max_steps, executor=args.executor, step_timeout=args.step_timeout)  # fmt: skip
     model = build_model(ModelChoice(args.model, api_base=args.api_base, api_key_env=args.api_key_env))
     result = RunResult()
     if args.json:

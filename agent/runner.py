@@ -25,6 +25,7 @@ from agent.executor import AUTHORIZED_IMPORTS, local_executor
 from agent.figures import FigureCollector, title_of
 from agent.models import describe_model_error, secrets_of
 from agent.prompt import DEFAULT_QUESTION, TaskSpec, build_task, code_agent_prompt_templates
+from agent.sandbox import DEFAULT_STEP_TIMEOUT_S, ProcessExecutor
 from agent.verification import verify
 from tools.analysis import analyze, jsonable, parse_ratio
 from tools.kpi_tools import KPI_TOOLS
@@ -44,6 +45,9 @@ class RunRequest:
         ratio: "NUMERATOR/DENOMINATOR" for a rate metric such as orders/users.
         by: The dimensions to analyse; default all of the file's.
         max_steps: The agent's step limit.
+        executor: "process" (a killable worker process, the default) or "local" (in this process; for tools that
+            cannot be sent to a worker).
+        step_timeout: Seconds a step's code may run (process executor) before it is stopped.
     """
 
     dataset: Dataset
@@ -53,6 +57,8 @@ class RunRequest:
     by: Sequence[str] | None = None
     max_steps: int = DEFAULT_MAX_STEPS
     tools: list[Tool] = field(default_factory=lambda: list(KPI_TOOLS))
+    executor: str = "process"
+    step_timeout: float = DEFAULT_STEP_TIMEOUT_S
 
 
 def model_label(model: Model) -> str:
@@ -69,12 +75,16 @@ def _quiet_console() -> Console:
     return Console(file=io.StringIO(), quiet=True)
 
 
-def build_code_agent(model: Model, tools: list[Tool], max_steps: int) -> CodeAgent:
+def build_code_agent(
+    model: Model, tools: list[Tool], max_steps: int, executor: str = "process", step_timeout: float = 30.0
+) -> CodeAgent:
     """A fresh CodeAgent for one run (never shared: it holds the run's memory and variables)."""
+    if executor not in ("process", "local"):
+        raise ValueError(f"executor must be 'process' or 'local', not {executor!r}")
     agent = CodeAgent(
         tools=tools,
         model=model,
-        executor=local_executor(),
+        executor=ProcessExecutor(step_timeout=step_timeout) if executor == "process" else local_executor(),
         additional_authorized_imports=AUTHORIZED_IMPORTS,
         prompt_templates=code_agent_prompt_templates(),
         max_steps=max_steps,
@@ -96,6 +106,14 @@ def _split_thought(model_output: str | None, code: str | None) -> str:
             text = text.split(code, 1)[0]
     text = text.strip()
     return text[len("Thought:") :].strip() if text.startswith("Thought:") else text
+
+
+def _new_figures(agent: CodeAgent, collector: FigureCollector) -> list[dict[str, Any]]:
+    """Figures the last step made: reported by a worker process, or found in the local executor's variables."""
+    executor = agent.python_executor
+    if hasattr(executor, "take_figures"):
+        return executor.take_figures()
+    return collector.collect(getattr(executor, "state", {}))
 
 
 def _usage_estimated(model: Model) -> bool:
@@ -139,7 +157,7 @@ def run_events(
     )
     task = build_task(dataset, spec)
     model = model or BuiltinAnalyst()
-    agent = build_code_agent(model, request.tools, request.max_steps)
+    agent = build_code_agent(model, request.tools, request.max_steps, request.executor, request.step_timeout)
     # `df` goes into the executor's variables, not into the task text (additional_args would paste str(df)).
     agent.state["df"] = dataset.frame.copy()
 
@@ -149,8 +167,11 @@ def run_events(
     for message in dataset.warnings:
         yield ev.DataWarning(message)
     yield ev.AnalysisReady(analysis)
-    for event in _drive(agent, model, task, request.max_steps, analysis, stop):
-        yield redact(event, secrets) if secrets else event
+    try:
+        for event in _drive(agent, model, task, request.max_steps, analysis, stop):
+            yield redact(event, secrets) if secrets else event
+    finally:
+        agent.cleanup()  # stops the worker process, even when the consumer abandons the stream
 
 
 def redact(event: ev.Event, secrets: list[str]) -> ev.Event:
@@ -207,8 +228,7 @@ def _drive(
                     yield ev.Observation(step, item.observations)
                 if item.error is not None:
                     yield ev.StepError(step, str(item.error))
-                state = getattr(agent.python_executor, "state", {})
-                for figure in figures.collect(state):
+                for figure in _new_figures(agent, figures):
                     yield ev.Chart(step, chart_index, title_of(figure), figure)
                     chart_index += 1
                 tokens = item.token_usage

@@ -132,7 +132,7 @@ def test_builtin_analyst_recovers_from_a_failing_tool(revenue_dataset):
         raise RuntimeError("drill-down service unavailable")
 
     tools = [t for t in KPI_TOOLS if t.name != "top_slices"] + [top_slices]
-    result = collect(run_events(RunRequest(revenue_dataset, tools=tools)))
+    result = collect(run_events(RunRequest(revenue_dataset, tools=tools, executor="local")))
     assert "drill-down service unavailable" in result.steps[0]["error"]
     assert "try:" in result.steps[1]["code"]
     assert "top_slices failed" in result.steps[1]["observation"]

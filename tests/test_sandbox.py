@@ -1,0 +1,114 @@
+"""The worker-process executor: hung steps are killed, escapes refused, variables kept."""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from smolagents.default_tools import FinalAnswerTool
+from smolagents.local_python_executor import InterpreterError
+
+from agent.result import collect
+from agent.runner import RunRequest, run_events
+from agent.sandbox import ProcessExecutor
+from tools.kpi_tools import KPI_TOOLS
+
+HANG = "sum(range(10**13))"  # pure C loop: no operation counter or signal handler inside it stops it
+
+
+@pytest.fixture
+def executor(revenue_dataset):
+    worker = ProcessExecutor(step_timeout=1.5, memory_bytes=2 * 1024**3)
+    worker.send_tools({**{t.name: t for t in KPI_TOOLS}, "final_answer": FinalAnswerTool()})
+    worker.send_variables({"df": revenue_dataset.frame.copy()})
+    yield worker
+    worker.cleanup()
+
+
+def cpu_ticks(pid: int) -> int | None:
+    """User + system CPU ticks of a process, or None when it no longer exists."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return None
+    return int(fields[11]) + int(fields[12])
+
+
+def test_variables_persist_between_steps(executor):
+    executor("totals = metric_totals(df, metric='revenue')")
+    assert executor("print(round(totals['abs_change'], 2))").logs.strip() == "-132919.66"
+
+
+def test_a_hung_step_is_killed_and_nothing_keeps_burning(executor):
+    executor("kept = 41")
+    old_pid = executor.worker_pid
+    with pytest.raises(InterpreterError, match=r"ran longer than 1.5 s and was stopped"):
+        executor(HANG)
+    assert executor.worker_pid != old_pid
+    assert cpu_ticks(old_pid) is None  # the hung worker is gone, not left running
+    time.sleep(0.5)
+    assert cpu_ticks(executor.worker_pid) is not None
+    before = cpu_ticks(executor.worker_pid)
+    time.sleep(1.0)
+    assert cpu_ticks(executor.worker_pid) - before < 20  # the new worker idles (< 0.2 s of CPU in 1 s)
+    assert executor("print(kept + 1)").logs.strip() == "42"  # earlier variables were replayed
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("import os", "Import of os is not allowed"),
+        ("import subprocess", "Import of subprocess is not allowed"),
+        ("open('/etc/passwd').read()", "'open' is not among the explicitly allowed tools"),
+        ("().__class__.__base__.__subclasses__()", "Forbidden access to dunder attribute"),
+        ("import pandas as pd\npd.read_csv('http://127.0.0.1:9/x.csv')", "network access is disabled"),
+        ("df.to_csv('/tmp/kpi-narrator-escape.csv')", "writing outside the scratch folder is not allowed"),
+    ],
+)
+def test_escapes_are_refused(executor, code, message):
+    with pytest.raises(InterpreterError, match=message):
+        executor(code)
+    assert not os.path.exists("/tmp/kpi-narrator-escape.csv")
+
+
+def test_scratch_folder_is_writable(executor):
+    assert executor("df.to_csv('copy.csv')\nprint('ok')").logs.strip() == "ok"
+    assert os.path.exists(os.path.join(executor.scratch, "copy.csv"))
+
+
+def test_memory_is_capped(executor):
+    with pytest.raises(InterpreterError, match=r"MemoryError|Unable to allocate"):
+        executor("import numpy as np\nhuge = np.ones(10**10)")  # 80 GB
+    assert executor("print('still here')").logs.strip() == "still here"
+
+
+def test_figures_and_final_answers_come_back(executor):
+    output = executor(
+        "import plotly.express as px\nfig = px.bar(x=['a'], y=[1], title='t')\nfinal_answer({'n': 1})"
+    )
+    assert output.is_final_answer and output.output == {"n": 1}
+    [figure] = executor.take_figures()
+    assert figure["layout"]["title"]["text"] == "t"
+
+
+def test_cleanup_stops_the_worker(revenue_dataset):
+    worker = ProcessExecutor(step_timeout=5)
+    worker.send_variables({"df": revenue_dataset.frame})
+    pid = worker.worker_pid
+    worker.cleanup()
+    assert cpu_ticks(pid) is None
+    assert not os.path.exists(worker.scratch)
+
+
+def test_a_run_goes_on_after_a_hung_step(revenue_dataset, scripted_model):
+    model = scripted_model(
+        [
+            "Thought: Compute.\n<code>\ntotals = metric_totals(df, metric='revenue')\n</code>",
+            f"Thought: Brute force.\n<code>\n{HANG}\n</code>",
+            "Thought: Cheaper.\n<code>\nfinal_answer(f\"{totals['abs_change']:,.2f}\")\n</code>",
+        ]
+    )
+    result = collect(run_events(RunRequest(revenue_dataset, step_timeout=1.0), model))
+    assert "ran longer than 1 s and was stopped" in result.steps[1]["error"]
+    assert result.narrative == "-132,919.66"
+    assert result.status == "success"
