@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-base", metavar="URL", help="an OpenAI-compatible server (vLLM, llama.cpp, Ollama, ...)"
     )
     run.add_argument("--api-key-env", metavar="NAME", help="read the API key from this environment variable")
+    run.add_argument(
+        "--agent",
+        choices=("code", "tool-calling"),
+        default="code",
+        help="code agent (default) or JSON tool-calling agent, for comparison",
+    )
     run.add_argument("--max-steps", type=int, default=6, help="the agent's step limit (default 6)")
     run.add_argument(
         "--step-timeout",
@@ -104,8 +110,11 @@ def _run(args: argparse.Namespace) -> int:
         max_bytes=int(args.max_file_mb * 1024 * 1024),
     )
     request = RunRequest(dataset, question=args.question, metric=args.metric, ratio=args.ratio, by=args.by,
-                         max_steps=args.max_steps, executor=args.executor, step_timeout=args.step_timeout)  # fmt: skip
-    model = build_model(ModelChoice(args.model, api_base=args.api_base, api_key_env=args.api_key_env))
+                         max_steps=args.max_steps, executor=args.executor, step_timeout=args.step_timeout,
+                         agent=args.agent)  # fmt: skip
+    model = build_model(
+        ModelChoice(args.model, api_base=args.api_base, api_key_env=args.api_key_env), args.agent
+    )
     result = RunResult()
     if args.json:
         for event in run_events(request, model):

@@ -91,9 +91,13 @@ def resolve_api_key(choice: ModelChoice) -> str | None:
     return os.environ.get(variable) or _secrets_file_value(variable)
 
 
-def build_model(choice: ModelChoice):
-    """The smolagents model for a choice: the built-in analyst, or LiteLLM."""
+def build_model(choice: ModelChoice, agent: str = "code"):
+    """The smolagents model for a choice: a built-in analyst (code or tool-calling), or LiteLLM."""
     if choice.is_builtin:
+        if agent == "tool-calling":
+            from agent.builtin_tool_caller import BuiltinToolCaller
+
+            return BuiltinToolCaller()
         from agent.builtin_analyst import BuiltinAnalyst
 
         return BuiltinAnalyst()

@@ -104,12 +104,17 @@ def preview_csv(dataset: Dataset) -> str:
     return "\n".join(lines)
 
 
-def build_task(dataset: Dataset, spec: TaskSpec) -> str:
+def build_task(dataset: Dataset, spec: TaskSpec, agent: str = "code") -> str:
     """The task text: a `## Data` schema block, a fenced `## Preview`, then the `## Question`."""
     before, after = dataset.metric_columns(spec.metric)
+    where = (
+        f"`df`: pandas DataFrame, {len(dataset.frame):,} rows (one per segment), a copy you may change."
+        if agent == "code"
+        else f"The table, {len(dataset.frame):,} rows (one per segment), is loaded in the tools: call them by name."
+    )
     lines = [
         "## Data",
-        f"`df`: pandas DataFrame, {len(dataset.frame):,} rows (one per segment), a copy you may change.",
+        where,
         f"file: {one_line(dataset.source)}",
         f"dimensions: {', '.join(one_line(d) for d in spec.dimensions) or '(none)'}",
         f"metric: {spec.metric} (columns {before}, {after}; periods "

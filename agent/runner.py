@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
-from smolagents import CodeAgent, Tool
+from smolagents import CodeAgent, Tool, ToolCallingAgent
 from smolagents.agents import ActionStep, FinalAnswerStep
 from smolagents.memory import ToolCall
 from smolagents.models import Model
@@ -21,6 +21,7 @@ from smolagents.utils import AgentMaxStepsError
 
 from agent import events as ev
 from agent.builtin_analyst import BUILTIN_LABEL, BuiltinAnalyst
+from agent.builtin_tool_caller import BUILTIN_TOOL_CALLER_LABEL, BuiltinToolCaller
 from agent.executor import AUTHORIZED_IMPORTS, local_executor
 from agent.figures import FigureCollector, title_of
 from agent.models import describe_model_error, secrets_of
@@ -28,6 +29,7 @@ from agent.prompt import DEFAULT_QUESTION, TaskSpec, build_task, code_agent_prom
 from agent.sandbox import DEFAULT_STEP_TIMEOUT_S, ProcessExecutor
 from agent.verification import verify
 from tools.analysis import analyze, jsonable, parse_ratio
+from tools.bound_tools import bound_tools
 from tools.kpi_tools import KPI_TOOLS
 from tools.loading import Dataset
 
@@ -48,6 +50,8 @@ class RunRequest:
         executor: "process" (a killable worker process, the default) or "local" (in this process; for tools that
             cannot be sent to a worker).
         step_timeout: Seconds a step's code may run (process executor) before it is stopped.
+        agent: "code" (a CodeAgent writing Python, the default) or "tool-calling" (a ToolCallingAgent making JSON
+            tool calls, for comparison).
     """
 
     dataset: Dataset
@@ -59,15 +63,19 @@ class RunRequest:
     tools: list[Tool] = field(default_factory=lambda: list(KPI_TOOLS))
     executor: str = "process"
     step_timeout: float = DEFAULT_STEP_TIMEOUT_S
+    agent: str = "code"
+
+
+AGENT_KINDS = ("code", "tool-calling")
 
 
 def model_label(model: Model) -> str:
-    """How a model is named to users: the built-in analyst says what it is."""
-    return (
-        BUILTIN_LABEL
-        if isinstance(model, BuiltinAnalyst)
-        else str(getattr(model, "model_id", type(model).__name__))
-    )
+    """How a model is named to users: the built-in analysts say what they are."""
+    if isinstance(model, BuiltinAnalyst):
+        return BUILTIN_LABEL
+    if isinstance(model, BuiltinToolCaller):
+        return BUILTIN_TOOL_CALLER_LABEL
+    return str(getattr(model, "model_id", type(model).__name__))
 
 
 def _quiet_console() -> Console:
@@ -94,6 +102,20 @@ def build_code_agent(
     return agent
 
 
+def build_tool_calling_agent(model: Model, tools: list[Tool], max_steps: int) -> ToolCallingAgent:
+    """A fresh ToolCallingAgent for one run: JSON tool calls, no code."""
+    agent = ToolCallingAgent(tools=tools, model=model, max_steps=max_steps, verbosity_level=LogLevel.OFF)
+    agent.logger.console = _quiet_console()
+    return agent
+
+
+def _render_call(name: str, arguments: Any) -> str:
+    """A JSON tool call written like a Python call, for the trace."""
+    if isinstance(arguments, dict):
+        return f"{name}({', '.join(f'{k}={v!r}' for k, v in arguments.items())})"
+    return f"{name}({arguments!r})"
+
+
 def _split_thought(model_output: str | None, code: str | None) -> str:
     """The prose before the code block, without the 'Thought:' label."""
     text = model_output or ""
@@ -108,9 +130,15 @@ def _split_thought(model_output: str | None, code: str | None) -> str:
     return text[len("Thought:") :].strip() if text.startswith("Thought:") else text
 
 
-def _new_figures(agent: CodeAgent, collector: FigureCollector) -> list[dict[str, Any]]:
-    """Figures the last step made: reported by a worker process, or found in the local executor's variables."""
-    executor = agent.python_executor
+def _new_figures(agent, collector: FigureCollector, drawn: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Figures the last step made: drawn by bound tools, reported by a worker, or in the executor's variables."""
+    if drawn:
+        figures = list(drawn)
+        drawn.clear()
+        return figures
+    executor = getattr(agent, "python_executor", None)
+    if executor is None:
+        return []
     if hasattr(executor, "take_figures"):
         return executor.take_figures()
     return collector.collect(getattr(executor, "state", {}))
@@ -118,7 +146,9 @@ def _new_figures(agent: CodeAgent, collector: FigureCollector) -> list[dict[str,
 
 def _usage_estimated(model: Model) -> bool:
     """Whether the last step's tokens were counted here rather than reported by a provider."""
-    return isinstance(model, BuiltinAnalyst) or bool(getattr(model, "last_usage_estimated", False))
+    return isinstance(model, (BuiltinAnalyst, BuiltinToolCaller)) or bool(
+        getattr(model, "last_usage_estimated", False)
+    )
 
 
 def answer_text(value: Any) -> str:
@@ -155,23 +185,33 @@ def run_events(
         question=request.question.strip() or DEFAULT_QUESTION.format(metric=analysis["metric"]),
         ratio=ratio_parts,
     )
-    task = build_task(dataset, spec)
-    model = model or BuiltinAnalyst()
-    agent = build_code_agent(model, request.tools, request.max_steps, request.executor, request.step_timeout)
-    # `df` goes into the executor's variables, not into the task text (additional_args would paste str(df)).
-    agent.state["df"] = dataset.frame.copy()
+    if request.agent not in AGENT_KINDS:
+        raise ValueError(f"agent must be one of {AGENT_KINDS}, not {request.agent!r}")
+    task = build_task(dataset, spec, agent=request.agent)
+    drawn: list[dict[str, Any]] = []
+    if request.agent == "tool-calling":
+        model = model if model is not None and not isinstance(model, BuiltinAnalyst) else BuiltinToolCaller()
+        agent = build_tool_calling_agent(model, bound_tools(dataset.frame.copy(), drawn), request.max_steps)
+    else:
+        model = model if model is not None and not isinstance(model, BuiltinToolCaller) else BuiltinAnalyst()
+        agent = build_code_agent(
+            model, request.tools, request.max_steps, request.executor, request.step_timeout
+        )
+        # `df` goes into the executor's variables, not into the task text (additional_args would paste str(df)).
+        agent.state["df"] = dataset.frame.copy()
 
     secrets = secrets_of(model)
-    yield ev.RunStarted(model=model_label(model), agent="code", question=spec.question, task=task,
+    yield ev.RunStarted(model=model_label(model), agent=request.agent, question=spec.question, task=task,
                         dataset=dataset.describe())  # fmt: skip
     for message in dataset.warnings:
         yield ev.DataWarning(message)
     yield ev.AnalysisReady(analysis)
     try:
-        for event in _drive(agent, model, task, request.max_steps, analysis, stop):
+        for event in _drive(agent, model, task, request.max_steps, analysis, stop, drawn):
             yield redact(event, secrets) if secrets else event
     finally:
-        agent.cleanup()  # stops the worker process, even when the consumer abandons the stream
+        if hasattr(agent, "cleanup"):
+            agent.cleanup()  # stops the worker process, even when the consumer abandons the stream
 
 
 def redact(event: ev.Event, secrets: list[str]) -> ev.Event:
@@ -187,7 +227,13 @@ def redact(event: ev.Event, secrets: list[str]) -> ev.Event:
 
 
 def _drive(
-    agent: CodeAgent, model: Model, task: str, max_steps: int, analysis: dict, stop: threading.Event | None
+    agent: CodeAgent | ToolCallingAgent,
+    model: Model,
+    task: str,
+    max_steps: int,
+    analysis: dict,
+    stop: threading.Event | None,
+    drawn: list[dict[str, Any]],
 ) -> Iterator[ev.Event]:
     """Iterates the agent's stream and translates it into events."""
     last_output: dict[str, Any] = {}
@@ -214,8 +260,19 @@ def _drive(
     try:
         for item in agent.run(task, stream=True, reset=True, max_steps=max_steps):
             if isinstance(item, ToolCall):
-                yield ev.Thought(current, _split_thought(last_output.get("text"), item.arguments))
-                yield ev.Code(current, str(item.arguments))
+                if item.name == "python_interpreter":
+                    thought, code = (
+                        _split_thought(last_output.get("text"), item.arguments),
+                        str(item.arguments),
+                    )
+                else:  # a JSON tool call: the model's text is the thought, the call is the "code"
+                    thought, code = (
+                        (last_output.get("text") or "").strip(),
+                        _render_call(item.name, item.arguments),
+                    )
+                if current not in shown_code:
+                    yield ev.Thought(current, thought)
+                yield ev.Code(current, code)
                 shown_code.add(current)
             elif isinstance(item, ActionStep):
                 if item.step_number in emitted_steps:  # smolagents yields the last step twice at max_steps
@@ -228,7 +285,7 @@ def _drive(
                     yield ev.Observation(step, item.observations)
                 if item.error is not None:
                     yield ev.StepError(step, str(item.error))
-                for figure in _new_figures(agent, figures):
+                for figure in _new_figures(agent, figures, drawn):
                     yield ev.Chart(step, chart_index, title_of(figure), figure)
                     chart_index += 1
                 tokens = item.token_usage

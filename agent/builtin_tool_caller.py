@@ -1,0 +1,140 @@
+"""The built-in analyst's tool-calling counterpart: rule-based (not an LLM), one JSON tool call per step.
+
+It calls the dataset-bound tools in a fixed order, reads each JSON observation, and writes the final answer from
+the numbers it read, as a tool-calling LLM has to (it cannot keep a table in a variable).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+from smolagents.models import (
+    ChatMessage,
+    ChatMessageToolCall,
+    ChatMessageToolCallFunction,
+    MessageRole,
+    Model,
+)
+from smolagents.monitoring import TokenUsage
+
+from agent.builtin_analyst import _MAX_STEPS_REQUEST, _text
+from agent.prompt import ParsedTask, parse_task
+from agent.tokens import count_tokens
+
+BUILTIN_TOOL_CALLER_ID = "builtin-analyst-tool-calling"
+BUILTIN_TOOL_CALLER_LABEL = "Built-in analyst, tool-calling (rule-based, not an LLM)"
+
+
+def _plan(task: ParsedTask) -> list[tuple[str, dict]]:
+    """The tool calls, in order, that gather what the answer needs."""
+    calls: list[tuple[str, dict]] = [("metric_totals", {"metric": task.metric})]
+    calls += [("segment_changes", {"metric": task.metric, "dimension": d}) for d in task.dimensions]
+    if task.dimensions:
+        calls.append(("top_slices", {"metric": task.metric, "dimensions": task.dimensions}))
+    if task.ratio and task.dimensions:
+        calls.append(("rate_mix_effects", {"numerator": task.ratio[0], "denominator": task.ratio[1],
+                                           "dimension": task.dimensions[0]}))  # fmt: skip
+    if task.dimensions:
+        calls.append(("change_chart", {"metric": task.metric, "dimension": task.dimensions[0]}))
+    return calls
+
+
+def _observations(messages) -> list[str]:
+    texts = [_text(m) for m in messages]
+    return [text.split("Observation:\n", 1)[-1] for role, text in texts if role == "tool-response"]
+
+
+def _json(text: str):
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return None
+
+
+def _narrative(task: ParsedTask, observations: list[str]) -> str:
+    """The answer, written from the numbers the tools returned."""
+    found = [_json(o) for o in observations]
+    totals = next((f for f in found if isinstance(f, dict) and "abs_change" in f), None)
+    if totals is None:
+        return "The tools returned no totals, so there is nothing to report."
+    change, pct = totals["abs_change"], totals.get("pct_change")
+    verb = "rose" if change > 0 else "fell" if change < 0 else "did not change"
+    pct_text = "new" if pct is None else f"{abs(pct):.2f}%"
+    lines = [f"**{task.metric.capitalize()} {verb} {pct_text}**, from {totals['before']:,.2f} to {totals['after']:,.2f} "
+             f"({change:+,.2f})."]  # fmt: skip
+    slices = next((f for f in found if isinstance(f, list) and f and "label" in f[0]), None)
+    if slices and slices[0].get("contribution_pct") is not None:
+        lead = slices[0]
+        lines.append(f"The change sits in **{lead['segment']}**: {lead['abs_change']:+,.2f}, "
+                     f"{lead['contribution_pct']:.2f}% of the total change.")  # fmt: skip
+    ratio = next((f for f in found if isinstance(f, dict) and "mix_effect" in f), None)
+    if ratio and task.ratio:
+        lines.append(f"{task.ratio[0]} / {task.ratio[1]} went from {ratio['before']:.2%} to {ratio['after']:.2%}: "
+                     f"mix effect {ratio['mix_effect'] * 100:+.2f} pp, rate effect {ratio['rate_effect'] * 100:+.2f} pp.")  # fmt: skip
+    dimension = task.dimensions[0] if task.dimensions else None
+    rows = (
+        next((f for f in found if isinstance(f, list) and f and dimension in f[0]), None)
+        if dimension
+        else None
+    )
+    if rows:
+        lines += ["", f"Top drivers by {dimension}:"]
+        for row in rows[:3]:
+            row_pct = "new" if row.get("pct_change") is None else f"{row['pct_change']:+.2f}%"
+            share = (
+                ""
+                if row.get("contribution_pct") is None
+                else f", {row['contribution_pct']:.2f}% of the change"
+            )
+            lines.append(f"- {row[dimension]}: {row['abs_change']:+,.2f} ({row_pct}){share}")
+    return "\n".join(lines)
+
+
+class BuiltinToolCaller(Model):
+    """Deterministic tool-calling analyst: one tool call per step, then `final_answer`. Not an LLM."""
+
+    label = BUILTIN_TOOL_CALLER_LABEL
+
+    def __init__(self, **kwargs):
+        super().__init__(model_id=BUILTIN_TOOL_CALLER_ID, **kwargs)
+
+    def generate(
+        self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs
+    ):
+        prompt = "\n".join(text for _, text in map(_text, messages))
+        texts = [_text(m) for m in messages]
+        task_text = next((t for role, t in texts if role == "user" and t.startswith("New task:")), "")
+        task = parse_task(task_text)
+        observations = _observations(messages)
+        if texts and texts[-1][0] == "user" and texts[-1][1].startswith(_MAX_STEPS_REQUEST):
+            content, call = (
+                "The step limit stopped the analysis. " + (_narrative(task, observations) if task else ""),
+                None,
+            )
+        elif task is None:
+            content, call = (
+                "This is not a KPI Narrator task.",
+                ("final_answer", {"answer": "Not a KPI task."}),
+            )
+        else:
+            plan = _plan(task)
+            done = len(observations)
+            if done < len(plan):
+                name, arguments = plan[done]
+                content, call = f"Next I call {name} to get {re.sub('_', ' ', name)}.", (name, arguments)
+            else:
+                content = "I have every figure I need; I write the answer from the tool outputs."
+                call = ("final_answer", {"answer": _narrative(task, observations)})
+        tool_calls = None
+        if call is not None:
+            function = ChatMessageToolCallFunction(name=call[0], arguments=call[1])
+            tool_calls = [
+                ChatMessageToolCall(id=f"call_{uuid.uuid4().hex[:8]}", type="function", function=function)
+            ]
+        output = content + (f"\n{json.dumps({'name': call[0], 'arguments': call[1]})}" if call else "")
+        usage = TokenUsage(input_tokens=count_tokens(prompt), output_tokens=count_tokens(output))
+        return ChatMessage(
+            role=MessageRole.ASSISTANT, content=content, tool_calls=tool_calls, token_usage=usage
+        )
