@@ -135,14 +135,24 @@ def _litellm_model_class():
         `last_usage_estimated` says so.
         """
 
-        def __init__(self, model_id: str, api_base: str | None = None, api_key: str | None = None, **kwargs):
-            super().__init__(model_id=model_id, api_base=api_base, api_key=api_key, timeout=REQUEST_TIMEOUT_S,
+        def __init__(
+            self,
+            model_id: str,
+            api_base: str | None = None,
+            api_key: str | None = None,
+            timeout: float = REQUEST_TIMEOUT_S,
+            retry_wait: float = RETRY_WAIT_S,
+            **kwargs,
+        ):
+            # max_retries=0: the openai client's own retries would multiply ours.
+            super().__init__(model_id=model_id, api_base=api_base, api_key=api_key, timeout=timeout, max_retries=0,
                              **kwargs)  # fmt: skip
+            # Waits of 2, 4 and 8 x retry_wait (smolagents' jitter multiplies the delay too, up to 64 s).
             self.retryer = Retrying(
                 max_attempts=RETRY_ATTEMPTS,
-                wait_seconds=RETRY_WAIT_S,
+                wait_seconds=retry_wait,
                 exponential_base=2.0,
-                jitter=True,
+                jitter=False,
                 retry_predicate=is_retryable,
                 reraise=True,
             )

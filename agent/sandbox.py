@@ -4,8 +4,9 @@ smolagents' local executor runs code in the app's own process, and its time-out 
 step like `sum(range(10**13))` (which no operation counter stops) blocks for good. Here each run gets a worker
 process with smolagents' interpreter inside (same import allow-list, strict names). A step that runs past its
 time limit gets the worker killed; a new worker is started and the earlier successful steps are replayed into it,
-so the variables the agent made survive. The worker has a memory cap, no network, and its working folder is a
-scratch folder it may write to.
+so the variables the agent made survive. The worker has a memory cap, and on Linux with Landlock the kernel
+forbids it to write outside its scratch folder and to open TCP connections (Python-level guards add clear
+messages, and are the only guard where Landlock is missing).
 """
 
 from __future__ import annotations
@@ -78,10 +79,16 @@ def _worker_main(connection, memory_bytes: int, scratch: str) -> None:
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     os.chdir(scratch)
-    _block_network()
-    _guard_writes(scratch)
+    # Imports first: after the restriction below, Python could not write its bytecode caches anywhere.
     from agent.executor import local_executor
     from agent.figures import FigureCollector
+    from agent.landlock import restrict_to
+
+    # The kernel's own wall (writes only beneath the scratch folder, no TCP) where Landlock exists; the
+    # Python-level guards below also give clear messages, and are all there is on kernels without it.
+    restrict_to(scratch)
+    _block_network()
+    _guard_writes(scratch)
 
     executor = local_executor()
     figures = FigureCollector()

@@ -8,6 +8,7 @@ so tests can check what was sent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -29,6 +30,12 @@ class ScriptedChatServer:
                 pass
 
             def do_POST(self) -> None:
+                with contextlib.suppress(
+                    BrokenPipeError, ConnectionResetError
+                ):  # a client that gave up (time-out)
+                    self._answer()
+
+            def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with server.lock:

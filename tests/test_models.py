@@ -150,3 +150,22 @@ def test_first_request_is_compact(revenue_dataset):
     assert second.count("632767.39") == json.dumps(server.requests[0]["body"]).count(
         "632767.39"
     )  # data not resent
+
+
+def test_time_outs_are_retried_then_reported(revenue_dataset):
+    from agent.models import NarratorLiteLLMModel
+
+    slow = {"content": "late", "delay": 1.5}
+    with ScriptedChatServer([slow, COMPUTE, ANSWER]) as server:
+        model = NarratorLiteLLMModel("openai/test-model", api_base=server.url, api_key=SECRET, timeout=0.5,
+                                     retry_wait=0.05)  # fmt: skip
+        recovered = collect(run_events(RunRequest(revenue_dataset), model))
+    assert (
+        recovered.status == "success" and len(server.requests) == 3
+    )  # one time-out, then a retry that worked
+    with ScriptedChatServer([slow] * 4) as server:
+        model = NarratorLiteLLMModel("openai/test-model", api_base=server.url, api_key=SECRET, timeout=0.5,
+                                     retry_wait=0.05)  # fmt: skip
+        failed = collect(run_events(RunRequest(revenue_dataset), model))
+    assert failed.status == "error" and len(server.requests) == 4
+    assert "did not answer in time after 4 tries" in failed.error

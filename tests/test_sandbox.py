@@ -8,6 +8,7 @@ import pytest
 from smolagents.default_tools import FinalAnswerTool
 from smolagents.local_python_executor import InterpreterError
 
+from agent import landlock
 from agent.result import collect
 from agent.runner import RunRequest, run_events
 from agent.sandbox import ProcessExecutor
@@ -69,6 +70,21 @@ def test_escapes_are_refused(executor, code, message):
     with pytest.raises(InterpreterError, match=message):
         executor(code)
     assert not os.path.exists("/tmp/kpi-narrator-escape.csv")
+
+
+@pytest.mark.skipif(landlock.abi_version() < 1, reason="the kernel has no Landlock")
+@pytest.mark.parametrize(
+    "code",
+    [
+        "df.to_parquet('/tmp/kpi-narrator-escape.parquet')",  # pyarrow writes natively, past Python's open()
+        "import numpy as np\nnp.arange(3).tofile('/tmp/kpi-narrator-escape.bin')",  # C fopen
+    ],
+)
+def test_native_writers_are_stopped_by_the_kernel(executor, code):
+    with pytest.raises(InterpreterError, match=r"Permission denied|PermissionError|not allowed"):
+        executor(code)
+    assert not os.path.exists("/tmp/kpi-narrator-escape.parquet")
+    assert not os.path.exists("/tmp/kpi-narrator-escape.bin")
 
 
 def test_scratch_folder_is_writable(executor):
