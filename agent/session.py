@@ -1,0 +1,72 @@
+"""A run in a background thread, feeding its events to whoever polls: the page's auto-refreshing fragment.
+
+A Streamlit rerun abandons a generator the script is iterating, so a run must not live in the script's loop. This
+thread makes no `st.*` calls; the page drains `poll()` and draws `result`.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+from agent import events as ev
+from agent.result import RunResult
+from agent.runner import RunRequest, run_events
+
+
+class BackgroundRun:
+    """One run of the agent in a daemon thread.
+
+    Args:
+        request: What to analyse.
+        model: The smolagents model (None: the built-in analyst).
+    """
+
+    def __init__(self, request: RunRequest, model=None):
+        self.request = request
+        self.model = model
+        self.result = RunResult()
+        self.stop_event = threading.Event()
+        self._queue: queue.Queue[ev.Event] = queue.Queue()
+        self._thread = threading.Thread(target=self._work, name="kpi-narrator-run", daemon=True)
+        self._finished = threading.Event()
+
+    def start(self) -> BackgroundRun:
+        self._thread.start()
+        return self
+
+    def _work(self) -> None:
+        try:
+            for event in run_events(self.request, self.model, stop=self.stop_event):
+                self._queue.put(event)
+        except Exception as error:  # a bad request or a bug: the page shows it, the thread ends cleanly
+            message = f"{type(error).__name__}: {error}" if not isinstance(error, ValueError) else str(error)
+            self._queue.put(ev.StepError(None, message))
+            self._queue.put(ev.RunFinished("error", {}, message))
+        finally:
+            self._finished.set()
+
+    def poll(self) -> list[ev.Event]:
+        """Events since the last poll, already applied to `result`."""
+        new = []
+        while True:
+            try:
+                event = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            self.result.apply(event)
+            new.append(event)
+        return new
+
+    def stop(self) -> None:
+        """Asks the run to end after the current step; the steps made so far are kept."""
+        self.stop_event.set()
+
+    @property
+    def finished(self) -> bool:
+        """True once the thread has ended and every event has been polled."""
+        return self._finished.is_set() and self._queue.empty()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Blocks until the thread ends (for tests and scripts)."""
+        return self._finished.wait(timeout)

@@ -1,0 +1,69 @@
+"""What the page shows, worked out without Streamlit: metric cards, the verification badge, step states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Card:
+    """One `st.metric` card."""
+
+    label: str
+    value: str
+    delta: str | None = None
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.2f}"
+
+
+def summary_cards(analysis: dict[str, Any]) -> list[Card]:
+    """Before, after and change of the metric; for a ratio, the rate before and after with its change in pp."""
+    totals = analysis.get("totals") or {}
+    metric = analysis.get("metric") or "metric"
+    periods = analysis.get("periods") or ["before", "after"]
+    pct = totals.get("pct_change")
+    cards = [
+        Card(f"{metric} ({periods[0]})", _number(totals.get("before"))),
+        Card(
+            f"{metric} ({periods[1]})", _number(totals.get("after")), None if pct is None else f"{pct:+.2f}%"
+        ),
+        Card("change", f"{totals.get('abs_change', 0):+,.2f}", "new" if pct is None else f"{pct:+.2f}%"),
+    ]
+    ratio = analysis.get("ratio")
+    if ratio:
+        name = f"{ratio['numerator']} / {ratio['denominator']}"
+        cards.append(Card(name, f"{ratio['after']:.2%}", f"{ratio['change'] * 100:+.2f} pp"))
+        cards.append(Card("mix effect", f"{ratio['mix_effect'] * 100:+.2f} pp"))
+        cards.append(Card("rate effect", f"{ratio['rate_effect'] * 100:+.2f} pp"))
+    return cards
+
+
+def verification_badge(verification: dict[str, Any] | None) -> tuple[bool, str]:
+    """(all good, the sentence to show) for the numbers of the answer checked against the engine."""
+    if not verification:
+        return False, "No answer to verify."
+    checked, wrong = len(verification.get("checked") or []), verification.get("mismatches") or []
+    if not wrong:
+        return True, f"All {checked} numbers in the summary match the engine."
+    texts = ", ".join(m["text"] for m in wrong[:8])
+    return False, f"{checked - len(wrong)} of {checked} numbers match the engine; not found in it: {texts}."
+
+
+def step_state(step: dict[str, Any], run_finished: bool) -> str:
+    """The `st.status` state of a step: error, complete or running."""
+    if step.get("error"):
+        return "error"
+    return "complete" if step.get("done") or run_finished else "running"
+
+
+def step_caption(step: dict[str, Any]) -> str:
+    """Seconds and tokens of a finished step."""
+    if not step.get("done"):
+        return "running…"
+    text = f"{step.get('duration_s') or 0:.2f} s"
+    if step.get("input_tokens") is not None:
+        text += f" · {step['input_tokens']:,} in / {step.get('output_tokens') or 0:,} out tokens"
+    return text

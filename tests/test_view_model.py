@@ -1,0 +1,42 @@
+from agent.view_model import step_caption, step_state, summary_cards, verification_badge
+from tools.analysis import analyze
+
+
+def test_cards_for_a_metric(revenue_dataset):
+    cards = summary_cards(analyze(revenue_dataset))
+    assert [(c.label, c.value, c.delta) for c in cards] == [
+        ("revenue (before)", "1,731,985.21", None),
+        ("revenue (after)", "1,599,065.55", "-7.67%"),
+        ("change", "-132,919.66", "-7.67%"),
+    ]
+
+
+def test_cards_for_a_ratio(write_file):
+    from tools.loading import load_dataset
+
+    text = "channel,orders_before,orders_after,users_before,users_after\ngood,100,50,1000,500\npoor,20,40,1000,2000\n"
+    cards = summary_cards(analyze(load_dataset(write_file("c.csv", text)), ratio="orders/users"))
+    labels = [c.label for c in cards]
+    assert "orders / users" in labels and "mix effect" in labels
+    assert next(c for c in cards if c.label == "mix effect").value == "-2.40 pp"
+
+
+def test_badge():
+    assert verification_badge({"checked": [{"text": "1"}] * 3, "mismatches": []}) == (
+        True,
+        "All 3 numbers in the summary match the engine.",
+    )
+    ok, text = verification_badge(
+        {"checked": [{"text": "1"}, {"text": "9.9%"}], "mismatches": [{"text": "9.9%"}]}
+    )
+    assert not ok and "1 of 2" in text and "9.9%" in text
+    assert verification_badge(None)[0] is False
+
+
+def test_step_states_and_captions():
+    assert step_state({"error": "boom"}, False) == "error"
+    assert step_state({"done": False}, False) == "running"
+    assert step_state({"done": True}, False) == "complete"
+    assert step_caption({"done": True, "duration_s": 1.234, "input_tokens": 1000, "output_tokens": 20}) == (
+        "1.23 s · 1,000 in / 20 out tokens"
+    )
