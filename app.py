@@ -7,6 +7,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
+from agent import export
 from agent.models import ModelChoice, ModelConfigError, build_model
 from agent.runner import RunRequest
 from agent.session import BackgroundRun
@@ -133,6 +134,21 @@ def show_summary(run: BackgroundRun) -> None:
         st.markdown(result.narrative)  # Markdown only: HTML in cell values is shown as text
         ok, sentence = verification_badge(result.verification)
         (st.success if ok else st.error)(sentence)
+    if result.narrative:
+        stem = Path(result.dataset.get("source") or "run").stem
+        downloads = st.columns(4)
+        downloads[0].download_button(
+            "Report (HTML)", export.report_html(result), f"{stem}-report.html", "text/html"
+        )
+        downloads[1].download_button("Report (Markdown)", export.report_markdown(result), f"{stem}-report.md",
+                                     "text/markdown")  # fmt: skip
+        downloads[2].download_button("Trace (JSON)", export.trace_json(result), f"{stem}-trace.json",
+                                     "application/json")  # fmt: skip
+        tables = export.tables_of(result)
+        table = downloads[3].selectbox("Table", list(tables), label_visibility="collapsed", key="csv_table")
+        if table:
+            downloads[3].download_button("Table (CSV)", export.table_csv(tables[table]), f"{stem}-{table}.csv",
+                                         "text/csv")  # fmt: skip
     if result.analysis:
         with st.expander("Engine tables"):
             import pandas as pd

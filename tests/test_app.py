@@ -33,6 +33,8 @@ def test_run_shows_verified_summary_and_cards(app):
     # a rerun (any widget change) keeps the finished run
     app.run()
     assert any("Revenue fell 7.67%" in m.value for m in app.markdown)
+    labels = [button.proto.label for button in app.get("download_button")]
+    assert labels == ["Report (HTML)", "Report (Markdown)", "Trace (JSON)", "Table (CSV)"]
 
 
 def test_uploaded_file_runs(app):
