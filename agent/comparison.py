@@ -1,0 +1,35 @@
+"""The code agent vs tool-calling agent table, from two finished runs' results."""
+
+from __future__ import annotations
+
+from agent.result import RunResult
+
+# The published comparison on the revenue-by-country task, shown beside ours.
+PUBLISHED = {
+    "code": {"steps": 2, "input_tokens": 5451},
+    "tool-calling": {"steps": 12, "input_tokens": 29201},
+}
+
+
+def comparison_rows(results: dict[str, RunResult]) -> list[dict]:
+    """One row per agent kind: status, steps, tokens, seconds, verified and mismatched numbers."""
+    rows = []
+    for kind, result in results.items():
+        verification = result.verification or {"checked": [], "mismatches": []}
+        checked, wrong = len(verification["checked"]), len(verification["mismatches"])
+        rows.append(
+            {
+                "agent": kind,
+                "model": result.model,
+                "status": result.status,
+                "steps": result.usage.get("steps", len(result.steps)),
+                "input tokens": result.usage.get("input_tokens"),
+                "output tokens": result.usage.get("output_tokens"),
+                "seconds": result.usage.get("duration_s"),
+                "verified": checked - wrong,
+                "mismatched": wrong,
+                "published steps": PUBLISHED.get(kind, {}).get("steps"),
+                "published input tokens": PUBLISHED.get(kind, {}).get("input_tokens"),
+            }
+        )
+    return rows

@@ -1,0 +1,66 @@
+"""Compare agents: the same file and question through the code agent and the tool-calling agent, side by side."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from agent.comparison import comparison_rows
+from agent.models import ModelConfigError, build_model
+from agent.runner import RunRequest
+from agent.session import BackgroundRun
+from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, ratio_picker
+
+st.set_page_config(page_title="Compare agents · KPI Narrator", page_icon="⚖️", layout="wide")
+choice, max_steps = model_settings()
+
+st.title("Code agent vs tool-calling agent")
+st.caption("The same file, question and tools; one agent writes Python, the other makes JSON tool calls. "
+           "Both answers are checked against the engine.")  # fmt: skip
+
+dataset = choose_dataset()
+ratio = ratio_picker(dataset)
+question = st.text_input(
+    "Question", value=f"Explain how {dataset.metrics[0]} changed and which segments drove it."
+)
+
+runs: dict[str, BackgroundRun] = st.session_state.get("compare_runs", {})
+busy = any(not run.finished for run in runs.values())
+if st.button("Run both", type="primary", disabled=busy, key="compare_button"):
+    try:
+        runs = {
+            kind: BackgroundRun(
+                RunRequest(dataset, question=question, ratio=ratio, max_steps=max(max_steps, 8), agent=kind),
+                build_model(choice, kind),
+            ).start()
+            for kind in ("code", "tool-calling")
+        }
+    except ModelConfigError as error:
+        st.error(str(error))
+        st.stop()
+    st.session_state["compare_runs"] = runs
+
+
+def show_both(runs: dict[str, BackgroundRun]) -> None:
+    for column, (kind, run) in zip(st.columns(len(runs)), runs.items()):
+        run.poll()
+        with column:
+            st.subheader(f"{kind} agent")
+            draw_steps(run)
+            draw_charts(run, kind)
+            if run.result.narrative:
+                st.markdown(run.result.narrative)
+    if all(run.finished for run in runs.values()) and st.session_state.get("compare_drawn") is not runs:
+        st.session_state["compare_drawn"] = runs
+        st.rerun()
+
+
+if runs:
+    if all(run.finished for run in runs.values()):
+        for run in runs.values():
+            run.poll()
+        st.subheader("Result")
+        st.dataframe(pd.DataFrame(comparison_rows({k: r.result for k, r in runs.items()})), hide_index=True)
+        show_both(runs)
+    else:
+        st.fragment(run_every=0.5)(show_both)(runs)

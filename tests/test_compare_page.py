@@ -1,0 +1,31 @@
+from streamlit.testing.v1 import AppTest
+
+from agent.comparison import comparison_rows
+from agent.result import collect
+from agent.runner import RunRequest, run_events
+from tests.conftest import ROOT
+
+
+def test_comparison_rows(revenue_dataset):
+    results = {
+        kind: collect(run_events(RunRequest(revenue_dataset, agent=kind)))
+        for kind in ("code", "tool-calling")
+    }
+    rows = {row["agent"]: row for row in comparison_rows(results)}
+    assert rows["code"]["steps"] < rows["tool-calling"]["steps"]
+    assert rows["code"]["mismatched"] == rows["tool-calling"]["mismatched"] == 0
+    assert rows["code"]["published input tokens"] == 5451 and rows["tool-calling"]["published steps"] == 12
+
+
+def test_compare_page_runs_both_agents():
+    app = AppTest.from_file(str(ROOT / "pages" / "1_Compare_agents.py"), default_timeout=60).run()
+    assert not app.exception
+    app.button(key="compare_button").click().run()
+    runs = app.session_state["compare_runs"]
+    assert all(run.wait(60) for run in runs.values())
+    app.run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert list(table["agent"]) == ["code", "tool-calling"]
+    assert list(table["status"]) == ["success", "success"]
+    assert list(table["mismatched"]) == [0, 0]

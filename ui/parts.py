@@ -1,0 +1,100 @@
+"""Page parts: choosing a dataset, the model settings, and drawing a run's trace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from agent.models import ModelChoice
+from agent.session import BackgroundRun
+from agent.view_model import step_caption, step_state
+from tools.loading import DataError, Dataset, load_dataset
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
+SAMPLE_FILES = ["revenue_by_country.tsv", "sales_by_segment.csv", "conversion_by_channel.csv"]
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cached_dataset(data: bytes, name: str) -> Dataset:
+    return load_dataset(data, name=name)
+
+
+def model_settings() -> tuple[ModelChoice, int]:
+    """The sidebar's model settings. The key lives only in this session's widget state."""
+    with st.sidebar:
+        st.header("Settings")
+        model_id = st.text_input("Model", value="builtin", key="model_id",
+                                 help="builtin = the rule-based analyst (no LLM, no key); or a LiteLLM id such as "
+                                 "openai/gpt-4o-mini")  # fmt: skip
+        api_base = st.text_input("API base (optional)", value="", key="api_base",
+                                 help="an OpenAI-compatible server")  # fmt: skip
+        api_key = st.text_input("API key (optional)", value="", type="password", key="api_key",
+                                help="kept only for this browser session, never stored")  # fmt: skip
+        max_steps = st.slider("Max steps", 1, 12, 6, key="max_steps")
+    return ModelChoice(model_id, api_base=api_base or None, api_key=api_key or None), max_steps
+
+
+def choose_dataset() -> Dataset:
+    """Sample or upload, loaded and described; stops the page with the loader's message on a bad file."""
+    source = st.radio(
+        "Data", ["Sample", "Upload"], horizontal=True, label_visibility="collapsed", key="source"
+    )
+    if source == "Sample":
+        name = st.selectbox("Sample file", SAMPLE_FILES, key="sample")
+        data = (SAMPLES / name).read_bytes()
+    else:
+        upload = st.file_uploader(
+            "Before/after file", type=["csv", "tsv", "txt", "xlsx", "parquet"], key="upload"
+        )
+        if upload is None:
+            st.info("Upload a CSV, TSV, Excel or Parquet file with one row per segment.")
+            st.stop()
+        name, data = upload.name, upload.getvalue()
+    try:
+        dataset = cached_dataset(data, name)
+    except DataError as error:
+        st.error(str(error))
+        st.stop()
+    st.write(f"**{dataset.source}** · {dataset.layout} layout · {len(dataset.frame):,} segments · "
+             f"dimensions: {', '.join(dataset.dimensions) or '(none)'} · metrics: {', '.join(dataset.metrics)}")  # fmt: skip
+    for warning in dataset.warnings:
+        st.warning(warning)
+    return dataset
+
+
+def ratio_picker(dataset: Dataset) -> str | None:
+    """NUMERATOR/DENOMINATOR when the user defines a ratio metric, else None."""
+    use_ratio = st.checkbox("Ratio metric (e.g. orders / users)", value="users" in dataset.metrics,
+                            key=f"use_ratio-{dataset.source}", disabled=len(dataset.metrics) < 2)  # fmt: skip
+    if not use_ratio or len(dataset.metrics) < 2:
+        return None
+    numerator_col, denominator_col = st.columns(2)
+    numerator = numerator_col.selectbox("Numerator", dataset.metrics, index=0)
+    others = [m for m in dataset.metrics if m != numerator]
+    denominator = denominator_col.selectbox("Denominator", others, index=len(others) - 1)
+    return f"{numerator}/{denominator}"
+
+
+def draw_steps(run: BackgroundRun) -> None:
+    """Each step in its own status block: thought, code, observation, error, seconds and tokens."""
+    result = run.result
+    for step in result.steps:
+        label = f"Step {step['number']} · {step_caption(step)}"
+        with st.status(label, state=step_state(step, run.finished), expanded=True):
+            if step["thought"]:
+                st.text(step["thought"])
+            if step["code"]:
+                st.code(step["code"], language="python")
+            if step["observation"]:
+                st.code(step["observation"], language="text")
+            if step["error"]:
+                st.error(step["error"])
+    if result.error and not any(s["error"] == result.error for s in result.steps):
+        st.error(result.error)
+
+
+def draw_charts(run: BackgroundRun, key: str) -> None:
+    for index, figure in enumerate(run.result.charts):
+        st.plotly_chart(go.Figure(figure), key=f"{key}-chart-{index}", width="stretch")
