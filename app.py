@@ -11,7 +11,7 @@ from agent.models import ModelConfigError, build_model
 from agent.runner import RunRequest
 from agent.session import BackgroundRun
 from agent.view_model import summary_cards, verification_badge
-from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, ratio_picker
+from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, ratio_picker, save_once
 
 st.set_page_config(page_title="KPI Narrator", page_icon="📈", layout="wide")
 
@@ -101,6 +101,7 @@ def show_summary(run: BackgroundRun) -> None:
 if run is not None:
     run.poll()
     if run.finished:
+        save_once(run)
         show_summary(run)
         show_trace(run)
     else:

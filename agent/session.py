@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 
 from agent import events as ev
 from agent.result import RunResult
@@ -26,6 +27,7 @@ class BackgroundRun:
         self.request = request
         self.model = model
         self.result = RunResult()
+        self.events: list[ev.Event] = []  # every event polled so far, for saving
         self.stop_event = threading.Event()
         self._queue: queue.Queue[ev.Event] = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="kpi-narrator-run", daemon=True)
@@ -55,6 +57,7 @@ class BackgroundRun:
             except queue.Empty:
                 break
             self.result.apply(event)
+            self.events.append(event)
             new.append(event)
         return new
 
@@ -70,3 +73,40 @@ class BackgroundRun:
     def wait(self, timeout: float | None = None) -> bool:
         """Blocks until the thread ends (for tests and scripts)."""
         return self._finished.wait(timeout)
+
+
+class Replay:
+    """A saved run played back: the same interface as `BackgroundRun`, fed from recorded events, no model.
+
+    Args:
+        events: The recorded events.
+        pace_s: Seconds between events (0: everything at once).
+    """
+
+    def __init__(self, events: list[ev.Event], pace_s: float = 0.0):
+        self._pending = list(events)
+        self.events: list[ev.Event] = []
+        self.result = RunResult()
+        self.pace_s = pace_s
+        self._started = time.monotonic()
+
+    def poll(self) -> list[ev.Event]:
+        if self.pace_s:
+            due = (
+                int((time.monotonic() - self._started) / self.pace_s) + 1
+            )  # events that should be out by now
+            count = max(due - len(self.events), 0)
+        else:
+            count = len(self._pending)
+        released, self._pending = self._pending[:count], self._pending[count:]
+        for event in released:
+            self.result.apply(event)
+            self.events.append(event)
+        return released
+
+    def stop(self) -> None:
+        self.poll()
+
+    @property
+    def finished(self) -> bool:
+        return not self._pending

@@ -9,7 +9,7 @@ from agent.comparison import comparison_rows
 from agent.models import ModelConfigError, build_model
 from agent.runner import RunRequest
 from agent.session import BackgroundRun
-from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, ratio_picker
+from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, ratio_picker, save_once
 
 st.set_page_config(page_title="Compare agents · KPI Narrator", page_icon="⚖️", layout="wide")
 choice, max_steps = model_settings()
@@ -59,6 +59,7 @@ if runs:
     if all(run.finished for run in runs.values()):
         for run in runs.values():
             run.poll()
+            save_once(run)
         st.subheader("Result")
         st.dataframe(pd.DataFrame(comparison_rows({k: r.result for k, r in runs.items()})), hide_index=True)
         show_both(runs)

@@ -25,6 +25,12 @@ REVENUE_TSV = (
 )
 
 
+@pytest.fixture(autouse=True)
+def isolated_history(tmp_path, monkeypatch):
+    """Runs saved by the pages during tests go to the test's folder, never the user's history."""
+    monkeypatch.setenv("KPI_NARRATOR_HISTORY", str(tmp_path / "history.sqlite"))
+
+
 @pytest.fixture
 def write_file(tmp_path):
     """Writes text or bytes to a file in the test's folder and returns its path."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
 
+from agent.history import RunHistory, file_hash
 from agent.models import ModelChoice
 from agent.session import BackgroundRun
 from agent.view_model import step_caption, step_state
@@ -52,6 +54,7 @@ def choose_dataset() -> Dataset:
             st.info("Upload a CSV, TSV, Excel or Parquet file with one row per segment.")
             st.stop()
         name, data = upload.name, upload.getvalue()
+    st.session_state["data_hash"] = file_hash(data)
     try:
         dataset = cached_dataset(data, name)
     except DataError as error:
@@ -98,3 +101,14 @@ def draw_steps(run: BackgroundRun) -> None:
 def draw_charts(run: BackgroundRun, key: str) -> None:
     for index, figure in enumerate(run.result.charts):
         st.plotly_chart(go.Figure(figure), key=f"{key}-chart-{index}", width="stretch")
+
+
+def save_once(run: BackgroundRun) -> None:
+    """Saves a finished run to the history once; a history that cannot be written is a warning, not a failure."""
+    if not run.finished or getattr(run, "saved_id", None) is not None:
+        return
+    try:
+        run.saved_id = RunHistory().save(run.events, st.session_state.get("data_hash", ""))
+    except (OSError, sqlite3.Error) as error:
+        run.saved_id = -1
+        st.warning(f"The run could not be saved to the history: {error}")

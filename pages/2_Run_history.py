@@ -1,0 +1,69 @@
+"""Run history: every run saved locally; open one to read it or replay its trace, with no model."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from agent import export
+from agent.history import RunHistory
+from agent.session import Replay
+from agent.view_model import verification_badge
+from ui.parts import draw_charts, draw_steps
+
+st.set_page_config(page_title="Run history · KPI Narrator", page_icon="🗂️", layout="wide")
+st.title("Run history")
+
+history = RunHistory()
+st.caption(f"Saved in {history.path}. Set KPI_NARRATOR_HISTORY to use another file.")
+runs = history.list()
+if not runs:
+    st.info("No saved runs yet. Every finished run on the main page and the Compare page is saved here.")
+    st.stop()
+
+table = pd.DataFrame(runs).drop(columns=["file_hash"])
+table["created_at"] = [dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M") for t in table["created_at"]]
+st.dataframe(table, hide_index=True)
+
+labels = {r["id"]: f"#{r['id']} · {r['file_name']} · {r['agent']} · {r['model']}" for r in runs}
+run_id = st.selectbox("Open a run", list(labels), format_func=labels.get, key="history_run")
+result = history.result(run_id)
+
+actions = st.columns(4)
+replay_clicked = actions[0].button("Replay trace", key="replay_button")
+actions[1].download_button(
+    "Export (JSON lines)", history.export(run_id), f"run-{run_id}.jsonl", "application/x-ndjson"
+)
+actions[2].download_button("Report (HTML)", export.report_html(result), f"run-{run_id}.html", "text/html")
+if actions[3].button("Delete", key="delete_button"):
+    history.delete(run_id)
+    st.session_state.pop("replay", None)
+    st.rerun()
+
+if result.narrative:
+    st.markdown(result.narrative)
+    ok, sentence = verification_badge(result.verification)
+    (st.success if ok else st.error)(sentence)
+
+replay = st.session_state.get("replay")
+if replay_clicked or replay is None or getattr(replay, "run_id", None) != run_id:
+    replay = Replay(history.events(run_id), pace_s=0.25 if replay_clicked else 0.0)
+    replay.run_id = run_id
+    st.session_state["replay"] = replay
+
+
+def show_replay(replay: Replay) -> None:
+    replay.poll()
+    trace, charts = st.columns([3, 2])
+    with trace:
+        draw_steps(replay)
+    with charts:
+        draw_charts(replay, f"history-{replay.run_id}")
+
+
+if replay.finished:
+    show_replay(replay)
+else:
+    st.fragment(run_every=0.25)(show_replay)(replay)
