@@ -1,0 +1,129 @@
+"""Real browser tests: `streamlit run app.py` on a loopback port, driven by Playwright with Debian's chromium.
+
+Only a browser shows the live trace, the charts and the layout. Screenshots are kept in test-artifacts/. Timings
+are printed, never asserted. In CI (CI=true) a missing chromium is a failure, elsewhere a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+
+if not os.environ.get("CI"):
+    pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-gpu",
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    history = tmp_path_factory.mktemp("history") / "history.sqlite"
+    env = {**os.environ, "KPI_NARRATOR_HISTORY": str(history), "PYTHONPATH": str(ROOT)}
+    log = open(tmp_path_factory.mktemp("logs") / "streamlit.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail("streamlit did not become healthy within 60 s")
+    yield url
+    process.terminate()
+    process.wait(10)
+    log.close()
+
+
+def no_exceptions(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_main_page_streams_a_run(server, page):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    page.goto(server)
+    page.get_by_text("revenue_by_country.tsv · wide layout").wait_for(timeout=30_000)
+    clicked = time.monotonic()
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_text("Step 1 ·").first.wait_for(timeout=60_000)
+    first_step = time.monotonic() - clicked
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    page.get_by_text("Revenue fell 7.67%").first.wait_for(timeout=60_000)
+    summary = time.monotonic() - clicked
+    page.get_by_text("All 20 numbers in the summary match the engine.").wait_for(timeout=30_000)
+    no_exceptions(page)
+    page.screenshot(path=str(ARTIFACTS / "main-page.png"), full_page=True)
+    print(f"\nbrowser: Run -> first step {first_step:.2f} s, -> summary {summary:.2f} s")
+
+
+def test_compare_page(server, page):
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    page.goto(f"{server}/Compare_agents")
+    page.get_by_role("button", name="Run both").click()
+    page.get_by_text("tool-calling agent").first.wait_for(timeout=60_000)
+    page.get_by_text("Result").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    no_exceptions(page)
+    page.screenshot(path=str(ARTIFACTS / "compare-page.png"), full_page=True)
+
+
+def test_history_replays_a_saved_run(server, page):
+    page.goto(f"{server}/Run_history")
+    page.get_by_text("Revenue fell 7.67%").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    page.get_by_role("button", name="Replay trace").click()
+    page.get_by_text("Step 1 ·").first.wait_for(timeout=30_000)
+    no_exceptions(page)
+    page.screenshot(path=str(ARTIFACTS / "history-page.png"), full_page=True)
