@@ -41,7 +41,7 @@ if start.button("Run", type="primary", disabled=run is not None and not run.fini
     request = RunRequest(dataset, question=question, metric=metric if not ratio else None, ratio=ratio,
                          by=dimensions or None, max_steps=max_steps, agent=agent_kind)  # fmt: skip
     run = st.session_state["run"] = BackgroundRun(request, model).start()
-if run is not None and not run.finished and stop.button("Stop"):
+if run is not None and not run.finished and stop.button("Stop", key="stop_button"):
     run.stop()
 
 

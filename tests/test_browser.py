@@ -127,3 +127,37 @@ def test_history_replays_a_saved_run(server, page):
     page.get_by_text("Step 1 ·").first.wait_for(timeout=30_000)
     no_exceptions(page)
     page.screenshot(path=str(ARTIFACTS / "history-page.png"), full_page=True)
+
+
+def test_llm_run_streams_live_and_sessions_stay_apart(server, page, browser):
+    from tests.openai_server import ScriptedChatServer
+    from tests.test_models import ANSWER, COMPUTE, SECRET
+
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    with ScriptedChatServer([COMPUTE, {**ANSWER, "delay": 4}]) as llm:
+        page.goto(server)
+        page.get_by_role("textbox", name="Model").fill("openai/test-model")
+        page.get_by_role("textbox", name="API base (optional)").fill(llm.url)
+        page.get_by_role("textbox", name="API key (optional)").fill(SECRET)
+        page.get_by_role("textbox", name="API key (optional)").press("Enter")
+        page.get_by_role("button", name="Run", exact=True).click()
+        page.get_by_text("Step 2 ·").first.wait_for(
+            timeout=60_000
+        )  # step 1 done, step 2 waits on the slow model
+        page.locator(".st-key-stop_button button").wait_for(
+            timeout=10_000
+        )  # ours, not Streamlit's header Stop
+        page.get_by_text("Totals first.").first.wait_for(timeout=10_000)  # step 1's thought is on the page
+        page.screenshot(path=str(ARTIFACTS / "main-page-mid-run.png"))
+        page.get_by_text("Revenue fell 7.67% (-132,919.66).").first.wait_for(timeout=60_000)
+        no_exceptions(page)
+        # Only the password field itself holds the key; no text on the page shows it.
+        assert SECRET not in page.locator("body").inner_text()
+        assert page.content().count(SECRET) == 1
+        assert llm.requests[0]["headers"]["Authorization"] == f"Bearer {SECRET}"
+    other = browser.new_context().new_page()
+    other.goto(server)
+    other.get_by_text("revenue_by_country.tsv · wide layout").wait_for(timeout=30_000)
+    assert other.get_by_text("Revenue fell 7.67%").count() == 0  # another session sees no run of this one
+    assert other.get_by_role("textbox", name="API key (optional)").input_value() == ""
+    other.close()

@@ -84,8 +84,10 @@ def draw_steps(run: BackgroundRun) -> None:
     """Each step in its own status block: thought, code, observation, error, seconds and tokens."""
     result = run.result
     for step in result.steps:
-        label = f"Step {step['number']} · {step_caption(step)}"
-        with st.status(label, state=step_state(step, run.finished), expanded=True):
+        state = step_state(step, run.finished)
+        # Streamlit shows a finished fragment's "running" status with a tick, so the label says it too.
+        label = f"{'⏳ ' if state == 'running' else ''}Step {step['number']} · {step_caption(step)}"
+        with st.status(label, state=state, expanded=True):
             if step["thought"]:
                 st.text(step["thought"])
             if step["code"]:
