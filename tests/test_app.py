@@ -68,3 +68,40 @@ def test_ratio_sample(app):
     assert not app.exception
     assert any("mix effect" in m.value.lower() for m in app.markdown)
     assert app.success
+
+
+def test_scenario_after_column_can_be_changed(app):
+    text = b"country,revenue_before,revenue_after_a,revenue_after_b\nUK,10,12,20\nFR,5,5,5\n"
+    app.radio(key="source").set_value("Upload").run()
+    app.file_uploader(key="upload").set_value(("s.csv", text, "text/csv")).run()
+    assert any("revenue_after_b" in w.value for w in app.warning)
+    app.selectbox(key="after-s.csv-revenue").set_value("revenue_after_b").run()
+    finish_run(app)
+    assert not app.exception
+    assert [m.value for m in app.metric][1] == "25.00"
+
+
+def test_long_table_periods_can_be_swapped(app):
+    text = b"phase,country,revenue\nspring,UK,12\nautumn,UK,10\n"
+    app.radio(key="source").set_value("Upload").run()
+    app.file_uploader(key="upload").set_value(("l.csv", text, "text/csv")).run()
+    app.selectbox(key="earlier-l.csv").set_value("autumn").run()
+    app.selectbox(key="later-l.csv").set_value("spring").run()
+    finish_run(app)
+    assert not app.exception
+    assert [m.value for m in app.metric][:2] == ["10.00", "12.00"]
+
+
+def test_a_failed_run_shows_its_error_in_the_page(app):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens here once the socket closes
+    app.text_input(key="model_id").set_value("openai/test-model")
+    app.text_input(key="api_base").set_value(f"http://127.0.0.1:{port}/v1")
+    app.text_input(key="api_key").set_value("sk-local-test")
+    finish_run(app)
+    assert not app.exception
+    assert any("Could not connect to the model server" in e.value for e in app.error)
+    assert app.session_state["run"].result.status == "error"

@@ -94,7 +94,7 @@ def test_main_page_streams_a_run(server, page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1500, "height": 1100})
     page.goto(server)
-    page.get_by_text("revenue_by_country.tsv · wide layout").wait_for(timeout=30_000)
+    page.get_by_text("revenue_by_country.tsv · wide layout · 6 rows").wait_for(timeout=30_000)
     clicked = time.monotonic()
     page.get_by_role("button", name="Run", exact=True).click()
     page.get_by_text("Step 1 ·").first.wait_for(timeout=60_000)
@@ -157,7 +157,7 @@ def test_llm_run_streams_live_and_sessions_stay_apart(server, page, browser):
         assert llm.requests[0]["headers"]["Authorization"] == f"Bearer {SECRET}"
     other = browser.new_context().new_page()
     other.goto(server)
-    other.get_by_text("revenue_by_country.tsv · wide layout").wait_for(timeout=30_000)
+    other.get_by_text("revenue_by_country.tsv · wide layout · 6 rows").wait_for(timeout=30_000)
     assert other.get_by_text("Revenue fell 7.67%").count() == 0  # another session sees no run of this one
     assert other.get_by_role("textbox", name="API key (optional)").input_value() == ""
     other.close()

@@ -19,8 +19,14 @@ SAMPLE_FILES = ["revenue_by_country.tsv", "sales_by_segment.csv", "conversion_by
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def cached_dataset(data: bytes, name: str) -> Dataset:
-    return load_dataset(data, name=name)
+def cached_dataset(
+    data: bytes,
+    name: str,
+    after: str | None = None,
+    period_column: str | None = None,
+    periods: tuple | None = None,
+) -> Dataset:
+    return load_dataset(data, name=name, after=after, period_column=period_column, periods=periods)
 
 
 def model_settings() -> tuple[ModelChoice, int]:
@@ -57,14 +63,38 @@ def choose_dataset() -> Dataset:
     st.session_state["data_hash"] = file_hash(data)
     try:
         dataset = cached_dataset(data, name)
+        dataset = _loading_options(dataset, data, name)
     except DataError as error:
         st.error(str(error))
         st.stop()
-    st.write(f"**{dataset.source}** · {dataset.layout} layout · {len(dataset.frame):,} segments · "
+    st.write(f"**{dataset.source}** · {dataset.layout} layout · {dataset.rows_read:,} rows → {len(dataset.frame):,} segments · "
              f"dimensions: {', '.join(dataset.dimensions) or '(none)'} · metrics: {', '.join(dataset.metrics)}")  # fmt: skip
     for warning in dataset.warnings:
         st.warning(warning)
     return dataset
+
+
+def _loading_options(dataset: Dataset, data: bytes, name: str) -> Dataset:
+    """What the loader guessed, changeable: the scenario 'after' column, a long table's periods and their order."""
+    scenarios = {m: c for m, c in dataset.columns.items() if c.after_alternatives}
+    if not scenarios and dataset.layout != "long":
+        return dataset
+    with st.expander("Loading options", expanded=False):
+        after = None
+        for metric, columns in scenarios.items():
+            choices = [columns.after, *columns.after_alternatives]
+            after = st.selectbox(f"'After' column for {metric}", choices, key=f"after-{name}-{metric}")
+            after = None if after == columns.after else after
+        periods = None
+        if dataset.layout == "long":
+            labels = list(dataset.periods)
+            earlier = st.selectbox("Earlier period", labels, index=0, key=f"earlier-{name}")
+            later = st.selectbox("Later period", labels, index=1, key=f"later-{name}")
+            if (earlier, later) != tuple(labels) and earlier != later:
+                periods = (earlier, later)
+    if after is None and periods is None:
+        return dataset
+    return cached_dataset(data, name, after=after, period_column=dataset.period_column, periods=periods)
 
 
 def ratio_picker(dataset: Dataset) -> str | None:
