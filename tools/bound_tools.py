@@ -16,6 +16,8 @@ from tools import charts, engine
 from tools.analysis import jsonable
 
 TOP_ROWS = 10
+_METRIC = {"type": "string", "description": "Metric name, e.g. revenue."}
+_DIMENSION = {"type": "string", "description": "Dimension column, e.g. country."}
 
 
 def _dump(value: Any) -> str:
@@ -45,7 +47,7 @@ class _BoundTool(Tool):
 class MetricTotals(_BoundTool):
     name = "metric_totals"
     description = "Total of a metric before and after: JSON with before, after, abs_change, pct_change (%)."
-    inputs = {"metric": {"type": "string", "description": "Metric name, e.g. revenue."}}
+    inputs = {"metric": _METRIC}
 
     def forward(self, metric: str) -> str:
         return _dump(engine.totals(self.frame, *self.columns(metric)))
@@ -57,10 +59,7 @@ class SegmentChanges(_BoundTool):
         f"The {TOP_ROWS} values of a dimension with the largest change: JSON rows with before, after, abs_change, "
         "pct_change (%), contribution_pct (% of the total change), share_before (%)."
     )
-    inputs = {
-        "metric": {"type": "string", "description": "Metric name."},
-        "dimension": {"type": "string", "description": "Dimension column, e.g. country."},
-    }
+    inputs = {"metric": _METRIC, "dimension": _DIMENSION}
 
     def forward(self, metric: str, dimension: str) -> str:
         table = engine.breakdown(self.frame, dimension, *self.columns(metric))
@@ -80,7 +79,7 @@ class TopSlices(_BoundTool):
     name = "top_slices"
     description = "Drill-down: the 1- and 2-dimension slices explaining most of the change, as JSON rows."
     inputs = {
-        "metric": {"type": "string", "description": "Metric name."},
+        "metric": _METRIC,
         "dimensions": {"type": "array", "description": "Dimension columns to combine."},
     }
 
@@ -98,7 +97,7 @@ class RateMixEffects(_BoundTool):
     inputs = {
         "numerator": {"type": "string", "description": "Numerator metric."},
         "denominator": {"type": "string", "description": "Denominator metric."},
-        "dimension": {"type": "string", "description": "Dimension to split by."},
+        "dimension": _DIMENSION,
     }
 
     def forward(self, numerator: str, denominator: str, dimension: str) -> str:
@@ -121,10 +120,7 @@ class RateMixEffects(_BoundTool):
 class ChangeChart(_BoundTool):
     name = "change_chart"
     description = "Draws a bar chart of each segment's change for a dimension (shown to the user)."
-    inputs = {
-        "metric": {"type": "string", "description": "Metric name."},
-        "dimension": {"type": "string", "description": "Dimension column."},
-    }
+    inputs = {"metric": _METRIC, "dimension": _DIMENSION}
 
     def forward(self, metric: str, dimension: str) -> str:
         table = engine.breakdown(self.frame, dimension, *self.columns(metric))
