@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from agent import export
@@ -87,8 +88,6 @@ def show_summary(run: BackgroundRun) -> None:
                                          "text/csv")  # fmt: skip
     if result.analysis:
         with st.expander("Engine tables"):
-            import pandas as pd
-
             for dimension, rows in (result.analysis.get("breakdowns") or {}).items():
                 st.write(f"By {dimension}")
                 st.dataframe(pd.DataFrame(rows), hide_index=True)

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from tools.charts import change_bar_chart, figure_title, top_with_others
+from tools.charts import change_bar_chart, top_with_others
 
 
 def test_top_with_others_sums_the_rest():
@@ -20,7 +20,7 @@ def test_no_others_bar_when_everything_fits():
 def test_bar_chart_colours_and_title():
     table = pd.DataFrame({"country": ["A", "B"], "abs_change": [1.0, -2.0]})
     figure = change_bar_chart(table, "country")
-    assert figure_title(figure) == "Change by country"
+    assert figure.layout.title.text == "Change by country"
     colours = list(figure.data[0].marker.color)
     assert colours[0] != colours[1]
     assert list(figure.data[0].x) == pytest.approx([-2.0, 1.0])

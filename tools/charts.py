@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -115,11 +113,3 @@ def rate_mix_chart(
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
     )
     return figure
-
-
-def figure_title(figure: Any) -> str:
-    """The title text of a plotly figure, or an empty string."""
-    try:
-        return figure.layout.title.text or ""
-    except AttributeError:
-        return ""

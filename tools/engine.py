@@ -18,10 +18,6 @@ from tools.numbers import all_whole_numbers
 
 REFINE_SHARE = 0.9  # a narrower slice that explains this much of its parent's change replaces the parent
 SIGNIFICANCE_LEVEL = 0.05
-SEGMENT_COLUMNS = [
-    "before", "after", "abs_change", "pct_change", "contribution_pct", "share_before", "impact_norm",
-    "share_of_gross_pct",
-]  # fmt: skip
 
 
 DRILL_DOWN_COLUMNS = [
