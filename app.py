@@ -88,13 +88,9 @@ def show_summary(run: BackgroundRun) -> None:
                                          "text/csv")  # fmt: skip
     if result.analysis:
         with st.expander("Engine tables"):
-            for dimension, rows in (result.analysis.get("breakdowns") or {}).items():
-                st.write(f"By {dimension}")
+            for name, rows in export.tables_of(result).items():
+                st.write(name.replace("_", " "))
                 st.dataframe(pd.DataFrame(rows), hide_index=True)
-            if result.analysis.get("top_slices"):
-                st.write("Slices that explain the change")
-                slices = pd.DataFrame(result.analysis["top_slices"]).drop(columns=["slice"])
-                st.dataframe(slices, hide_index=True)
 
 
 if run is not None:

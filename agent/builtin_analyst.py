@@ -20,10 +20,10 @@ from agent.tokens import count_tokens
 BUILTIN_MODEL_ID = "builtin-analyst"
 BUILTIN_LABEL = "Built-in analyst (rule-based, not an LLM)"
 _PHASE = re.compile(r"^# phase: (\w[\w-]*)", re.MULTILINE)
-_MAX_STEPS_REQUEST = "Based on the above, please provide an answer"
+MAX_STEPS_REQUEST = "Based on the above, please provide an answer"
 
 
-def _text(message: ChatMessage | dict) -> tuple[str, str]:
+def message_text(message: ChatMessage | dict) -> tuple[str, str]:
     """(role, text) of a chat message, whatever shape its content has."""
     role = message.role if isinstance(message, ChatMessage) else message.get("role", "")
     content = message.content if isinstance(message, ChatMessage) else message.get("content")
@@ -53,7 +53,7 @@ class _History:
 
 def read_history(messages: list[ChatMessage | dict]) -> _History:
     """Splits the conversation into the task and the earlier steps' phases, errors and observations."""
-    texts = [_text(m) for m in messages]
+    texts = [message_text(m) for m in messages]
     task_text = next((t for role, t in texts if role == "user" and t.startswith("New task:")), "")
     phases: list[str] = []
     failed: list[bool] = []
@@ -87,12 +87,12 @@ class BuiltinAnalyst(Model):
         tools_to_call_from: list | None = None,
         **kwargs,
     ) -> ChatMessage:
-        prompt = "\n".join(text for _, text in map(_text, messages))
+        prompt = "\n".join(text for _, text in map(message_text, messages))
         if tools_to_call_from:
             raise NotImplementedError("The built-in analyst writes code; it has no tool-calling mode yet.")
         history = read_history(messages)
-        last_role, last_text = _text(messages[-1]) if messages else ("", "")
-        if last_role == "user" and last_text.startswith(_MAX_STEPS_REQUEST):
+        last_role, last_text = message_text(messages[-1]) if messages else ("", "")
+        if last_role == "user" and last_text.startswith(MAX_STEPS_REQUEST):
             output = _max_steps_answer(history)
         else:
             output = next_step(history)

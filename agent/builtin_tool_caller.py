@@ -19,7 +19,7 @@ from smolagents.models import (
 )
 from smolagents.monitoring import TokenUsage
 
-from agent.builtin_analyst import _MAX_STEPS_REQUEST, _text
+from agent.builtin_analyst import MAX_STEPS_REQUEST, message_text
 from agent.prompt import ParsedTask, parse_task
 from agent.tokens import count_tokens
 
@@ -42,7 +42,7 @@ def _plan(task: ParsedTask) -> list[tuple[str, dict]]:
 
 
 def _observations(messages) -> list[str]:
-    texts = [_text(m) for m in messages]
+    texts = [message_text(m) for m in messages]
     return [text.split("Observation:\n", 1)[-1] for role, text in texts if role == "tool-response"]
 
 
@@ -103,12 +103,12 @@ class BuiltinToolCaller(Model):
     def generate(
         self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs
     ):
-        prompt = "\n".join(text for _, text in map(_text, messages))
-        texts = [_text(m) for m in messages]
+        prompt = "\n".join(text for _, text in map(message_text, messages))
+        texts = [message_text(m) for m in messages]
         task_text = next((t for role, t in texts if role == "user" and t.startswith("New task:")), "")
         task = parse_task(task_text)
         observations = _observations(messages)
-        if texts and texts[-1][0] == "user" and texts[-1][1].startswith(_MAX_STEPS_REQUEST):
+        if texts and texts[-1][0] == "user" and texts[-1][1].startswith(MAX_STEPS_REQUEST):
             content, call = (
                 "The step limit stopped the analysis. " + (_narrative(task, observations) if task else ""),
                 None,

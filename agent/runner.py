@@ -28,7 +28,7 @@ from agent.models import describe_model_error, secrets_of
 from agent.prompt import DEFAULT_QUESTION, TaskSpec, build_task, code_agent_prompt_templates
 from agent.sandbox import DEFAULT_STEP_TIMEOUT_S, ProcessExecutor
 from agent.verification import verify
-from tools.analysis import analyze, jsonable, parse_ratio
+from tools.analysis import analyze, jsonable
 from tools.bound_tools import bound_tools
 from tools.kpi_tools import KPI_TOOLS
 from tools.loading import Dataset
@@ -178,7 +178,8 @@ def run_events(
     """
     dataset = request.dataset
     analysis = analyze(dataset, metric=request.metric, ratio=request.ratio, by=request.by)
-    ratio_parts = parse_ratio(request.ratio, dataset) if request.ratio else None
+    ratio = analysis["ratio"]
+    ratio_parts = (ratio["numerator"], ratio["denominator"]) if ratio else None
     spec = TaskSpec(
         metric=analysis["metric"],
         dimensions=analysis["dimensions"],

@@ -28,6 +28,7 @@ class BackgroundRun:
         self.model = model
         self.result = RunResult()
         self.events: list[ev.Event] = []  # every event polled so far, for saving
+        self.saved_id: int | None = None  # its row in the run history, once saved (-1: saving failed)
         self.stop_event = threading.Event()
         self._queue: queue.Queue[ev.Event] = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="kpi-narrator-run", daemon=True)
@@ -81,9 +82,11 @@ class Replay:
     Args:
         events: The recorded events.
         pace_s: Seconds between events (0: everything at once).
+        run_id: The saved run it plays, if any.
     """
 
-    def __init__(self, events: list[ev.Event], pace_s: float = 0.0):
+    def __init__(self, events: list[ev.Event], pace_s: float = 0.0, run_id: int | None = None):
+        self.run_id = run_id
         self._pending = list(events)
         self.events: list[ev.Event] = []
         self.result = RunResult()

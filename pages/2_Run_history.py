@@ -48,9 +48,8 @@ if result.narrative:
     (st.success if ok else st.error)(sentence)
 
 replay = st.session_state.get("replay")
-if replay_clicked or replay is None or getattr(replay, "run_id", None) != run_id:
-    replay = Replay(history.events(run_id), pace_s=0.25 if replay_clicked else 0.0)
-    replay.run_id = run_id
+if replay_clicked or replay is None or replay.run_id != run_id:
+    replay = Replay(history.events(run_id), pace_s=0.25 if replay_clicked else 0.0, run_id=run_id)
     st.session_state["replay"] = replay
 
 

@@ -137,7 +137,7 @@ def draw_charts(run: BackgroundRun, key: str) -> None:
 
 def save_once(run: BackgroundRun) -> None:
     """Saves a finished run to the history once; a history that cannot be written is a warning, not a failure."""
-    if not run.finished or getattr(run, "saved_id", None) is not None:
+    if not run.finished or run.saved_id is not None:
         return
     try:
         run.saved_id = RunHistory().save(run.events, st.session_state.get("data_hash", ""))
