@@ -229,3 +229,40 @@ def test_one_million_rows_three_dimensions(tmp_path):
     expected = frame["revenue_after"].sum() - frame["revenue_before"].sum()
     assert result["totals"]["abs_change"] == pytest.approx(expected, abs=0.01)
     assert len(result["breakdowns"]["store"]) == 10_000
+
+
+@pytest.mark.parametrize("keys", [["country"], ["country", "platform"], ["platform", "store"]])
+def test_group_sums_match_pandas_on_categoricals_text_and_gaps(keys):
+    frame = planted_frame(3000)
+    columns = ["revenue_before", "revenue_after"]
+    expected = frame.groupby(keys, sort=True)[columns].sum()
+    as_categories = frame.astype({k: "category" for k in ["country", "platform", "store"]})
+    with_gap = as_categories.copy()
+    with_gap.loc[5, "revenue_after"] = np.nan  # missing values take the pandas path, which skips them
+    for table in (frame, as_categories, with_gap):
+        result = engine.group_sums(table, keys, columns).sort_index()
+        assert [tuple(map(str, i)) if isinstance(i, tuple) else str(i) for i in result.index] == [
+            tuple(map(str, i)) if isinstance(i, tuple) else str(i) for i in expected.index
+        ]
+        reference = table.groupby(keys, observed=True, sort=True)[columns].sum()
+        np.testing.assert_allclose(result.to_numpy(), reference.to_numpy(), rtol=1e-12)
+
+
+def test_group_sums_leave_out_combinations_that_never_occur():
+    frame = pd.DataFrame(
+        {
+            "a": pd.Categorical(["x", "x", "y"], categories=["x", "y", "z"]),
+            "b": pd.Categorical(["p", "q", "p"]),
+            "v": [1.0, 2.0, 4.0],
+        }
+    )
+    result = engine.group_sums(frame, ["a", "b"], ["v"])
+    assert dict(zip(result.index, result["v"])) == {("x", "p"): 1.0, ("x", "q"): 2.0, ("y", "p"): 4.0}
+
+
+def test_largest_first_is_a_stable_ranking():
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 20, 500).astype(float)  # many ties
+    for keep in (1, 7, 50, 500, 600):
+        expected = np.argsort(-values, kind="stable")[:keep]
+        np.testing.assert_array_equal(engine.largest_first(values, keep), expected)

@@ -299,3 +299,26 @@ def test_missing_path():
 
 def test_sniffer_prefers_tab_for_tsv():
     assert sniff_delimiter(b"a\tb,c\td\n1\t2,3\t4\n", "x.tsv") == "\t"
+
+
+def test_dimension_text_is_cleaned_on_its_distinct_values():
+    from tools.loading import MISSING_LABEL, as_dimension
+
+    column = pd.Series([" DE", "DE", None, "", "FR ", "FR"], dtype="category")
+    cleaned = as_dimension(column)
+    assert cleaned.tolist() == ["DE", "DE", MISSING_LABEL, MISSING_LABEL, "FR", "FR"]
+    assert sorted(cleaned.cat.categories) == sorted(
+        ["DE", MISSING_LABEL, "FR"]
+    )  # no unused or duplicate value
+    unused = pd.Series(pd.Categorical(["a", "b"], categories=["a", "b", "c"]))
+    assert list(as_dimension(unused).cat.categories) == ["a", "b"]
+    clean = pd.Series(["x", "y", "x"], dtype="category")
+    assert as_dimension(clean) is clean  # nothing to do: no copy of a million rows
+
+
+def test_many_rows_of_few_segments_are_summed_and_reported(write_file):
+    rows = "".join(f"DE,S{i % 3},1,2\n" for i in range(30))
+    dataset = load_dataset(write_file("repeats.csv", "country,store,revenue_before,revenue_after\n" + rows))
+    assert len(dataset.frame) == 3
+    assert dataset.frame["revenue_before"].sum() == 30
+    assert any("27 row(s) repeat a segment" in w and "row 5" in w for w in dataset.warnings)

@@ -59,6 +59,14 @@ def test_mostly_numeric():
     assert not is_mostly_numeric(pd.Series([True, False]))
 
 
+def test_mostly_numeric_weighs_a_categorical_by_its_cells():
+    # Two distinct values, but 95 of 100 cells are numbers: the cells decide, not the distinct values.
+    column = pd.Series(["7"] * 95 + ["n/a x"] * 5, dtype="category")
+    assert is_mostly_numeric(column)
+    assert not is_mostly_numeric(pd.Series(["7"] * 5 + ["DE"] * 95, dtype="category"))
+    assert not is_mostly_numeric(pd.Series([None, None], dtype="category"))
+
+
 def test_whole_numbers():
     assert all_whole_numbers([0, 3, 10.0])
     assert not all_whole_numbers([0.5, 3])

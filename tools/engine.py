@@ -62,6 +62,80 @@ def totals(frame: pd.DataFrame, before: str, after: str) -> dict[str, float | No
     }
 
 
+def group_sums(frame: pd.DataFrame, keys: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+    """Sums of `columns` for every combination of `keys` that occurs, like `groupby(keys).sum()`.
+
+    Returns:
+        One row per occurring combination, indexed by the key values (a MultiIndex for several keys).
+    """
+    keys = list(keys)
+    sums = _GroupSums(frame, keys, list(columns))
+    if sums.labels is None:
+        return sums.table
+    labels = sums.labels(np.arange(sums.size))
+    index = (
+        pd.Index(labels[0], name=keys[0]) if len(keys) == 1 else pd.MultiIndex.from_arrays(labels, names=keys)
+    )
+    return pd.DataFrame(sums.values, index=index)
+
+
+class _GroupSums:
+    """Per-group sums as arrays, with the group labels decoded only for the rows asked for.
+
+    Loaded files hold their dimensions as categoricals: then the sums come from `np.bincount` over the combined
+    integer codes, several times faster than a pandas group-by on a million rows. Any other table (text keys,
+    missing values) takes the pandas path.
+    """
+
+    def __init__(self, frame: pd.DataFrame, keys: list[str], columns: list[str]) -> None:
+        self.labels = None
+        categoricals = [frame[k] for k in keys if isinstance(frame[k].dtype, pd.CategoricalDtype)]
+        sizes = [len(c.cat.categories) for c in categoricals]
+        if len(categoricals) == len(keys) and 0 < math.prod(sizes) <= max(4 * len(frame), 1 << 20):
+            codes = [c.cat.codes.to_numpy() for c in categoricals]
+            values = [frame[c].to_numpy(dtype="float64") for c in columns]
+            if not any(bool((c < 0).any()) for c in codes) and not any(
+                bool(np.isnan(v).any()) for v in values
+            ):
+                combined = codes[0].astype("int64")
+                for code, size in zip(codes[1:], sizes[1:]):
+                    combined = combined * size + code
+                bins = math.prod(sizes)
+                present = np.flatnonzero(np.bincount(combined, minlength=bins))
+                self.values = {c: np.bincount(combined, weights=v, minlength=bins)[present]
+                               for c, v in zip(columns, values)}  # fmt: skip
+                categories = [c.cat.categories for c in categoricals]
+
+                def labels(rows: np.ndarray) -> list[np.ndarray]:
+                    positions = np.unravel_index(present[rows], sizes)
+                    return [np.asarray(cats.take(p), dtype=object) for cats, p in zip(categories, positions)]
+
+                self.labels, self.size = labels, len(present)
+                return
+        self.table = frame.groupby(keys, observed=True, sort=False)[columns].sum()
+        self.values = {c: self.table[c].to_numpy(dtype="float64") for c in columns}
+        self.size = len(self.table)
+
+    def keys_of(self, rows: np.ndarray) -> list[tuple]:
+        """The key values of these groups, one tuple each."""
+        if self.labels is not None:
+            return list(zip(*self.labels(rows)))
+        index = self.table.index[rows]
+        return [key if isinstance(key, tuple) else (key,) for key in index]
+
+
+def largest_first(values: np.ndarray, keep: int) -> np.ndarray:
+    """Positions of the `keep` largest values, largest first; ties keep their order (a stable sort's result).
+
+    Partitions before sorting: ranking 200,000 drill-down groups to keep 50 needs no full sort.
+    """
+    if len(values) <= keep:
+        return np.argsort(-values, kind="stable")
+    threshold = np.partition(values, len(values) - keep)[len(values) - keep]
+    candidates = np.flatnonzero(values >= threshold)
+    return candidates[np.argsort(-values[candidates], kind="stable")][:keep]
+
+
 def segment_table(
     grouped: pd.DataFrame, before: str, after: str, total_before: float, total_after: float
 ) -> pd.DataFrame:
@@ -106,7 +180,7 @@ def breakdown(frame: pd.DataFrame, dimension: str, before: str, after: str) -> p
     if dimension not in frame.columns:
         raise EngineError(f"no dimension {dimension!r}; columns are: {', '.join(map(str, frame.columns))}.")
     total = totals(frame, before, after)
-    grouped = frame.groupby(dimension, observed=True, sort=False)[[before, after]].sum()
+    grouped = group_sums(frame, [dimension], [before, after])
     table = segment_table(grouped, before, after, total["before"], total["after"])
     table = table.reset_index()
     table[dimension] = table[dimension].astype(str)
@@ -145,12 +219,12 @@ def drill_down(
     candidates = []
     for depth in range(1, min(max_depth, len(dimensions)) + 1):
         for combo in combinations(dimensions, depth):
-            grouped = frame.groupby(list(combo), observed=True, sort=False)[[before, after]].sum()
-            change = grouped[after] - grouped[before]
-            largest = grouped.loc[change.abs().nlargest(keep).index]
-            sums_before, sums_after = largest[before].to_numpy(), largest[after].to_numpy()
-            for key, value_before, value_after in zip(largest.index, sums_before, sums_after):
-                values = key if isinstance(key, tuple) else (key,)
+            sums = _GroupSums(frame, list(combo), [before, after])
+            sums_before, sums_after = sums.values[before], sums.values[after]
+            largest = largest_first(np.abs(sums_after - sums_before), keep)
+            for values, value_before, value_after in zip(
+                sums.keys_of(largest), sums_before[largest], sums_after[largest]
+            ):
                 candidates.append(
                     {
                         "slice": {d: str(v) for d, v in zip(combo, values)},

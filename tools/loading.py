@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -25,6 +26,8 @@ DEFAULT_MAX_BYTES = 1024 * 1024 * 1024  # 1 GiB; the CLI and the page can lower 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 MISSING_LABEL = "(missing)"
+# Text columns with up to this many distinct values (per 16 MB block) are read dictionary-encoded.
+DICTIONARY_MAX_CARDINALITY = 1 << 16
 
 # Pairs of words that mark the earlier and the later period in a column name or a period value.
 PERIOD_WORD_PAIRS: list[tuple[str, str]] = [
@@ -169,7 +172,7 @@ def read_table(data: bytes, name: str) -> tuple[pd.DataFrame, np.ndarray, list[s
         The table, the spreadsheet row number of each of its rows (header = row 1), and warnings.
     """
     suffix = Path(name).suffix.lower()
-    if not data or not data.strip():
+    if not data or data.isspace():  # isspace stops at the first other byte; strip() would copy the file
         raise DataError(
             f"{name}: the file is empty. Upload a table with a header row and one row per segment."
         )
@@ -209,7 +212,7 @@ def _read_text(data: bytes, name: str) -> tuple[pd.DataFrame, np.ndarray, list[s
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    data = _as_utf8(data, name)
+    data = _without_bom(data, name)
     delimiter = sniff_delimiter(data, name)
     skipped: list[str] = []
 
@@ -220,15 +223,25 @@ def _read_text(data: bytes, name: str) -> tuple[pd.DataFrame, np.ndarray, list[s
     try:
         table = pacsv.read_csv(
             io.BytesIO(data),
-            read_options=pacsv.ReadOptions(block_size=16 << 20),
+            read_options=pacsv.ReadOptions(block_size=4 << 20),  # several blocks, so both cores parse
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip_row
             ),
-            convert_options=pacsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=True),
+            # Text columns arrive dictionary-encoded (pandas categoricals): a million rows of 20 countries are
+            # then cleaned and grouped as 20 values, not a million strings.
+            convert_options=pacsv.ConvertOptions(
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                auto_dict_encode=True,
+                auto_dict_max_cardinality=DICTIONARY_MAX_CARDINALITY,
+            ),
         )
     except pa.ArrowInvalid as error:
+        _check_utf8(data, name)  # a clearer message when the cause is the encoding
         raise DataError(f"{name}: could not be read as a table ({_first_line(error)}). "
                         "Check that every row has the header's number of fields.") from error  # fmt: skip
+    if any(_is_binary(column_type) for column_type in table.schema.types):
+        _check_utf8(data, name)  # pyarrow reads text that is not UTF-8 as bytes; say which line
     frame = _clean_column_names(table.to_pandas(), name)
     if frame.empty:
         raise DataError(f"{name}: the table has a header but no data rows.")
@@ -247,8 +260,19 @@ def _read_text(data: bytes, name: str) -> tuple[pd.DataFrame, np.ndarray, list[s
     return frame, rows, warnings
 
 
-def _as_utf8(data: bytes, name: str) -> bytes:
-    """Returns UTF-8 bytes without a BOM, transcoding UTF-16 (Excel's 'Unicode text'), refusing binary files."""
+def _is_binary(column_type) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(column_type):
+        column_type = column_type.value_type
+    return pa.types.is_binary(column_type) or pa.types.is_large_binary(column_type)
+
+
+def _without_bom(data: bytes, name: str) -> bytes:
+    """UTF-8 bytes without a BOM, transcoding UTF-16 (Excel's 'Unicode text'), refusing binary files.
+
+    The UTF-8 check of the whole file is left to pyarrow (`_check_utf8` runs only when it found bad bytes).
+    """
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
             return data.decode("utf-16").encode("utf-8")
@@ -262,6 +286,11 @@ def _as_utf8(data: bytes, name: str) -> bytes:
         raise DataError(
             f"{name}: this is not a text table (it holds binary bytes). Upload a CSV, TSV, .xlsx or .parquet file."
         )
+    return data
+
+
+def _check_utf8(data: bytes, name: str) -> None:
+    """Raises a DataError naming the first line that is not UTF-8 text."""
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -270,7 +299,6 @@ def _as_utf8(data: bytes, name: str) -> bytes:
             f"{name}: line {line} holds bytes that are not UTF-8 text (byte {error.start}). "
             "Save the file as 'CSV UTF-8' and upload it again."
         ) from error
-    return data
 
 
 def sniff_delimiter(data: bytes, name: str) -> str:
@@ -536,7 +564,6 @@ def load_dataset(
         )
         layout = "long"
 
-    tidy.insert(0, "__row__", source_rows[tidy.index.to_numpy()])
     metric_names = list(columns)
     if metrics:
         wanted = [m.strip() for m in metrics]
@@ -549,11 +576,14 @@ def load_dataset(
 
     value_columns = [f"{m}_{side}" for m in metric_names for side in ("before", "after")]
     if layout == "long":
-        dimensions = [c for c in tidy.columns if c not in value_columns and c != "__row__"]
+        dimensions = [c for c in tidy.columns if c not in value_columns]
     else:
         dimensions = _choose_dimensions(raw, tidy, name, by, columns, warnings)
     # A long file has one row per segment and period; only a wide file's repeated rows are worth a warning.
-    frame = _finish(tidy, name, dimensions, metric_names, columns, warnings, warn_repeats=layout == "wide")
+    # tidy's index holds positions in the raw table; source_rows turns them into the file's row numbers.
+    frame = _finish(
+        tidy, source_rows, name, dimensions, metric_names, columns, warnings, warn_repeats=layout == "wide"
+    )
     return Dataset(
         frame=frame,
         dimensions=dimensions,
@@ -704,6 +734,7 @@ def _choose_dimensions(
 
 def _finish(
     tidy: pd.DataFrame,
+    source_rows: np.ndarray,
     name: str,
     dimensions: list[str],
     metrics: list[str],
@@ -735,7 +766,7 @@ def _finish(
             )
 
     if bad.any():
-        warnings.append(_describe_bad_rows(tidy, bad, reasons, dimensions, columns))
+        warnings.append(_describe_bad_rows(tidy, source_rows, bad, reasons, dimensions, columns))
         tidy = tidy.loc[~bad]
         if tidy.empty:
             raise DataError(
@@ -743,30 +774,71 @@ def _finish(
             )
 
     for dimension in dimensions:
-        text = tidy[dimension].astype("string").str.strip()
-        tidy[dimension] = text.fillna(MISSING_LABEL).replace("", MISSING_LABEL).astype("category")
+        tidy[dimension] = as_dimension(tidy[dimension])
 
-    if dimensions:
-        grouped = tidy.groupby(dimensions, observed=True, sort=False)[value_columns].sum()
-        if len(grouped) < len(tidy) and warn_repeats:
-            repeated = tidy.duplicated(dimensions, keep="first")
-            example = tidy.loc[repeated].iloc[0]
-            segment = ", ".join(f"{d}={example[d]}" for d in dimensions)
-            warnings.append(f"{int(repeated.sum())} row(s) repeat a segment that appears earlier (first: row "
-                            f"{int(example['__row__'])}, {segment}); their values were summed.")  # fmt: skip
-        if len(grouped) < len(tidy):
-            frame = grouped.reset_index()
-        else:
-            frame = tidy[dimensions + value_columns].reset_index(drop=True)
-    else:
-        frame = tidy[value_columns].sum().to_frame().T
+    if not dimensions:
+        return tidy[value_columns].sum().to_frame().T
+    if not _repeats_a_segment(tidy, dimensions):
+        return tidy[dimensions + value_columns].reset_index(drop=True)
+    if warn_repeats:
+        repeated = tidy.duplicated(dimensions, keep="first")
+        example = tidy.loc[repeated].iloc[0]
+        segment = ", ".join(f"{d}={example[d]}" for d in dimensions)
+        warnings.append(f"{int(repeated.sum())} row(s) repeat a segment that appears earlier (first: row "
+                        f"{int(source_rows[example.name])}, {segment}); their values were summed.")  # fmt: skip
+    frame = tidy.groupby(dimensions, observed=True, sort=False)[value_columns].sum().reset_index()
     for dimension in dimensions:
         frame[dimension] = frame[dimension].astype("category")
     return frame
 
 
+def as_dimension(column: pd.Series) -> pd.Series:
+    """A dimension column as a categorical of stripped text; blank and missing cells become "(missing)".
+
+    The text work runs on the distinct values only: a million rows of 20 countries cost 20 string operations.
+    """
+    categorical = column if isinstance(column.dtype, pd.CategoricalDtype) else column.astype("category")
+    stripped = pd.Series(categorical.cat.categories).astype("string").str.strip()
+    original_codes = categorical.cat.codes.to_numpy()
+    clean = (
+        stripped.notna().all()
+        and (stripped != "").all()
+        and stripped.is_unique
+        and stripped.tolist() == list(categorical.cat.categories)
+        and original_codes.min(initial=0) >= 0
+        and np.bincount(original_codes, minlength=len(stripped)).all()
+    )
+    if clean:
+        return categorical  # clean text, every value used: nothing to do
+    labels = [*stripped.fillna(MISSING_LABEL).replace("", MISSING_LABEL).tolist(), MISSING_LABEL]
+    # Labels that became equal (" DE" and "DE") share one code; code -1 (a missing cell) maps to the last label.
+    label_codes, distinct = pd.factorize(pd.Series(labels, dtype=object))
+    codes = label_codes[original_codes]
+    used = np.bincount(codes, minlength=len(distinct)) > 0
+    renumber = np.cumsum(used) - 1
+    return pd.Series(
+        pd.Categorical.from_codes(renumber[codes], categories=pd.Index(distinct[used], dtype=object)),
+        index=column.index,
+        name=column.name,
+    )
+
+
+def _repeats_a_segment(tidy: pd.DataFrame, dimensions: list[str]) -> bool:
+    """True when two rows share every dimension value (found on integer codes, not on the text)."""
+    sizes = [len(tidy[d].cat.categories) for d in dimensions]
+    if math.prod(sizes) >= 2**62:
+        return bool(tidy.duplicated(dimensions).any())
+    keys = tidy[dimensions[0]].cat.codes.to_numpy().astype("int64")
+    for dimension, size in zip(dimensions[1:], sizes[1:]):
+        keys = keys * size + tidy[dimension].cat.codes.to_numpy()
+    if math.prod(sizes) <= 4 * len(keys):  # counting beats hashing when the key space is this small
+        return bool(np.bincount(keys, minlength=math.prod(sizes)).max() > 1)
+    return len(pd.unique(keys)) < len(keys)
+
+
 def _describe_bad_rows(
     tidy: pd.DataFrame,
+    source_rows: np.ndarray,
     bad: pd.Series,
     reasons: dict[str, pd.Series],
     dimensions: list[str],
@@ -780,7 +852,7 @@ def _describe_bad_rows(
         for column in missing:
             info = columns[column.rsplit("_", 1)[0]]
             labels.append(info.before if column.endswith("_before") else info.after)
-        examples.append(f"row {int(tidy.at[index, '__row__'])} ({segment}: {', '.join(labels)})")
+        examples.append(f"row {int(source_rows[index])} ({segment}: {', '.join(labels)})")
     count = int(bad.sum())
     more = f" and {count - len(examples)} more" if count > len(examples) else ""
     return (f"{count} row(s) with a missing or non-numeric value were left out: {'; '.join(examples)}{more}. "
