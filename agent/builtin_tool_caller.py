@@ -71,8 +71,14 @@ def _narrative(task: ParsedTask, observations: list[str]) -> str:
                      f"{lead['contribution_pct']:.2f}% of the total change.")  # fmt: skip
     ratio = next((f for f in found if isinstance(f, dict) and "mix_effect" in f), None)
     if ratio and task.ratio:
+        effects = [
+            f"mix effect {ratio['mix_effect'] * 100:+.2f} pp",
+            f"rate effect {ratio['rate_effect'] * 100:+.2f} pp",
+        ]
+        if abs(ratio["rate_effect"]) > abs(ratio["mix_effect"]):
+            effects.reverse()  # the larger effect first
         lines.append(f"{task.ratio[0]} / {task.ratio[1]} went from {ratio['before']:.2%} to {ratio['after']:.2%}: "
-                     f"mix effect {ratio['mix_effect'] * 100:+.2f} pp, rate effect {ratio['rate_effect'] * 100:+.2f} pp.")  # fmt: skip
+                     f"{', '.join(effects)}.")  # fmt: skip
     dimension = task.dimensions[0] if task.dimensions else None
     rows = (
         next((f for f in found if isinstance(f, list) and f and dimension in f[0]), None)

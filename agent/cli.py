@@ -44,7 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="code",
         help="code agent (default) or JSON tool-calling agent, for comparison",
     )
-    run.add_argument("--max-steps", type=int, default=6, help="the agent's step limit (default 6)")
+    run.add_argument(
+        "--max-steps",
+        type=int,
+        help="the agent's step limit (default 6 for the code agent, 12 for tool-calling)",
+    )
     run.add_argument(
         "--step-timeout",
         type=float,
@@ -96,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
     from agent.runner import RunRequest, run_events
     from tools.loading import DataError, load_dataset
 
-    if args.max_steps < 1:
+    if args.max_steps is not None and args.max_steps < 1:
         raise DataError("--max-steps must be at least 1.")
     if args.step_timeout <= 0:
         raise DataError("--step-timeout must be more than 0 seconds.")

@@ -30,7 +30,7 @@ if st.button("Run both", type="primary", disabled=busy, key="compare_button"):
     try:
         runs = {
             kind: BackgroundRun(
-                RunRequest(dataset, question=question, ratio=ratio, max_steps=max(max_steps, 8), agent=kind),
+                RunRequest(dataset, question=question, ratio=ratio, max_steps=max_steps, agent=kind),
                 build_model(choice, kind),
             ).start()
             for kind in ("code", "tool-calling")

@@ -120,3 +120,27 @@ def test_step_limit_answer_repeats_only_what_was_printed(revenue_dataset):
 def test_non_kpi_task_is_declined():
     reply = BuiltinAnalyst().generate(conversation("What is 2 + 2?")).content
     assert "# phase: unsupported" in code_of(reply)
+
+
+RATE_CHANGE_CSV = (
+    "channel,users_before,users_after,orders_before,orders_after\n"
+    "organic,40000,40000,2000,2000\n"
+    "email,12000,12000,960,480\n"
+    "paid_search,25000,25000,1000,1000\n"
+)
+
+
+def test_the_larger_effect_leads_the_summary(write_file):
+    from agent.result import collect
+    from agent.runner import RunRequest, run_events
+    from tools.loading import load_dataset
+
+    dataset = load_dataset(write_file("rate.csv", RATE_CHANGE_CSV))
+    for kind in ("code", "tool-calling"):
+        request = RunRequest(dataset, ratio="orders/users", executor="local", agent=kind, max_steps=12)
+        result = collect(run_events(request))
+        text = result.narrative.lower()
+        assert result.status == "success" and not result.verification["mismatches"]
+        # Traffic did not move and email's own rate halved: the rate effect is the story and is told first.
+        assert -1 < text.index("rate effect") < text.find("mix effect") or "mix effect" not in text, kind
+        assert "email" in text

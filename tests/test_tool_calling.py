@@ -81,3 +81,15 @@ def test_tool_calls_through_litellm(revenue_dataset):
 
 def test_builtin_tool_caller_needs_no_network():
     assert BuiltinToolCaller().model_id == "builtin-analyst-tool-calling"
+
+
+def test_default_step_budget_fits_a_three_dimension_file(write_file):
+    from tools.loading import load_dataset
+    from tools.synthetic import planted_frame
+
+    path = write_file("planted.csv", planted_frame(300, noise=0.003).to_csv(index=False))
+    result = collect(run_events(RunRequest(load_dataset(path), agent="tool-calling")))
+    # totals, three dimensions, slices, chart, answer: 7 calls, more than the code agent's default of 6 steps
+    assert result.status == "success", result.error
+    assert result.usage["steps"] == 7
+    assert "Germany × Android" in result.narrative

@@ -29,7 +29,7 @@ def cached_dataset(
     return load_dataset(data, name=name, after=after, period_column=period_column, periods=periods)
 
 
-def model_settings() -> tuple[ModelChoice, int]:
+def model_settings() -> tuple[ModelChoice, int | None]:
     """The sidebar's model settings. The key lives only in this session's widget state."""
     with st.sidebar:
         st.header("Settings")
@@ -40,8 +40,12 @@ def model_settings() -> tuple[ModelChoice, int]:
                                  help="an OpenAI-compatible server")  # fmt: skip
         api_key = st.text_input("API key (optional)", value="", type="password", key="api_key",
                                 help="kept only for this browser session, never stored")  # fmt: skip
-        max_steps = st.slider("Max steps", 1, 12, 6, key="max_steps")
-    return ModelChoice(model_id, api_base=api_base or None, api_key=api_key or None), max_steps
+        max_steps = st.select_slider("Max steps", options=["auto", *range(1, 21)], value="auto", key="max_steps",
+                                     help="auto: 6 for the code agent, 12 for the tool-calling agent (one tool call "
+                                     "per step)")  # fmt: skip
+    return ModelChoice(model_id, api_base=api_base or None, api_key=api_key or None), (
+        None if max_steps == "auto" else int(max_steps)
+    )
 
 
 def choose_dataset() -> Dataset:
