@@ -15,7 +15,7 @@ from smolagents.models import ChatMessage, MessageRole, Model
 from smolagents.monitoring import TokenUsage
 
 from agent.prompt import ParsedTask, parse_task
-from agent.tokens import count_tokens
+from agent.tokens import count_tokens, preload
 
 BUILTIN_MODEL_ID = "builtin-analyst"
 BUILTIN_LABEL = "Built-in analyst (rule-based, not an LLM)"
@@ -78,6 +78,7 @@ class BuiltinAnalyst(Model):
 
     def __init__(self, **kwargs):
         super().__init__(model_id=BUILTIN_MODEL_ID, **kwargs)
+        preload()  # the tokenizer loads while the engine analyses the file
 
     def generate(
         self,

@@ -21,7 +21,7 @@ from smolagents.monitoring import TokenUsage
 
 from agent.builtin_analyst import MAX_STEPS_REQUEST, message_text
 from agent.prompt import ParsedTask, parse_task
-from agent.tokens import count_tokens
+from agent.tokens import count_tokens, preload
 
 BUILTIN_TOOL_CALLER_ID = "builtin-analyst-tool-calling"
 BUILTIN_TOOL_CALLER_LABEL = "Built-in analyst, tool-calling (rule-based, not an LLM)"
@@ -105,6 +105,7 @@ class BuiltinToolCaller(Model):
 
     def __init__(self, **kwargs):
         super().__init__(model_id=BUILTIN_TOOL_CALLER_ID, **kwargs)
+        preload()  # the tokenizer loads while the engine analyses the file
 
     def generate(
         self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs

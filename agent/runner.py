@@ -132,7 +132,9 @@ def _split_thought(model_output: str | None, code: str | None) -> str:
     return text[len("Thought:") :].strip() if text.startswith("Thought:") else text
 
 
-def _new_figures(agent, collector: FigureCollector, drawn: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _new_figures(
+    agent, collector: FigureCollector | None, drawn: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Figures the last step made: drawn by bound tools, reported by a worker, or in the executor's variables."""
     if drawn:
         figures = list(drawn)
@@ -143,7 +145,7 @@ def _new_figures(agent, collector: FigureCollector, drawn: list[dict[str, Any]])
         return []
     if hasattr(executor, "take_figures"):
         return executor.take_figures()
-    return collector.collect(getattr(executor, "state", {}))
+    return collector.collect(getattr(executor, "state", {})) if collector is not None else []
 
 
 def _usage_estimated(model: Model) -> bool:
@@ -178,21 +180,13 @@ def run_events(
     Raises:
         DataError: Before the first event, when the request does not fit the file (unknown metric or ratio).
     """
-    dataset = request.dataset
-    analysis = analyze(dataset, metric=request.metric, ratio=request.ratio, by=request.by)
-    ratio = analysis["ratio"]
-    ratio_parts = (ratio["numerator"], ratio["denominator"]) if ratio else None
-    spec = TaskSpec(
-        metric=analysis["metric"],
-        dimensions=analysis["dimensions"],
-        question=request.question.strip() or DEFAULT_QUESTION.format(metric=analysis["metric"]),
-        ratio=ratio_parts,
-    )
     if request.agent not in AGENT_KINDS:
         raise ValueError(f"agent must be one of {AGENT_KINDS}, not {request.agent!r}")
-    task = build_task(dataset, spec, agent=request.agent)
+    dataset = request.dataset
     max_steps = request.max_steps or DEFAULT_MAX_STEPS[request.agent]
     drawn: list[dict[str, Any]] = []
+    # The agent comes first: its worker process needs half a second to import pandas, and starts it while the
+    # engine analyses the file.
     if request.agent == "tool-calling":
         model = model if model is not None and not isinstance(model, BuiltinAnalyst) else BuiltinToolCaller()
         agent = build_tool_calling_agent(model, bound_tools(dataset.frame.copy(), drawn), max_steps)
@@ -201,6 +195,21 @@ def run_events(
         agent = build_code_agent(model, request.tools, max_steps, request.executor, request.step_timeout)
         # `df` goes into the executor's variables, not into the task text (additional_args would paste str(df)).
         agent.state["df"] = dataset.frame.copy()
+    try:
+        analysis = analyze(dataset, metric=request.metric, ratio=request.ratio, by=request.by)
+    except BaseException:
+        if hasattr(agent, "cleanup"):
+            agent.cleanup()
+        raise
+    ratio = analysis["ratio"]
+    ratio_parts = (ratio["numerator"], ratio["denominator"]) if ratio else None
+    spec = TaskSpec(
+        metric=analysis["metric"],
+        dimensions=analysis["dimensions"],
+        question=request.question.strip() or DEFAULT_QUESTION.format(metric=analysis["metric"]),
+        ratio=ratio_parts,
+    )
+    task = build_task(dataset, spec, agent=request.agent)
 
     secrets = secrets_of(model)
     yield ev.RunStarted(model=model_label(model), agent=request.agent, question=spec.question, task=task,
@@ -248,7 +257,9 @@ def _drive(
         return message
 
     model.generate = recording_generate  # type: ignore[method-assign]
-    figures = FigureCollector()
+    executor = getattr(agent, "python_executor", None)
+    # Only the in-process executor needs plotly's show() capture (importing plotly's renderers costs 0.3 s).
+    figures = FigureCollector() if executor is not None and not hasattr(executor, "take_figures") else None
     started = time.perf_counter()
     usage = {"steps": 0, "input_tokens": 0, "output_tokens": 0, "duration_s": 0.0, "tokens_estimated": False}
     emitted_steps: set[int] = set()

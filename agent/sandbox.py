@@ -271,11 +271,6 @@ class ProcessExecutor(PythonExecutor):
         return figures
 
     def cleanup(self) -> None:
-        if self._connection is not None and self._process is not None and self._process.poll() is None:
-            try:
-                self._connection.send(("stop", None))
-                self._process.wait(2)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
+        # The worker holds nothing worth a graceful exit; freeing a million-row table before exiting took 0.4 s.
         self._kill()
         shutil.rmtree(self.scratch, ignore_errors=True)

@@ -5,11 +5,24 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import threading
 from pathlib import Path
+
+_loading = threading.Lock()
+
+
+def preload() -> None:
+    """Loads the tokenizer (0.2 s) in a background thread, so that the first count does not wait for it."""
+    threading.Thread(target=_encoding, name="tokenizer-preload", daemon=True).start()
+
+
+def _encoding():
+    with _loading:  # a count that arrives while the preload runs waits for it instead of loading twice
+        return _load_encoding()
 
 
 @functools.cache
-def _encoding():
+def _load_encoding():
     """The cl100k_base encoding, loaded from litellm's bundled cache; None when unavailable."""
     spec = importlib.util.find_spec("litellm")
     if spec is None or not spec.submodule_search_locations:
