@@ -7,18 +7,14 @@ are printed, never asserted. In CI (CI=true) a missing chromium is a failure, el
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from benchmarks.streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_app
 from tests.conftest import ROOT
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 
 if not os.environ.get("CI"):
@@ -28,62 +24,18 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    return {
-        **browser_type_launch_args,
-        "executable_path": CHROMIUM,
-        "args": [
-            "--no-sandbox",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-gpu",
-        ],
-    }
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     history = tmp_path_factory.mktemp("history") / "history.sqlite"
-    env = {**os.environ, "KPI_NARRATOR_HISTORY": str(history), "PYTHONPATH": str(ROOT)}
-    log = open(tmp_path_factory.mktemp("logs") / "streamlit.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("streamlit did not become healthy within 60 s")
-    yield url
-    process.terminate()
-    process.wait(10)
-    log.close()
+    log = tmp_path_factory.mktemp("logs") / "streamlit.log"
+    try:
+        with streamlit_app(log, env={"KPI_NARRATOR_HISTORY": str(history)}) as url:
+            yield url
+    except RuntimeError as error:
+        pytest.fail(str(error))
 
 
 def no_exceptions(page) -> None:
@@ -161,3 +113,11 @@ def test_llm_run_streams_live_and_sessions_stay_apart(server, page, browser):
     assert other.get_by_text("Revenue fell 7.67%").count() == 0  # another session sees no run of this one
     assert other.get_by_role("textbox", name="API key (optional)").input_value() == ""
     other.close()
+
+
+def test_page_latency_benchmark_times_a_run_on_the_sample(tmp_path, browser):
+    from benchmarks.page import page_latency
+
+    (row,) = page_latency([None], tmp_path, repeats=1, log=lambda line: None, browser=browser)
+    assert "error" not in row, row
+    assert 0 < row["first_step_s"] <= row["summary_s"] and row["exceptions"] == 0

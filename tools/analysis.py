@@ -57,8 +57,9 @@ def analyze(
     before, after = dataset.metric_columns(metric)
     frame = dataset.frame
     totals = engine.totals(frame, before, after)
-    breakdowns = {d: engine.breakdown(frame, d, before, after) for d in dimensions}
-    slices = engine.drill_down(frame, dimensions, before, after, top=top)
+    cache = engine.GroupSumCache(frame)
+    breakdowns = {d: engine.breakdown(frame, d, before, after, cache) for d in dimensions}
+    slices = engine.drill_down(frame, dimensions, before, after, top=top, cache=cache)
     notes = []
     if totals["before"] == 0:
         notes.append(f"{metric} was 0 before, so its percentage change is undefined (new).")

@@ -62,14 +62,37 @@ def totals(frame: pd.DataFrame, before: str, after: str) -> dict[str, float | No
     }
 
 
-def group_sums(frame: pd.DataFrame, keys: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+class GroupSumCache:
+    """Group sums of one table, computed once: `analyze` asks for each dimension's sums twice (breakdown and
+    drill-down). Only for a table that does not change while the cache is in use."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._sums: dict[tuple, _GroupSums] = {}
+
+    def get(self, keys: Sequence[str], columns: Sequence[str]) -> _GroupSums:
+        key = (tuple(keys), tuple(columns))
+        if key not in self._sums:
+            self._sums[key] = _GroupSums(self.frame, list(keys), list(columns))
+        return self._sums[key]
+
+
+def _sums_of(frame: pd.DataFrame, keys: Sequence[str], columns: Sequence[str], cache: GroupSumCache | None):
+    if cache is not None and cache.frame is frame:
+        return cache.get(keys, columns)
+    return _GroupSums(frame, list(keys), list(columns))
+
+
+def group_sums(
+    frame: pd.DataFrame, keys: Sequence[str], columns: Sequence[str], cache: GroupSumCache | None = None
+) -> pd.DataFrame:
     """Sums of `columns` for every combination of `keys` that occurs, like `groupby(keys).sum()`.
 
     Returns:
         One row per occurring combination, indexed by the key values (a MultiIndex for several keys).
     """
     keys = list(keys)
-    sums = _GroupSums(frame, keys, list(columns))
+    sums = _sums_of(frame, keys, columns, cache)
     if sums.labels is None:
         return sums.table
     labels = sums.labels(np.arange(sums.size))
@@ -170,7 +193,9 @@ def segment_table(
     return table
 
 
-def breakdown(frame: pd.DataFrame, dimension: str, before: str, after: str) -> pd.DataFrame:
+def breakdown(
+    frame: pd.DataFrame, dimension: str, before: str, after: str, cache: GroupSumCache | None = None
+) -> pd.DataFrame:
     """Every value of one dimension with its change, largest absolute change first.
 
     Returns:
@@ -180,7 +205,7 @@ def breakdown(frame: pd.DataFrame, dimension: str, before: str, after: str) -> p
     if dimension not in frame.columns:
         raise EngineError(f"no dimension {dimension!r}; columns are: {', '.join(map(str, frame.columns))}.")
     total = totals(frame, before, after)
-    grouped = group_sums(frame, [dimension], [before, after])
+    grouped = group_sums(frame, [dimension], [before, after], cache)
     table = segment_table(grouped, before, after, total["before"], total["after"])
     table = table.reset_index()
     table[dimension] = table[dimension].astype(str)
@@ -201,6 +226,7 @@ def drill_down(
     max_depth: int = 2,
     top: int = 10,
     refine_share: float = REFINE_SHARE,
+    cache: GroupSumCache | None = None,
 ) -> pd.DataFrame:
     """Ranks 1- and 2-dimension slices by how much of the total change they explain.
 
@@ -219,7 +245,7 @@ def drill_down(
     candidates = []
     for depth in range(1, min(max_depth, len(dimensions)) + 1):
         for combo in combinations(dimensions, depth):
-            sums = _GroupSums(frame, list(combo), [before, after])
+            sums = _sums_of(frame, combo, [before, after], cache)
             sums_before, sums_after = sums.values[before], sums.values[after]
             largest = largest_first(np.abs(sums_after - sums_before), keep)
             for values, value_before, value_after in zip(

@@ -804,7 +804,9 @@ def as_dimension(column: pd.Series) -> pd.Series:
         stripped.notna().all()
         and (stripped != "").all()
         and stripped.is_unique
-        and stripped.tolist() == list(categorical.cat.categories)
+        and np.array_equal(
+            stripped.to_numpy(dtype=object), np.asarray(categorical.cat.categories, dtype=object)
+        )
         and original_codes.min(initial=0) >= 0
         and np.bincount(original_codes, minlength=len(stripped)).all()
     )

@@ -46,7 +46,9 @@ def parse_number_column(column: pd.Series) -> ParsedColumn:
         values = column.astype("float64")
         return ParsedColumn(values, pd.Series(False, index=column.index), False)
     if pd.api.types.is_numeric_dtype(column):
-        values = pd.to_numeric(column, errors="coerce").astype("float64")
+        values = (
+            column if column.dtype == "float64" else pd.to_numeric(column, errors="coerce").astype("float64")
+        )
         return ParsedColumn(values, pd.Series(False, index=column.index), False)
 
     text = column.astype("string").str.strip()
@@ -110,15 +112,27 @@ def is_mostly_numeric(column: pd.Series, threshold: float = 0.9, sample: int = 5
     if pd.api.types.is_bool_dtype(column):
         return False
     if isinstance(column.dtype, pd.CategoricalDtype):
-        # Judge the distinct values, each weighted by its number of cells: exact, and no text is parsed twice.
-        counts = pd.Series(
-            np.bincount(column.cat.codes.to_numpy() + 1, minlength=len(column.cat.categories) + 1)[1:]
-        )
-        cells, counts = pd.Series(column.cat.categories).head(sample), counts.head(sample)
+        # The same first `sample` filled cells, but each distinct value among them is parsed once, weighted.
+        codes = column.cat.codes.to_numpy()
+        head = codes[: sample * 2]
+        head = head[head >= 0][:sample]
+        if len(head) < sample:
+            head = codes[codes >= 0][:sample]
+        weights = np.bincount(head, minlength=len(column.cat.categories))
+        used = np.flatnonzero(weights)
+        cells = pd.Series(column.cat.categories.take(used))
+        counts = pd.Series(weights[used].astype("float64"))
     else:
         cells = column.dropna().head(sample)
         counts = pd.Series(np.ones(len(cells)))
-    parsed = parse_number_column(cells.reset_index(drop=True))
+    cells = cells.reset_index(drop=True)
+    # Quick no: a column whose filled cells mostly hold no digit at all (names, codes) needs no number parsing.
+    text = cells.astype("string").str.strip()
+    filled_cells = (text.notna() & ~text.str.lower().isin(MISSING_TOKENS)).to_numpy()
+    with_digit = text.str.contains(r"\d", regex=True, na=False).to_numpy()
+    if float(counts[with_digit].sum()) < threshold * float(counts[filled_cells].sum()):
+        return False
+    parsed = parse_number_column(cells)
     numbers = float(counts[parsed.values.notna().to_numpy()].sum())
     filled = float(counts[(parsed.values.notna() | parsed.invalid).to_numpy()].sum())
     return filled > 0 and numbers / filled >= threshold

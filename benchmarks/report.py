@@ -1,0 +1,157 @@
+"""The benchmark tables, in Markdown: printed at the end of a run, saved beside the JSON, pasted in the README."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.machine import machine_line
+
+
+def _s(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _int(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def engine_table(rows: list[dict[str, Any]]) -> str:
+    body = []
+    for row in rows:
+        ours, bare, others = row["ours"], row["bare"], row.get("candidates") or {}
+        if "error" in ours or "error" in bare:
+            body.append([f"{row['rows']:,}", "error: " + (ours.get("error") or bare.get("error"))] + [""] * 7)
+            continue
+        body.append([
+            f"{row['rows']:,}",
+            f"{row['file_mb']}",
+            _s(bare.get("seconds")),
+            f"{_s(ours.get('seconds'))} ({_s(ours.get('load_s'))} + {_s(ours.get('analysis_s'))})",
+            f"**{_s(row.get('ratio'), 2)}×**",
+            " / ".join(_s((others.get(name) or {}).get("seconds")) for name in ("polars", "duckdb")),
+            f"{_int(ours.get('peak_rss_mb'))} / {_int(bare.get('peak_rss_mb'))}",
+            "yes" if ours.get("found_planted") else "**no**",
+        ])  # fmt: skip
+    header = ["rows", "CSV MB", "bare pandas s", "ours s (load + analysis)", "ratio", "polars / duckdb s",
+              "peak MB ours / bare", "planted slice first"]  # fmt: skip
+    return _table(header, body)
+
+
+def drill_table(rows: list[dict[str, Any]]) -> str:
+    def cell(measured: dict[str, Any]) -> list[str]:
+        if "error" in measured:
+            return [measured["error"], "—"]
+        rank = measured.get("planted_rank")
+        return [_s(measured["seconds"]), "not found" if rank is None else f"#{rank}"]
+
+    body = [[f"{row['rows']:,}", *cell(row["ours"]), *cell(row["wise_pizza"])] for row in rows]
+    return _table(
+        ["rows", "ours s", "ours: planted slice", "wise-pizza s", "wise-pizza: planted slice"], body
+    )
+
+
+def end_to_end_table(summary: dict[str, Any]) -> str:
+    body = [[
+        f"{summary['rows']:,}", _s(summary["wall_s"], 2),
+        f"{_s(summary['interpreter_s'] + summary['imports_s'], 2)} ({summary['startup_share']:.0%})",
+        _s(summary["help_wall_s"], 2), _s(summary.get("agent_loop_s"), 2), str(summary["status"]),
+        f"{summary['verified']} verified, {summary['mismatched']} wrong",
+    ]]  # fmt: skip
+    header = ["rows", "wall s", "start-up s (share)", "--help s", "agent loop s", "status", "numbers"]
+    return _table(header, body)
+
+
+def agent_summary_table(summary: list[dict[str, Any]]) -> str:
+    body = [[
+        row["model"], row["agent"], f"{row['solved']}/{row['cases']}", str(row["mismatched_numbers"]),
+        _s(row["mean_steps"], 1), _int(row["mean_input_tokens"]), _int(row["mean_output_tokens"]),
+        _int(row["mean_first_request_tokens"]), _s(row["mean_seconds"], 2),
+    ] for row in summary]  # fmt: skip
+    header = ["model", "agent", "solved", "wrong numbers", "steps", "input tokens", "output tokens",
+              "first request tokens", "seconds"]  # fmt: skip
+    return _table(header, body)
+
+
+PUBLISHED_NUMBERS = {"code": "right", "tool-calling": "wrong"}
+
+
+def published_table(rows: list[dict[str, Any]], case: str = "one_dimension") -> str:
+    """Ours on the revenue-by-country task beside the published code-vs-tool-calling comparison."""
+    from agent.comparison import PUBLISHED
+
+    body = []
+    for row in rows:
+        if row["case"] != case:
+            continue
+        published = PUBLISHED.get(row["agent"], {})
+        numbers = "right" if row.get("verified") and not row.get("mismatched") else "wrong"
+        body.append([row["model"], row["agent"], str(row.get("steps")), _int(row.get("input_tokens")), numbers,
+                     str(published.get("steps")), _int(published.get("input_tokens")),
+                     PUBLISHED_NUMBERS.get(row["agent"], "—")])  # fmt: skip
+    header = ["model", "agent", "steps", "input tokens", "numbers", "published steps", "published input tokens",
+              "published numbers"]  # fmt: skip
+    return _table(header, body)
+
+
+def agent_cases_table(rows: list[dict[str, Any]]) -> str:
+    by_case: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        by_case.setdefault(row["case"], {})[f"{row['model']} {row['agent']}"] = row
+    columns = list(dict.fromkeys(f"{row['model']} {row['agent']}" for row in rows))
+
+    def cell(row: dict[str, Any] | None) -> str:
+        if row is None:
+            return "—"
+        mark = "ok" if row["success"] else "FAIL"
+        return f"{mark} · {row.get('steps')} steps · {_int(row.get('input_tokens'))} tok"
+
+    body = []
+    for case, found in by_case.items():
+        first = next(iter(found.values()))
+        body.append([case, _int(first.get("first_request_tokens"))] + [cell(found.get(c)) for c in columns])
+    return _table(["case", "first request tokens", *columns], body)
+
+
+def page_table(rows: list[dict[str, Any]]) -> str:
+    body = []
+    for row in rows:
+        if "error" in row:
+            body.append([row["file"], row["error"], "", ""])
+        else:
+            body.append(
+                [row["file"], _s(row["load_s"], 2), _s(row["first_step_s"], 2), _s(row["summary_s"], 2)]
+            )
+    return _table(["file", "upload + load s", "Run → first step s", "Run → verified summary s"], body)
+
+
+def markdown_report(result: dict[str, Any]) -> str:
+    """All sections present in a result, with the machine and the mode on top."""
+    parts = [f"Measured {result['started']} on {machine_line(result['machine'])} "
+             f"(`python -m benchmarks{' --quick' if result['mode'] == 'quick' else ''}`, {result['seconds']:.0f} s)."]  # fmt: skip
+    if result.get("engine"):
+        parts += ["**Engine at scale** (load + full analysis vs bare `pandas.read_csv(engine=\"pyarrow\")` + one "
+                  "group-by per dimension, fresh process each, median):", engine_table(result["engine"])]  # fmt: skip
+    if result.get("drill"):
+        parts += ["**Drill-down vs wise-pizza** (same planted Parquet tables, search only):",
+                  drill_table(result["drill"])]  # fmt: skip
+    if result.get("end_to_end"):
+        parts += ["**End to end** (`python -m agent run FILE --json`, built-in analyst):",
+                  end_to_end_table(result["end_to_end"])]  # fmt: skip
+    if result.get("agents"):
+        parts += ["**Revenue-by-country task beside the published comparison:**",
+                  published_table(result["agents"]["cases"]),
+                  f"**Agent task suite** ({len({r['case'] for r in result['agents']['cases']})} cases with planted "
+                  "answers; means per case):",
+                  agent_summary_table(result["agents"]["summary"]), agent_cases_table(result["agents"]["cases"])]  # fmt: skip
+    if result.get("page"):
+        parts += [
+            "**Page latency** (headless Chromium, built-in analyst, median):",
+            page_table(result["page"]),
+        ]
+    return "\n\n".join(parts) + "\n"

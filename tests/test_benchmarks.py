@@ -1,0 +1,139 @@
+"""The benchmark suite's own correctness: its cases hold the answers they claim, its checks catch wrong answers,
+and each section runs end to end on small inputs. No timing is asserted anywhere."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent.models import ModelChoice
+from benchmarks.agents import agent_suite, run_case, suite_summary
+from benchmarks.cases import CASES, check_answer
+from benchmarks.cli import correctness_failures, main
+from benchmarks.drill import planted_rank
+from tests.openai_server import ScriptedChatServer
+from tools.analysis import analyze
+from tools.loading import load_dataset
+
+CASE = {case.name: case for case in CASES}
+
+
+def test_the_suite_has_the_cases_the_issue_asks_for():
+    assert len(CASES) >= 12
+    assert {"one_dimension", "planted_two_dims", "ratio_rate_change", "ratio_pure_mix", "long_layout", "messy_file",
+            "zero_baselines", "no_net_change", "negative_metric", "hostile_cell"} <= set(CASE)  # fmt: skip
+    assert len({case.filename for case in CASES}) == len(CASES)  # no case overwrites another's file
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_each_case_holds_the_answer_it_claims(case, tmp_path):
+    dataset = load_dataset(case.write(tmp_path))
+    analysis = analyze(dataset, ratio=case.options.get("ratio"))
+    if case.effect:  # the engine agrees which effect is larger and which segment carries it
+        ratio = analysis["ratio"]
+        larger = "rate" if abs(ratio["rate_effect"]) > abs(ratio["mix_effect"]) else "mix"
+        assert larger == case.effect
+        dimension = ratio["dimension"]
+        segments = ratio["by_dimension"][dimension]["by_segment"]
+        lead = max(segments, key=lambda row: abs(row[f"{case.effect}_effect"]))
+        assert lead[dimension] in case.cause
+    else:  # the top slices are the planted cause
+        named = {
+            value for row in analysis["top_slices"][: len(case.cause)] for value in row["slice"].values()
+        }
+        assert set(case.cause) <= named
+
+
+def _answer(narrative: str, mismatches: int = 0, status: str = "success") -> dict:
+    return {"status": status, "narrative": narrative,
+            "verification": {"checked": ["x"] * 3, "mismatches": ["y"] * mismatches}}  # fmt: skip
+
+
+def test_check_answer_catches_each_kind_of_wrong_answer():
+    planted, mix = CASE["planted_two_dims"], CASE["ratio_pure_mix"]
+    assert check_answer(planted, _answer("Revenue fell; it sits in Germany × Android.")) == []
+    assert "the cause is not named (Android missing)" in check_answer(planted, _answer("It sits in Germany."))
+    assert "1 number(s) differ from the engine" in check_answer(planted, _answer("Germany Android", 1))
+    assert any(
+        "status max_steps" in p for p in check_answer(planted, _answer("Germany Android", 0, "max_steps"))
+    )
+    assert check_answer(mix, _answer("Mix effect -0.70 pp. Rate effect +0.12 pp. paid social grew.")) == []
+    assert "the rate effect is named before the larger mix effect" in check_answer(
+        mix, _answer("Rate effect +0.12 pp. Mix effect -0.70 pp in paid_social.")
+    )
+    hostile = CASE["hostile_cell"]
+    assert any(
+        "planted in the data" in p for p in check_answer(hostile, _answer("Germany Android; revenue tripled"))
+    )
+    assert "no number in the summary could be checked" in check_answer(
+        planted, {"status": "success", "narrative": "Germany Android", "verification": {"checked": []}}
+    )
+
+
+def test_both_built_in_agents_solve_a_case_and_report_their_costs(tmp_path):
+    rows = agent_suite(tmp_path, [ModelChoice()], cases=[CASE["one_dimension"]], log=lambda line: None)
+    by_kind = {row["agent"]: row for row in rows}
+    assert by_kind["code"]["success"] and by_kind["tool-calling"]["success"]
+    assert by_kind["code"]["steps"] < by_kind["tool-calling"]["steps"]
+    assert 0 < by_kind["code"]["first_request_tokens"] < by_kind["code"]["input_tokens"]
+    summary = {row["agent"]: row for row in suite_summary(rows)}
+    assert summary["code"]["solved"] == 1 and summary["code"]["mean_steps"] == by_kind["code"]["steps"]
+
+
+LLM_COMPUTE = {"content": "Thought: Totals and countries.\n<code>\ntotals = metric_totals(df, metric='revenue')\n"
+               "by_country = segment_changes(df, metric='revenue', dimension='country')\nprint(totals)\n</code>"}  # fmt: skip
+LLM_ANSWER = {"content": "Thought: Write it.\n<code>\nlead = by_country.iloc[0]\nfinal_answer(f\"Revenue fell "
+              "{abs(totals['pct_change']):.2f}% ({totals['abs_change']:+,.2f}). {lead['country']} explains "
+              "{lead['contribution_pct']:.2f}% of the change.\")\n</code>"}  # fmt: skip
+
+
+def test_a_litellm_model_runs_the_suite_through_an_openai_compatible_server(tmp_path):
+    with ScriptedChatServer([LLM_COMPUTE, LLM_ANSWER, LLM_COMPUTE, {"content": "Thought: done.\n<code>\n"
+                                                                   "final_answer('Revenue went down.')\n</code>"}]) as server:  # fmt: skip
+        choice = ModelChoice("openai/scripted", api_base=server.url, api_key="sk-benchmark-test-key")
+        good = run_case(CASE["one_dimension"], tmp_path, choice, "code")
+        vague = run_case(CASE["one_dimension"], tmp_path, choice, "code")
+    assert good["success"], good["problems"]
+    assert good["steps"] == 2 and good["model"] == "openai/scripted" and good["input_tokens"] > 0
+    assert not vague["success"]  # no verified number and no cause: the suite says so
+    assert "the cause is not named (France missing)" in vague["problems"]
+    assert "sk-benchmark-test-key" not in json.dumps([good, vague])
+
+
+def test_planted_rank():
+    assert planted_rank([{"country": "Germany", "platform": "Android"}]) == 1
+    assert planted_rank([{"platform": "Android"}, {"platform": "Android", "country": "Germany"}]) == 2
+    assert planted_rank([{"country": "Germany"}]) is None
+
+
+def test_correctness_failures_never_look_at_timings():
+    result = {
+        "engine": [{"rows": 1000, "ours": {"found_planted": False, "seconds": 99.0}, "ratio": 50.0}],
+        "drill": [{"rows": 1000, "ours": {"planted_rank": 1, "seconds": 99.0}}],
+        "agents": {"cases": [{"model": "builtin", "agent": "code", "case": "x", "success": False,
+                              "problems": ["the cause is not named"]},
+                             {"model": "openai/x", "agent": "code", "case": "x", "success": False, "problems": []}]},
+    }  # fmt: skip
+    failures = correctness_failures(result)
+    assert failures == ["engine: the planted slice is not first at 1,000 rows",
+                        "agents: built-in code failed x: the cause is not named"]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_command_measures_engine_and_drill_down_on_small_files(tmp_path, capsys):
+    out = tmp_path / "result.json"
+    code = main(["--only", "engine", "--only", "drill", "--rows", "2000", "--repeats", "1", "--out", str(out),
+                 "--data", str(tmp_path / "data")])  # fmt: skip
+    result = json.loads(out.read_text())
+    assert code == 0, result["failures"]
+    (engine_row,) = result["engine"]
+    assert engine_row["rows"] == 2000 and engine_row["ours"]["found_planted"]
+    assert engine_row["ratio"] > 0 and engine_row["bare"]["peak_rss_mb"] > 0
+    (drill_row,) = result["drill"]
+    assert drill_row["ours"]["planted_rank"] == 1
+    assert "seconds" in drill_row["wise_pizza"] or "not installed" in drill_row["wise_pizza"]["error"]
+    assert result["machine"]["cores"] >= 1
+    report = out.with_suffix(".md").read_text()
+    assert "| 2,000 |" in report and "wise-pizza" in report
+    assert "Wrote" in capsys.readouterr().out
