@@ -139,7 +139,9 @@ def _drill_wise_pizza(args):
             df1=before, df2=after, dims=args["dimensions"], total_name="total", size_name="size",
             max_depth=2, max_segments=5, how="totals", solver="lasso", verbose=0,
         )  # fmt: skip
-        slices = [dict(segment["segment"]) for segment in result.segments]
+        # Ranked by the size of their estimated impact, as ours are by the size of their change.
+        ranked = sorted(result.segments, key=lambda segment: -abs(float(segment.get("impact", 0.0))))
+        slices = [{str(k): str(v) for k, v in segment["segment"].items()} for segment in ranked]
         return {"slices": slices[:3]}
 
     return run
@@ -161,6 +163,9 @@ def _import_cli(args):
 def main(argv: list[str]) -> int:
     name, raw = argv[0], argv[1] if len(argv) > 1 else "{}"
     args = json.loads(raw)
+    if args.get("memory_cap_gib"):  # a library that would eat the machine fails with MemoryError instead
+        cap = int(args["memory_cap_gib"] * 1024**3)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     run = TARGETS[name](args)
     start_rss = _rss_mb()
     started = time.perf_counter()

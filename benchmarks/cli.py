@@ -44,7 +44,7 @@ def plan(quick: bool) -> dict[str, Any]:
     if quick:
         return {"sizes": [10_000, 100_000, 1_000_000], "drill_sizes": [10_000], "drill_timeout": 120.0,
                 "end_to_end_rows": 1_000_000, "page_rows": [None], "repeats": 1, "profile_rows": None}  # fmt: skip
-    return {"sizes": [10_000, 100_000, 1_000_000, 5_000_000], "drill_sizes": [10_000, 100_000, 1_000_000],
+    return {"sizes": [10_000, 100_000, 1_000_000, 5_000_000], "drill_sizes": [10_000, 30_000, 100_000, 1_000_000],
             "drill_timeout": 600.0, "end_to_end_rows": 1_000_000, "page_rows": [None, 1_000_000], "repeats": 5,
             "profile_rows": 1_000_000}  # fmt: skip
 

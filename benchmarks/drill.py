@@ -8,6 +8,8 @@ from typing import Any
 from benchmarks.datasets import DIMENSIONS, METRIC, PLANTED, scale_file
 from benchmarks.measure import probe
 
+MEMORY_CAP_GIB = 8  # wise-pizza took all 24 GiB of the machine at 100,000 rows before failing
+
 
 def planted_rank(slices: list[dict[str, str]]) -> int | None:
     """1 when the planted slice is the first one reported, 2 for the second...; None when it is not there."""
@@ -28,7 +30,12 @@ def drill_comparison(sizes: list[int], data: Path, timeout: float, log=print) ->
     rows = []
     for size in sizes:
         path = scale_file(size, data, suffix="parquet")
-        args = {"path": str(path), "dimensions": DIMENSIONS, "metric": METRIC}
+        args = {
+            "path": str(path),
+            "dimensions": DIMENSIONS,
+            "metric": METRIC,
+            "memory_cap_gib": MEMORY_CAP_GIB,
+        }
         row: dict[str, Any] = {"rows": size}
         for name, target in (("ours", "drill_ours"), ("wise_pizza", "drill_wise_pizza")):
             if name == "wise_pizza" and not has_wise_pizza:
@@ -38,7 +45,10 @@ def drill_comparison(sizes: list[int], data: Path, timeout: float, log=print) ->
                 continue
             measured = probe(target, args, timeout=timeout)
             if "error" in measured:
-                row[name] = {"error": measured["error"]}
+                error = measured["error"]
+                if "MemoryError" in error or "Unable to allocate" in error:
+                    error = f"out of memory (capped at {MEMORY_CAP_GIB} GiB)"
+                row[name] = {"error": error}
             else:
                 slices = measured["result"]["slices"]
                 row[name] = {"seconds": round(measured["seconds"], 4), "peak_rss_mb": round(measured["peak_rss_mb"], 1),
