@@ -322,3 +322,12 @@ def test_many_rows_of_few_segments_are_summed_and_reported(write_file):
     assert len(dataset.frame) == 3
     assert dataset.frame["revenue_before"].sum() == 30
     assert any("27 row(s) repeat a segment" in w and "row 5" in w for w in dataset.warnings)
+
+
+def test_a_line_break_inside_a_quoted_value_is_part_of_the_value(write_file):
+    # 7 MB: more than one of pyarrow's 4 MB blocks, so line breaks in values also sit at a block's edge.
+    rows = "".join(f'C{i},"Store\n{i % 7}",{i},{i + 1}\n' for i in range(200_000))
+    dataset = load_dataset(write_file("breaks.csv", "country,store,revenue_before,revenue_after\n" + rows))
+    assert dataset.rows_read == 200_000 and not dataset.warnings
+    assert dataset.frame["store"].iloc[8] == "Store\n1"
+    assert dataset.frame["revenue_before"].sum() == sum(range(200_000))

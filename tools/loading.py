@@ -136,10 +136,39 @@ class Dataset:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def read_bytes(
-    source: str | os.PathLike | bytes | BinaryIO, name: str | None, max_bytes: int
-) -> tuple[bytes, str]:
-    """Reads the whole file, refusing one over `max_bytes` before reading it."""
+class FileSource:
+    """The file being loaded: bytes (an upload) or a path on disk, which is read whole only when needed.
+
+    pyarrow and pandas read a path themselves (no 200 MB copy of a big CSV held beside the table); the whole
+    file's bytes are read only to transcode UTF-16 or to point at a bad line in a message.
+    """
+
+    def __init__(self, name: str, *, data: bytes | None = None, path: Path | None = None) -> None:
+        self.name, self.path, self._data = name, path, data
+        self.size = len(data) if data is not None else path.stat().st_size
+
+    def head(self, size: int = 65536) -> bytes:
+        if self._data is not None:
+            return self._data[:size]
+        with open(self.path, "rb") as file:
+            return file.read(size)
+
+    def data(self) -> bytes:
+        if self._data is None:
+            self._data = self.path.read_bytes()
+        return self._data
+
+    def replace(self, data: bytes) -> None:
+        """Holds transcoded bytes instead of the file's own."""
+        self._data, self.path, self.size = data, None, len(data)
+
+    def readable(self):
+        """What pyarrow and pandas read: the path, or the bytes as a file object."""
+        return str(self.path) if self._data is None else io.BytesIO(self._data)
+
+
+def open_source(source: str | os.PathLike | bytes | BinaryIO, name: str | None, max_bytes: int) -> FileSource:
+    """The file to load, refused when over `max_bytes` before any of it is read."""
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         name = name or path.name
@@ -150,12 +179,12 @@ def read_bytes(
         size = path.stat().st_size
         if size > max_bytes:
             raise DataError(_too_large(name, size, max_bytes))
-        return path.read_bytes(), name
+        return FileSource(name, path=path)
     data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else source.read(max_bytes + 1)
     name = name or getattr(source, "name", None) or "uploaded file"
     if len(data) > max_bytes:
         raise DataError(_too_large(name, len(data), max_bytes))
-    return data, name
+    return FileSource(name, data=data)
 
 
 def _too_large(name: str, size: int, max_bytes: int) -> str:
@@ -165,25 +194,29 @@ def _too_large(name: str, size: int, max_bytes: int) -> str:
     )
 
 
-def read_table(data: bytes, name: str) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
-    """Parses file bytes into a raw table of the file's own columns.
+def read_table(source: FileSource) -> tuple[pd.DataFrame, np.ndarray | None, list[str]]:
+    """Parses a file into a raw table of the file's own columns.
 
     Returns:
-        The table, the spreadsheet row number of each of its rows (header = row 1), and warnings.
+        The table, the spreadsheet row number of each of its rows (header = row 1; None when row i is simply
+        i + 2), and warnings.
     """
+    name = source.name
+    head = source.head()
     suffix = Path(name).suffix.lower()
-    if not data or data.isspace():  # isspace stops at the first other byte; strip() would copy the file
+    # isspace stops at the first other byte; a file with only blank head is read whole to be sure
+    if not source.size or (head.isspace() and (source.size <= len(head) or source.data().isspace())):
         raise DataError(
             f"{name}: the file is empty. Upload a table with a header row and one row per segment."
         )
-    if data[:4] == b"PK\x03\x04" or suffix in EXCEL_SUFFIXES:
-        frame, warnings = _read_excel(data, name), []
-    elif data[:4] == b"PAR1" or suffix in PARQUET_SUFFIXES:
-        frame, warnings = _read_parquet(data, name), []
-    elif suffix == ".xls" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+    if head[:4] == b"PK\x03\x04" or suffix in EXCEL_SUFFIXES:
+        frame, warnings = _read_excel(source), []
+    elif head[:4] == b"PAR1" or suffix in PARQUET_SUFFIXES:
+        frame, warnings = _read_parquet(source), []
+    elif suffix == ".xls" or head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise DataError(f"{name}: old Excel (.xls) files are not supported. Save it as .xlsx or CSV.")
     else:
-        return _read_text(data, name)
+        return _read_text(source)
     frame = _clean_column_names(frame, name)
     if frame.empty:
         raise DataError(f"{name}: the table has a header but no data rows.")
@@ -192,40 +225,49 @@ def read_table(data: bytes, name: str) -> tuple[pd.DataFrame, np.ndarray, list[s
     return frame.reset_index(drop=True), rows, warnings
 
 
-def _read_excel(data: bytes, name: str) -> pd.DataFrame:
+def row_number(rows: np.ndarray | None, position: int) -> int:
+    """The file's row number of the raw table's row at `position` (see `read_table`)."""
+    return int(rows[position]) if rows is not None else position + 2
+
+
+def _read_excel(source: FileSource) -> pd.DataFrame:
+    name = source.name
     try:
-        frame = pd.read_excel(io.BytesIO(data), sheet_name=0, engine="openpyxl")
+        frame = pd.read_excel(source.readable(), sheet_name=0, engine="openpyxl")
     except Exception as error:  # openpyxl raises many types for broken files
         raise DataError(f"{name}: could not be read as an Excel workbook ({_first_line(error)}). "
                         "Save it again as .xlsx or export a CSV.") from error  # fmt: skip
     return frame.dropna(how="all")
 
 
-def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
+def _read_parquet(source: FileSource) -> pd.DataFrame:
+    name = source.name
     try:
-        return pd.read_parquet(io.BytesIO(data))
+        return pd.read_parquet(source.readable())
     except Exception as error:
         raise DataError(f"{name}: could not be read as Parquet ({_first_line(error)}).") from error
 
 
-def _read_text(data: bytes, name: str) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+def _read_text(source: FileSource) -> tuple[pd.DataFrame, np.ndarray | None, list[str]]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    data = _without_bom(data, name)
-    delimiter = sniff_delimiter(data, name)
+    name = source.name
+    _prepare_text(source)
+    delimiter = sniff_delimiter(source.head(65537), name)
     skipped: list[str] = []
 
     def skip_row(row) -> str:
         skipped.append(row.text)
         return "skip"
 
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(data),
+    def parse(newlines_in_values: bool):
+        skipped.clear()
+        return pacsv.read_csv(
+            source.readable(),
             read_options=pacsv.ReadOptions(block_size=4 << 20),  # several blocks, so both cores parse
             parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip_row
+                delimiter=delimiter, newlines_in_values=newlines_in_values, invalid_row_handler=skip_row
             ),
             # Text columns arrive dictionary-encoded (pandas categoricals): a million rows of 20 countries are
             # then cleaned and grouped as 20 values, not a million strings.
@@ -236,20 +278,30 @@ def _read_text(data: bytes, name: str) -> tuple[pd.DataFrame, np.ndarray, list[s
                 auto_dict_max_cardinality=DICTIONARY_MAX_CARDINALITY,
             ),
         )
+
+    try:
+        # The fast parse cannot see a line break inside a quoted value, but it cannot miss one either: the break
+        # splits that row into two with too few fields, which are skipped or refused. Then the careful parse runs.
+        try:
+            table = parse(newlines_in_values=False)
+        except pa.ArrowInvalid:
+            table = None
+        if table is None or skipped:
+            table = parse(newlines_in_values=True)
     except pa.ArrowInvalid as error:
-        _check_utf8(data, name)  # a clearer message when the cause is the encoding
+        _check_utf8(source)  # a clearer message when the cause is the encoding
         raise DataError(f"{name}: could not be read as a table ({_first_line(error)}). "
                         "Check that every row has the header's number of fields.") from error  # fmt: skip
     if any(_is_binary(column_type) for column_type in table.schema.types):
-        _check_utf8(data, name)  # pyarrow reads text that is not UTF-8 as bytes; say which line
+        _check_utf8(source)  # pyarrow reads text that is not UTF-8 as bytes; say which line
     frame = _clean_column_names(table.to_pandas(), name)
     if frame.empty:
         raise DataError(f"{name}: the table has a header but no data rows.")
-    rows = np.arange(len(frame)) + 2
+    rows = None  # row i of the table is the file's row i + 2, unless rows were left out
     warnings = []
     if skipped:
-        lines = _line_numbers(data, skipped)
-        rows = _shift_rows(rows, lines)
+        lines = _line_numbers(source.data(), skipped)
+        rows = _shift_rows(np.arange(len(frame)) + 2, lines)
         listed = ", ".join(str(n) for n in lines[:5]) + (
             f" and {len(lines) - 5} more" if len(lines) > 5 else ""
         )
@@ -268,35 +320,35 @@ def _is_binary(column_type) -> bool:
     return pa.types.is_binary(column_type) or pa.types.is_large_binary(column_type)
 
 
-def _without_bom(data: bytes, name: str) -> bytes:
-    """UTF-8 bytes without a BOM, transcoding UTF-16 (Excel's 'Unicode text'), refusing binary files.
+def _prepare_text(source: FileSource) -> None:
+    """Transcodes UTF-16 (Excel's 'Unicode text') to UTF-8 and refuses binary files; pyarrow skips a UTF-8 BOM.
 
     The UTF-8 check of the whole file is left to pyarrow (`_check_utf8` runs only when it found bad bytes).
     """
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    name, head = source.name, source.head(8192)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
-            return data.decode("utf-16").encode("utf-8")
+            source.replace(source.data().decode("utf-16").encode("utf-8"))
         except UnicodeDecodeError as error:
             raise DataError(
                 f"{name}: the file says it is UTF-16 but is not. Save it as CSV UTF-8."
             ) from error
-    if data[:3] == b"\xef\xbb\xbf":
-        data = data[3:]
-    if b"\x00" in data[:8192]:
+        return
+    if b"\x00" in head:
         raise DataError(
             f"{name}: this is not a text table (it holds binary bytes). Upload a CSV, TSV, .xlsx or .parquet file."
         )
-    return data
 
 
-def _check_utf8(data: bytes, name: str) -> None:
+def _check_utf8(source: FileSource) -> None:
     """Raises a DataError naming the first line that is not UTF-8 text."""
+    data = source.data()
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise DataError(
-            f"{name}: line {line} holds bytes that are not UTF-8 text (byte {error.start}). "
+            f"{source.name}: line {line} holds bytes that are not UTF-8 text (byte {error.start}). "
             "Save the file as 'CSV UTF-8' and upload it again."
         ) from error
 
@@ -534,8 +586,9 @@ def load_dataset(
     Raises:
         DataError: With a message for the user that names the file, row or column and what to do.
     """
-    data, name = read_bytes(source, name, max_bytes)
-    raw, source_rows, warnings = read_table(data, name)
+    file = open_source(source, name, max_bytes)
+    name = file.name
+    raw, source_rows, warnings = read_table(file)
     rows_read = len(raw)
     by = [b.strip() for b in by] if by else None
     _check_columns_exist(raw, name, by, "--by")
@@ -734,7 +787,7 @@ def _choose_dimensions(
 
 def _finish(
     tidy: pd.DataFrame,
-    source_rows: np.ndarray,
+    source_rows: np.ndarray | None,
     name: str,
     dimensions: list[str],
     metrics: list[str],
@@ -785,7 +838,7 @@ def _finish(
         example = tidy.loc[repeated].iloc[0]
         segment = ", ".join(f"{d}={example[d]}" for d in dimensions)
         warnings.append(f"{int(repeated.sum())} row(s) repeat a segment that appears earlier (first: row "
-                        f"{int(source_rows[example.name])}, {segment}); their values were summed.")  # fmt: skip
+                        f"{row_number(source_rows, example.name)}, {segment}); their values were summed.")  # fmt: skip
     frame = tidy.groupby(dimensions, observed=True, sort=False)[value_columns].sum().reset_index()
     for dimension in dimensions:
         frame[dimension] = frame[dimension].astype("category")
@@ -840,7 +893,7 @@ def _repeats_a_segment(tidy: pd.DataFrame, dimensions: list[str]) -> bool:
 
 def _describe_bad_rows(
     tidy: pd.DataFrame,
-    source_rows: np.ndarray,
+    source_rows: np.ndarray | None,
     bad: pd.Series,
     reasons: dict[str, pd.Series],
     dimensions: list[str],
@@ -854,7 +907,7 @@ def _describe_bad_rows(
         for column in missing:
             info = columns[column.rsplit("_", 1)[0]]
             labels.append(info.before if column.endswith("_before") else info.after)
-        examples.append(f"row {int(source_rows[index])} ({segment}: {', '.join(labels)})")
+        examples.append(f"row {row_number(source_rows, index)} ({segment}: {', '.join(labels)})")
     count = int(bad.sum())
     more = f" and {count - len(examples)} more" if count > len(examples) else ""
     return (f"{count} row(s) with a missing or non-numeric value were left out: {'; '.join(examples)}{more}. "
