@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -33,10 +34,11 @@ result = history.result(run_id)
 
 actions = st.columns(4)
 replay_clicked = actions[0].button("Replay trace", key="replay_button")
-actions[1].download_button(
-    "Export (JSON lines)", history.export(run_id), f"run-{run_id}.jsonl", "application/x-ndjson"
-)
-actions[2].download_button("Report (HTML)", export.report_html(result), f"run-{run_id}.html", "text/html")
+# Built when clicked, not on every rerun (a big run's report is megabytes).
+actions[1].download_button("Export (JSON lines)", partial(history.export, run_id), f"run-{run_id}.jsonl",
+                           "application/x-ndjson", on_click="ignore")  # fmt: skip
+actions[2].download_button("Report (HTML)", partial(export.report_html, result), f"run-{run_id}.html", "text/html",
+                           on_click="ignore")  # fmt: skip
 if actions[3].button("Delete", key="delete_button"):
     history.delete(run_id)
     st.session_state.pop("replay", None)

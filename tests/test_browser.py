@@ -57,6 +57,14 @@ def test_main_page_streams_a_run(server, page):
     page.get_by_text("All 20 numbers in the summary match the engine.").wait_for(timeout=30_000)
     no_exceptions(page)
     page.screenshot(path=str(ARTIFACTS / "main-page.png"), full_page=True)
+    # The report is built when its button is clicked (deferred), and arrives as a file.
+    with page.expect_download(timeout=30_000) as download:
+        page.get_by_role("button", name="Report (HTML)").click()
+    report = Path(download.value.path()).read_text(encoding="utf-8")
+    assert (
+        "Revenue fell 7.67%" in report
+        and download.value.suggested_filename == "revenue_by_country-report.html"
+    )
     print(f"\nbrowser: Run -> first step {first_step:.2f} s, -> summary {summary:.2f} s")
 
 
