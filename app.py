@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from agent import export
+from agent import export, worker_pool
 from agent.models import ModelConfigError, build_model
 from agent.runner import RunRequest
 from agent.session import BackgroundRun
@@ -20,6 +20,8 @@ st.set_page_config(page_title="KPI Narrator", page_icon="📈", layout="wide")
 choice, max_steps = model_settings()
 with st.sidebar:
     agent_kind = st.radio("Agent", ["code", "tool-calling"], horizontal=True, key="agent_kind")
+if agent_kind == "code":
+    worker_pool.prestart()  # the next run's code worker does its imports while the user reads the page
 
 st.title("KPI Narrator")
 st.caption("Explain why a metric moved. The agent writes and runs code; every number it reports is checked "
@@ -43,6 +45,7 @@ if start.button("Run", type="primary", disabled=run is not None and not run.fini
     request = RunRequest(dataset, question=question, metric=metric if not ratio else None, ratio=ratio,
                          by=dimensions or None, max_steps=max_steps, agent=agent_kind)  # fmt: skip
     run = st.session_state["run"] = BackgroundRun(request, model).start()
+    run.wait_for_first_step(0.5)  # the analysis of a big file takes a moment; then step 1 shows in this rerun
 if run is not None and not run.finished and stop.button("Stop", key="stop_button"):
     run.stop()
 

@@ -95,6 +95,11 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.executor == "process" and args.agent == "code":
+        from agent import worker_pool
+
+        worker_pool.prestart()  # the worker imports pandas and smolagents while this process does the same
+
     from agent.models import ModelChoice, build_model
     from agent.result import RunResult
     from agent.runner import RunRequest, run_events

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import tempfile
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -24,8 +21,10 @@ from typing import Any
 from smolagents.local_python_executor import CodeOutput, InterpreterError, PythonExecutor
 from smolagents.tools import Tool
 
+from agent import worker_pool
+from agent.worker_pool import DEFAULT_MEMORY_BYTES
+
 DEFAULT_STEP_TIMEOUT_S = 30.0
-DEFAULT_MEMORY_BYTES = 4 * 1024**3
 _START_TIMEOUT_S = 60.0
 
 
@@ -147,7 +146,6 @@ class ProcessExecutor(PythonExecutor):
     ):
         self.step_timeout = step_timeout
         self.memory_bytes = memory_bytes
-        self.scratch = tempfile.mkdtemp(prefix="kpi-narrator-")
         # The agent loop reads `state["_print_outputs"]` to show the prints of a failed step.
         self.state: dict[str, Any] = {"_print_outputs": ""}
         self._tool_names: list[str] = []
@@ -162,34 +160,18 @@ class ProcessExecutor(PythonExecutor):
     def worker_pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def _start(self) -> None:
-        # A plain child process (not multiprocessing's spawn, which re-runs the parent's __main__) talking over a
-        # socket pair; it starts while the agent is being built and is awaited on first use.
-        ours, theirs = socket.socketpair()
-        root = str(Path(__file__).resolve().parent.parent)
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
-        }
-        self._log = open(os.path.join(self.scratch, "worker.log"), "wb")  # noqa: SIM115 - lives as long as the worker
-        self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "agent._worker",
-                str(theirs.fileno()),
-                str(self.memory_bytes),
-                self.scratch,
-            ],
-            pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=self._log,
-            cwd=self.scratch,
-            env=env,
+    def _start(self, scratch: str | None = None) -> None:
+        # A worker started ahead of time (worker_pool.prestart) is taken when there is one, else a new one starts;
+        # either way it is awaited on first use. A restart keeps the scratch folder.
+        worker = (None if scratch else worker_pool.take(self.memory_bytes)) or worker_pool.launch(
+            self.memory_bytes, scratch
         )
-        theirs.close()
-        self._connection = Connection(ours.detach())
+        self.scratch, self._process, self._connection, self._log = (
+            worker.scratch,
+            worker.process,
+            worker.connection,
+            worker.log,
+        )
         self._ready = False
 
     def _await_ready(self) -> None:
@@ -214,7 +196,7 @@ class ProcessExecutor(PythonExecutor):
     def _restart(self) -> None:
         """Kills the worker and starts a fresh one holding the same tools, variables and replayed steps."""
         self._kill()
-        self._start()
+        self._start(self.scratch)
         self._request("tools", self._tool_names, _START_TIMEOUT_S)
         self._request("variables", self._variables, _START_TIMEOUT_S)
         for code in self._replay:

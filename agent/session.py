@@ -33,6 +33,7 @@ class BackgroundRun:
         self._queue: queue.Queue[ev.Event] = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="kpi-narrator-run", daemon=True)
         self._finished = threading.Event()
+        self._stepping = threading.Event()  # set once the first step has started (or the run ended)
 
     def start(self) -> BackgroundRun:
         self._thread.start()
@@ -42,12 +43,15 @@ class BackgroundRun:
         try:
             for event in run_events(self.request, self.model, stop=self.stop_event):
                 self._queue.put(event)
+                if isinstance(event, ev.StepStarted):
+                    self._stepping.set()
         except Exception as error:  # a bad request or a bug: the page shows it, the thread ends cleanly
             message = f"{type(error).__name__}: {error}" if not isinstance(error, ValueError) else str(error)
             self._queue.put(ev.StepError(None, message))
             self._queue.put(ev.RunFinished("error", {}, message))
         finally:
             self._finished.set()
+            self._stepping.set()
 
     def poll(self) -> list[ev.Event]:
         """Events since the last poll, already applied to `result`."""
@@ -74,6 +78,11 @@ class BackgroundRun:
     def wait(self, timeout: float | None = None) -> bool:
         """Blocks until the thread ends (for tests and scripts)."""
         return self._finished.wait(timeout)
+
+    def wait_for_first_step(self, timeout: float) -> bool:
+        """Blocks until the first step has started, at most `timeout` seconds: the page that started the run can
+        then show it at once instead of on its next refresh."""
+        return self._stepping.wait(timeout)
 
 
 class Replay:

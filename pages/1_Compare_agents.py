@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from agent import worker_pool
 from agent.comparison import comparison_rows
 from agent.models import ModelConfigError, build_model
 from agent.runner import RunRequest
@@ -13,6 +14,7 @@ from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, ra
 
 st.set_page_config(page_title="Compare agents · KPI Narrator", page_icon="⚖️", layout="wide")
 choice, max_steps = model_settings()
+worker_pool.prestart()  # the code agent's worker does its imports while the user reads the page
 
 st.title("Code agent vs tool-calling agent")
 st.caption("The same file, question and tools; one agent writes Python, the other makes JSON tool calls. "

@@ -43,3 +43,20 @@ def test_a_bad_request_ends_as_an_error_not_a_crash(revenue_dataset):
     run.poll()
     assert run.result.status == "error"
     assert "--ratio" in run.result.error
+
+
+def test_the_page_can_wait_for_the_first_step(revenue_dataset):
+    run = BackgroundRun(RunRequest(revenue_dataset, executor="local")).start()
+    assert run.wait_for_first_step(30)
+    assert 1 in [step["number"] for step in _polled_steps(run)]  # drawn in the same rerun as the click
+    assert run.wait(60)
+
+
+def test_waiting_for_a_first_step_ends_when_the_run_fails_before_it(revenue_dataset):
+    run = BackgroundRun(RunRequest(revenue_dataset, metric="no_such_metric")).start()
+    assert run.wait_for_first_step(30) and run.wait(30)
+
+
+def _polled_steps(run):
+    run.poll()
+    return run.result.steps

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import weakref
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -10,7 +11,7 @@ import streamlit as st
 
 from agent.history import RunHistory, file_hash
 from agent.models import ModelChoice
-from agent.session import BackgroundRun
+from agent.session import BackgroundRun, Replay
 from agent.view_model import step_caption, step_state
 from tools.loading import DataError, Dataset, load_dataset
 
@@ -134,9 +135,18 @@ def draw_steps(run: BackgroundRun) -> None:
         st.error(result.error)
 
 
-def draw_charts(run: BackgroundRun, key: str) -> None:
-    for index, figure in enumerate(run.result.charts):
-        st.plotly_chart(go.Figure(figure), key=f"{key}-chart-{index}", width="stretch")
+# Building a plotly Figure validates the whole dict (70 ms a chart); the trace is redrawn every half second.
+_figures: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def draw_charts(run: BackgroundRun | Replay, key: str) -> None:
+    built = _figures.setdefault(run, [])
+    if len(built) > len(run.result.charts):  # a replay that started over
+        built.clear()
+    for figure in run.result.charts[len(built) :]:
+        built.append(go.Figure(figure))
+    for index, figure in enumerate(built):
+        st.plotly_chart(figure, key=f"{key}-chart-{index}", width="stretch")
 
 
 def save_once(run: BackgroundRun) -> None:

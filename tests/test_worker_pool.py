@@ -1,0 +1,47 @@
+"""Workers started ahead of a run: taken by the next executor, replaced when dead, never leaked."""
+
+import os
+
+import pytest
+from smolagents.default_tools import FinalAnswerTool
+
+from agent import worker_pool
+from agent.sandbox import ProcessExecutor
+
+
+@pytest.fixture(autouse=True)
+def no_spare():
+    worker_pool._discard_spare()
+    worker_pool._spare = None
+    yield
+    worker_pool._discard_spare()
+    worker_pool._spare = None
+
+
+def test_the_next_executor_takes_the_prestarted_worker_and_cleans_it_up():
+    worker_pool.prestart()
+    spare = worker_pool._spare
+    worker_pool.prestart()  # one is waiting already: nothing new starts
+    assert worker_pool._spare is spare
+    executor = ProcessExecutor()
+    assert executor.worker_pid == spare.process.pid and worker_pool._spare is None
+    executor.send_tools({"final_answer": FinalAnswerTool()})
+    assert executor("x = 6 * 7\nprint(x)").logs.strip() == "42"
+    executor.cleanup()
+    assert spare.process.poll() is not None and not os.path.exists(spare.scratch)
+
+
+def test_a_dead_or_different_spare_is_replaced_not_used():
+    worker_pool.prestart()
+    dead = worker_pool._spare
+    dead.process.kill()
+    dead.process.wait(5)
+    worker_pool.prestart()
+    assert worker_pool._spare is not dead and worker_pool._spare.alive()
+    other_cap = worker_pool._spare
+    executor = ProcessExecutor(
+        memory_bytes=2 * 1024**3
+    )  # the spare has the default cap: not taken, discarded
+    assert executor.worker_pid != other_cap.process.pid
+    assert other_cap.process.poll() is not None and not os.path.exists(other_cap.scratch)
+    executor.cleanup()
