@@ -28,6 +28,7 @@ PROVIDER_KEY_VARIABLES = {
     "xai": "XAI_API_KEY",
 }
 SECRETS_FILE = Path(".streamlit") / "secrets.toml"
+NO_KEY = "no-key"  # what is sent to an OpenAI-compatible server when no key was given
 
 
 class ModelConfigError(ValueError):
@@ -101,13 +102,18 @@ def build_model(choice: ModelChoice, agent: str = "code"):
         from agent.builtin_analyst import BuiltinAnalyst
 
         return BuiltinAnalyst()
-    return NarratorLiteLLMModel(choice.model_id, api_base=choice.api_base, api_key=resolve_api_key(choice))
+    key = resolve_api_key(choice)
+    if key is None and choice.api_base and key_variable(choice.model_id) == "OPENAI_API_KEY":
+        # A local OpenAI-compatible server (llama.cpp, vLLM, LM Studio) usually wants no key, but the OpenAI
+        # client refuses to send a request without one.
+        key = NO_KEY
+    return NarratorLiteLLMModel(choice.model_id, api_base=choice.api_base, api_key=key)
 
 
 def secrets_of(model) -> list[str]:
     """Values that must never appear in any output of a run with this model."""
     key = getattr(model, "api_key", None)
-    return [key] if isinstance(key, str) and len(key) >= 4 else []
+    return [key] if isinstance(key, str) and len(key) >= 4 and key != NO_KEY else []
 
 
 def is_retryable(error: BaseException) -> bool:

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.models import ModelChoice, build_model
+from agent.models import ModelChoice, ModelConfigError, build_model
 from agent.result import collect
 from agent.runner import AGENT_KINDS, RunRequest, run_events
 from benchmarks.cases import CASES, Case, check_answer
@@ -29,6 +29,8 @@ def run_case(
         result = collect(run_events(request, build_model(choice, kind))).to_json()
     except DataError as error:
         return {**row, "success": False, "problems": [f"could not load: {error}"], "seconds": None}
+    except ModelConfigError as error:  # no key for the provider, say: every case says so, the suite goes on
+        return {**row, "success": False, "problems": [f"model not usable: {error}"], "seconds": None}
     seconds = time.perf_counter() - started
     problems = check_answer(case, result)
     usage = result.get("usage") or {}
@@ -55,14 +57,22 @@ def agent_suite(folder: Path, choices: list[ModelChoice], kinds: tuple[str, ...]
     """Every case × agent kind × model."""
     rows = []
     for choice in choices:
+        unusable: str | None = None
         for kind in kinds:
             for case in cases or CASES:
+                if unusable:  # a model that cannot answer at all would fail every case the same slow way
+                    rows.append({"case": case.name, "agent": kind, "model": choice.model_id, "success": False,
+                                 "problems": [f"skipped: {unusable}"], "seconds": None})  # fmt: skip
+                    continue
                 row = run_case(case, folder / kind, choice, kind)
                 mark = "ok  " if row["success"] else "FAIL"
                 log(f"  {mark} {choice.model_id:>10} {kind:<12} {case.name:<22} steps {row.get('steps')}, "
                     f"input tokens {row.get('input_tokens')}, {row.get('seconds')} s"
                     + ("" if row["success"] else f" — {'; '.join(row['problems'])}"))  # fmt: skip
                 rows.append(row)
+                if not row["success"] and not row.get("input_tokens") and not row.get("verified"):
+                    unusable = f"the model gave no answer on {case.name} ({'; '.join(row['problems'][:1])})"
+                    log(f"  skipping the other cases of {choice.model_id}: {unusable}")
     return rows
 
 

@@ -137,3 +137,16 @@ def test_command_measures_engine_and_drill_down_on_small_files(tmp_path, capsys)
     report = out.with_suffix(".md").read_text()
     assert "| 2,000 |" in report and "wise-pizza" in report
     assert "Wrote" in capsys.readouterr().out
+
+
+def test_a_model_that_cannot_answer_is_tried_once_not_on_every_case(tmp_path):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    choice = ModelChoice("openai/nobody", api_base=f"http://127.0.0.1:{port}/v1")
+    rows = agent_suite(tmp_path, [choice], kinds=("code",), cases=CASES[:3], log=lambda line: None)
+    assert [row["success"] for row in rows] == [False, False, False]
+    assert "Could not connect" in rows[0]["problems"][0]
+    assert all(row["problems"][0].startswith("skipped: the model gave no answer") for row in rows[1:])

@@ -169,3 +169,14 @@ def test_time_outs_are_retried_then_reported(revenue_dataset):
         failed = collect(run_events(RunRequest(revenue_dataset), model))
     assert failed.status == "error" and len(server.requests) == 4
     assert "did not answer in time after 4 tries" in failed.error
+
+
+def test_a_local_openai_compatible_server_needs_no_key(revenue_dataset, monkeypatch, tmp_path):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .streamlit/secrets.toml here either
+    with ScriptedChatServer([COMPUTE, ANSWER]) as server:
+        model = build_model(ModelChoice("openai/test-model", api_base=server.url))
+        result = collect(run_events(RunRequest(revenue_dataset), model))
+    assert result.status == "success", result.error
+    # The OpenAI client insists on a key; a placeholder goes out, not a real one, and is not treated as a secret.
+    assert server.requests[0]["headers"]["Authorization"] == "Bearer no-key"
