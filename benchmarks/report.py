@@ -100,6 +100,7 @@ def published_table(rows: list[dict[str, Any]], case: str = "one_dimension") -> 
 
 
 def agent_cases_table(rows: list[dict[str, Any]]) -> str:
+    """One row per case; per model and agent kind: solved, steps, input tokens and the first request's tokens."""
     by_case: dict[str, dict[str, dict[str, Any]]] = {}
     for row in rows:
         by_case.setdefault(row["case"], {})[f"{row['model']} {row['agent']}"] = row
@@ -109,13 +110,11 @@ def agent_cases_table(rows: list[dict[str, Any]]) -> str:
         if row is None:
             return "—"
         mark = "ok" if row["success"] else "FAIL"
-        return f"{mark} · {row.get('steps')} steps · {_int(row.get('input_tokens'))} tok"
+        return (f"{mark} · {row.get('steps')} steps · {_int(row.get('input_tokens'))} tok "
+                f"(first {_int(row.get('first_request_tokens'))})")  # fmt: skip
 
-    body = []
-    for case, found in by_case.items():
-        first = next(iter(found.values()))
-        body.append([case, _int(first.get("first_request_tokens"))] + [cell(found.get(c)) for c in columns])
-    return _table(["case", "first request tokens", *columns], body)
+    body = [[case] + [cell(found.get(c)) for c in columns] for case, found in by_case.items()]
+    return _table(["case", *columns], body)
 
 
 def page_table(rows: list[dict[str, Any]]) -> str:
