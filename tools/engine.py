@@ -251,23 +251,26 @@ def drill_down(
             for values, value_before, value_after in zip(
                 sums.keys_of(largest), sums_before[largest], sums_after[largest]
             ):
+                slice_ = {d: str(v) for d, v in zip(combo, values)}
                 candidates.append(
                     {
-                        "slice": {d: str(v) for d, v in zip(combo, values)},
+                        "slice": slice_,
+                        "label": _label(slice_),
                         "depth": depth,
                         "before": float(value_before),
                         "after": float(value_after),
                         "abs_change": float(value_after - value_before),
+                        "share_of_parent_pct": None,
+                        "replaces": None,
                     }
                 )
     replaced: dict[str, dict] = {}
-    by_label = {_label(c["slice"]): c for c in candidates}
+    by_label = {c["label"]: c for c in candidates}
     for child in candidates:
         if child["depth"] < 2:
             continue
-        for parent_dim in child["slice"]:
-            parent_slice = {parent_dim: child["slice"][parent_dim]}
-            parent_label = _label(parent_slice)
+        for parent_dim, value in child["slice"].items():
+            parent_label = _label({parent_dim: value})
             parent = by_label.get(parent_label)
             if parent is None or parent["abs_change"] == 0:
                 continue
@@ -282,20 +285,27 @@ def drill_down(
                     }
     rows, seen = [], set()
     for candidate in candidates:
-        label = _label(candidate["slice"])
-        if label in replaced:
-            candidate = replaced[label]
-            label = _label(candidate["slice"])
-        if label in seen:
-            continue
-        seen.add(label)
-        rows.append({"label": label, "segment": " × ".join(candidate["slice"].values()), "share_of_parent_pct": None,
-                     "replaces": None, **candidate})  # fmt: skip
-    table = pd.DataFrame(rows)
-    table["pct_change"] = pct_change(table["before"].to_numpy(), table["after"].to_numpy())
+        candidate = replaced.get(candidate["label"], candidate)
+        if candidate["label"] not in seen:
+            seen.add(candidate["label"])
+            rows.append(candidate)
+    # Only the `top` rows that are kept become a table (stable: ties keep the order above).
+    rows = [rows[i] for i in largest_first(np.abs([row["abs_change"] for row in rows]), top)] if rows else []
+    table = pd.DataFrame(
+        {
+            "slice": [row["slice"] for row in rows],
+            "label": [row["label"] for row in rows],
+            "segment": [" × ".join(row["slice"].values()) for row in rows],
+            **{key: [row[key] for row in rows] for key in ("depth", "before", "after", "abs_change")},
+            "share_of_parent_pct": pd.Series([row["share_of_parent_pct"] for row in rows], dtype="float64"),
+            "replaces": pd.Series([row["replaces"] for row in rows], dtype=object),
+        }
+    )
+    table["pct_change"] = pct_change(
+        table["before"].to_numpy(dtype="float64"), table["after"].to_numpy(dtype="float64")
+    )
     no_net_change = table.empty or abs(total["abs_change"]) <= 1e-9 * max(abs(total["before"]), 1.0)
     table["contribution_pct"] = np.nan if no_net_change else table["abs_change"] / total["abs_change"] * 100.0
-    table = _largest_change_first(table).head(top)
     return table[DRILL_DOWN_COLUMNS]
 
 
