@@ -87,7 +87,7 @@ def suite_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
         def mean(key: str, runs: list[dict[str, Any]] = finished) -> float | None:
             values = [r[key] for r in runs if r.get(key) is not None]
-            return round(sum(values) / len(values), 1) if values else None
+            return round(sum(values) / len(values), 3) if values else None
 
         summary.append(
             {
