@@ -150,3 +150,18 @@ def test_a_model_that_cannot_answer_is_tried_once_not_on_every_case(tmp_path):
     assert [row["success"] for row in rows] == [False, False, False]
     assert "Could not connect" in rows[0]["problems"][0]
     assert all(row["problems"][0].startswith("skipped: the model gave no answer") for row in rows[1:])
+
+
+def test_a_litellm_model_runs_the_tool_calling_side_too(tmp_path):
+    replies = [
+        {"content": "Countries first.",
+         "tool_calls": [{"name": "segment_changes", "arguments": {"metric": "revenue", "dimension": "country"}}]},
+        {"content": "", "tool_calls": [{"name": "final_answer", "arguments": {
+            "answer": "Revenue fell 7.67% (-132,919.66); France fell by 132,847.57."}}]},
+    ]  # fmt: skip
+    with ScriptedChatServer(replies) as server:
+        choice = ModelChoice("openai/scripted", api_base=server.url)
+        row = run_case(CASE["one_dimension"], tmp_path, choice, "tool-calling")
+    assert row["success"], row["problems"]
+    assert row["steps"] == 2 and row["verified"] >= 2 and row["mismatched"] == 0
+    assert server.requests[0]["body"]["tools"]  # real tool calls, not code

@@ -68,13 +68,37 @@ class GroupSumCache:
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
+        self.columns = _Columns(frame)
         self._sums: dict[tuple, _GroupSums] = {}
 
     def get(self, keys: Sequence[str], columns: Sequence[str]) -> _GroupSums:
         key = (tuple(keys), tuple(columns))
         if key not in self._sums:
-            self._sums[key] = _GroupSums(self.frame, list(keys), list(columns))
+            self._sums[key] = _GroupSums(self.frame, list(keys), list(columns), self.columns)
         return self._sums[key]
+
+
+class _Columns:
+    """A table's columns as the arrays group sums need, each made (and checked for gaps) once."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._codes: dict[str, tuple[np.ndarray, bool]] = {}
+        self._values: dict[str, tuple[np.ndarray, bool]] = {}
+
+    def codes(self, key: str) -> tuple[np.ndarray, bool]:
+        """A categorical column's codes as int64, and whether any cell is missing (code -1)."""
+        if key not in self._codes:
+            codes = self.frame[key].cat.codes.to_numpy().astype("int64")
+            self._codes[key] = codes, bool((codes < 0).any())
+        return self._codes[key]
+
+    def values(self, column: str) -> tuple[np.ndarray, bool]:
+        """A column as float64, and whether it holds a missing value."""
+        if column not in self._values:
+            values = self.frame[column].to_numpy(dtype="float64")
+            self._values[column] = values, bool(np.isnan(values).any())
+        return self._values[column]
 
 
 def _sums_of(frame: pd.DataFrame, keys: Sequence[str], columns: Sequence[str], cache: GroupSumCache | None):
@@ -110,17 +134,18 @@ class _GroupSums:
     missing values) takes the pandas path.
     """
 
-    def __init__(self, frame: pd.DataFrame, keys: list[str], columns: list[str]) -> None:
+    def __init__(
+        self, frame: pd.DataFrame, keys: list[str], columns: list[str], prepared: _Columns | None = None
+    ) -> None:
         self.labels = None
         categoricals = [frame[k] for k in keys if isinstance(frame[k].dtype, pd.CategoricalDtype)]
         sizes = [len(c.cat.categories) for c in categoricals]
         if len(categoricals) == len(keys) and 0 < math.prod(sizes) <= max(4 * len(frame), 1 << 20):
-            codes = [c.cat.codes.to_numpy() for c in categoricals]
-            values = [frame[c].to_numpy(dtype="float64") for c in columns]
-            if not any(bool((c < 0).any()) for c in codes) and not any(
-                bool(np.isnan(v).any()) for v in values
-            ):
-                combined = codes[0].astype("int64")
+            prepared = prepared or _Columns(frame)
+            codes, missing_keys = zip(*(prepared.codes(k) for k in keys))
+            values, missing_values = zip(*(prepared.values(c) for c in columns))
+            if not any(missing_keys) and not any(missing_values):
+                combined = codes[0]
                 for code, size in zip(codes[1:], sizes[1:]):
                     combined = combined * size + code
                 bins = math.prod(sizes)

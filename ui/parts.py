@@ -116,13 +116,22 @@ def ratio_picker(dataset: Dataset) -> str | None:
 
 
 def draw_steps(run: BackgroundRun) -> None:
-    """Each step in its own status block: thought, code, observation, error, seconds and tokens."""
+    """Each step in its own block: thought, code, observation, error, seconds and tokens.
+
+    Only the running step is an `st.status` (its spinner); finished ones are expanders with an icon, because every
+    `st.status` pauses the script 50 ms and the trace is redrawn every half second.
+    """
     result = run.result
     for step in result.steps:
         state = step_state(step, run.finished)
         # Streamlit shows a finished fragment's "running" status with a tick, so the label says it too.
         label = f"{'⏳ ' if state == 'running' else ''}Step {step['number']} · {step_caption(step)}"
-        with st.status(label, state=state, expanded=True):
+        if state == "running":
+            block = st.status(label, state="running", expanded=True, type="step")
+        else:
+            icon = ":material/check_circle:" if state == "complete" else ":material/error:"
+            block = st.expander(label, expanded=True, icon=icon, type="step")
+        with block:
             if step["thought"]:
                 st.text(step["thought"])
             if step["code"]:
