@@ -20,8 +20,6 @@ st.set_page_config(page_title="KPI Narrator", page_icon="📈", layout="wide")
 choice, max_steps = model_settings()
 with st.sidebar:
     agent_kind = st.radio("Agent", ["code", "tool-calling"], horizontal=True, key="agent_kind")
-if agent_kind == "code":
-    worker_pool.prestart()  # the next run's code worker does its imports while the user reads the page
 
 st.title("KPI Narrator")
 st.caption("Explain why a metric moved. The agent writes and runs code; every number it reports is checked "
@@ -48,6 +46,9 @@ if start.button("Run", type="primary", disabled=run is not None and not run.fini
     run.wait_for_first_step(0.5)  # the analysis of a big file takes a moment; then step 1 shows in this rerun
 if run is not None and not run.finished and stop.button("Stop", key="stop_button"):
     run.stop()
+if agent_kind == "code" and (run is None or run.finished):
+    # The next run's code worker does its imports while the user reads the page (not during a run: 2 cores).
+    worker_pool.prestart()
 
 
 def show_trace(run: BackgroundRun) -> None:

@@ -14,7 +14,6 @@ from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, ra
 
 st.set_page_config(page_title="Compare agents · KPI Narrator", page_icon="⚖️", layout="wide")
 choice, max_steps = model_settings()
-worker_pool.prestart()  # the code agent's worker does its imports while the user reads the page
 
 st.title("Code agent vs tool-calling agent")
 st.caption("The same file, question and tools; one agent writes Python, the other makes JSON tool calls. "
@@ -28,6 +27,8 @@ question = st.text_input(
 
 runs: dict[str, BackgroundRun] = st.session_state.get("compare_runs", {})
 busy = any(not run.finished for run in runs.values())
+if not busy:
+    worker_pool.prestart()  # the code agent's worker does its imports while the user reads the page
 if st.button("Run both", type="primary", disabled=busy, key="compare_button"):
     try:
         runs = {
