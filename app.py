@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from agent import export, worker_pool
+from agent import export, tokens, worker_pool
 from agent.models import ModelConfigError, build_model
 from agent.runner import RunRequest
 from agent.session import BackgroundRun
@@ -46,9 +46,12 @@ if start.button("Run", type="primary", disabled=run is not None and not run.fini
     run.wait_for_first_step(0.5)  # the analysis of a big file takes a moment; then step 1 shows in this rerun
 if run is not None and not run.finished and stop.button("Stop", key="stop_button"):
     run.stop()
-if agent_kind == "code" and (run is None or run.finished):
-    # The next run's code worker does its imports while the user reads the page (not during a run: 2 cores).
-    worker_pool.prestart()
+if run is None or run.finished:
+    # What the next run needs is made ready while the user reads the page (not during a run: 2 cores): the code
+    # worker's imports, and the tokenizer the built-in analysts count with (it holds the GIL for 0.2 s).
+    tokens.preload()
+    if agent_kind == "code":
+        worker_pool.prestart()
 
 
 def show_trace(run: BackgroundRun) -> None:

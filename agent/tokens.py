@@ -11,9 +11,15 @@ from pathlib import Path
 _loading = threading.Lock()
 
 
+_preloading: threading.Thread | None = None
+
+
 def preload() -> None:
-    """Loads the tokenizer (0.2 s) in a background thread, so that the first count does not wait for it."""
-    threading.Thread(target=_encoding, name="tokenizer-preload", daemon=True).start()
+    """Loads the tokenizer (0.2 s) in a background thread, once, so that the first count does not wait for it."""
+    global _preloading
+    if _preloading is None:
+        _preloading = threading.Thread(target=_encoding, name="tokenizer-preload", daemon=True)
+        _preloading.start()
 
 
 def _encoding():
