@@ -50,7 +50,7 @@ def _measure(
         runs = [_one_run(browser, url, path) for _ in range(repeats)]
         row = _condense("sample (revenue_by_country.tsv)" if path is None else path.name, size, runs)
         log(f"  page {row['file']}: " + (row.get("error") or
-            f"load {row['load_s']:.2f} s, Run -> first step {row['first_step_s']:.2f} s, "
+            f"open {row['open_s']:.2f} s, load {row['load_s']:.2f} s, Run -> first step {row['first_step_s']:.2f} s, "
             f"-> summary {row['summary_s']:.2f} s"))  # fmt: skip
         results.append(row)
     return results
@@ -59,8 +59,10 @@ def _measure(
 def _one_run(browser, url: str, path: Path | None) -> dict[str, Any]:
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
     try:
+        opening = time.monotonic()
         page.goto(url)
         page.get_by_text("wide layout").first.wait_for(timeout=60_000)  # the sample is loaded and described
+        opened = time.monotonic() - opening
         started = time.monotonic()
         if path is not None:
             page.get_by_text("Upload", exact=True).click()
@@ -75,7 +77,8 @@ def _one_run(browser, url: str, path: Path | None) -> dict[str, Any]:
         page.get_by_text(SUMMARY_BADGE).first.wait_for(timeout=300_000)
         summary = time.monotonic() - clicked
         errors = page.locator('[data-testid="stException"]').count()
-        return {"load_s": loaded, "first_step_s": first_step, "summary_s": summary, "exceptions": errors}
+        return {"open_s": opened, "load_s": loaded, "first_step_s": first_step, "summary_s": summary,
+                "exceptions": errors}  # fmt: skip
     except Exception as error:  # a time-out or a closed page: reported, the other files still run
         return {"error": f"{type(error).__name__}: {str(error).splitlines()[0]}"}
     finally:
@@ -91,7 +94,7 @@ def _condense(name: str, size: int | None, runs: list[dict[str, Any]]) -> dict[s
     if errors:
         return {"file": name, "rows": size, "error": errors[0]}
     row: dict[str, Any] = {"file": name, "rows": size, "runs": len(runs)}
-    for key in ("load_s", "first_step_s", "summary_s"):
+    for key in ("open_s", "load_s", "first_step_s", "summary_s"):
         row[key] = round(statistics.median(run[key] for run in runs), 3)
     row["exceptions"] = sum(run["exceptions"] for run in runs)
     return row

@@ -121,12 +121,12 @@ def page_table(rows: list[dict[str, Any]]) -> str:
     body = []
     for row in rows:
         if "error" in row:
-            body.append([row["file"], row["error"], "", ""])
+            body.append([row["file"], row["error"], "", "", ""])
         else:
-            body.append(
-                [row["file"], _s(row["load_s"], 2), _s(row["first_step_s"], 2), _s(row["summary_s"], 2)]
-            )
-    return _table(["file", "upload + load s", "Run → first step s", "Run → verified summary s"], body)
+            body.append([row["file"], _s(row.get("open_s"), 2), _s(row["load_s"], 2), _s(row["first_step_s"], 2),
+                         _s(row["summary_s"], 2)])  # fmt: skip
+    header = ["file", "page open s", "upload + load s", "Run → first step s", "Run → verified summary s"]
+    return _table(header, body)
 
 
 def markdown_report(result: dict[str, Any]) -> str:
