@@ -266,3 +266,17 @@ def test_largest_first_is_a_stable_ranking():
     for keep in (1, 7, 50, 500, 600):
         expected = np.argsort(-values, kind="stable")[:keep]
         np.testing.assert_array_equal(engine.largest_first(values, keep), expected)
+
+
+def test_sums_added_up_from_pairs_match_sums_from_the_rows():
+    frame = planted_frame(5000).astype({"country": "category", "platform": "category", "store": "category"})
+    frame = frame[frame["country"] != "France"]  # a category with no rows left must not become a group
+    columns = ["revenue_before", "revenue_after"]
+    cache = engine.GroupSumCache(frame)
+    cache.add_pairs(["country", "platform", "store"], columns)
+    for dimension in ("country", "platform", "store"):
+        from_pairs = engine.breakdown(frame, dimension, *columns, cache)
+        from_rows = engine.breakdown(frame, dimension, *columns)
+        assert list(from_pairs[dimension]) == list(from_rows[dimension])
+        np.testing.assert_allclose(from_pairs[["before", "after"]], from_rows[["before", "after"]], rtol=1e-12)
+    assert "France" not in set(engine.breakdown(frame, "country", *columns, cache)["country"])

@@ -58,6 +58,9 @@ def analyze(
     frame = dataset.frame
     totals = engine.totals(frame, before, after)
     cache = engine.GroupSumCache(frame)
+    cache.add_pairs(
+        dimensions, [before, after]
+    )  # the drill-down needs them; each dimension's sums add up from them
     breakdowns = {d: engine.breakdown(frame, d, before, after, cache) for d in dimensions}
     slices = engine.drill_down(frame, dimensions, before, after, top=top, cache=cache)
     notes = []

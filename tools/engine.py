@@ -74,8 +74,24 @@ class GroupSumCache:
     def get(self, keys: Sequence[str], columns: Sequence[str]) -> _GroupSums:
         key = (tuple(keys), tuple(columns))
         if key not in self._sums:
-            self._sums[key] = _GroupSums(self.frame, list(keys), list(columns), self.columns)
+            self._sums[key] = self._from_a_pair(key) or _GroupSums(
+                self.frame, list(keys), list(columns), self.columns
+            )
         return self._sums[key]
+
+    def add_pairs(self, dimensions: Sequence[str], columns: Sequence[str]) -> None:
+        """Computes the sums of every pair of dimensions first: each dimension's own sums then add up from them."""
+        for pair in combinations(dimensions, 2):
+            self.get(pair, columns)
+
+    def _from_a_pair(self, key: tuple) -> _GroupSums | None:
+        (keys, columns) = key
+        if len(keys) != 1:
+            return None
+        for (pair, pair_columns), sums in self._sums.items():
+            if len(pair) == 2 and pair_columns == columns and keys[0] in pair and sums.full is not None:
+                return sums.marginal(pair.index(keys[0]))
+        return None
 
 
 class _Columns:
@@ -149,20 +165,40 @@ class _GroupSums:
                 for code, size in zip(codes[1:], sizes[1:]):
                     combined = combined * size + code
                 bins = math.prod(sizes)
-                present = np.flatnonzero(np.bincount(combined, minlength=bins))
-                self.values = {c: np.bincount(combined, weights=v, minlength=bins)[present]
-                               for c, v in zip(columns, values)}  # fmt: skip
-                categories = [c.cat.categories for c in categoricals]
-
-                def labels(rows: np.ndarray) -> list[np.ndarray]:
-                    positions = np.unravel_index(present[rows], sizes)
-                    return [np.asarray(cats.take(p), dtype=object) for cats, p in zip(categories, positions)]
-
-                self.labels, self.size = labels, len(present)
+                counts = np.bincount(combined, minlength=bins)
+                full = {c: np.bincount(combined, weights=v, minlength=bins) for c, v in zip(columns, values)}
+                self._use_bins(counts, full, sizes, [c.cat.categories for c in categoricals])
                 return
+        self.full = None
         self.table = frame.groupby(keys, observed=True, sort=False)[columns].sum()
         self.values = {c: self.table[c].to_numpy(dtype="float64") for c in columns}
         self.size = len(self.table)
+
+    def _use_bins(
+        self, counts: np.ndarray, full: dict[str, np.ndarray], sizes: list[int], categories: list
+    ) -> None:
+        """Takes sums over every combination of codes (`full`, with row `counts`), keeping those that occur."""
+        self.counts, self.full, self.sizes, self.categories = counts, full, sizes, categories
+        present = np.flatnonzero(counts)
+        self.values = {c: array[present] for c, array in full.items()}
+
+        def labels(rows: np.ndarray) -> list[np.ndarray]:
+            positions = np.unravel_index(present[rows], sizes)
+            return [np.asarray(cats.take(p), dtype=object) for cats, p in zip(categories, positions)]
+
+        self.labels, self.size = labels, len(present)
+
+    def marginal(self, position: int) -> _GroupSums:
+        """The sums by this table's key at `position` alone, added up from its bins: no pass over the rows."""
+        others = tuple(axis for axis in range(len(self.sizes)) if axis != position)
+
+        def add_up(array: np.ndarray) -> np.ndarray:
+            return array.reshape(self.sizes).sum(axis=others)
+
+        sums = _GroupSums.__new__(_GroupSums)
+        sums._use_bins(add_up(self.counts), {c: add_up(a) for c, a in self.full.items()}, [self.sizes[position]],
+                       [self.categories[position]])  # fmt: skip
+        return sums
 
     def keys_of(self, rows: np.ndarray) -> list[tuple]:
         """The key values of these groups, one tuple each."""
