@@ -278,5 +278,7 @@ def test_sums_added_up_from_pairs_match_sums_from_the_rows():
         from_pairs = engine.breakdown(frame, dimension, *columns, cache)
         from_rows = engine.breakdown(frame, dimension, *columns)
         assert list(from_pairs[dimension]) == list(from_rows[dimension])
-        np.testing.assert_allclose(from_pairs[["before", "after"]], from_rows[["before", "after"]], rtol=1e-12)
+        np.testing.assert_allclose(
+            from_pairs[["before", "after"]], from_rows[["before", "after"]], rtol=1e-12
+        )
     assert "France" not in set(engine.breakdown(frame, "country", *columns, cache)["country"])
