@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from agent import export, tokens, worker_pool
+from agent import export
 from agent.models import ModelConfigError, build_model
 from agent.runner import RunRequest
-from agent.session import BackgroundRun
+from agent.session import BackgroundRun, prepare_next_run
 from agent.view_model import summary_cards, verification_badge
 from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, ratio_picker, save_once
 
@@ -47,11 +47,7 @@ if start.button("Run", type="primary", disabled=run is not None and not run.fini
 if run is not None and not run.finished and stop.button("Stop", key="stop_button"):
     run.stop()
 if run is None or run.finished:
-    # What the next run needs is made ready while the user reads the page (not during a run: 2 cores): the code
-    # worker's imports, and the tokenizer the built-in analysts count with (it holds the GIL for 0.2 s).
-    tokens.preload()
-    if agent_kind == "code":
-        worker_pool.prestart()
+    prepare_next_run(agent_kind)  # while the user reads the page
 
 
 def show_trace(run: BackgroundRun) -> None:

@@ -12,9 +12,6 @@ messages, and are the only guard where Landlock is missing).
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +113,6 @@ def _worker_main(connection, memory_bytes: int, scratch: str) -> None:
                 logs = str(executor.state.get("_print_outputs", ""))
                 reply = ("error", f"{error}", logs, False)
             connection.send((*reply, figures.collect(executor.state)))
-        elif kind == "stop":
-            return
 
 
 def _portable(value: Any, is_final: bool) -> Any:
@@ -152,26 +147,24 @@ class ProcessExecutor(PythonExecutor):
         self._variables: dict[str, Any] = {}
         self._replay: list[str] = []  # code of the steps that succeeded, to rebuild variables after a kill
         self._figures: list[dict] = []
-        self._process: subprocess.Popen | None = None
-        self._connection: Connection | None = None
         self._start()
 
     @property
-    def worker_pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
+    def worker_pid(self) -> int:
+        return self._worker.process.pid
+
+    @property
+    def scratch(self) -> str:
+        """The worker's folder: the only place its code may write."""
+        return self._worker.scratch
 
     def _start(self, scratch: str | None = None) -> None:
         # A worker started ahead of time (worker_pool.prestart) is taken when there is one, else a new one starts;
         # either way it is awaited on first use. A restart keeps the scratch folder.
-        worker = (None if scratch else worker_pool.take(self.memory_bytes)) or worker_pool.launch(
+        self._worker = (None if scratch else worker_pool.take(self.memory_bytes)) or worker_pool.launch(
             self.memory_bytes, scratch
         )
-        self.scratch, self._process, self._connection, self._log = (
-            worker.scratch,
-            worker.process,
-            worker.connection,
-            worker.log,
-        )
+        self._connection = self._worker.connection
         self._ready = False
 
     def _await_ready(self) -> None:
@@ -195,21 +188,12 @@ class ProcessExecutor(PythonExecutor):
 
     def _restart(self) -> None:
         """Kills the worker and starts a fresh one holding the same tools, variables and replayed steps."""
-        self._kill()
+        self._worker.kill()
         self._start(self.scratch)
         self._request("tools", self._tool_names, _START_TIMEOUT_S)
         self._request("variables", self._variables, _START_TIMEOUT_S)
         for code in self._replay:
             self._request("run", code, self.step_timeout)
-
-    def _kill(self) -> None:
-        if self._process is not None:
-            if self._process.poll() is None:
-                self._process.kill()
-            self._process.wait(5)
-        if self._connection is not None:
-            self._connection.close()
-        self._log.close()
 
     def send_tools(self, tools: dict[str, Tool]) -> None:
         known = set(_worker_tools(list(tools)))
@@ -254,5 +238,4 @@ class ProcessExecutor(PythonExecutor):
 
     def cleanup(self) -> None:
         # The worker holds nothing worth a graceful exit; freeing a million-row table before exiting took 0.4 s.
-        self._kill()
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        worker_pool.discard(self._worker)

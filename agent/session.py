@@ -11,8 +11,18 @@ import threading
 import time
 
 from agent import events as ev
+from agent import tokens, worker_pool
 from agent.result import RunResult
 from agent.runner import RunRequest, run_events
+
+
+def prepare_next_run(agent: str = "code") -> None:
+    """Makes ready, in the background, what the next run needs: the tokenizer the built-in analysts count with (it
+    holds the GIL for 0.2 s) and, for the code agent, its worker process (a second of imports). Call it while no run
+    is going: on two cores the worker's imports would slow a run."""
+    tokens.preload()
+    if agent == "code":
+        worker_pool.prestart()
 
 
 class BackgroundRun:

@@ -9,8 +9,6 @@ import threading
 from pathlib import Path
 
 _loading = threading.Lock()
-
-
 _preloading: threading.Thread | None = None
 
 

@@ -76,7 +76,7 @@ def prestart(memory_bytes: int = DEFAULT_MEMORY_BYTES) -> None:
         if _spare is not None and _spare.alive() and _spare.memory_bytes == memory_bytes:
             return
         if _spare is not None:
-            _discard(_spare)
+            discard(_spare)
         _spare = launch(memory_bytes)
 
 
@@ -88,11 +88,12 @@ def take(memory_bytes: int) -> Worker | None:
     if worker is not None and worker.alive() and worker.memory_bytes == memory_bytes:
         return worker
     if worker is not None:
-        _discard(worker)
+        discard(worker)
     return None
 
 
-def _discard(worker: Worker) -> None:
+def discard(worker: Worker) -> None:
+    """Kills a worker and removes its scratch folder."""
     worker.kill()
     shutil.rmtree(worker.scratch, ignore_errors=True)
 
@@ -101,4 +102,4 @@ def _discard(worker: Worker) -> None:
 def _discard_spare() -> None:
     with _lock:
         if _spare is not None:
-            _discard(_spare)
+            discard(_spare)

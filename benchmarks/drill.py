@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.datasets import DIMENSIONS, METRIC, PLANTED, scale_file
-from benchmarks.measure import probe
+from benchmarks.measure import installed, probe
 
 MEMORY_CAP_GIB = 8  # wise-pizza took all 24 GiB of the machine at 100,000 rows before failing
 
@@ -24,9 +24,7 @@ def drill_comparison(sizes: list[int], data: Path, timeout: float, log=print) ->
 
     The table is read from Parquet before the clock starts, so only the slice search is timed.
     """
-    from importlib.util import find_spec
-
-    has_wise_pizza = find_spec("wise_pizza") is not None
+    has_wise_pizza = installed("wise_pizza")
     rows = []
     for size in sizes:
         path = scale_file(size, data, suffix="parquet")

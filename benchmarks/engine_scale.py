@@ -6,15 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.datasets import DIMENSIONS, PLANTED, scale_file
-from benchmarks.measure import condense, probe, ratio
+from benchmarks.measure import condense, installed, probe, ratio
 
 CANDIDATES = ("polars", "duckdb")  # other engines, measured to see whether either would beat pandas here
-
-
-def _installed(module: str) -> bool:
-    from importlib.util import find_spec
-
-    return find_spec(module) is not None
 
 
 def engine_scale(sizes: list[int], data: Path, repeats: int, profile_rows: int | None = None,
@@ -25,7 +19,7 @@ def engine_scale(sizes: list[int], data: Path, repeats: int, profile_rows: int |
     same machine conditions; the median is reported.
     """
     rows = []
-    candidates = [c for c in CANDIDATES if _installed(c)]
+    candidates = [c for c in CANDIDATES if installed(c)]
     for size in sizes:
         path = scale_file(size, data)
         # One untimed run, then the fastest of two: a long-running page has warm caches, and so does the baseline.

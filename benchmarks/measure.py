@@ -59,5 +59,12 @@ def condense(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def installed(module: str) -> bool:
+    """Whether a package the benchmarks compare against is there (benchmarks/requirements.txt)."""
+    from importlib.util import find_spec
+
+    return find_spec(module) is not None
+
+
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
     return numerator / denominator if numerator and denominator else None

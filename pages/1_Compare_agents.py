@@ -5,11 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from agent import worker_pool
 from agent.comparison import comparison_rows
 from agent.models import ModelConfigError, build_model
 from agent.runner import RunRequest
-from agent.session import BackgroundRun
+from agent.session import BackgroundRun, prepare_next_run
 from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, ratio_picker, save_once
 
 st.set_page_config(page_title="Compare agents · KPI Narrator", page_icon="⚖️", layout="wide")
@@ -28,7 +27,7 @@ question = st.text_input(
 runs: dict[str, BackgroundRun] = st.session_state.get("compare_runs", {})
 busy = any(not run.finished for run in runs.values())
 if not busy:
-    worker_pool.prestart()  # the code agent's worker does its imports while the user reads the page
+    prepare_next_run("code")  # while the user reads the page
 if st.button("Run both", type="primary", disabled=busy, key="compare_button"):
     try:
         runs = {

@@ -58,9 +58,8 @@ def analyze(
     frame = dataset.frame
     totals = engine.totals(frame, before, after)
     cache = engine.GroupSumCache(frame)
-    cache.add_pairs(
-        dimensions, [before, after]
-    )  # the drill-down needs them; each dimension's sums add up from them
+    # Pairs first: the drill-down needs them, and each dimension's own sums then add up from them.
+    cache.add_pairs(dimensions, [before, after])
     breakdowns = {d: engine.breakdown(frame, d, before, after, cache) for d in dimensions}
     slices = engine.drill_down(frame, dimensions, before, after, top=top, cache=cache)
     notes = []

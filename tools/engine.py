@@ -63,8 +63,9 @@ def totals(frame: pd.DataFrame, before: str, after: str) -> dict[str, float | No
 
 
 class GroupSumCache:
-    """Group sums of one table, computed once: `analyze` asks for each dimension's sums twice (breakdown and
-    drill-down). Only for a table that does not change while the cache is in use."""
+    """Group sums of one table, computed once: `analyze` needs each dimension's sums twice (breakdown and
+    drill-down), and each pair's, from which the single dimensions' sums add up (`add_pairs`). Only for a table
+    that does not change while the cache is in use."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
@@ -103,9 +104,9 @@ class _Columns:
         self._values: dict[str, tuple[np.ndarray, bool]] = {}
 
     def codes(self, key: str) -> tuple[np.ndarray, bool]:
-        """A categorical column's codes as int64, and whether any cell is missing (code -1)."""
+        """A categorical column's codes, and whether any cell is missing (code -1)."""
         if key not in self._codes:
-            codes = self.frame[key].cat.codes.to_numpy().astype("int64")
+            codes = self.frame[key].cat.codes.to_numpy()
             self._codes[key] = codes, bool((codes < 0).any())
         return self._codes[key]
 
@@ -161,9 +162,7 @@ class _GroupSums:
             codes, missing_keys = zip(*(prepared.codes(k) for k in keys))
             values, missing_values = zip(*(prepared.values(c) for c in columns))
             if not any(missing_keys) and not any(missing_values):
-                combined = codes[0]
-                for code, size in zip(codes[1:], sizes[1:]):
-                    combined = combined * size + code
+                combined = np.ravel_multi_index(codes, sizes)  # one code per combination of the keys' codes
                 bins = math.prod(sizes)
                 counts = np.bincount(combined, minlength=bins)
                 full = {c: np.bincount(combined, weights=v, minlength=bins) for c, v in zip(columns, values)}

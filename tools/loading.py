@@ -26,7 +26,8 @@ DEFAULT_MAX_BYTES = 1024 * 1024 * 1024  # 1 GiB; the CLI and the page can lower 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 MISSING_LABEL = "(missing)"
-# Text columns with up to this many distinct values (per 16 MB block) are read dictionary-encoded.
+CSV_BLOCK_BYTES = 4 << 20  # several blocks for a big file, so that both cores parse
+# Text columns with up to this many distinct values (per block) are read dictionary-encoded.
 DICTIONARY_MAX_CARDINALITY = 1 << 16
 
 # Pairs of words that mark the earlier and the later period in a column name or a period value.
@@ -265,7 +266,7 @@ def _read_text(source: FileSource) -> tuple[pd.DataFrame, np.ndarray | None, lis
         skipped.clear()
         return pacsv.read_csv(
             source.readable(),
-            read_options=pacsv.ReadOptions(block_size=4 << 20),  # several blocks, so both cores parse
+            read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=newlines_in_values, invalid_row_handler=skip_row
             ),
@@ -883,9 +884,7 @@ def _repeats_a_segment(tidy: pd.DataFrame, dimensions: list[str]) -> bool:
     sizes = [len(tidy[d].cat.categories) for d in dimensions]
     if math.prod(sizes) >= 2**62:
         return bool(tidy.duplicated(dimensions).any())
-    keys = tidy[dimensions[0]].cat.codes.to_numpy().astype("int64")
-    for dimension, size in zip(dimensions[1:], sizes[1:]):
-        keys = keys * size + tidy[dimension].cat.codes.to_numpy()
+    keys = np.ravel_multi_index([tidy[d].cat.codes.to_numpy() for d in dimensions], sizes)
     if math.prod(sizes) <= 4 * len(keys):  # counting beats hashing when the key space is this small
         return bool(np.bincount(keys, minlength=math.prod(sizes)).max() > 1)
     return len(pd.unique(keys)) < len(keys)
