@@ -11,9 +11,18 @@ import streamlit as st
 from agent import export
 from agent.models import ModelConfigError, build_model
 from agent.runner import RunRequest
-from agent.session import BackgroundRun, prepare_next_run
-from agent.view_model import summary_cards, verification_badge
-from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, ratio_picker, save_once
+from agent.session import BackgroundRun, ScenarioComparison, prepare_next_run
+from agent.view_model import result_header, scenario_table, summary_cards, verification_badge
+from ui.parts import (
+    choose_dataset,
+    compare_all_scenarios,
+    draw_charts,
+    draw_steps,
+    model_settings,
+    ratio_picker,
+    save_once,
+    scenario_loader,
+)
 
 st.set_page_config(page_title="KPI Narrator", page_icon="📈", layout="wide")
 
@@ -25,14 +34,21 @@ st.title("KPI Narrator")
 st.caption("Explain why a metric moved. The agent writes and runs code; every number it reports is checked "
            "against a deterministic engine.")  # fmt: skip
 
-dataset = choose_dataset()
+dataset = choose_dataset(compare_scenarios=True)
 left, right = st.columns(2)
 metric = left.selectbox("Metric", dataset.metrics)
 dimensions = right.multiselect("Dimensions", dataset.dimensions, default=dataset.dimensions)
 ratio = ratio_picker(dataset)
 question = st.text_input("Question", value=f"Explain how {metric} changed and which segments drove it.")
+compare = compare_all_scenarios(dataset)
 
-run: BackgroundRun | None = st.session_state.get("run")
+
+def request_for(loaded) -> RunRequest:
+    return RunRequest(loaded, question=question, metric=metric if not ratio else None, ratio=ratio,
+                      by=dimensions or None, max_steps=max_steps, agent=agent_kind)  # fmt: skip
+
+
+run: BackgroundRun | ScenarioComparison | None = st.session_state.get("run")
 start, stop = st.columns([1, 5])
 if start.button("Run", type="primary", disabled=run is not None and not run.finished, key="run_button"):
     try:
@@ -40,9 +56,11 @@ if start.button("Run", type="primary", disabled=run is not None and not run.fini
     except ModelConfigError as error:
         st.error(str(error))
         st.stop()
-    request = RunRequest(dataset, question=question, metric=metric if not ratio else None, ratio=ratio,
-                         by=dimensions or None, max_steps=max_steps, agent=agent_kind)  # fmt: skip
-    run = st.session_state["run"] = BackgroundRun(request, model).start()
+    if compare:
+        run = ScenarioComparison(dataset.scenarios, scenario_loader(dataset), request_for, model)
+    else:
+        run = BackgroundRun(request_for(dataset), model)
+    st.session_state["run"] = run.start()
     run.wait_for_first_step(0.5)  # the analysis of a big file takes a moment; then step 1 shows in this rerun
 if run is not None and not run.finished and stop.button("Stop", key="stop_button"):
     run.stop()
@@ -50,7 +68,9 @@ if run is None or run.finished:
     prepare_next_run(agent_kind)  # while the user reads the page
 
 
-def show_trace(run: BackgroundRun) -> None:
+def show_trace(
+    run: BackgroundRun, key: str = "main", rerun_when_done: object = None, live: bool = True
+) -> None:
     run.poll()
     trace, charts = st.columns([3, 2])
     with trace:
@@ -58,14 +78,33 @@ def show_trace(run: BackgroundRun) -> None:
         draw_steps(run)
     with charts:
         st.subheader("Charts")
-        draw_charts(run, "main")
-    if run.finished and st.session_state.get("drawn_final") is not run:
-        st.session_state["drawn_final"] = run
+        draw_charts(run, key)
+    done = rerun_when_done or run
+    if live and done.finished and st.session_state.get("drawn_final") is not done:
+        st.session_state["drawn_final"] = done
         st.rerun()  # one full rerun draws the summary and stops the ticking
 
 
-def show_summary(run: BackgroundRun) -> None:
+def show_comparison_live(comparison: ScenarioComparison) -> None:
+    comparison.poll()
+    show_scenario_rows(comparison)
+    current = comparison.current
+    if current:
+        scenario, run = current
+        st.caption(f"Running scenario {len(comparison.runs)} of {len(comparison.scenarios)}: {scenario}")
+        show_trace(run, f"scenario-{scenario}", rerun_when_done=comparison)
+
+
+def show_scenario_rows(comparison: ScenarioComparison) -> None:
+    rows = comparison.rows()
+    if rows:
+        st.subheader("Scenarios compared")
+        st.dataframe(pd.DataFrame(scenario_table(rows)), hide_index=True)
+
+
+def show_summary(run: BackgroundRun, key: str = "main") -> None:
     result = run.result
+    st.text(result_header(result))  # plain text: the file name comes from the user
     if result.analysis:
         cards = summary_cards(result.analysis)
         for column, card in zip(st.columns(len(cards)), cards):
@@ -79,18 +118,22 @@ def show_summary(run: BackgroundRun) -> None:
         # Files are built when their button is clicked (on another thread), not on every rerun: the HTML report of a
         # 1M-row run is 7 MB and took 0.4 s to build.
         stem = Path(result.dataset.get("source") or "run").stem
+        if result.dataset.get("scenario"):
+            stem += f"-{result.dataset['scenario']}"
         downloads = st.columns(4)
         downloads[0].download_button("Report (HTML)", partial(export.report_html, result), f"{stem}-report.html",
-                                     "text/html", on_click="ignore")  # fmt: skip
+                                     "text/html", on_click="ignore", key=f"{key}-html")  # fmt: skip
         downloads[1].download_button("Report (Markdown)", partial(export.report_markdown, result),
-                                     f"{stem}-report.md", "text/markdown", on_click="ignore")  # fmt: skip
+                                     f"{stem}-report.md", "text/markdown", on_click="ignore", key=f"{key}-md")  # fmt: skip
         downloads[2].download_button("Trace (JSON)", partial(export.trace_json, result), f"{stem}-trace.json",
-                                     "application/json", on_click="ignore")  # fmt: skip
+                                     "application/json", on_click="ignore", key=f"{key}-json")  # fmt: skip
         tables = export.tables_of(result)
-        table = downloads[3].selectbox("Table", list(tables), label_visibility="collapsed", key="csv_table")
+        table = downloads[3].selectbox(
+            "Table", list(tables), label_visibility="collapsed", key=f"{key}-csv_table"
+        )
         if table:
             downloads[3].download_button("Table (CSV)", partial(export.table_csv, tables[table]),
-                                         f"{stem}-{table}.csv", "text/csv", on_click="ignore")  # fmt: skip
+                                         f"{stem}-{table}.csv", "text/csv", on_click="ignore", key=f"{key}-csv")  # fmt: skip
     if result.analysis:
         with st.expander("Engine tables"):
             for name, rows in export.tables_of(result).items():
@@ -98,7 +141,19 @@ def show_summary(run: BackgroundRun) -> None:
                 st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 
-if run is not None:
+if isinstance(run, ScenarioComparison):
+    run.poll()
+    if run.finished:
+        show_scenario_rows(run)
+        tabs = st.tabs(list(run.runs)) if run.runs else []
+        for tab, (scenario, scenario_run) in zip(tabs, run.runs.items()):
+            with tab:
+                save_once(scenario_run)
+                show_summary(scenario_run, key=f"scenario-{scenario}")
+                show_trace(scenario_run, key=f"scenario-{scenario}", live=False)
+    else:
+        st.fragment(run_every=0.5)(show_comparison_live)(run)
+elif run is not None:
     run.poll()
     if run.finished:
         save_once(run)

@@ -248,6 +248,9 @@ def _report_step(task: ParsedTask, lead: str | None, safe: bool) -> str:
     else:
         code += ["main = None", "table = None"]
     code += _headline_code(task)
+    if task.scenario:
+        # A scenario file: the first line says which scenario every figure comes from.
+        code.append(f"lines[0] = 'Scenario `{task.scenario}`: ' + lines[0]")
     code += _ratio_code() if task.ratio else _drivers_code()
     code += _caveats_code(task)
     code += ['summary = "\\n".join(lines)', "final_answer(summary)"]

@@ -26,7 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--metric", help="the metric to explain (default: the first, or the ratio's numerator)")
     run.add_argument("--ratio", metavar="NUM/DEN", help="a ratio metric, e.g. orders/users for conversion")
     run.add_argument("--by", action="append", metavar="DIM", help="a dimension to analyse (repeatable)")
-    run.add_argument("--after", metavar="COLUMN", help="which 'after' column to use when there are several")
+    run.add_argument(
+        "--after",
+        metavar="SCENARIO",
+        help="in a file with several 'after' columns per metric: the scenario for every metric, by name "
+        "(scenario_2) or by any one of its columns; 'all' compares every scenario",
+    )
     run.add_argument("--period-column", metavar="COLUMN", help="the period column of a long table")
     run.add_argument("--periods", metavar="EARLIER,LATER", help="the two periods to compare, earlier first")
     run.add_argument(
@@ -110,20 +115,30 @@ def _run(args: argparse.Namespace) -> int:
     if args.step_timeout <= 0:
         raise DataError("--step-timeout must be more than 0 seconds.")
     periods = [p.strip() for p in args.periods.split(",")] if args.periods else None
-    dataset = load_dataset(
-        args.file,
-        by=args.by,
-        after=args.after,
-        period_column=args.period_column,
-        periods=periods,
-        max_bytes=int(args.max_file_mb * 1024 * 1024),
-    )
-    request = RunRequest(dataset, question=args.question, metric=args.metric, ratio=args.ratio, by=args.by,
-                         max_steps=args.max_steps, executor=args.executor, step_timeout=args.step_timeout,
-                         agent=args.agent)  # fmt: skip
+
+    def load(after: str | None):
+        return load_dataset(
+            args.file,
+            by=args.by,
+            after=after,
+            period_column=args.period_column,
+            periods=periods,
+            max_bytes=int(args.max_file_mb * 1024 * 1024),
+        )
+
+    def request_for(dataset) -> RunRequest:
+        return RunRequest(dataset, question=args.question, metric=args.metric, ratio=args.ratio, by=args.by,
+                          max_steps=args.max_steps, executor=args.executor, step_timeout=args.step_timeout,
+                          agent=args.agent)  # fmt: skip
+
     model = build_model(
         ModelChoice(args.model, api_base=args.api_base, api_key_env=args.api_key_env), args.agent
     )
+    from agent.scenarios import wants_all_scenarios
+
+    if wants_all_scenarios(args.after):
+        return _run_all_scenarios(args, load, request_for, model)
+    request = request_for(load(args.after))
     result = RunResult()
     if args.json:
         for event in run_events(request, model):
@@ -137,3 +152,33 @@ def _run(args: argparse.Namespace) -> int:
             result.apply(event)
             render(event)
     return EXIT_OK if result.status == "success" else EXIT_RUN_FAILED
+
+
+def _run_all_scenarios(args: argparse.Namespace, load, request_for, model) -> int:
+    """`--after all`: one full, verified run per scenario, then a row per scenario."""
+    from agent.runner import run_events
+    from agent.scenarios import comparison_status, run_scenarios
+    from tools.loading import DataError
+
+    scenarios = load(None).scenarios
+    if not scenarios:
+        raise DataError(f"{args.file}: --after all compares scenarios, but this file has one 'after' column per "
+                        "metric. Leave --after out.")  # fmt: skip
+    on_event = None
+    if not args.json:
+        from agent.render import ScenarioRenderer
+
+        on_event = ScenarioRenderer()
+    rows, results = run_scenarios(
+        scenarios, load, lambda dataset: run_events(request_for(dataset), model), on_event=on_event
+    )
+    status = comparison_status(rows)
+    if args.json:
+        print(json.dumps({"status": status, "scenarios": [row.to_dict() for row in rows],
+                          "runs": {name: result.to_json() for name, result in results.items()}},
+                         ensure_ascii=False))  # fmt: skip
+    else:
+        from agent.render import print_scenario_rows
+
+        print_scenario_rows(rows)
+    return EXIT_OK if status == "success" else EXIT_RUN_FAILED

@@ -14,6 +14,7 @@ import json
 import pandas as pd
 
 from agent.result import RunResult
+from agent.view_model import result_header
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -59,6 +60,8 @@ def report_markdown(result: RunResult) -> str:
     """The summary, the verification and the engine's tables in Markdown."""
     lines = [
         f"# {result.analysis.get('metric', 'metric')}: what changed",
+        "",
+        result_header(result),
         "",
         result.narrative or "(no summary)",
         "",
@@ -113,7 +116,7 @@ def report_html(result: RunResult) -> str:
         f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
         "<style>body{font-family:system-ui,sans-serif;max-width:1000px;margin:2rem auto;padding:0 1rem}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style>"
-        f"</head><body><h1>{title}</h1>{summary}<p><em>{html.escape(_verification_line(result))}</em></p>"
+        f"</head><body><h1>{title}</h1><p>{html.escape(result_header(result))}</p>{summary}<p><em>{html.escape(_verification_line(result))}</em></p>"
         f"<p>Model: {html.escape(result.model)} · agent: {html.escape(result.agent)}</p>"
         + "".join(charts)
         + "".join(tables)

@@ -125,6 +125,10 @@ def build_task(dataset: Dataset, spec: TaskSpec, agent: str = "code") -> str:
         lines.append(f"other metrics: {', '.join(others)}")
     if spec.ratio:
         lines.append(f"ratio: {spec.ratio[0]} / {spec.ratio[1]}")
+    if dataset.scenario:
+        others = [s for s in dataset.scenarios if s != dataset.scenario]
+        lines.append(f"scenario: {dataset.scenario} (every metric's after values; say so in the summary's first "
+                     f"line{'; other scenarios: ' + ', '.join(others) if others else ''})")  # fmt: skip
     if dataset.warnings:
         lines.append(f"loading warnings: {len(dataset.warnings)} (rows left out, summed or assumptions)")
     lines += [
@@ -148,6 +152,7 @@ class ParsedTask:
     ratio: tuple[str, str] | None
     question: str
     warnings: int
+    scenario: str | None = None
 
 
 def parse_task(task: str) -> ParsedTask | None:
@@ -170,6 +175,7 @@ def parse_task(task: str) -> ParsedTask | None:
     dimensions = field("dimensions") or ""
     ratio = field("ratio")
     warnings = field("loading warnings")
+    scenario = field("scenario")
     question = task.rsplit("## Question\n", 1)[-1].strip() if "## Question\n" in task else ""
     return ParsedTask(
         metric=metric_line.split(" ", 1)[0],
@@ -177,4 +183,5 @@ def parse_task(task: str) -> ParsedTask | None:
         ratio=tuple(part.strip() for part in ratio.split("/", 1)) if ratio else None,  # type: ignore[arg-type]
         question=question,
         warnings=int(warnings.split(" ", 1)[0]) if warnings else 0,
+        scenario=re.sub(r"\W", "", scenario.split(" ", 1)[0]) if scenario else None,
     )

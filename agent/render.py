@@ -35,8 +35,9 @@ class TerminalRenderer:
         )
         body = Text(
             f"{data.get('source')}: {data.get('segments')} segments, dimensions {', '.join(data.get('dimensions') or [])}"
-            f" · metrics {', '.join(data.get('metrics') or [])} · {data.get('layout')} layout\n"
-            f"Question: {event.question}"
+            f" · metrics {', '.join(data.get('metrics') or [])} · {data.get('layout')} layout"
+            + (f" · scenario {data['scenario']}" if data.get("scenario") else "")
+            + f"\nQuestion: {event.question}"
         )
         self.console.print(Panel(body, title=title, title_align="left", border_style="cyan"))
 
@@ -108,3 +109,57 @@ class TerminalRenderer:
         text = (f"{event.status} · {usage.get('steps', 0)} steps · {usage.get('input_tokens', 0):,} input / "
                 f"{usage.get('output_tokens', 0):,} output tokens · {usage.get('duration_s', 0):.2f} s")  # fmt: skip
         self.console.print(Text(text, style="bold" if event.status == "success" else "bold red"))
+
+
+class ScenarioRenderer:
+    """Prints the runs of `--after all` one after another, each under its scenario's name."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console()
+        self.render = TerminalRenderer(self.console)
+        self.current: str | None = None
+
+    def __call__(self, scenario: str, event: ev.Event) -> None:
+        if scenario != self.current:
+            self.current = scenario
+            self.console.print(Rule(Text(f"Scenario {scenario}", style="bold"), style="magenta"))
+        self.render(event)
+
+
+def print_scenario_rows(rows, console: Console | None = None) -> None:
+    """The comparison of `--after all`: one row per scenario, figures from the engine."""
+    console = console or Console()
+    measure = rows[0].measure if rows else ""
+    table = Table(title=f"{measure} by scenario (engine figures)", title_justify="left")
+    for name in ("scenario", "before", "after", "change", "top driver", "share", "verified"):
+        table.add_column(name, justify="right" if name in {"before", "after", "change", "share"} else "left")
+    for row in rows:
+        ratio = "/" in row.measure
+        verdict = (
+            f"{row.verified}/{row.checked}" if row.status == "success" else f"{row.status}: {row.error or ''}"
+        )
+        table.add_row(
+            Text(row.scenario),
+            _figure(row.before, ratio),
+            _figure(row.after, ratio),
+            _change(row),
+            Text(row.top_driver or "—"),
+            "—" if row.driver_share_pct is None else f"{row.driver_share_pct:.2f}%",
+            Text(verdict, style="green" if row.all_verified else "red"),
+        )
+    console.print(table)
+
+
+def _figure(value: float | None, ratio: bool) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.2%}" if ratio else f"{value:,.2f}"
+
+
+def _change(row) -> str:
+    if row.change is None:
+        return "—"
+    if "/" in row.measure:
+        return f"{row.change * 100:+.2f} pp"
+    pct = "new" if row.pct_change is None else f"{row.pct_change:+.2f}%"
+    return f"{row.change:+,.2f} ({pct})"

@@ -132,3 +132,85 @@ class Replay:
     @property
     def finished(self) -> bool:
         return not self._pending
+
+
+class ScenarioComparison:
+    """Every scenario of a file, one `BackgroundRun` after another in a supervising thread (no `st.*` calls).
+
+    Args:
+        scenarios: The scenarios to run, in order.
+        load: Loads the file with one scenario chosen.
+        request_for: The run request for a loaded scenario.
+        model: The smolagents model, shared by the runs (they never overlap).
+    """
+
+    def __init__(self, scenarios: list[str], load, request_for, model=None):
+        self.scenarios = list(scenarios)
+        self.runs: dict[str, BackgroundRun] = {}
+        self.load_errors: dict[str, str] = {}
+        self._load, self._request_for, self._model = load, request_for, model
+        self.stop_event = threading.Event()
+        self._started = threading.Event()  # set once the first run exists (or every load failed)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="kpi-narrator-scenarios", daemon=True)
+
+    def start(self) -> ScenarioComparison:
+        self._thread.start()
+        return self
+
+    def _work(self) -> None:
+        try:
+            for scenario in self.scenarios:
+                if self.stop_event.is_set():
+                    break
+                try:
+                    dataset = self._load(scenario)
+                except ValueError as error:  # DataError: a metric this scenario lacks; the others still run
+                    self.load_errors[scenario] = str(error)
+                    continue
+                run = BackgroundRun(self._request_for(dataset), self._model)
+                run.stop_event = self.stop_event  # one Stop ends the comparison
+                self.runs[scenario] = run.start()
+                self._started.set()
+                run.wait()
+        finally:
+            self._done.set()
+            self._started.set()
+
+    def poll(self) -> None:
+        for run in list(self.runs.values()):
+            run.poll()
+
+    @property
+    def current(self) -> tuple[str, BackgroundRun] | None:
+        """The scenario running now (or the last one), with its run."""
+        return next(reversed(self.runs.items()), None)
+
+    def rows(self):
+        """One row per scenario, from the runs polled so far (see `agent.scenarios.scenario_row`)."""
+        from agent.scenarios import scenario_row
+
+        rows = []
+        for scenario in self.scenarios:
+            if scenario in self.runs:
+                rows.append(scenario_row(scenario, self.runs[scenario].result))
+            elif scenario in self.load_errors:
+                failed = RunResult(status="error", error=self.load_errors[scenario])
+                rows.append(scenario_row(scenario, failed))
+        return rows
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    @property
+    def finished(self) -> bool:
+        return self._done.is_set() and all(run.finished for run in self.runs.values())
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def wait_for_first_step(self, timeout: float) -> bool:
+        if not self._started.wait(timeout):
+            return False
+        current = self.current
+        return current[1].wait_for_first_step(timeout) if current else True

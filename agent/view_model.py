@@ -67,3 +67,44 @@ def step_caption(step: dict[str, Any]) -> str:
     if step.get("input_tokens") is not None:
         text += f" · {step['input_tokens']:,} in / {step.get('output_tokens') or 0:,} out tokens"
     return text
+
+
+def result_header(result) -> str:
+    """What a result was made from, in one line of plain text: file, measure, periods, scenario, model."""
+    data, analysis = result.dataset or {}, result.analysis or {}
+    ratio = analysis.get("ratio")
+    measure = f"{ratio['numerator']} / {ratio['denominator']}" if ratio else analysis.get("metric")
+    periods = analysis.get("periods") or data.get("periods") or []
+    parts = [str(data.get("source") or "run"), str(measure or "")]
+    if len(periods) == 2:
+        parts.append(f"{periods[0]} → {periods[1]}")
+    if data.get("scenario"):
+        parts.append(f"scenario {data['scenario']}")
+    if result.model:
+        parts.append(str(result.model))
+    return " · ".join(part for part in parts if part)
+
+
+def scenario_table(rows) -> list[dict[str, Any]]:
+    """The scenario comparison as display rows: formatted figures, one row per scenario."""
+    table = []
+    for row in rows:
+        ratio = "/" in row.measure
+        figure = (lambda v: "—" if v is None else f"{v:.2%}") if ratio else _number
+        if row.change is None:
+            change = "—"
+        elif ratio:
+            change = f"{row.change * 100:+.2f} pp"
+        else:
+            change = f"{row.change:+,.2f}" + ("" if row.pct_change is None else f" ({row.pct_change:+.2f}%)")
+        table.append({
+            "Scenario": row.scenario,
+            "Before": figure(row.before),
+            "After": figure(row.after),
+            "Change": change,
+            "Top driver": row.top_driver or "—",
+            "Driver's share": "—" if row.driver_share_pct is None else f"{row.driver_share_pct:.2f}%",
+            "Verified": f"{row.verified} of {row.checked}" if row.status == "success" else row.status,
+            "Problem": row.error or "",
+        })  # fmt: skip
+    return table

@@ -72,9 +72,13 @@ def test_after_flag_and_scenario_warning(write_file):
     )
     default = json.loads(run_cli("run", str(path), "--json", check=True).stdout)
     assert default["totals"]["after"] == 17
-    assert any("revenue_after_b" in w for w in default["warnings"])
+    assert any("'b'" in w for w in default["warnings"]) and default["dataset"]["scenario"] == "a"
     chosen = json.loads(run_cli("run", str(path), "--after", "revenue_after_b", "--json", check=True).stdout)
     assert chosen["totals"]["after"] == 25
+    assert (
+        json.loads(run_cli("run", str(path), "--after", "b", "--json", check=True).stdout)["totals"]["after"]
+        == 25
+    )
 
 
 @pytest.mark.parametrize(

@@ -122,16 +122,23 @@ def test_scenarios_default_to_first_with_a_warning(write_file):
     text = "country,revenue_before,revenue_after_scenario_1,revenue_after_scenario_2\nUK,10,12,20\n"
     dataset = load_dataset(write_file("data.csv", text))
     assert dataset.frame.iloc[0]["revenue_after"] == 12.0
-    assert any("revenue_after_scenario_2" in w and "--after" in w for w in dataset.warnings)
+    assert (dataset.scenario, dataset.scenarios) == ("scenario_1", ["scenario_1", "scenario_2"])
+    assert any("'scenario_2'" in w and "--after" not in w for w in dataset.warnings)
     chosen = load_dataset(write_file("data.csv", text), after="revenue_after_scenario_2")
     assert chosen.frame.iloc[0]["revenue_after"] == 20.0
+    assert chosen.scenario == "scenario_2"
     assert chosen.warnings == []
 
 
 def test_unknown_after_column_is_refused(write_file):
     text = "country,revenue_before,revenue_after_scenario_1\nUK,10,12\n"
-    with pytest.raises(DataError, match="--after 'nope'"):
+    with pytest.raises(DataError, match="'nope' is not an 'after' column"):
         load_dataset(write_file("data.csv", text), after="nope")
+    scenarios = "country,revenue_before,revenue_after_scenario_1,revenue_after_scenario_2\nUK,10,12,20\n"
+    with pytest.raises(
+        DataError, match=r"'nope' is neither a scenario nor an 'after' column.*scenario_1, scenario_2"
+    ):
+        load_dataset(write_file("data.csv", scenarios), after="nope")
 
 
 def test_by_chooses_dimensions_and_numeric_columns_can_be_dimensions(write_file):

@@ -30,3 +30,14 @@ def test_samples_hold_what_they_promise():
         load_dataset(ROOT / "sample_data" / "conversion_by_channel.csv"), ratio="orders/users"
     )
     assert conversion["ratio"]["mix_share_pct"] > 100  # traffic moved to a weak channel; rates held
+
+    scenarios = ROOT / "sample_data" / "conversion_scenarios.csv"
+    rates = {}
+    for scenario in ("scenario_1", "scenario_2", "scenario_3"):
+        ratio = analyze(
+            load_dataset(scenarios, after=scenario), ratio="converted_users/users", by=["maturity", "country"]
+        )["ratio"]
+        rates[scenario] = ratio
+    assert abs(rates["scenario_1"]["change"]) < 0.005  # noise only
+    assert rates["scenario_2"]["rate_effect"] < -0.01 and abs(rates["scenario_2"]["mix_effect"]) < 0.002
+    assert rates["scenario_3"]["mix_effect"] < -0.01 and abs(rates["scenario_3"]["rate_effect"]) < 0.005

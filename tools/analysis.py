@@ -17,13 +17,36 @@ def parse_ratio(ratio: str, dataset: Dataset) -> tuple[str, str]:
     parts = [part.strip() for part in ratio.replace("÷", "/").split("/")]
     if len(parts) != 2 or not all(parts):
         raise DataError(f"--ratio {ratio!r}: write it as NUMERATOR/DENOMINATOR, for example orders/users.")
+    for part in parts:
+        if part in dataset.left_out:
+            dataset.metric_columns(part)  # names the scenario the metric lacks
     unknown = [p for p in parts if p not in dataset.metrics]
     if unknown:
         raise DataError(f"{dataset.source}: --ratio names {', '.join(map(repr, unknown))}, which is not a metric "
                         f"of this file. Metrics: {', '.join(dataset.metrics)}.")  # fmt: skip
     if parts[0] == parts[1]:
         raise DataError(f"--ratio {ratio!r}: numerator and denominator must differ.")
+    check_same_provenance(dataset, parts[0], parts[1])
     return parts[0], parts[1]
+
+
+def check_same_provenance(dataset: Dataset, numerator: str, denominator: str) -> None:
+    """Refuses a ratio whose two parts come from different scenarios or periods.
+
+    The loader takes one scenario for every metric; this check is where the ratio is built, so that no other
+    way of filling a Dataset (long tables, windows, databases) can divide one scenario by another.
+    """
+    top, bottom = dataset.columns.get(numerator), dataset.columns.get(denominator)
+    if top is None or bottom is None:
+        return
+    if top.scenario != bottom.scenario:
+        raise DataError(f"{dataset.source}: {numerator} comes from scenario {top.scenario!r} ({top.after}) but "
+                        f"{denominator} from {bottom.scenario!r} ({bottom.after}); a ratio needs both from the "
+                        "same scenario.")  # fmt: skip
+    if tuple(top.periods) != tuple(bottom.periods):
+        raise DataError(f"{dataset.source}: {numerator} compares {' with '.join(top.periods)} but {denominator} "
+                        f"compares {' with '.join(bottom.periods)}; a ratio needs both parts from the same two "
+                        "periods.")  # fmt: skip
 
 
 def choose_metric(dataset: Dataset, metric: str | None, ratio: tuple[str, str] | None) -> str:

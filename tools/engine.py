@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from tools.numbers import all_whole_numbers
+from tools.segment_labels import slice_label
 
 REFINE_SHARE = 0.9  # a narrower slice that explains this much of its parent's change replaces the parent
 SIGNIFICANCE_LEVEL = 0.05
@@ -355,7 +356,7 @@ def drill_down(
         {
             "slice": [row["slice"] for row in rows],
             "label": [row["label"] for row in rows],
-            "segment": [" × ".join(row["slice"].values()) for row in rows],
+            "segment": [slice_label(row["slice"]) for row in rows],
             **{key: [row[key] for row in rows] for key in ("depth", "before", "after", "abs_change")},
             "share_of_parent_pct": pd.Series([row["share_of_parent_pct"] for row in rows], dtype="float64"),
             "replaces": pd.Series([row["replaces"] for row in rows], dtype=object),

@@ -67,8 +67,11 @@ class MetricColumns:
         name: The metric's name in the tidy table (`revenue` for `revenue_before` / `revenue_after`).
         before: The file's column holding the earlier period.
         after: The file's column chosen for the later period.
-        after_alternatives: Other columns that could serve as the later period (scenarios).
+        after_alternatives: Other columns that could serve as the later period (other scenarios).
         percent: True when the file wrote the values with a `%` sign (read as percent points).
+        scenario: The scenario `after` belongs to (`scenario_2` for `users_after_scenario_2`); None when the
+            file has one "after" column per metric.
+        periods: The earlier and the later period this metric's two columns hold.
     """
 
     name: str
@@ -76,6 +79,8 @@ class MetricColumns:
     after: str
     after_alternatives: list[str] = field(default_factory=list)
     percent: bool = False
+    scenario: str | None = None
+    periods: tuple[str, str] = ("before", "after")
 
 
 @dataclass
@@ -93,6 +98,9 @@ class Dataset:
         warnings: What was fixed or left out while loading, in words for the user.
         rows_read: Data rows in the file.
         period_column: The period column of a long file.
+        scenario: The scenario every metric's "after" values come from; None when the file has no scenarios.
+        scenarios: Every scenario of the file, in file order (several "after" columns per metric).
+        left_out: Metrics the file has but the chosen scenario lacks, with their own "after" columns.
     """
 
     frame: pd.DataFrame
@@ -105,9 +113,17 @@ class Dataset:
     warnings: list[str]
     rows_read: int
     period_column: str | None = None
+    scenario: str | None = None
+    scenarios: list[str] = field(default_factory=list)
+    left_out: dict[str, list[str]] = field(default_factory=dict)
 
     def metric_columns(self, metric: str) -> tuple[str, str]:
         """The tidy table's before and after column for a metric."""
+        if metric not in self.metrics and metric in self.left_out:
+            raise DataError(
+                f"{self.source}: {metric} has no column for scenario {self.scenario!r} (its after columns: "
+                f"{', '.join(self.left_out[metric])}). Choose a scenario that {metric} has."
+            )
         if metric not in self.metrics:
             raise DataError(
                 f"{self.source}: there is no metric '{metric}'. Metrics in this file: {', '.join(self.metrics)}."
@@ -125,6 +141,8 @@ class Dataset:
             "metrics": list(self.metrics),
             "periods": list(self.periods),
             "period_column": self.period_column,
+            "scenario": self.scenario,
+            "scenarios": list(self.scenarios),
             "columns": {
                 name: {"before": c.before, "after": c.after, "after_alternatives": c.after_alternatives}
                 for name, c in self.columns.items()
@@ -597,13 +615,16 @@ def load_dataset(
         _check_columns_exist(raw, name, [period_column], "--period-column")
 
     pairs = [] if period_column or periods else _find_wide_pairs(raw, _metric_name_from_file(name))
+    wide = None
     if pairs:
-        tidy, columns, period_labels = _wide_to_tidy(raw, name, pairs, after, warnings)
+        wide = _wide_to_tidy(raw, name, pairs, after, warnings)
+        tidy, columns, period_labels = wide.tidy, wide.columns, wide.periods
         layout, used_period_column = "wide", None
     else:
         if after:
             raise DataError(
-                f"{name}: --after only applies to files with before/after columns; this file has none."
+                f"{name}: choosing a scenario or 'after' column applies only to files with before/after "
+                "columns; this file has none."
             )
         numeric = {c for c in raw.columns if is_mostly_numeric(raw[c])}
         used_period_column = period_column or _find_period_column(raw, numeric)
@@ -621,6 +642,11 @@ def load_dataset(
     metric_names = list(columns)
     if metrics:
         wanted = [m.strip() for m in metrics]
+        lacking = [m for m in wanted if wide and m in wide.left_out]
+        if lacking:
+            raise DataError(f"{name}: {', '.join(lacking)} has no column for scenario {wide.scenario!r} (its after "
+                            f"columns: {', '.join(wide.left_out[lacking[0]])}). Choose a scenario that "
+                            f"{lacking[0]} has.")  # fmt: skip
         unknown = [m for m in wanted if m not in columns]
         if unknown:
             raise DataError(f"{name}: no metric named {', '.join(map(repr, unknown))}. Metrics in this file: "
@@ -632,7 +658,7 @@ def load_dataset(
     if layout == "long":
         dimensions = [c for c in tidy.columns if c not in value_columns]
     else:
-        dimensions = _choose_dimensions(raw, tidy, name, by, columns, warnings)
+        dimensions = _choose_dimensions(raw, tidy, name, by, wide.other_columns, warnings)
     # A long file has one row per segment and period; only a wide file's repeated rows are worth a warning.
     # tidy's index holds positions in the raw table; source_rows turns them into the file's row numbers.
     frame = _finish(
@@ -649,6 +675,9 @@ def load_dataset(
         warnings=warnings,
         rows_read=rows_read,
         period_column=used_period_column,
+        scenario=wide.scenario if wide else None,
+        scenarios=wide.scenarios if wide else [],
+        left_out=wide.left_out if wide else {},
     )
 
 
@@ -659,32 +688,134 @@ def _check_columns_exist(raw: pd.DataFrame, name: str, wanted: Sequence[str] | N
                         f"Columns: {', '.join(map(str, raw.columns))}.")  # fmt: skip
 
 
+@dataclass
+class _WideLayout:
+    """A wide file's metrics with the scenario chosen for all of them."""
+
+    tidy: pd.DataFrame
+    columns: dict[str, MetricColumns]
+    periods: tuple[str, str]
+    scenario: str | None
+    scenarios: list[str]
+    left_out: dict[str, list[str]]
+    other_columns: set[str]  # file columns that belong to metrics (left out ones included), never dimensions
+
+
+def scenario_of(column: str) -> str:
+    """The scenario an "after" column belongs to: the words after its period word, else that word.
+
+    `users_after_scenario_2` -> `scenario_2`, `revenue_post_v2` -> `v2`, `revenue_after` -> `after`,
+    `revenue_2025_plan` -> `2025_plan`, `revenue_2026` -> `2026`.
+    """
+    candidate = _period_candidate(column)
+    if candidate is None:
+        key = normal_name(column)
+    elif candidate.side == "year":
+        key = "_".join((str(candidate.order), *candidate.extra))
+    else:
+        key = "_".join(candidate.extra) or candidate.pair
+    # Only letters, digits and `_`: the name is shown in prose and Markdown, and comes from the file.
+    return re.sub(r"\W+", "_", key).strip("_") or "after"
+
+
+def normal_name(text: str) -> str:
+    """A name as compared with what the user typed: lower case, runs of spaces, dots and dashes as `_`."""
+    return re.sub(r"[\s\-.]+", "_", str(text).strip().lower()).strip("_")
+
+
 def _wide_to_tidy(
     raw: pd.DataFrame,
     name: str,
     pairs: list[tuple[str, str, list[str]]],
     after: str | None,
     warnings: list[str],
-) -> tuple[pd.DataFrame, dict[str, MetricColumns], tuple[str, str]]:
-    all_afters = {column for _, _, afters in pairs for column in afters}
-    if after and after not in all_afters:
-        raise DataError(
-            f"{name}: --after {after!r} is not one of the after columns: {', '.join(sorted(all_afters))}."
-        )
+) -> _WideLayout:
+    """Takes every metric's "after" values from one scenario: a ratio must never mix two scenarios."""
+    position = {column: i for i, column in enumerate(raw.columns)}
+    by_metric = {
+        metric: dict(sorted(((scenario_of(c), c) for c in afters), key=lambda item: position[item[1]]))
+        for metric, _, afters in pairs
+    }
+    first_column = {}
+    for keys in by_metric.values():
+        for key, column in keys.items():
+            first_column.setdefault(key, position[column])
+            first_column[key] = min(first_column[key], position[column])
+    has_scenarios = any(len(keys) > 1 for keys in by_metric.values())
+    scenarios = sorted(first_column, key=first_column.get) if has_scenarios else []
+
+    if not has_scenarios:
+        chosen = None
+        if after and not any(
+            _names(after, key, column) for keys in by_metric.values() for key, column in keys.items()
+        ):
+            every = ", ".join(c for keys in by_metric.values() for c in keys.values())
+            raise DataError(f"{name}: {after!r} is not an 'after' column of this file; it has one per metric "
+                            f"({every}), so there is no scenario to choose.")  # fmt: skip
+    elif after:
+        chosen = _resolve_scenario(after, by_metric, scenarios, name)
+    else:
+        # The scenario most metrics have; ties go to the one that comes first in the file.
+        chosen = max(scenarios, key=lambda key: sum(key in keys for keys in by_metric.values()))
+        others = [key for key in scenarios if key != chosen]
+        warnings.append(f"The file has {len(scenarios)} scenarios ({', '.join(scenarios)}); every metric uses "
+                        f"{chosen!r}. Choose another scenario to analyse {', '.join(map(repr, others))} "
+                        "instead.")  # fmt: skip
+
     tidy = pd.DataFrame(index=raw.index)
     columns: dict[str, MetricColumns] = {}
+    left_out: dict[str, list[str]] = {}
+    other_columns: set[str] = set()
     for metric, before_column, after_columns in pairs:
-        chosen = after if after in after_columns else after_columns[0]
-        others = [c for c in after_columns if c != chosen]
-        if others and after not in after_columns:
-            warnings.append(f"{metric}: several 'after' columns; using {chosen!r}. Others: "
-                            f"{', '.join(map(repr, others))} (pick one with --after).")  # fmt: skip
-        columns[metric] = MetricColumns(metric, before_column, chosen, others)
+        keys = by_metric[metric]
+        other_columns.update([before_column, *after_columns])
+        if chosen is None:
+            column = after_columns[0]
+        elif chosen in keys:
+            column = keys[chosen]
+        else:
+            left_out[metric] = list(keys.values())
+            continue
+        periods = _period_labels(before_column, column)
+        columns[metric] = MetricColumns(
+            metric, before_column, column, [c for c in after_columns if c != column], scenario=chosen,
+            periods=periods,
+        )  # fmt: skip
         tidy[f"{metric}_before"] = raw[before_column]
-        tidy[f"{metric}_after"] = raw[chosen]
-    first = pairs[0]
-    labels = _period_labels(first[1], columns[first[0]].after)
-    return tidy, columns, labels
+        tidy[f"{metric}_after"] = raw[column]
+    for metric, their_columns in left_out.items():
+        warnings.append(f"{metric} has no column for scenario {chosen!r} (its after columns: "
+                        f"{', '.join(their_columns)}), so it is left out of this scenario.")  # fmt: skip
+    labels = next(iter(columns.values())).periods
+    for info in columns.values():
+        if info.periods != labels:
+            warnings.append(f"{info.name} compares {info.periods[0]} with {info.periods[1]}, not {labels[0]} with "
+                            f"{labels[1]} like {next(iter(columns))}; read its changes with care.")  # fmt: skip
+    return _WideLayout(tidy, columns, labels, chosen, scenarios, left_out, other_columns)
+
+
+def _names(typed: str, scenario: str, column: str) -> bool:
+    """True when what the user typed names this scenario or this column."""
+    wanted = normal_name(typed)
+    return wanted in (normal_name(scenario), normal_name(column))
+
+
+def _resolve_scenario(
+    after: str, by_metric: dict[str, dict[str, str]], scenarios: list[str], name: str
+) -> str:
+    """The scenario that `after` names: a scenario's name (`scenario_2`) or any one of its columns."""
+    for key in scenarios:
+        if normal_name(after) == normal_name(key):
+            return key
+    for keys in by_metric.values():
+        for key, column in keys.items():
+            if _names(after, key, column):
+                return key
+    if normal_name(after) == "all":
+        raise DataError(f"{name}: load one scenario at a time ({', '.join(scenarios)}); comparing all of them "
+                        "runs the analysis once per scenario.")  # fmt: skip
+    raise DataError(f"{name}: {after!r} is neither a scenario nor an 'after' column of this file. Scenarios: "
+                    f"{', '.join(scenarios)}.")  # fmt: skip
 
 
 def _period_labels(before_column: str, after_column: str) -> tuple[str, str]:
@@ -752,8 +883,9 @@ def _long_to_tidy(
         tidy[f"{metric}_before"] = np.where(is_after, 0.0, values)
         tidy[f"{metric}_after"] = np.where(is_after, values, 0.0)
         columns[metric] = MetricColumns(
-            metric, f"{column} @ {ordered[0]}", f"{column} @ {ordered[1]}", [], parsed.percent
-        )
+            metric, f"{column} @ {ordered[0]}", f"{column} @ {ordered[1]}", [], parsed.percent,
+            periods=(str(ordered[0]), str(ordered[1])),
+        )  # fmt: skip
     return tidy, columns, (str(ordered[0]), str(ordered[1]))
 
 
@@ -762,11 +894,9 @@ def _choose_dimensions(
     tidy: pd.DataFrame,
     name: str,
     by: Sequence[str] | None,
-    columns: dict[str, MetricColumns],
+    used: set[str],
     warnings: list[str],
 ) -> list[str]:
-    used = {c.before for c in columns.values()} | {c.after for c in columns.values()}
-    used |= {alt for c in columns.values() for alt in c.after_alternatives}
     if by:
         clash = [b for b in by if b in used]
         if clash:

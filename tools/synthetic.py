@@ -98,6 +98,33 @@ def conversion_frame(seed: int = 11) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def scenario_conversion_frame(seed: int = 5) -> pd.DataFrame:
+    """Users and converted users by country × maturity, before and in three scenarios of the after period.
+
+    scenario_1: every segment as before (binomial noise only). scenario_2: new users in the UK convert at half their
+    rate. scenario_3: France's new users triple at their own (low) rate, so the overall rate falls through the mix.
+    """
+    rng = np.random.default_rng(seed)
+    countries = {"UK": 30_000, "France": 22_000, "Germany": 26_000, "Spain": 14_000}
+    maturity = {"new": (0.35, 0.18), "existing": (0.65, 0.42)}  # share of users, conversion rate
+    rows = []
+    for country, users in countries.items():
+        for stage, (share, rate) in maturity.items():
+            u0 = round(users * share)
+            row = {"country": country, "maturity": stage, "users_before": u0,
+                   "converted_users_before": int(rng.binomial(u0, rate))}  # fmt: skip
+            for scenario in (1, 2, 3):
+                u1, r1 = u0, rate
+                if scenario == 2 and (country, stage) == ("UK", "new"):
+                    r1 = rate / 2
+                if scenario == 3 and (country, stage) == ("France", "new"):
+                    u1 = 3 * u0
+                row[f"users_after_scenario_{scenario}"] = u1
+                row[f"converted_users_after_scenario_{scenario}"] = int(rng.binomial(u1, r1))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
 REVENUE_BY_COUNTRY = [
     ("other", 632767.39, 637000.48),
     ("UK", 481409.27, 477033.02),

@@ -16,7 +16,12 @@ from agent.view_model import step_caption, step_state
 from tools.loading import DataError, Dataset, load_dataset
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
-SAMPLE_FILES = ["revenue_by_country.tsv", "sales_by_segment.csv", "conversion_by_channel.csv"]
+SAMPLE_FILES = [
+    "revenue_by_country.tsv",
+    "sales_by_segment.csv",
+    "conversion_by_channel.csv",
+    "conversion_scenarios.csv",
+]
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -49,8 +54,12 @@ def model_settings() -> tuple[ModelChoice, int | None]:
     )
 
 
-def choose_dataset() -> Dataset:
-    """Sample or upload, loaded and described; stops the page with the loader's message on a bad file."""
+def choose_dataset(compare_scenarios: bool = False) -> Dataset:
+    """Sample or upload, loaded and described; stops the page with the loader's message on a bad file.
+
+    Args:
+        compare_scenarios: Offer "All scenarios" beside each scenario of a scenario file (the page can run them).
+    """
     source = st.radio(
         "Data", ["Sample", "Upload"], horizontal=True, label_visibility="collapsed", key="source"
     )
@@ -66,9 +75,10 @@ def choose_dataset() -> Dataset:
             st.stop()
         name, data = upload.name, upload.getvalue()
     st.session_state["data_hash"] = file_hash(data)
+    st.session_state["data_bytes"] = data
     try:
         dataset = cached_dataset(data, name)
-        dataset = _loading_options(dataset, data, name)
+        dataset = _loading_options(dataset, data, name, compare_scenarios)
     except DataError as error:
         st.error(str(error))
         st.stop()
@@ -79,19 +89,24 @@ def choose_dataset() -> Dataset:
     return dataset
 
 
-def _loading_options(dataset: Dataset, data: bytes, name: str) -> Dataset:
-    """What the loader guessed, changeable: the scenario 'after' column, a long table's periods and their order."""
-    scenarios = {m: c for m, c in dataset.columns.items() if c.after_alternatives}
-    if not scenarios and dataset.layout != "long":
+ALL_SCENARIOS = "All scenarios (compare)"
+
+
+def _loading_options(dataset: Dataset, data: bytes, name: str, compare_scenarios: bool) -> Dataset:
+    """What the loader guessed, changeable: the scenario (one for every metric), a long table's periods."""
+    if not dataset.scenarios and dataset.layout != "long":
         return dataset
-    with st.expander("Loading options", expanded=False):
-        after = None
-        for metric, columns in scenarios.items():
-            choices = [columns.after, *columns.after_alternatives]
-            after = st.selectbox(f"'After' column for {metric}", choices, key=f"after-{name}-{metric}")
-            after = None if after == columns.after else after
-        periods = None
-        if dataset.layout == "long":
+    after = None
+    if dataset.scenarios:
+        # One picker for every metric: a ratio must never divide one scenario's values by another's.
+        choices = [*dataset.scenarios, ALL_SCENARIOS] if compare_scenarios else dataset.scenarios
+        choice = st.selectbox("Scenario", choices, key=f"scenario-{name}",
+                              help="Files with several 'after' columns per metric hold scenarios; every metric's "
+                              "after values come from the one chosen. 'All scenarios' runs each and compares them.")  # fmt: skip
+        after = None if choice in (dataset.scenario, ALL_SCENARIOS) else choice
+    periods = None
+    if dataset.layout == "long":
+        with st.expander("Loading options", expanded=False):
             labels = list(dataset.periods)
             earlier = st.selectbox("Earlier period", labels, index=0, key=f"earlier-{name}")
             later = st.selectbox("Later period", labels, index=1, key=f"later-{name}")
@@ -102,6 +117,18 @@ def _loading_options(dataset: Dataset, data: bytes, name: str) -> Dataset:
     return cached_dataset(data, name, after=after, period_column=dataset.period_column, periods=periods)
 
 
+def compare_all_scenarios(dataset: Dataset) -> bool:
+    """True when the user chose to run and compare every scenario of the file."""
+    return bool(dataset.scenarios) and st.session_state.get(f"scenario-{dataset.source}") == ALL_SCENARIOS
+
+
+def scenario_loader(dataset: Dataset):
+    """Loads the current file with one scenario chosen (for comparing them); raises DataError like the loader."""
+    data, name = st.session_state["data_bytes"], dataset.source
+    # Called from the comparison's thread: the plain loader, not the Streamlit cache.
+    return lambda scenario: load_dataset(data, name=name, after=scenario)
+
+
 def ratio_picker(dataset: Dataset) -> str | None:
     """NUMERATOR/DENOMINATOR when the user defines a ratio metric, else None."""
     use_ratio = st.checkbox("Ratio metric (e.g. orders / users)", value="users" in dataset.metrics,
@@ -109,9 +136,9 @@ def ratio_picker(dataset: Dataset) -> str | None:
     if not use_ratio or len(dataset.metrics) < 2:
         return None
     numerator_col, denominator_col = st.columns(2)
-    numerator = numerator_col.selectbox("Numerator", dataset.metrics, index=0)
+    numerator = numerator_col.selectbox("Numerator", dataset.metrics, index=0, key="numerator")
     others = [m for m in dataset.metrics if m != numerator]
-    denominator = denominator_col.selectbox("Denominator", others, index=len(others) - 1)
+    denominator = denominator_col.selectbox("Denominator", others, index=len(others) - 1, key="denominator")
     return f"{numerator}/{denominator}"
 
 
