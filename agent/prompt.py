@@ -18,6 +18,7 @@ DEFAULT_QUESTION = "Explain how {metric} changed and which segments drove it."
 PREVIEW_ROWS = 5
 PREVIEW_COLUMNS = 12
 CELL_CHARACTERS = 40
+OTHER_METRICS_LISTED = 20
 
 CODE_SYSTEM_PROMPT = """\
 You are a KPI analyst who answers with Python code. Work in steps: 'Thought:' (a sentence or two), then code \
@@ -122,7 +123,12 @@ def build_task(dataset: Dataset, spec: TaskSpec, agent: str = "code") -> str:
     ]
     others = [m for m in dataset.metrics if m != spec.metric]
     if others:
-        lines.append(f"other metrics: {', '.join(others)}")
+        # A file with thousands of metrics would otherwise send them all, every step (41k tokens at 5,000).
+        listed = ", ".join(one_line(m, CELL_CHARACTERS) for m in others[:OTHER_METRICS_LISTED])
+        more = (
+            f" and {len(others) - OTHER_METRICS_LISTED:,} more" if len(others) > OTHER_METRICS_LISTED else ""
+        )
+        lines.append(f"other metrics: {listed}{more}")
     if spec.ratio:
         lines.append(f"ratio: {spec.ratio[0]} / {spec.ratio[1]}")
     if dataset.scenario:

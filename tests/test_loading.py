@@ -338,3 +338,71 @@ def test_a_line_break_inside_a_quoted_value_is_part_of_the_value(write_file):
     assert dataset.rows_read == 200_000 and not dataset.warnings
     assert dataset.frame["store"].iloc[8] == "Store\n1"
     assert dataset.frame["revenue_before"].sum() == sum(range(200_000))
+
+
+# ---- files that lie or explode ----------------------------------------------------------------------------------
+
+
+def test_infinite_values_are_left_out_and_overflowing_sums_refused(write_file):
+    text = "country,revenue_before,revenue_after\nUK,inf,5\nFR,10,-inf\nES,1e400,3\nIT,10,12\nDE,4,4\n"
+    dataset = load_dataset(write_file("inf.csv", text))
+    assert sorted(dataset.frame["country"].astype(str)) == ["DE", "IT"]
+    warning = next(w for w in dataset.warnings if "left out" in w)
+    assert (
+        "3 row(s) with a missing, non-numeric or infinite value" in warning and "row 2 (country=UK" in warning
+    )
+    overflow = "country,revenue_before,revenue_after\nUK,1e308,1\nFR,1e308,1\n"
+    with pytest.raises(DataError, match="'revenue_before' are too large to add up"):
+        load_dataset(write_file("overflow.csv", overflow))
+
+
+def test_thousand_fold_jump_between_number_styles_is_named(write_file):
+    text = 'country,revenue_before,revenue_after\nUK,1.234,"1,234"\nFR,2.5,"2,500"\nDE,3.1,"3,100"\n'
+    dataset = load_dataset(write_file("mixed.csv", text))
+    assert any("about 1,000 times" in w and "1.234 in one, 1,234 in the other" in w for w in dataset.warnings)
+    plain = "country,revenue_before,revenue_after\nUK,1.5,1.7\nFR,2.5,2.4\n"
+    assert load_dataset(write_file("plain.csv", plain)).warnings == []
+
+
+def test_nested_parquet_columns_are_left_out(tmp_path):
+    path = tmp_path / "nested.parquet"
+    pd.DataFrame({"country": ["UK", "FR"], "tags": [["a", "b"], ["c"]], "meta": [{"k": 1}, {"k": 2}],
+                  "revenue_before": [1.0, 3.0], "revenue_after": [1.0, 2.0]}).to_parquet(path)  # fmt: skip
+    dataset = load_dataset(path)
+    assert dataset.dimensions == ["country"]
+    assert any("'tags', 'meta' hold lists or records" in w for w in dataset.warnings)
+
+
+def test_a_row_longer_than_a_parse_block_is_read(write_file, monkeypatch):
+    import tools.loading as loading
+
+    monkeypatch.setattr(
+        loading, "CSV_BLOCK_BYTES", 4096
+    )  # the same as a 5 MB row against 4 MB blocks, faster
+    long_label = "x" * 20_000
+    text = "country,revenue_before,revenue_after\n" + "".join(f"C{i},1,2\n" for i in range(300))
+    text += f'"{long_label}",1,2\nUK,3,4\n'
+    dataset = load_dataset(write_file("long.csv", text))
+    assert len(dataset.frame) == 302 and long_label in set(dataset.frame["country"].astype(str))
+
+
+def test_a_workbook_that_unpacks_too_far_is_refused_before_reading(tmp_path, monkeypatch):
+    import tools.loading as loading
+
+    path = tmp_path / "bomb.xlsx"
+    pd.DataFrame({"country": ["UK"] * 2000, "revenue_before": 1.0, "revenue_after": 2.0}).to_excel(
+        path, index=False
+    )
+    monkeypatch.setattr(
+        loading, "EXCEL_MAX_UNPACKED_BYTES", 10_000
+    )  # a real bomb: 1 MB that unpacks to 1 GiB
+    with pytest.raises(DataError, match=r"bomb.xlsx: the workbook unpacks to .* MB, over the 0 MB"):
+        load_dataset(path)
+
+
+def test_ten_thousand_columns_load_quietly(write_file, recwarn):
+    columns = ["country"] + [f"m{i}_before" for i in range(2500)] + [f"m{i}_after" for i in range(2500)]
+    text = ",".join(columns) + "\n" + "UK," + ",".join(["1"] * 5000) + "\nFR," + ",".join(["2"] * 5000) + "\n"
+    dataset = load_dataset(write_file("wide.csv", text))
+    assert len(dataset.metrics) == 2500 and dataset.dimensions == ["country"]
+    assert not [w for w in recwarn if "fragmented" in str(w.message)]

@@ -43,7 +43,8 @@ def change_bar_chart(
     )
     figure.update_layout(
         title=title or f"Change by {dimension}",
-        yaxis={"autorange": "reversed", "title": None, "type": "category"},
+        # The axis names the dimension: a tick reading "new" or "1" alone could be any dimension's.
+        yaxis={"autorange": "reversed", "title": dimension, "type": "category"},
         xaxis={"title": "absolute change"},
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
         height=max(260, 40 * len(data) + 100),
@@ -108,7 +109,7 @@ def rate_mix_chart(
     figure.update_layout(
         title=title or f"Rate vs mix effect by {dimension} (pp)",
         barmode="group",
-        xaxis={"type": "category"},
+        xaxis={"type": "category", "title": dimension},
         yaxis={"title": "percentage points"},
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
     )

@@ -26,6 +26,8 @@ DEFAULT_MAX_BYTES = 1024 * 1024 * 1024  # 1 GiB; the CLI and the page can lower 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 MISSING_LABEL = "(missing)"
+# An .xlsx is a zip of XML; openpyxl needs about 2 bytes of memory per unpacked byte.
+EXCEL_MAX_UNPACKED_BYTES = 512 * 1024 * 1024
 CSV_BLOCK_BYTES = 4 << 20  # several blocks for a big file, so that both cores parse
 # Text columns with up to this many distinct values (per block) are read dictionary-encoded.
 DICTIONARY_MAX_CARDINALITY = 1 << 16
@@ -231,7 +233,7 @@ def read_table(source: FileSource) -> tuple[pd.DataFrame, np.ndarray | None, lis
     if head[:4] == b"PK\x03\x04" or suffix in EXCEL_SUFFIXES:
         frame, warnings = _read_excel(source), []
     elif head[:4] == b"PAR1" or suffix in PARQUET_SUFFIXES:
-        frame, warnings = _read_parquet(source), []
+        frame, warnings = _read_parquet(source)
     elif suffix == ".xls" or head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise DataError(f"{name}: old Excel (.xls) files are not supported. Save it as .xlsx or CSV.")
     else:
@@ -251,6 +253,7 @@ def row_number(rows: np.ndarray | None, position: int) -> int:
 
 def _read_excel(source: FileSource) -> pd.DataFrame:
     name = source.name
+    _check_unpacked_size(source)
     try:
         frame = pd.read_excel(source.readable(), sheet_name=0, engine="openpyxl")
     except Exception as error:  # openpyxl raises many types for broken files
@@ -259,12 +262,42 @@ def _read_excel(source: FileSource) -> pd.DataFrame:
     return frame.dropna(how="all")
 
 
-def _read_parquet(source: FileSource) -> pd.DataFrame:
+def _check_unpacked_size(source: FileSource) -> None:
+    """Refuses a workbook whose parts unpack past EXCEL_MAX_UNPACKED_BYTES: a 1 MB .xlsx can expand to 1 GiB of
+    XML, which openpyxl then holds as 2.2 GB of cells. The archive's directory says the sizes without unpacking."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(source.data()) if source.path is None else source.path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as error:
+        raise DataError(f"{source.name}: could not be read as an Excel workbook ({_first_line(error)}). "
+                        "Save it again as .xlsx or export a CSV.") from error  # fmt: skip
+    if unpacked > EXCEL_MAX_UNPACKED_BYTES:
+        raise DataError(f"{source.name}: the workbook unpacks to {unpacked / 1e6:,.0f} MB, over the "
+                        f"{EXCEL_MAX_UNPACKED_BYTES / 1e6:,.0f} MB read from Excel files. Export the sheet as CSV "
+                        "or Parquet, which have no such limit.")  # fmt: skip
+
+
+def _read_parquet(source: FileSource) -> tuple[pd.DataFrame, list[str]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     name = source.name
     try:
-        return pd.read_parquet(source.readable())
+        table = pq.read_table(source.readable())
     except Exception as error:
         raise DataError(f"{name}: could not be read as Parquet ({_first_line(error)}).") from error
+    # Lists, structs and maps hold several values per cell: neither a dimension nor an amount.
+    nested = [f.name for f in table.schema if pa.types.is_nested(f.type)]
+    warnings = []
+    if nested:
+        table = table.drop_columns(nested)
+        warnings.append(f"Column(s) {', '.join(map(repr, nested))} hold lists or records, not single values, and "
+                        "were left out.")  # fmt: skip
+    if table.num_columns == 0:
+        raise DataError(f"{name}: no column holds single values (only lists or records).")
+    return table.to_pandas(), warnings
 
 
 def _read_text(source: FileSource) -> tuple[pd.DataFrame, np.ndarray | None, list[str]]:
@@ -280,11 +313,13 @@ def _read_text(source: FileSource) -> tuple[pd.DataFrame, np.ndarray | None, lis
         skipped.append(row.text)
         return "skip"
 
+    block_size = CSV_BLOCK_BYTES
+
     def parse(newlines_in_values: bool):
         skipped.clear()
         return pacsv.read_csv(
             source.readable(),
-            read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+            read_options=pacsv.ReadOptions(block_size=block_size),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=newlines_in_values, invalid_row_handler=skip_row
             ),
@@ -306,7 +341,14 @@ def _read_text(source: FileSource) -> tuple[pd.DataFrame, np.ndarray | None, lis
         except pa.ArrowInvalid:
             table = None
         if table is None or skipped:
-            table = parse(newlines_in_values=True)
+            try:
+                table = parse(newlines_in_values=True)
+            except pa.ArrowInvalid as error:
+                if "straddl" not in str(error):
+                    raise
+                # One row longer than a parse block: read the file as one block (one core, but it reads).
+                block_size = min(max(source.size + 1, CSV_BLOCK_BYTES), (1 << 31) - 1)
+                table = parse(newlines_in_values=True)
     except pa.ArrowInvalid as error:
         _check_utf8(source)  # a clearer message when the cause is the encoding
         raise DataError(f"{name}: could not be read as a table ({_first_line(error)}). "
@@ -473,20 +515,20 @@ def _period_candidate(column: str) -> _Candidate | None:
 def _find_wide_pairs(frame: pd.DataFrame, default_metric: str) -> list[tuple[str, str, list[str]]]:
     """Finds (metric, before column, after columns) in file order."""
     candidates = [c for c in map(_period_candidate, frame.columns) if c is not None]
+    # Candidates grouped by metric words: a file with 10,000 columns is matched in one pass, not 10,000 scans.
+    by_metric: dict[tuple[str, ...], list[_Candidate]] = {}
+    for candidate in candidates:
+        by_metric.setdefault(candidate.metric, []).append(candidate)
     found: dict[str, tuple[str, list[str]]] = {}
     used: set[str] = set()
     for before in candidates:
         if before.column in used or before.extra:
             continue
+        same_metric = by_metric[before.metric]
         if before.side == "year":
-            later = [
-                c
-                for c in candidates
-                if c.side == "year" and c.metric == before.metric and c.order > before.order
-            ]
-            if not later or any(
-                c.order < before.order for c in candidates if c.side == "year" and c.metric == before.metric
-            ):
+            years = [c for c in same_metric if c.side == "year"]
+            later = [c for c in years if c.order > before.order]
+            if not later or any(c.order < before.order for c in years):
                 continue
             first_later_year = min(c.order for c in later)
             afters = [c for c in later if c.order == first_later_year] + [
@@ -494,11 +536,7 @@ def _find_wide_pairs(frame: pd.DataFrame, default_metric: str) -> list[tuple[str
             ]
         elif before.side == "before":
             partners = {after for b, after in PERIOD_WORD_PAIRS if b == before.pair}
-            afters = [
-                c
-                for c in candidates
-                if c.side == "after" and c.pair in partners and c.metric == before.metric
-            ]
+            afters = [c for c in same_metric if c.side == "after" and c.pair in partners]
             # "new" is the after-word of both "old" and "base": keep the words a file really uses.
         else:
             continue
@@ -762,7 +800,7 @@ def _wide_to_tidy(
                         f"{chosen!r}. Choose another scenario to analyse {', '.join(map(repr, others))} "
                         "instead.")  # fmt: skip
 
-    tidy = pd.DataFrame(index=raw.index)
+    values: dict[str, pd.Series] = {}
     columns: dict[str, MetricColumns] = {}
     left_out: dict[str, list[str]] = {}
     other_columns: set[str] = set()
@@ -781,8 +819,9 @@ def _wide_to_tidy(
             metric, before_column, column, [c for c in after_columns if c != column], scenario=chosen,
             periods=periods,
         )  # fmt: skip
-        tidy[f"{metric}_before"] = raw[before_column]
-        tidy[f"{metric}_after"] = raw[column]
+        values[f"{metric}_before"] = raw[before_column]
+        values[f"{metric}_after"] = raw[column]
+    tidy = pd.DataFrame(values, index=raw.index)
     for metric, their_columns in left_out.items():
         warnings.append(f"{metric} has no column for scenario {chosen!r} (its after columns: "
                         f"{', '.join(their_columns)}), so it is left out of this scenario.")  # fmt: skip
@@ -873,19 +912,21 @@ def _long_to_tidy(
         warnings.append(f"{int(repeated.sum())} row(s) repeat a segment and period that appear earlier (first: "
                         f"{segment}, {period_column}={labels[first.name]}); their values were summed.")  # fmt: skip
     is_after = (labels[mask] == ordered[1]).to_numpy()
-    tidy = subset[dimensions].copy() if dimensions else pd.DataFrame(index=subset.index)
+    parts: dict[str, object] = {}
     columns: dict[str, MetricColumns] = {}
     for column in metric_columns:
         metric = re.sub(r"\W+", "_", column.strip().lower()).strip("_") or "value"
         parsed = parse_number_column(subset[column])
         # Each long row holds one period: the other period's value for that row is zero, then rows are summed.
         values = parsed.values.mask(parsed.invalid, np.nan)
-        tidy[f"{metric}_before"] = np.where(is_after, 0.0, values)
-        tidy[f"{metric}_after"] = np.where(is_after, values, 0.0)
+        parts[f"{metric}_before"] = np.where(is_after, 0.0, values)
+        parts[f"{metric}_after"] = np.where(is_after, values, 0.0)
         columns[metric] = MetricColumns(
             metric, f"{column} @ {ordered[0]}", f"{column} @ {ordered[1]}", [], parsed.percent,
             periods=(str(ordered[0]), str(ordered[1])),
         )  # fmt: skip
+    # Built at once: inserting thousands of columns one by one fragments the frame (and warns on each).
+    tidy = pd.concat([subset[dimensions], pd.DataFrame(parts, index=subset.index)], axis=1)
     return tidy, columns, (str(ordered[0]), str(ordered[1]))
 
 
@@ -928,20 +969,28 @@ def _finish(
 ) -> pd.DataFrame:
     """Parses metric values, drops rows that lack one, and sums rows that repeat a segment."""
     value_columns = [f"{m}_{side}" for m in metrics for side in ("before", "after")]
-    bad = pd.Series(False, index=tidy.index)
-    reasons: dict[str, pd.Series] = {}
+    # numpy masks, and the parsed columns put back in one go: per-column pandas work cost 1 ms a column (10 s for a
+    # file with 10,000 columns).
+    bad = np.zeros(len(tidy), dtype=bool)
+    reasons: dict[str, np.ndarray] = {}
+    parsed_columns = {}
     for column in value_columns:
         parsed = parse_number_column(tidy[column])
         metric = column.rsplit("_", 1)[0]
         if parsed.percent and not columns[metric].percent:
             columns[metric].percent = True
-        if parsed.values.isna().all():
+        numbers = parsed.values.to_numpy(dtype="float64", na_value=np.nan)
+        if np.isnan(numbers).all():
             source_column = columns[metric].before if column.endswith("_before") else columns[metric].after
             raise DataError(f"{name}: column {source_column!r} holds no numbers. Check that it is the metric you "
                             "meant, and that its cells are numbers.")  # fmt: skip
-        tidy[column] = parsed.values
-        reasons[column] = parsed.values.isna()
-        bad |= parsed.values.isna()
+        # inf, -inf and numbers past 1.8e308 (read as inf) are no amounts: such rows are left out, like empty ones.
+        reasons[column] = ~np.isfinite(numbers)
+        bad |= reasons[column]
+        parsed_columns[column] = parsed
+    values = pd.DataFrame({c: p.values for c, p in parsed_columns.items()}, index=tidy.index)
+    tidy = pd.concat([tidy.drop(columns=value_columns), values], axis=1)
+    _check_conventions(name, metrics, columns, parsed_columns, warnings)
 
     for metric, info in columns.items():
         if info.percent and metric in metrics:
@@ -954,8 +1003,9 @@ def _finish(
         tidy = tidy.loc[~bad]
         if tidy.empty:
             raise DataError(
-                f"{name}: every row has a missing or non-numeric value; nothing is left to compare."
+                f"{name}: every row has a missing, non-numeric or infinite value; nothing is left to compare."
             )
+    _check_sums(name, tidy, value_columns, columns)
 
     for dimension in dimensions:
         tidy[dimension] = as_dimension(tidy[dimension])
@@ -974,6 +1024,46 @@ def _finish(
     for dimension in dimensions:
         frame[dimension] = frame[dimension].astype("category")
     return frame
+
+
+def _check_sums(
+    name: str, tidy: pd.DataFrame, value_columns: list[str], columns: dict[str, MetricColumns]
+) -> None:
+    """Refuses metrics whose values cannot be added up: a sum past 1.8e308 is inf, and inf is no change."""
+    # The sum of absolute values bounds every partial sum, so no group-by of these rows can overflow either.
+    with np.errstate(over="ignore"):
+        totals = np.abs(tidy[value_columns].to_numpy(dtype="float64")).sum(axis=0)
+    for column, total in zip(value_columns, totals):
+        if not np.isfinite(total):
+            metric = column.rsplit("_", 1)[0]
+            source = columns[metric].before if column.endswith("_before") else columns[metric].after
+            raise DataError(f"{name}: the values of column {source!r} are too large to add up (their sum passes "
+                            "1.8e308). Check the column's units, or divide it by a power of ten.")  # fmt: skip
+
+
+def _check_conventions(
+    name: str, metrics: list[str], columns: dict[str, MetricColumns], parsed: dict, warnings: list[str]
+) -> None:
+    """Warns when a metric's after values are about 1000 times its before values row by row (or the reverse), with
+    whole numbers on one side and decimals on the other: the mark of `1.234` in one column and `1,234` in the other,
+    which the two columns read differently (a 99,900% rise that never happened)."""
+    for metric in metrics:
+        before = parsed[f"{metric}_before"].values.to_numpy(dtype="float64", na_value=np.nan)
+        after = parsed[f"{metric}_after"].values.to_numpy(dtype="float64", na_value=np.nan)
+        both = np.isfinite(before) & np.isfinite(after) & (before != 0) & (after != 0)
+        if both.sum() < 1:
+            continue
+        ratio = float(np.median(np.abs(after[both] / before[both])))
+        if not (600 <= ratio <= 1700 or 600 <= 1 / ratio <= 1700):
+            continue
+        whole = [bool(np.all(np.floor(side[both]) == side[both])) for side in (before, after)]
+        if whole[0] != whole[1]:
+            info = columns[metric]
+            warnings.append(f"{metric}: the values of {info.after!r} are about {ratio if ratio > 1 else 1 / ratio:,.0f} "
+                            f"times {'those' if ratio > 1 else 'a thousandth'} of {info.before!r}, row by row, and one "
+                            "column holds whole numbers while the other holds decimals. The two columns may write "
+                            "numbers differently (1.234 in one, 1,234 in the other); write both the same way and "
+                            "load the file again.")  # fmt: skip
 
 
 def as_dimension(column: pd.Series) -> pd.Series:
@@ -1023,15 +1113,16 @@ def _repeats_a_segment(tidy: pd.DataFrame, dimensions: list[str]) -> bool:
 def _describe_bad_rows(
     tidy: pd.DataFrame,
     source_rows: np.ndarray | None,
-    bad: pd.Series,
-    reasons: dict[str, pd.Series],
+    bad: np.ndarray,
+    reasons: dict[str, np.ndarray],
     dimensions: list[str],
     columns: dict[str, MetricColumns],
 ) -> str:
     examples = []
-    for index in tidy.index[bad.to_numpy()][:5]:
+    for position in np.flatnonzero(bad)[:5]:
+        index = tidy.index[position]
         segment = ", ".join(f"{d}={tidy.at[index, d]}" for d in dimensions) or "the only segment"
-        missing = [column for column, mask in reasons.items() if mask.at[index]]
+        missing = [column for column, mask in reasons.items() if mask[position]]
         labels = []
         for column in missing:
             info = columns[column.rsplit("_", 1)[0]]
@@ -1039,5 +1130,5 @@ def _describe_bad_rows(
         examples.append(f"row {row_number(source_rows, index)} ({segment}: {', '.join(labels)})")
     count = int(bad.sum())
     more = f" and {count - len(examples)} more" if count > len(examples) else ""
-    return (f"{count} row(s) with a missing or non-numeric value were left out: {'; '.join(examples)}{more}. "
-            "Fill them in (0 if the value really is zero) to include them.")  # fmt: skip
+    return (f"{count} row(s) with a missing, non-numeric or infinite value were left out: {'; '.join(examples)}"
+            f"{more}. Fill them in with finite numbers (0 if the value really is zero) to include them.")  # fmt: skip
