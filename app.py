@@ -36,10 +36,15 @@ st.caption("Explain why a metric moved. The agent writes and runs code; every nu
 
 dataset = choose_dataset(compare_scenarios=True)
 left, right = st.columns(2)
-metric = left.selectbox("Metric", dataset.metrics)
+with st.container():
+    ratio = ratio_picker(dataset)
+if ratio:  # Metric and Question follow the ratio: its numerator's totals, the rate in the question
+    metric = left.selectbox("Metric", [ratio.split("/")[0]], disabled=True, help="the ratio's numerator")
+    measure = ratio.replace("/", " / ")
+else:
+    metric = measure = left.selectbox("Metric", dataset.metrics)
 dimensions = right.multiselect("Dimensions", dataset.dimensions, default=dataset.dimensions)
-ratio = ratio_picker(dataset)
-question = st.text_input("Question", value=f"Explain how {metric} changed and which segments drove it.")
+question = st.text_input("Question", value=f"Explain how {measure} changed and which segments drove it.")
 compare = compare_all_scenarios(dataset)
 
 
@@ -50,7 +55,12 @@ def request_for(loaded) -> RunRequest:
 
 run: BackgroundRun | ScenarioComparison | None = st.session_state.get("run")
 start, stop = st.columns([1, 5])
-if start.button("Run", type="primary", disabled=run is not None and not run.finished, key="run_button"):
+# Cleared dimensions are a choice to respect, not a reason to analyse them all anyway.
+no_dimensions = bool(dataset.dimensions) and not dimensions
+if no_dimensions:
+    st.info("Pick at least one dimension to break the change down by.")
+busy = run is not None and not run.finished
+if start.button("Run", type="primary", disabled=busy or no_dimensions, key="run_button"):
     try:
         model = build_model(choice, agent_kind)
     except ModelConfigError as error:

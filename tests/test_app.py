@@ -105,3 +105,28 @@ def test_a_failed_run_shows_its_error_in_the_page(app):
     assert not app.exception
     assert any("Could not connect to the model server" in e.value for e in app.error)
     assert app.session_state["run"].result.status == "error"
+
+
+def test_ratio_defaults_to_the_smaller_count_over_the_larger_and_the_question_follows(app):
+    app.selectbox(key="sample").set_value("conversion_by_channel.csv").run()
+    assert not app.exception
+    assert app.checkbox(key="use_ratio-conversion_by_channel.csv").value
+    assert app.selectbox(key="numerator-conversion_by_channel.csv").value == "orders"
+    assert app.selectbox(key="denominator-conversion_by_channel.csv").value == "users"
+    assert "Explain how orders / users changed and which segments drove it." in [t.value for t in app.text_input]
+    finish_run(app)
+    ratio = app.session_state["run"].result.analysis["ratio"]
+    assert (ratio["numerator"], ratio["denominator"]) == ("orders", "users") and ratio["after"] < 1
+    # No clear rate in a revenue file: nothing ticked, the metric's own question
+    app.selectbox(key="sample").set_value("revenue_by_country.tsv").run()
+    assert not app.checkbox(key="use_ratio-revenue_by_country.tsv").value
+
+
+def test_cleared_dimensions_are_respected(app):
+    app.selectbox(key="sample").set_value("sales_by_segment.csv").run()
+    app.multiselect[0].set_value(["platform"]).run()
+    finish_run(app)
+    assert app.session_state["run"].result.analysis["dimensions"] == ["platform"]
+    app.multiselect[0].set_value([]).run()
+    assert app.button(key="run_button").disabled
+    assert any("Pick at least one dimension" in i.value for i in app.info)

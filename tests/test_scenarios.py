@@ -266,8 +266,8 @@ def test_page_has_one_scenario_picker_and_applies_it_to_every_metric(three_scena
     assert not [s for s in app.selectbox if str(s.label).startswith("'After' column")]
     picker.set_value("scenario_3").run()
     app.checkbox(key=f"use_ratio-{path.name}").check().run()
-    app.selectbox(key="numerator").set_value("converted_users").run()
-    app.selectbox(key="denominator").set_value("users").run()
+    app.selectbox(key=f"numerator-{path.name}").set_value("converted_users").run()
+    app.selectbox(key=f"denominator-{path.name}").set_value("users").run()
     app.button(key="run_button").click().run()
     run = app.session_state["run"]
     assert run.wait(60)

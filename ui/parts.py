@@ -14,6 +14,7 @@ from agent.models import ModelChoice
 from agent.session import BackgroundRun, Replay
 from agent.view_model import step_caption, step_state
 from tools.loading import DataError, Dataset, load_dataset
+from tools.roles import suggest_ratio
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 SAMPLE_FILES = [
@@ -130,15 +131,25 @@ def scenario_loader(dataset: Dataset):
 
 
 def ratio_picker(dataset: Dataset) -> str | None:
-    """NUMERATOR/DENOMINATOR when the user defines a ratio metric, else None."""
-    use_ratio = st.checkbox("Ratio metric (e.g. orders / users)", value="users" in dataset.metrics,
-                            key=f"use_ratio-{dataset.source}", disabled=len(dataset.metrics) < 2)  # fmt: skip
+    """NUMERATOR/DENOMINATOR when the user defines a ratio metric, else None.
+
+    Ticked by default when the names make a clear rate (orders / users); the default pair is always the smaller
+    count over the larger, never the inverse.
+    """
+    suggested, clear = suggest_ratio(dataset)
+    use_ratio = st.checkbox("Ratio metric (e.g. orders / users)", value=clear, key=f"use_ratio-{dataset.source}",
+                            disabled=suggested is None and len(dataset.metrics) < 2)  # fmt: skip
     if not use_ratio or len(dataset.metrics) < 2:
         return None
+    numerator_default, denominator_default = suggested or (dataset.metrics[0], dataset.metrics[1])
     numerator_col, denominator_col = st.columns(2)
-    numerator = numerator_col.selectbox("Numerator", dataset.metrics, index=0, key="numerator")
+    numerator = numerator_col.selectbox("Numerator", dataset.metrics, key=f"numerator-{dataset.source}",
+                                        index=dataset.metrics.index(numerator_default))  # fmt: skip
     others = [m for m in dataset.metrics if m != numerator]
-    denominator = denominator_col.selectbox("Denominator", others, index=len(others) - 1, key="denominator")
+    index = others.index(denominator_default) if denominator_default in others else len(others) - 1
+    denominator = denominator_col.selectbox(
+        "Denominator", others, index=index, key=f"denominator-{dataset.source}"
+    )
     return f"{numerator}/{denominator}"
 
 
