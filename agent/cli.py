@@ -9,6 +9,16 @@ import traceback
 from collections.abc import Sequence
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+# The flag that sets what a DataError's `setting` names: the loader's messages name no surface's controls.
+FLAG_FOR_SETTING = {
+    "periods": "--periods EARLIER,LATER",
+    "period_column": "--period-column COLUMN",
+    "metric": "--metric NAME",
+    "by": "--by DIMENSION",
+    "after": "--after SCENARIO",
+    "ratio": "--ratio NUMERATOR/DENOMINATOR",
+    "max_size": "--max-file-mb N",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args)
     except (DataError, EngineError, ModelConfigError) as error:
-        return _fail(args, str(error), EXIT_BAD_INPUT)
+        flag = FLAG_FOR_SETTING.get(getattr(error, "setting", None) or "")
+        return _fail(args, f"{error} (set it with {flag})" if flag else str(error), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         return _fail(args, "interrupted", EXIT_RUN_FAILED)
     except Exception as error:

@@ -113,7 +113,9 @@ def test_ratio_defaults_to_the_smaller_count_over_the_larger_and_the_question_fo
     assert app.checkbox(key="use_ratio-conversion_by_channel.csv").value
     assert app.selectbox(key="numerator-conversion_by_channel.csv").value == "orders"
     assert app.selectbox(key="denominator-conversion_by_channel.csv").value == "users"
-    assert "Explain how orders / users changed and which segments drove it." in [t.value for t in app.text_input]
+    assert "Explain how orders / users changed and which segments drove it." in [
+        t.value for t in app.text_input
+    ]
     finish_run(app)
     ratio = app.session_state["run"].result.analysis["ratio"]
     assert (ratio["numerator"], ratio["denominator"]) == ("orders", "users") and ratio["after"] < 1

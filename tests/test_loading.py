@@ -152,8 +152,9 @@ def test_by_chooses_dimensions_and_numeric_columns_can_be_dimensions(write_file)
 
 
 def test_by_unknown_column(write_file):
-    with pytest.raises(DataError, match="--by names column"):
+    with pytest.raises(DataError, match="there is no column 'region' to use as the dimension") as error:
         load_dataset(write_file("data.csv", "country,revenue_before,revenue_after\nUK,1,2\n"), by=["region"])
+    assert error.value.setting == "by"
 
 
 # --- long layouts ----------------------------------------------------------------------------------------------
@@ -181,16 +182,17 @@ def test_long_layout_unknown_order_warns_and_can_be_overridden(write_file):
     text = "phase,country,revenue\nspring,UK,12\nautumn,UK,10\n"
     dataset = load_dataset(write_file("long.csv", text))
     assert dataset.periods == ("spring", "autumn")
-    assert any("--periods" in w for w in dataset.warnings)
+    assert any("Swap the periods" in w and "--" not in w for w in dataset.warnings)
     flipped = load_dataset(write_file("long.csv", text), periods=["autumn", "spring"])
     assert revenue(flipped)["UK"] == (10.0, 12.0)
 
 
 def test_long_layout_more_than_two_periods_needs_a_choice(write_file):
-    text = "month,country,revenue\nJan,UK,1\nFeb,UK,2\nMar,UK,3\n"
-    with pytest.raises(DataError, match="--periods"):
-        load_dataset(write_file("long.csv", text))
-    chosen = load_dataset(write_file("long.csv", text), periods=["Jan", "Mar"])
+    text = "stage,country,revenue\nalpha,UK,1\nbeta,UK,2\ngamma,UK,3\n"
+    with pytest.raises(DataError, match="choose the two periods to compare") as error:
+        load_dataset(write_file("long.csv", text), period_column="STAGE")
+    assert error.value.setting == "periods"
+    chosen = load_dataset(write_file("long.csv", text), period_column="stage", periods=["Alpha", "gamma"])
     assert revenue(chosen)["UK"] == (1.0, 3.0)
 
 

@@ -9,23 +9,24 @@ import numpy as np
 import pandas as pd
 
 from tools import engine
-from tools.loading import DataError, Dataset
+from tools.loading import DataError, Dataset, listing
 
 
 def parse_ratio(ratio: str, dataset: Dataset) -> tuple[str, str]:
     """Splits `orders/users` into numerator and denominator metrics, checking both exist."""
-    parts = [part.strip() for part in ratio.replace("÷", "/").split("/")]
+    parts = [dataset.find_metric(part.strip()) for part in ratio.replace("÷", "/").split("/")]
     if len(parts) != 2 or not all(parts):
-        raise DataError(f"--ratio {ratio!r}: write it as NUMERATOR/DENOMINATOR, for example orders/users.")
+        raise DataError(f"The ratio {ratio!r}: write it as NUMERATOR/DENOMINATOR, for example orders/users.",
+                        setting="ratio")  # fmt: skip
     for part in parts:
         if part in dataset.left_out:
             dataset.metric_columns(part)  # names the scenario the metric lacks
     unknown = [p for p in parts if p not in dataset.metrics]
     if unknown:
-        raise DataError(f"{dataset.source}: --ratio names {', '.join(map(repr, unknown))}, which is not a metric "
-                        f"of this file. Metrics: {', '.join(dataset.metrics)}.")  # fmt: skip
+        raise DataError(f"{dataset.source}: the ratio names {', '.join(map(repr, unknown))}, which is not a metric "
+                        f"of this file. Metrics: {listing(dataset.metrics)}.", setting="ratio")  # fmt: skip
     if parts[0] == parts[1]:
-        raise DataError(f"--ratio {ratio!r}: numerator and denominator must differ.")
+        raise DataError(f"The ratio {ratio!r}: numerator and denominator must differ.", setting="ratio")
     check_same_provenance(dataset, parts[0], parts[1])
     return parts[0], parts[1]
 
@@ -53,7 +54,7 @@ def choose_metric(dataset: Dataset, metric: str | None, ratio: tuple[str, str] |
     """The metric the totals and breakdowns describe: the one asked for, the ratio's numerator, or the first."""
     if metric:
         dataset.metric_columns(metric)  # raises a clear error for an unknown name
-        return metric
+        return dataset.find_metric(metric)
     return ratio[0] if ratio else dataset.metrics[0]
 
 
@@ -72,11 +73,11 @@ def analyze(
     """
     ratio_parts = parse_ratio(ratio, dataset) if ratio else None
     metric = choose_metric(dataset, metric, ratio_parts)
-    dimensions = list(by) if by else list(dataset.dimensions)
+    dimensions = [dataset.find_dimension(d) for d in by] if by else list(dataset.dimensions)
     unknown = [d for d in dimensions if d not in dataset.dimensions]
     if unknown:
         raise DataError(f"{dataset.source}: {', '.join(map(repr, unknown))} is not a dimension of this file. "
-                        f"Dimensions: {', '.join(dataset.dimensions) or '(none)'}.")  # fmt: skip
+                        f"Dimensions: {listing(dataset.dimensions) or '(none)'}.")  # fmt: skip
     before, after = dataset.metric_columns(metric)
     frame = dataset.frame
     totals = engine.totals(frame, before, after)

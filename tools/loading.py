@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tools.numbers import is_mostly_numeric, parse_number_column
+from tools.periods import time_order
 
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024  # 1 GiB; the CLI and the page can lower it.
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
@@ -57,8 +58,25 @@ _YEAR = re.compile(r"^(19|20)\d{2}$")
 _NAME_SPLIT = re.compile(r"[\s_\-.]+")
 
 
+def listing(names, limit: int = 12) -> str:
+    """Names for a message, at most `limit` of them: a file with 10,000 columns must not print them all."""
+    names = [str(n) for n in names]
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
+
+
 class DataError(ValueError):
-    """A problem with the user's file. The message says what is wrong and what to do about it."""
+    """A problem with the user's file. The message says what is wrong and what to do about it.
+
+    Attributes:
+        setting: The setting that fixes it (`periods`, `period_column`, `metric`, `by`, `after`, `max_size`), so
+            that each surface can name its own control: a flag in the CLI, a picker in the page. The message itself
+            names neither.
+    """
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 @dataclass
@@ -119,8 +137,24 @@ class Dataset:
     scenarios: list[str] = field(default_factory=list)
     left_out: dict[str, list[str]] = field(default_factory=dict)
 
+    def find_metric(self, metric: str) -> str:
+        """The metric's name as the file writes it, matched without regard to case and spacing."""
+        if metric in self.metrics:
+            return metric
+        wanted = normal_name(metric)
+        for known in [*self.metrics, *self.left_out]:
+            if normal_name(known) == wanted:
+                return known
+        return metric
+
+    def find_dimension(self, dimension: str) -> str:
+        """The dimension's name as the file writes it, matched without regard to case and spacing."""
+        wanted = normal_name(dimension)
+        return next((d for d in self.dimensions if d == dimension or normal_name(d) == wanted), dimension)
+
     def metric_columns(self, metric: str) -> tuple[str, str]:
-        """The tidy table's before and after column for a metric."""
+        """The tidy table's before and after column for a metric (named in any case)."""
+        metric = self.find_metric(metric)
         if metric not in self.metrics and metric in self.left_out:
             raise DataError(
                 f"{self.source}: {metric} has no column for scenario {self.scenario!r} (its after columns: "
@@ -128,7 +162,8 @@ class Dataset:
             )
         if metric not in self.metrics:
             raise DataError(
-                f"{self.source}: there is no metric '{metric}'. Metrics in this file: {', '.join(self.metrics)}."
+                f"{self.source}: there is no metric '{metric}'. Metrics in this file: {listing(self.metrics)}.",
+                setting="metric",
             )
         return f"{metric}_before", f"{metric}_after"
 
@@ -199,19 +234,19 @@ def open_source(source: str | os.PathLike | bytes | BinaryIO, name: str | None, 
             raise DataError(f"{name}: is a folder, not a file.")
         size = path.stat().st_size
         if size > max_bytes:
-            raise DataError(_too_large(name, size, max_bytes))
+            raise DataError(_too_large(name, size, max_bytes), setting="max_size")
         return FileSource(name, path=path)
     data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else source.read(max_bytes + 1)
     name = name or getattr(source, "name", None) or "uploaded file"
     if len(data) > max_bytes:
-        raise DataError(_too_large(name, len(data), max_bytes))
+        raise DataError(_too_large(name, len(data), max_bytes), setting="max_size")
     return FileSource(name, data=data)
 
 
 def _too_large(name: str, size: int, max_bytes: int) -> str:
     return (
         f"{name}: the file is {size / 1e6:,.1f} MB, over the {max_bytes / 1e6:,.0f} MB limit. "
-        "Aggregate it to one row per segment first, or raise the limit (--max-file-mb)."
+        "Aggregate it to one row per segment first, or raise the size limit."
     )
 
 
@@ -573,6 +608,9 @@ def order_periods(values: Sequence[object]) -> tuple[list[object], bool]:
             return (values if words[0] == before else values[::-1]), True
     if all(isinstance(v, (int, float, np.integer, np.floating)) for v in values):
         return sorted(values), True
+    by_time = time_order(values)  # 2026-W9 before 2026-W10, Oct 2026 before Nov 2026: time, never text order
+    if by_time is not None:
+        return by_time, True
     quarters = [_quarter_key(w) for w in words]
     if all(q is not None for q in quarters):
         return [v for _, v in sorted(zip(quarters, values), key=lambda p: p[0])], True
@@ -597,19 +635,42 @@ def _quarter_key(word: str) -> tuple[int, int] | None:
 
 
 def _find_period_column(frame: pd.DataFrame, numeric: set[str]) -> str | None:
-    """A column that names the period: a period-like name, or before/after-like values, with few values."""
-    named, valued = [], []
-    for column in frame.columns:
-        distinct = frame[column].dropna().unique()
-        if len(distinct) < 2 or len(distinct) > 12:
+    """The time column of a long table: found by its values first, then by its name.
+
+    A column whose values all name periods (dates, months, weeks, quarters, fiscal years; real date cells) and
+    repeat across rows wins; then a column named with a period word (`COHORT_MONTH`, `order_date`, `report_week`,
+    `fiscal_quarter`) with a few values; then a column holding a before/after word pair.
+    """
+    scored = []
+    for position, column in enumerate(frame.columns):
+        values = frame[column]
+        named = is_period_name(column)
+        if column in numeric and not named and not pd.api.types.is_datetime64_any_dtype(values):
+            continue  # a numeric column is an amount unless its name says time
+        distinct = values.dropna().unique()
+        if len(distinct) < 2:
             continue
-        if column.strip().lower() in _PERIOD_COLUMN_NAMES:
-            named.append(column)
-        elif column not in numeric and len(distinct) == 2:
-            words = {str(v).strip().lower() for v in distinct}
-            if any(words == {b, a} for b, a in PERIOD_WORD_PAIRS):
-                valued.append(column)
-    return (named or valued or [None])[0]
+        repeats = len(values) >= 2 * len(distinct)  # each period holds several segments
+        by_values = len(distinct) <= 5000 and repeats and time_order(distinct) is not None
+        words = {str(v).strip().lower() for v in distinct[:3]}
+        paired = len(distinct) == 2 and any(words == {b, a} for b, a in PERIOD_WORD_PAIRS)
+        score = 3 if by_values else 2 if paired else 1 if named and len(distinct) <= 12 else 0
+        if score:
+            scored.append((score + (0.5 if named else 0), -position, column))
+    return max(scored)[2] if scored else None
+
+
+_PERIOD_WORDS = {
+    "period", "date", "day", "week", "month", "quarter", "year", "time", "snapshot", "cohort", "fy", "fiscal",
+    "yyyymm", "wk", "mo", "qtr", "dt", "asof", "version", "phase", "window", "wave", "release", "timeframe", "when",
+    "daily", "weekly", "monthly", "quarterly", "yearly", "annual", "timestamp",
+}  # fmt: skip
+
+
+def is_period_name(column: str) -> bool:
+    """True when a column's name says it holds time: a period word in it (`COHORT_MONTH`, `order_date`)."""
+    words = {w for w in re.split(r"[^a-z0-9]+", str(column).lower()) if w}
+    return bool(words & _PERIOD_WORDS) or str(column).strip().lower() in _PERIOD_COLUMN_NAMES
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -648,9 +709,9 @@ def load_dataset(
     raw, source_rows, warnings = read_table(file)
     rows_read = len(raw)
     by = [b.strip() for b in by] if by else None
-    _check_columns_exist(raw, name, by, "--by")
+    by = _resolve_columns(raw, name, by, "dimension", "by")
     if period_column:
-        _check_columns_exist(raw, name, [period_column], "--period-column")
+        period_column = _resolve_columns(raw, name, [period_column], "period column", "period_column")[0]
 
     pairs = [] if period_column or periods else _find_wide_pairs(raw, _metric_name_from_file(name))
     wide = None
@@ -669,8 +730,9 @@ def load_dataset(
         if used_period_column is None:
             raise DataError(
                 f"{name}: found no before/after pair of numeric columns and no period column. Name the columns "
-                "like revenue_before / revenue_after (or _prev/_curr, _2023/_2024), or give a long table a period "
-                f"column with two values (--period-column). Columns seen: {', '.join(map(str, raw.columns))}."
+                "like revenue_before / revenue_after (or _prev/_curr, _2023/_2024), or choose the column that holds "
+                f"the period. Columns seen: {listing(raw.columns)}.",
+                setting="period_column",
             )
         tidy, columns, period_labels = _long_to_tidy(
             raw, name, used_period_column, periods, by, numeric, warnings
@@ -679,7 +741,8 @@ def load_dataset(
 
     metric_names = list(columns)
     if metrics:
-        wanted = [m.strip() for m in metrics]
+        by_name = {normal_name(m): m for m in [*columns, *(wide.left_out if wide else {})]}
+        wanted = [by_name.get(normal_name(m), m.strip()) for m in metrics]
         lacking = [m for m in wanted if wide and m in wide.left_out]
         if lacking:
             raise DataError(f"{name}: {', '.join(lacking)} has no column for scenario {wide.scenario!r} (its after "
@@ -688,7 +751,7 @@ def load_dataset(
         unknown = [m for m in wanted if m not in columns]
         if unknown:
             raise DataError(f"{name}: no metric named {', '.join(map(repr, unknown))}. Metrics in this file: "
-                            f"{', '.join(metric_names)}.")  # fmt: skip
+                            f"{listing(metric_names)}.", setting="metric")  # fmt: skip
         metric_names = [m for m in metric_names if m in wanted]
         columns = {m: columns[m] for m in metric_names}
 
@@ -719,11 +782,18 @@ def load_dataset(
     )
 
 
-def _check_columns_exist(raw: pd.DataFrame, name: str, wanted: Sequence[str] | None, flag: str) -> None:
-    missing = [c for c in (wanted or []) if c not in raw.columns]
+def _resolve_columns(
+    raw: pd.DataFrame, name: str, wanted: Sequence[str] | None, role: str, setting: str
+) -> list[str] | None:
+    """The file's columns that the user named, matched without regard to case and spacing (`volume` is `VOLUME`)."""
+    if not wanted:
+        return None
+    by_name = {normal_name(c): c for c in raw.columns}
+    missing = [w for w in wanted if w not in raw.columns and normal_name(w) not in by_name]
     if missing:
-        raise DataError(f"{name}: {flag} names column(s) {', '.join(map(repr, missing))}, which the file does not have. "
-                        f"Columns: {', '.join(map(str, raw.columns))}.")  # fmt: skip
+        raise DataError(f"{name}: there is no column {', '.join(map(repr, missing))} to use as the {role}. "
+                        f"Columns: {listing(raw.columns)}.", setting=setting)  # fmt: skip
+    return [w if w in raw.columns else by_name[normal_name(w)] for w in wanted]
 
 
 @dataclass
@@ -873,29 +943,39 @@ def _long_to_tidy(
     numeric: set[str],
     warnings: list[str],
 ) -> tuple[pd.DataFrame, dict[str, MetricColumns], tuple[str, str]]:
-    labels = raw[period_column].astype("string").str.strip()
+    labels = period_labels(raw[period_column])
     distinct = list(dict.fromkeys(labels.dropna()))
     if periods:
         wanted = [str(p).strip() for p in periods]
-        if len(wanted) != 2:
+        if len(wanted) != 2 or wanted[0] == wanted[1]:
             raise DataError(
-                f"{name}: --periods takes two values, earlier first (for example --periods 2023,2024)."
+                f"{name}: give two different periods to compare, earlier first.", setting="periods"
             )
-        unknown = [p for p in wanted if p not in distinct]
+        by_text = {normal_name(d): d for d in distinct}
+        unknown = [p for p in wanted if normal_name(p) not in by_text]
         if unknown:
             raise DataError(f"{name}: period value(s) {', '.join(map(repr, unknown))} are not in column "
-                            f"{period_column!r}, which holds: {', '.join(distinct[:12])}.")  # fmt: skip
-        ordered = wanted
+                            f"{period_column!r}, which holds: {', '.join(distinct[:12])}.", setting="periods")  # fmt: skip
+        ordered = [by_text[normal_name(p)] for p in wanted]
     else:
-        if len(distinct) != 2:
+        by_time = time_order(distinct) if len(distinct) > 2 else None
+        if len(distinct) > 2 and by_time is not None:
+            # Until comparison windows exist: the latest two periods, said plainly.
+            ordered = by_time[-2:]
+            warnings.append(f"The period column {period_column!r} holds {len(distinct)} periods ({by_time[0]} to "
+                            f"{by_time[-1]}); compared the latest two, {ordered[0]} and {ordered[1]}. Choose two "
+                            "other periods to compare them instead.")  # fmt: skip
+        elif len(distinct) != 2:
             raise DataError(
                 f"{name}: the period column {period_column!r} holds {len(distinct)} values "
-                f"({', '.join(distinct[:12])}); pick the two to compare with --periods EARLIER,LATER."
+                f"({', '.join(distinct[:12])}); choose the two periods to compare, earlier first.",
+                setting="periods",
             )
-        ordered, certain = order_periods(distinct)
-        if not certain:
-            warnings.append(f"Took {ordered[0]!r} as the earlier period and {ordered[1]!r} as the later one "
-                            "(file order). Use --periods to change.")  # fmt: skip
+        else:
+            ordered, certain = order_periods(distinct)
+            if not certain:
+                warnings.append(f"Took {ordered[0]!r} as the earlier period and {ordered[1]!r} as the later one "
+                                "(file order). Swap the periods if it is the other way round.")  # fmt: skip
 
     metric_columns = [c for c in raw.columns if c in numeric and c != period_column and c not in (by or [])]
     if not metric_columns:
@@ -915,7 +995,7 @@ def _long_to_tidy(
     parts: dict[str, object] = {}
     columns: dict[str, MetricColumns] = {}
     for column in metric_columns:
-        metric = re.sub(r"\W+", "_", column.strip().lower()).strip("_") or "value"
+        metric = str(column).strip() or "value"  # as written in the file: VOLUME stays VOLUME
         parsed = parse_number_column(subset[column])
         # Each long row holds one period: the other period's value for that row is zero, then rows are summed.
         values = parsed.values.mask(parsed.invalid, np.nan)
@@ -930,6 +1010,19 @@ def _long_to_tidy(
     return tidy, columns, (str(ordered[0]), str(ordered[1]))
 
 
+def period_labels(column: pd.Series) -> pd.Series:
+    """A period column as stripped text; real date cells (Excel, Parquet) as ISO dates, not `2026-10-01 00:00:00`."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        text = column.dt.strftime("%Y-%m-%d")
+        has_time = (column.dropna() != column.dropna().dt.normalize()).any()
+        if has_time:
+            text = column.dt.strftime("%Y-%m-%d %H:%M")
+        return text.astype("string")
+    if pd.api.types.is_float_dtype(column) and column.dropna().apply(float.is_integer).all():
+        column = column.astype("Int64")  # 2025.0 -> 2025
+    return column.astype("string").str.strip()
+
+
 def _choose_dimensions(
     raw: pd.DataFrame,
     tidy: pd.DataFrame,
@@ -942,7 +1035,7 @@ def _choose_dimensions(
         clash = [b for b in by if b in used]
         if clash:
             raise DataError(
-                f"{name}: --by {', '.join(map(repr, clash))} is a metric column, not a dimension."
+                f"{name}: {', '.join(map(repr, clash))} is a metric column, not a dimension.", setting="by"
             )
         dimensions = list(by)
     else:
