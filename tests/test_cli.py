@@ -114,7 +114,11 @@ def test_bad_flag_values(revenue_file):
         unset.returncode == 2
         and "KPI_TEST_UNSET_VARIABLE: that environment variable is not set" in unset.stderr
     )
-    assert "--ratio 'orders'" in run_cli("run", str(revenue_file), "--ratio", "orders").stderr
+    message = run_cli("run", str(revenue_file), "--ratio", "orders").stderr
+    assert (
+        "The ratio 'orders': write it as NUMERATOR/DENOMINATOR" in message
+        and "(set it with --ratio" in message
+    )
     missing = run_cli("run", "/nonexistent.csv")
     assert missing.returncode == 2 and "no such file" in missing.stderr
 
