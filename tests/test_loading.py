@@ -8,11 +8,8 @@ from tools.loading import DataError, load_dataset, order_periods, sniff_delimite
 
 
 def revenue(dataset) -> dict[str, tuple[float, float]]:
-    frame = dataset.frame
-    return {
-        str(row[dataset.dimensions[0]]): (row["revenue_before"], row["revenue_after"])
-        for _, row in frame.iterrows()
-    }
+    before, after = dataset.metric_columns("revenue")  # any case: "Revenue 2023" makes the metric Revenue
+    return {str(row[dataset.dimensions[0]]): (row[before], row[after]) for _, row in dataset.frame.iterrows()}
 
 
 # --- formats ---------------------------------------------------------------------------------------------------
@@ -93,7 +90,7 @@ def test_bytes_and_file_objects_load(revenue_file):
 )
 def test_wide_pairs(write_file, before, after, periods):
     dataset = load_dataset(write_file("data.csv", f"country,{before},{after}\nUK,1,2\nFR,3,4\n"))
-    assert dataset.metrics == ["revenue"]
+    assert dataset.metrics == ["Revenue" if before.startswith("R") else "revenue"]  # as the file writes it
     assert dataset.periods == periods
     assert revenue(dataset)["FR"] == (3.0, 4.0)
 

@@ -87,6 +87,16 @@ def analyze(
     breakdowns = {d: engine.breakdown(frame, d, before, after, cache) for d in dimensions}
     slices = engine.drill_down(frame, dimensions, before, after, top=top, cache=cache)
     notes = []
+    for name in [metric, *(ratio_parts or [])]:
+        kind = dataset.not_additive.get(name)
+        if kind:
+            advice = (
+                " Explain it as a ratio of two counts instead, if the file has them."
+                if kind == "a rate"
+                else ""
+            )
+            notes.append(f"{name} looks like {kind}: its values do not add up across segments, so totals and "
+                         f"shares of it mislead.{advice}")  # fmt: skip
     if totals["before"] == 0:
         notes.append(f"{metric} was 0 before, so its percentage change is undefined (new).")
     if dimensions and breakdowns[dimensions[0]]["contribution_pct"].isna().all() and len(frame):

@@ -121,6 +121,9 @@ class Dataset:
         scenario: The scenario every metric's "after" values come from; None when the file has no scenarios.
         scenarios: Every scenario of the file, in file order (several "after" columns per metric).
         left_out: Metrics the file has but the chosen scenario lacks, with their own "after" columns.
+        not_additive: Metrics whose values do not add up across segments (averages, rates, deviations), with
+            what they look like ("an average"); listed after the others, never chosen by default.
+        ignored: Columns that are neither a metric nor a dimension (ids, free text, constants), with why.
     """
 
     frame: pd.DataFrame
@@ -136,6 +139,8 @@ class Dataset:
     scenario: str | None = None
     scenarios: list[str] = field(default_factory=list)
     left_out: dict[str, list[str]] = field(default_factory=dict)
+    not_additive: dict[str, str] = field(default_factory=dict)
+    ignored: dict[str, str] = field(default_factory=dict)
 
     def find_metric(self, metric: str) -> str:
         """The metric's name as the file writes it, matched without regard to case and spacing."""
@@ -180,6 +185,8 @@ class Dataset:
             "period_column": self.period_column,
             "scenario": self.scenario,
             "scenarios": list(self.scenarios),
+            "not_additive": dict(self.not_additive),
+            "ignored": dict(self.ignored),
             "columns": {
                 name: {"before": c.before, "after": c.after, "after_alternatives": c.after_alternatives}
                 for name, c in self.columns.items()
@@ -526,11 +533,14 @@ class _Candidate:
     pair: str  # the word pair (or "year") it belongs to
     extra: tuple[str, ...]  # words after the period word: scenario names
     order: int = 0  # for years: the year
+    written: str = ""  # the metric's words as the file writes them (`Net_Revenue` for `Net Revenue before`)
 
 
 def _period_candidate(column: str) -> _Candidate | None:
-    words = [w for w in _NAME_SPLIT.split(column.strip().lower()) if w]
+    as_written = [w for w in _NAME_SPLIT.split(column.strip()) if w]
+    words = [w.lower() for w in as_written]
     for index, word in enumerate(words):
+        written = "_".join(as_written[:index] if index else as_written[index + 1 :])
         sides = []
         if word in _BEFORE_WORDS:
             sides.append("before")
@@ -539,11 +549,12 @@ def _period_candidate(column: str) -> _Candidate | None:
         if _YEAR.match(word):
             metric = tuple(words[:index] or words[index + 1 :])
             extra = tuple(words[index + 1 :]) if index else ()
-            return _Candidate(column, metric, "year", "year", extra, int(word))
+            written = "_".join(as_written[:index] or as_written[index + 1 :])
+            return _Candidate(column, metric, "year", "year", extra, int(word), written)
         if sides:
             metric = tuple(words[:index] if index else words[index + 1 :])
             extra = tuple(words[index + 1 :]) if index else ()
-            return _Candidate(column, metric, sides[0], word, extra)
+            return _Candidate(column, metric, sides[0], word, extra, 0, written)
     return None
 
 
@@ -578,7 +589,7 @@ def _find_wide_pairs(frame: pd.DataFrame, default_metric: str) -> list[tuple[str
         afters = [c for c in afters if c.column not in used]
         if not afters:
             continue
-        metric = "_".join(before.metric) or default_metric
+        metric = before.written or default_metric
         if metric in found:
             continue
         found[metric] = (before.column, [c.column for c in afters])
@@ -665,6 +676,23 @@ _PERIOD_WORDS = {
     "yyyymm", "wk", "mo", "qtr", "dt", "asof", "version", "phase", "window", "wave", "release", "timeframe", "when",
     "daily", "weekly", "monthly", "quarterly", "yearly", "annual", "timestamp",
 }  # fmt: skip
+
+
+_NOT_ADDITIVE_WORDS = {
+    "a standard deviation": {"std", "stdev", "stddev", "sd", "variance", "var", "stderr", "se"},
+    "an average": {"avg", "average", "mean", "median", "aov", "arpu", "arppu", "per"},
+    "a rate": {"rate", "ratio", "pct", "percent", "percentage", "share", "ctr", "cvr", "cr"},
+    "a minimum or maximum": {"min", "max", "minimum", "maximum", "p50", "p90", "p95", "p99", "percentile"},
+}
+
+
+def not_additive_kind(name: str) -> str | None:
+    """What a metric looks like when its values do not add up across segments ("an average"), from its name."""
+    words = {w for w in re.split(r"[^a-z0-9]+", str(name).lower()) if w}
+    for kind, cue_words in _NOT_ADDITIVE_WORDS.items():
+        if words & cue_words:
+            return kind
+    return None
 
 
 def is_period_name(column: str) -> bool:
@@ -755,11 +783,23 @@ def load_dataset(
         metric_names = [m for m in metric_names if m in wanted]
         columns = {m: columns[m] for m in metric_names}
 
+    not_additive = {m: kind for m in metric_names if (kind := not_additive_kind(m))}
+    if not_additive:
+        # Sums of averages or rates mean nothing: such metrics come last and are analysed only when chosen.
+        metric_names = [m for m in metric_names if m not in not_additive] + list(not_additive)
+        columns = {m: columns[m] for m in metric_names}
+        described = "; ".join(f"{m} looks like {kind}" for m, kind in not_additive.items())
+        warnings.append(f"Not additive: {described}. Such values do not add up across segments, so they are not "
+                        "analysed unless chosen.")  # fmt: skip
+
     value_columns = [f"{m}_{side}" for m in metric_names for side in ("before", "after")]
     if layout == "long":
         dimensions = [c for c in tidy.columns if c not in value_columns]
     else:
         dimensions = _choose_dimensions(raw, tidy, name, by, wide.other_columns, warnings)
+    ignored: dict[str, str] = {}
+    if not by:
+        dimensions, ignored = _usable_dimensions(tidy, dimensions, warnings)
     # A long file has one row per segment and period; only a wide file's repeated rows are worth a warning.
     # tidy's index holds positions in the raw table; source_rows turns them into the file's row numbers.
     frame = _finish(
@@ -779,6 +819,8 @@ def load_dataset(
         scenario=wide.scenario if wide else None,
         scenarios=wide.scenarios if wide else [],
         left_out=wide.left_out if wide else {},
+        not_additive=not_additive,
+        ignored=ignored,
     )
 
 
@@ -1021,6 +1063,41 @@ def period_labels(column: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(column) and column.dropna().apply(float.is_integer).all():
         column = column.astype("Int64")  # 2025.0 -> 2025
     return column.astype("string").str.strip()
+
+
+_ID_WORDS = {"id", "uuid", "guid", "key", "hash", "identifier"}
+
+
+def _usable_dimensions(
+    tidy: pd.DataFrame, candidates: list[str], warnings: list[str]
+) -> tuple[list[str], dict[str, str]]:
+    """Leaves out text columns that cannot explain a change: one value everywhere, an id per row, free text."""
+    kept, ignored = [], {}
+    rows = len(tidy)
+    for column in candidates:
+        values = tidy[column]
+        distinct = values.nunique(dropna=True)
+        words = {w for w in re.split(r"[^a-z0-9]+", str(column).lower()) if w}
+        if distinct <= 1 and rows > 1:
+            ignored[column] = "one value in every row"
+        elif rows >= 20 and distinct >= 0.9 * rows and (words & _ID_WORDS or _looks_like_ids(values)):
+            ignored[column] = "an id (a different value in almost every row)"
+        elif rows >= 20 and values.dropna().astype(str).str.len().mean() > 60:
+            ignored[column] = "free text"
+        else:
+            kept.append(column)
+    if not kept and candidates:  # never leave a file without a dimension it had
+        return candidates, {}
+    if ignored:
+        described = "; ".join(f"{c} ({why})" for c, why in ignored.items())
+        warnings.append(f"Not used as dimensions: {described}. Choose them as dimensions to use them anyway.")
+    return kept, ignored
+
+
+def _looks_like_ids(values: pd.Series) -> bool:
+    """UUIDs, hashes or long digit strings: labels no reader would group by."""
+    sample = values.dropna().astype(str).head(200)
+    return bool(len(sample)) and bool(sample.str.fullmatch(r"[0-9a-fA-F\-]{16,}|\d{6,}").all())
 
 
 def _choose_dimensions(
