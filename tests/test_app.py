@@ -51,7 +51,7 @@ def test_uploaded_file_runs(app):
     ("name", "content", "message"),
     [
         ("empty.csv", b"", "empty.csv: the file is empty"),
-        ("nopair.csv", b"country,revenue\nUK,1\n", "nopair.csv: found no before/after pair"),
+        ("binary.csv", b"\x00\x01\x02 not a table", "binary.csv: this is not a text table"),
     ],
 )
 def test_bad_upload_shows_the_loader_message(app, name, content, message):
@@ -59,6 +59,22 @@ def test_bad_upload_shows_the_loader_message(app, name, content, message):
     app.file_uploader(key="upload").set_value((name, content, "text/csv")).run()
     assert not app.exception
     assert any(message in e.value for e in app.error)
+    assert not any("--" in e.value for e in app.error)  # the page names its own controls, never CLI flags
+
+
+def test_a_file_without_a_known_layout_asks_for_the_period_column(app):
+    text = b"stage,country,revenue\nalpha,UK,10\nalpha,FR,5\nbeta,UK,12\nbeta,FR,4\n"
+    app.radio(key="source").set_value("Upload").run()
+    app.file_uploader(key="upload").set_value(("stages.csv", text, "text/csv")).run()
+    assert not app.exception and not app.error
+    assert any("Choose the period column under Columns and roles" in i.value for i in app.info)
+    assert not app.button  # no Run until the roles are valid
+    app.selectbox(key="period_column-stages.csv").set_value("stage").run()
+    assert app.selectbox(key="earlier-stages.csv").value == "alpha"
+    finish_run(app)
+    result = app.session_state["run"].result
+    assert result.status == "success" and result.analysis["periods"] == ["alpha", "beta"]
+    assert result.analysis["totals"]["after"] == 16
 
 
 def test_ratio_sample(app):

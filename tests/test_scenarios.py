@@ -294,7 +294,7 @@ def test_page_compares_all_scenarios(three_scenarios):
     for row in rows:
         assert row.after == pytest.approx(frame[f"users_after_{row.scenario}"].sum())
         assert row.all_verified
-    table = app.dataframe[0].value
+    table = next(d.value for d in app.dataframe if "Scenario" in d.value.columns)
     assert list(table["Scenario"]) == SCENARIOS
 
 

@@ -1302,3 +1302,41 @@ def _describe_bad_rows(
     more = f" and {count - len(examples)} more" if count > len(examples) else ""
     return (f"{count} row(s) with a missing, non-numeric or infinite value were left out: {'; '.join(examples)}"
             f"{more}. Fill them in with finite numbers (0 if the value really is zero) to include them.")  # fmt: skip
+
+
+@dataclass
+class RawColumns:
+    """A file's columns before any role is decided: what a page shows when it asks the user to choose roles.
+
+    Attributes:
+        source: The file's name.
+        columns: Every column, as written.
+        preview: The first rows, as text.
+        values: For each column with at most `PEEK_VALUES` distinct values, those values (period choices).
+    """
+
+    source: str
+    columns: list[str]
+    preview: pd.DataFrame
+    values: dict[str, list[str]]
+
+
+PEEK_VALUES = 60
+
+
+def peek_columns(
+    source: str | os.PathLike | bytes | BinaryIO,
+    *,
+    name: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> RawColumns:
+    """Reads a file's columns, first rows and the few values of each low-cardinality column (no roles needed)."""
+    file = open_source(source, name, max_bytes)
+    raw, _, _ = read_table(file)
+    values = {}
+    for column in raw.columns:
+        distinct = period_labels(raw[column]).dropna().unique()
+        if len(distinct) <= PEEK_VALUES:
+            ordered = time_order(list(distinct)) or list(distinct)
+            values[column] = [str(v) for v in ordered]
+    return RawColumns(file.name, list(raw.columns), raw.head(5).astype("string"), values)

@@ -13,7 +13,7 @@ from agent.history import RunHistory, file_hash
 from agent.models import ModelChoice
 from agent.session import BackgroundRun, Replay
 from agent.view_model import step_caption, step_state
-from tools.loading import DataError, Dataset, load_dataset
+from tools.loading import DataError, Dataset, RawColumns, load_dataset, peek_columns
 from tools.roles import suggest_ratio
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
@@ -32,8 +32,9 @@ def cached_dataset(
     after: str | None = None,
     period_column: str | None = None,
     periods: tuple | None = None,
+    by: tuple | None = None,
 ) -> Dataset:
-    return load_dataset(data, name=name, after=after, period_column=period_column, periods=periods)
+    return load_dataset(data, name=name, after=after, period_column=period_column, periods=periods, by=by)
 
 
 def model_settings() -> tuple[ModelChoice, int | None]:
@@ -56,33 +57,31 @@ def model_settings() -> tuple[ModelChoice, int | None]:
 
 
 def choose_dataset(compare_scenarios: bool = False) -> Dataset:
-    """Sample or upload, loaded and described; stops the page with the loader's message on a bad file.
+    """Sample or upload, loaded with the roles the user chose (or the loader found), and described.
+
+    When the loader cannot tell the period column or the periods, the page asks with pickers instead of an error;
+    any other bad file stops the page with the loader's one-line message.
 
     Args:
         compare_scenarios: Offer "All scenarios" beside each scenario of a scenario file (the page can run them).
     """
-    source = st.radio(
-        "Data", ["Sample", "Upload"], horizontal=True, label_visibility="collapsed", key="source"
-    )
-    if source == "Sample":
-        name = st.selectbox("Sample file", SAMPLE_FILES, key="sample")
-        data = (SAMPLES / name).read_bytes()
-    else:
-        upload = st.file_uploader(
-            "Before/after file", type=["csv", "tsv", "txt", "xlsx", "parquet"], key="upload"
-        )
-        if upload is None:
-            st.info("Upload a CSV, TSV, Excel or Parquet file with one row per segment.")
-            st.stop()
-        name, data = upload.name, upload.getvalue()
+    name, data = _choose_source()
     st.session_state["data_hash"] = file_hash(data)
     st.session_state["data_bytes"] = data
+    chosen = _chosen_roles(name)
     try:
-        dataset = cached_dataset(data, name)
-        dataset = _loading_options(dataset, data, name, compare_scenarios)
+        dataset = cached_dataset(data, name, **chosen)
     except DataError as error:
-        st.error(str(error))
-        st.stop()
+        if error.setting in ("period_column", "periods"):
+            st.info(f"{error} {PAGE_HINTS[error.setting]}")
+            _roles_pickers(data, name, None, expanded=True)
+            st.stop()
+        _stop_with(error)
+    try:
+        dataset = _scenario_choice(dataset, data, name, chosen, compare_scenarios)
+    except DataError as error:
+        _stop_with(error)
+    _roles_pickers(data, name, dataset, expanded=False)
     st.write(f"**{dataset.source}** · {dataset.layout} layout · {dataset.rows_read:,} rows → {len(dataset.frame):,} segments · "
              f"dimensions: {', '.join(dataset.dimensions) or '(none)'} · metrics: {', '.join(dataset.metrics)}")  # fmt: skip
     for warning in dataset.warnings:
@@ -90,32 +89,113 @@ def choose_dataset(compare_scenarios: bool = False) -> Dataset:
     return dataset
 
 
+# What fixes a loader problem, named as this page names its controls (the CLI names its flags).
+PAGE_HINTS = {
+    "period_column": "Choose the period column under Columns and roles.",
+    "periods": "Choose the earlier and the later period under Columns and roles.",
+    "metric": "Pick another metric.",
+    "by": "Pick other dimensions.",
+    "after": "Pick another scenario.",
+    "ratio": "Pick another numerator or denominator.",
+    "max_size": "",
+}
+
+
+def _stop_with(error: DataError) -> None:
+    st.error(f"{error} {PAGE_HINTS.get(error.setting or '', '')}".strip())
+    st.stop()
+
+
+def _choose_source() -> tuple[str, bytes]:
+    source = st.radio(
+        "Data", ["Sample", "Upload"], horizontal=True, label_visibility="collapsed", key="source"
+    )
+    if source == "Sample":
+        name = st.selectbox("Sample file", SAMPLE_FILES, key="sample")
+        return name, (SAMPLES / name).read_bytes()
+    upload = st.file_uploader(
+        "Before/after file", type=["csv", "tsv", "txt", "xlsx", "parquet"], key="upload"
+    )
+    if upload is None:
+        st.info("Upload a CSV, TSV, Excel or Parquet file with one row per segment (wide: revenue_before, "
+                "revenue_after) or one row per segment and period (long: a date or period column).")  # fmt: skip
+        st.stop()
+    return upload.name, upload.getvalue()
+
+
+NO_PERIOD_COLUMN = "(none: before/after columns)"
+
+
+def _chosen_roles(name: str) -> dict:
+    """The roles the user picked for this file so far (read before the pickers are drawn, to load with them)."""
+    period_column = st.session_state.get(f"period_column-{name}")
+    period_column = None if period_column in (None, NO_PERIOD_COLUMN) else period_column
+    earlier, later = st.session_state.get(f"earlier-{name}"), st.session_state.get(f"later-{name}")
+    periods = (earlier, later) if period_column and earlier and later and earlier != later else None
+    extra = st.session_state.get(f"extra_dimensions-{name}") or []
+    base = st.session_state.get(f"dimensions_found-{name}") or []
+    return {
+        "period_column": period_column,
+        "periods": periods,
+        "by": tuple(dict.fromkeys([*base, *extra])) if extra else None,
+    }
+
+
+@st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
+def cached_columns(data: bytes, name: str) -> RawColumns:
+    return peek_columns(data, name=name)
+
+
+def _roles_pickers(data: bytes, name: str, dataset: Dataset | None, expanded: bool) -> None:
+    """Columns and roles: the file's first rows, and the roles found, each changeable."""
+    with st.expander("Columns and roles", expanded=expanded):
+        columns = cached_columns(data, name)
+        st.dataframe(columns.preview, hide_index=True)
+        if dataset is None or dataset.layout == "long":
+            found = dataset.period_column if dataset else None
+            options = [NO_PERIOD_COLUMN, *columns.columns]
+            current = st.session_state.get(f"period_column-{name}") or found or NO_PERIOD_COLUMN
+            st.selectbox("Period column", options, index=options.index(current) if current in options else 0,
+                         key=f"period_column-{name}",
+                         help="The column that says which period a row belongs to (a date, month, week, ...).")  # fmt: skip
+            column = st.session_state.get(f"period_column-{name}") or found
+            labels = columns.values.get(column) if column and column != NO_PERIOD_COLUMN else None
+            if labels and len(labels) >= 2:
+                earlier_default = dataset.periods[0] if dataset else labels[-2]
+                later_default = dataset.periods[1] if dataset else labels[-1]
+                left, right = st.columns(2)
+                left.selectbox("Earlier period", labels, key=f"earlier-{name}",
+                               index=labels.index(earlier_default) if earlier_default in labels else 0)  # fmt: skip
+                right.selectbox("Later period", labels, key=f"later-{name}",
+                                index=labels.index(later_default) if later_default in labels else len(labels) - 1)  # fmt: skip
+        if dataset is None:
+            return
+        if not st.session_state.get(f"extra_dimensions-{name}"):
+            st.session_state[f"dimensions_found-{name}"] = list(dataset.dimensions)
+        if dataset.ignored or st.session_state.get(f"extra_dimensions-{name}"):
+            st.multiselect("Also use as dimensions", list(dataset.ignored), key=f"extra_dimensions-{name}",
+                           help="Columns left out as ids, constants or free text.")  # fmt: skip
+        if dataset.not_additive:
+            st.caption("Not additive (averages, rates, deviations: their sums mean nothing): "
+                       + ", ".join(f"{m} ({kind})" for m, kind in dataset.not_additive.items()))  # fmt: skip
+
+
 ALL_SCENARIOS = "All scenarios (compare)"
 
 
-def _loading_options(dataset: Dataset, data: bytes, name: str, compare_scenarios: bool) -> Dataset:
-    """What the loader guessed, changeable: the scenario (one for every metric), a long table's periods."""
-    if not dataset.scenarios and dataset.layout != "long":
+def _scenario_choice(
+    dataset: Dataset, data: bytes, name: str, chosen: dict, compare_scenarios: bool
+) -> Dataset:
+    """One scenario picker for every metric: a ratio must never divide one scenario's values by another's."""
+    if not dataset.scenarios:
         return dataset
-    after = None
-    if dataset.scenarios:
-        # One picker for every metric: a ratio must never divide one scenario's values by another's.
-        choices = [*dataset.scenarios, ALL_SCENARIOS] if compare_scenarios else dataset.scenarios
-        choice = st.selectbox("Scenario", choices, key=f"scenario-{name}",
-                              help="Files with several 'after' columns per metric hold scenarios; every metric's "
-                              "after values come from the one chosen. 'All scenarios' runs each and compares them.")  # fmt: skip
-        after = None if choice in (dataset.scenario, ALL_SCENARIOS) else choice
-    periods = None
-    if dataset.layout == "long":
-        with st.expander("Loading options", expanded=False):
-            labels = list(dataset.periods)
-            earlier = st.selectbox("Earlier period", labels, index=0, key=f"earlier-{name}")
-            later = st.selectbox("Later period", labels, index=1, key=f"later-{name}")
-            if (earlier, later) != tuple(labels) and earlier != later:
-                periods = (earlier, later)
-    if after is None and periods is None:
+    choices = [*dataset.scenarios, ALL_SCENARIOS] if compare_scenarios else dataset.scenarios
+    choice = st.selectbox("Scenario", choices, key=f"scenario-{name}",
+                          help="Files with several 'after' columns per metric hold scenarios; every metric's after "
+                          "values come from the one chosen. 'All scenarios' runs each and compares them.")  # fmt: skip
+    if choice in (dataset.scenario, ALL_SCENARIOS):
         return dataset
-    return cached_dataset(data, name, after=after, period_column=dataset.period_column, periods=periods)
+    return cached_dataset(data, name, after=choice, **chosen)
 
 
 def compare_all_scenarios(dataset: Dataset) -> bool:
