@@ -129,3 +129,22 @@ def test_page_latency_benchmark_times_a_run_on_the_sample(tmp_path, browser):
     (row,) = page_latency([None], tmp_path, repeats=1, log=lambda line: None, browser=browser)
     assert "error" not in row, row
     assert 0 < row["first_step_s"] <= row["summary_s"] and row["exceptions"] == 0
+
+
+def test_roles_pickers_when_the_period_column_cannot_be_guessed(server, page, tmp_path):
+    # "stage" is no period word and its values name no time: the page must ask, not fail.
+    path = tmp_path / "stages.csv"
+    path.write_text("stage,country,revenue\nalpha,UK,10\nalpha,FR,5\nbeta,UK,12\nbeta,FR,4\n")
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    page.goto(server)
+    page.get_by_text("Upload", exact=True).click()
+    page.locator('input[type="file"]').set_input_files(str(path))
+    page.get_by_text("Choose the period column under Columns and roles").wait_for(timeout=30_000)
+    assert page.get_by_role("button", name="Run", exact=True).count() == 0
+    page.get_by_role("combobox", name="Period column").click()
+    page.get_by_role("option", name="stage", exact=True).click()
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_text("Revenue rose 6.67%").first.wait_for(timeout=60_000)
+    page.get_by_text("numbers in the summary match the engine").first.wait_for(timeout=30_000)
+    no_exceptions(page)
+    page.screenshot(path=str(ARTIFACTS / "roles-pickers.png"), full_page=True)
