@@ -18,6 +18,7 @@ FLAG_FOR_SETTING = {
     "after": "--after SCENARIO",
     "ratio": "--ratio NUMERATOR/DENOMINATOR",
     "max_size": "--max-file-mb N",
+    "compare": "--compare wow|mom|yoy|last-Nd, or --before-window/--after-window",
 }
 
 
@@ -44,6 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--period-column", metavar="COLUMN", help="the period column of a long table")
     run.add_argument("--periods", metavar="EARLIER,LATER", help="the two periods to compare, earlier first")
+    run.add_argument(
+        "--compare",
+        metavar="PRESET",
+        help="for a table with many dates: wow, mom, yoy or last-Nd (e.g. last-14d); a daily table defaults to wow",
+    )
+    run.add_argument(
+        "--before-window", metavar="START..END", help="the earlier window, e.g. 2026-10-01..2026-10-31"
+    )
+    run.add_argument(
+        "--after-window", metavar="START..END", help="the later window, e.g. 2026-11-01..2026-11-30"
+    )
     run.add_argument(
         "--model",
         default="builtin",
@@ -126,6 +138,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.step_timeout <= 0:
         raise DataError("--step-timeout must be more than 0 seconds.")
     periods = [p.strip() for p in args.periods.split(",")] if args.periods else None
+    windows = _windows(args)
 
     def load(after: str | None):
         return load_dataset(
@@ -134,6 +147,8 @@ def _run(args: argparse.Namespace) -> int:
             after=after,
             period_column=args.period_column,
             periods=periods,
+            compare=args.compare,
+            windows=windows,
             max_bytes=int(args.max_file_mb * 1024 * 1024),
         )
 
@@ -163,6 +178,21 @@ def _run(args: argparse.Namespace) -> int:
             result.apply(event)
             render(event)
     return EXIT_OK if result.status == "success" else EXIT_RUN_FAILED
+
+
+def _windows(args: argparse.Namespace):
+    """--before-window and --after-window, both or neither."""
+    from tools.loading import DataError
+    from tools.windows import WindowError, parse_range
+
+    if not (args.before_window or args.after_window):
+        return None
+    if not (args.before_window and args.after_window):
+        raise DataError("--before-window and --after-window go together: give both ranges.")
+    try:
+        return parse_range(args.before_window), parse_range(args.after_window)
+    except WindowError as error:
+        raise DataError(str(error)) from error
 
 
 def _run_all_scenarios(args: argparse.Namespace, load, request_for, model) -> int:

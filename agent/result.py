@@ -96,6 +96,7 @@ class RunResult:
             "breakdowns": self.analysis.get("breakdowns"),
             "top_slices": self.analysis.get("top_slices"),
             "ratio": self.analysis.get("ratio"),
+            "timing": self.analysis.get("timing"),
             "narrative": self.narrative,
             "answer": self.answer,
             "steps": steps,

@@ -10,6 +10,7 @@ import pandas as pd
 
 from tools import engine
 from tools.loading import DataError, Dataset, listing
+from tools.windows import when_it_changed
 
 
 def parse_ratio(ratio: str, dataset: Dataset) -> tuple[str, str]:
@@ -132,6 +133,10 @@ def analyze(
                 for d, r in decompositions.items()
             },
         }
+    if dataset.windows and dataset.daily is not None and metric in dataset.daily:
+        # When, not only where: the later window's days against the earlier window's daily average.
+        result["timing"] = jsonable(when_it_changed(dataset.daily, *dataset.windows, value=metric))
+        result["windows"] = [window.label() for window in dataset.windows]
     # Every part is JSON-safe already: walking 10,000 breakdown rows again would cost more than the analysis.
     return result
 

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from tools.numbers import is_mostly_numeric, parse_number_column
-from tools.periods import time_order
+from tools.periods import parse_period, time_order
+from tools.windows import Window, WindowError, preset_windows
 
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024  # 1 GiB; the CLI and the page can lower it.
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
@@ -124,6 +125,9 @@ class Dataset:
         not_additive: Metrics whose values do not add up across segments (averages, rates, deviations), with
             what they look like ("an average"); listed after the others, never chosen by default.
         ignored: Columns that are neither a metric nor a dimension (ids, free text, constants), with why.
+        windows: For a time series, the (earlier, later) windows compared.
+        daily: For a time series, the total of each metric per date over every date of the file (`date` as
+            datetime64, one column per metric): the trend, and when in the later window the change happened.
     """
 
     frame: pd.DataFrame
@@ -141,6 +145,8 @@ class Dataset:
     left_out: dict[str, list[str]] = field(default_factory=dict)
     not_additive: dict[str, str] = field(default_factory=dict)
     ignored: dict[str, str] = field(default_factory=dict)
+    windows: tuple[Window, Window] | None = None
+    daily: pd.DataFrame | None = None
 
     def find_metric(self, metric: str) -> str:
         """The metric's name as the file writes it, matched without regard to case and spacing."""
@@ -186,6 +192,7 @@ class Dataset:
             "scenario": self.scenario,
             "scenarios": list(self.scenarios),
             "not_additive": dict(self.not_additive),
+            "windows": [w.label() for w in self.windows] if self.windows else None,
             "ignored": dict(self.ignored),
             "columns": {
                 name: {"before": c.before, "after": c.after, "after_alternatives": c.after_alternatives}
@@ -715,6 +722,8 @@ def load_dataset(
     after: str | None = None,
     period_column: str | None = None,
     periods: Sequence[str] | None = None,
+    compare: str | None = None,
+    windows: tuple[Window, Window] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Dataset:
     """Loads a before/after metrics file into a `Dataset` with one row per segment.
@@ -727,6 +736,9 @@ def load_dataset(
         after: In a wide file with several "after" columns for a metric, the column to use.
         period_column: In a long file, the column that holds the period.
         periods: In a long file, the two period values to compare, earlier first.
+        compare: In a time series (a long file with many dates), a preset pair of windows: wow, mom, yoy,
+            last-Nd. A daily series of 14 days or more defaults to wow.
+        windows: In a time series, the (earlier, later) windows to compare.
         max_bytes: Files larger than this are refused.
 
     Raises:
@@ -741,7 +753,9 @@ def load_dataset(
     if period_column:
         period_column = _resolve_columns(raw, name, [period_column], "period column", "period_column")[0]
 
-    pairs = [] if period_column or periods else _find_wide_pairs(raw, _metric_name_from_file(name))
+    wants_series = bool(period_column or periods or compare or windows)
+    pairs = [] if wants_series else _find_wide_pairs(raw, _metric_name_from_file(name))
+    series = None
     wide = None
     if pairs:
         wide = _wide_to_tidy(raw, name, pairs, after, warnings)
@@ -762,8 +776,8 @@ def load_dataset(
                 f"the period. Columns seen: {listing(raw.columns)}.",
                 setting="period_column",
             )
-        tidy, columns, period_labels = _long_to_tidy(
-            raw, name, used_period_column, periods, by, numeric, warnings
+        tidy, columns, period_labels, series = _long_to_tidy(
+            raw, name, used_period_column, periods, by, numeric, warnings, compare, windows
         )
         layout = "long"
 
@@ -821,6 +835,8 @@ def load_dataset(
         left_out=wide.left_out if wide else {},
         not_additive=not_additive,
         ignored=ignored,
+        windows=series.windows if series else None,
+        daily=series.daily if series else None,
     )
 
 
@@ -984,10 +1000,17 @@ def _long_to_tidy(
     by: Sequence[str] | None,
     numeric: set[str],
     warnings: list[str],
-) -> tuple[pd.DataFrame, dict[str, MetricColumns], tuple[str, str]]:
+    compare: str | None = None,
+    windows: tuple[Window, Window] | None = None,
+) -> tuple[pd.DataFrame, dict[str, MetricColumns], tuple[str, str], _TimeSeries | None]:
     labels = period_labels(raw[period_column])
     distinct = list(dict.fromkeys(labels.dropna()))
-    if periods:
+    series = None
+    if not periods:
+        series = _time_series(name, period_column, labels, distinct, compare, windows, warnings)
+    if series is not None:
+        ordered = [series.windows[0].label(), series.windows[1].label()]
+    elif periods:
         wanted = [str(p).strip() for p in periods]
         if len(wanted) != 2 or wanted[0] == wanted[1]:
             raise DataError(
@@ -1025,7 +1048,13 @@ def _long_to_tidy(
     dimensions = (
         list(by) if by else [c for c in raw.columns if c not in metric_columns and c != period_column]
     )
-    mask = labels.isin(ordered)
+    if series is not None:
+        in_before, in_after = (window.contains(series.row_dates) for window in series.windows)
+        mask = pd.Series(in_before | in_after, index=raw.index)
+        scale_before, scale_after = series.scales
+    else:
+        mask = labels.isin(ordered)
+        scale_before = scale_after = 1.0
     subset = raw.loc[mask]
     repeated = subset.assign(__period__=labels[mask]).duplicated([*dimensions, "__period__"], keep="first")
     if repeated.any():
@@ -1033,7 +1062,7 @@ def _long_to_tidy(
         segment = ", ".join(f"{d}={first[d]}" for d in dimensions) or "the only segment"
         warnings.append(f"{int(repeated.sum())} row(s) repeat a segment and period that appear earlier (first: "
                         f"{segment}, {period_column}={labels[first.name]}); their values were summed.")  # fmt: skip
-    is_after = (labels[mask] == ordered[1]).to_numpy()
+    is_after = in_after[mask.to_numpy()] if series is not None else (labels[mask] == ordered[1]).to_numpy()
     parts: dict[str, object] = {}
     columns: dict[str, MetricColumns] = {}
     for column in metric_columns:
@@ -1041,15 +1070,99 @@ def _long_to_tidy(
         parsed = parse_number_column(subset[column])
         # Each long row holds one period: the other period's value for that row is zero, then rows are summed.
         values = parsed.values.mask(parsed.invalid, np.nan)
-        parts[f"{metric}_before"] = np.where(is_after, 0.0, values)
-        parts[f"{metric}_after"] = np.where(is_after, values, 0.0)
+        # Windows of unequal length are compared on daily averages (scales of 1 / days with data).
+        parts[f"{metric}_before"] = np.where(is_after, 0.0, values * scale_before)
+        parts[f"{metric}_after"] = np.where(is_after, values * scale_after, 0.0)
+        if series is not None:
+            every = parse_number_column(raw[column]).values
+            series.add_daily(metric, every)
         columns[metric] = MetricColumns(
             metric, f"{column} @ {ordered[0]}", f"{column} @ {ordered[1]}", [], parsed.percent,
             periods=(str(ordered[0]), str(ordered[1])),
         )  # fmt: skip
     # Built at once: inserting thousands of columns one by one fragments the frame (and warns on each).
     tidy = pd.concat([subset[dimensions], pd.DataFrame(parts, index=subset.index)], axis=1)
-    return tidy, columns, (str(ordered[0]), str(ordered[1]))
+    return tidy, columns, (str(ordered[0]), str(ordered[1])), series
+
+
+@dataclass
+class _TimeSeries:
+    """A long table read as a time series: the two windows, each row's date, and the daily totals."""
+
+    windows: tuple[Window, Window]
+    row_dates: np.ndarray  # datetime64[D] per raw row (NaT where the row has no period)
+    scales: tuple[float, float]  # 1 / days with data in each window when compared on daily averages, else 1
+    daily: pd.DataFrame | None = None
+
+    def add_daily(self, metric: str, values: pd.Series) -> None:
+        """Adds one metric's total per date (every date of the file, not only the windows)."""
+        frame = pd.DataFrame(
+            {"date": self.row_dates, metric: values.to_numpy(dtype="float64", na_value=np.nan)}
+        )
+        sums = frame.dropna(subset=["date"]).groupby("date", sort=True)[metric].sum(min_count=1)
+        self.daily = (
+            sums.reset_index() if self.daily is None else self.daily.merge(sums.reset_index(), on="date")
+        )
+
+
+MIN_DAILY_SERIES = 14  # a daily file with at least two weeks of dates defaults to week over week
+
+
+def _time_series(
+    name: str,
+    period_column: str,
+    labels: pd.Series,
+    distinct: list[str],
+    compare: str | None,
+    windows: tuple[Window, Window] | None,
+    warnings: list[str],
+) -> _TimeSeries | None:
+    """Reads the period column as dates and picks the windows, or None when the table is no time series."""
+    parsed = {label: parse_period(label) for label in distinct}
+    unparsed = [label for label, value in parsed.items() if value is None]
+    asked = bool(compare or windows)
+    if unparsed:
+        if asked:
+            raise DataError(f"{name}: comparison windows need dates, but {period_column!r} holds "
+                            f"{listing(map(repr, unparsed), 5)}.", setting="compare")  # fmt: skip
+        return None
+    kinds = {value[0] for value in parsed.values()}
+    if not asked:
+        if kinds != {"day"} or len(distinct) < MIN_DAILY_SERIES:
+            return None
+        compare = "wow"
+    dates = {label: np.datetime64(value[1], "D") for label, value in parsed.items()}
+    latest = max(value[1] for value in parsed.values())
+    first = min(value[1] for value in parsed.values())
+    try:
+        before, after = windows or preset_windows(compare or "", latest)
+    except WindowError as error:
+        raise DataError(f"{name}: {error}", setting="compare") from error
+    if before.end >= after.start:
+        raise DataError(f"{name}: the earlier window ({before.label()}) must end before the later one "
+                        f"({after.label()}) starts.", setting="compare")  # fmt: skip
+    row_dates = labels.map(dates).to_numpy(dtype="datetime64[D]")
+    distinct_dates = np.unique(row_dates[~np.isnat(row_dates)])
+    counts = [int(window.contains(distinct_dates).sum()) for window in (before, after)]
+    for window, count, which in zip((before, after), counts, ("earlier", "later")):
+        if not count:
+            raise DataError(f"{name}: the {which} window {window.label()} holds no data; the dates in "
+                            f"{period_column!r} run from {first} to {latest}.", setting="compare")  # fmt: skip
+    if not asked:
+        warnings.append(f"{period_column!r} holds {len(distinct)} dates ({first} to {latest}); compared the last 7 "
+                        f"days ({after.label()}) with the 7 before ({before.label()}). Choose other windows to "
+                        "compare others.")  # fmt: skip
+    scales = (1.0, 1.0)
+    daily_kind = kinds == {"day"}
+    if counts[0] != counts[1] or (daily_kind and (counts[0] != before.days or counts[1] != after.days)):
+        scales = (1.0 / counts[0], 1.0 / counts[1])
+        warnings.append(f"The windows hold {counts[0]} and {counts[1]} dates with data ({before.label()}, "
+                        f"{after.label()}), so they are compared on daily averages: every figure is a total per "
+                        "date.")  # fmt: skip
+    outside = ~(before.contains(row_dates) | after.contains(row_dates))
+    if outside.any():
+        warnings.append(f"{int(outside.sum()):,} row(s) with dates outside both windows were left out.")
+    return _TimeSeries((before, after), row_dates, scales)
 
 
 def period_labels(column: pd.Series) -> pd.Series:

@@ -125,6 +125,41 @@ def scenario_conversion_frame(seed: int = 5) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def daily_frame(
+    days: int = 120,
+    *,
+    end: str = "2026-11-28",
+    drop: float = 0.4,
+    drop_days: int = 7,
+    spike_day: int | None = 60,
+    seed: int = 13,
+) -> pd.DataFrame:
+    """A long daily table of revenue by country × platform, one row per date and segment.
+
+    Every segment is flat with 1% noise and a weekly rhythm, except Germany × Android, which falls by `drop` on the
+    last `drop_days` days; on `spike_day` (counted from the start) France × iOS triples for one day: a distractor in
+    an earlier week.
+    """
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range(end=end, periods=days, freq="D")
+    countries, platforms = COUNTRIES[:6], PLATFORMS[:3]
+    base = {
+        (c, p): 1000.0 + 150 * i + 40 * j for i, c in enumerate(countries) for j, p in enumerate(platforms)
+    }
+    rows = []
+    for index, date in enumerate(dates):
+        weekly = 1.0 + 0.05 * np.sin(2 * np.pi * date.day_of_week / 7)
+        for (country, platform), level in base.items():
+            value = level * weekly * (1 + rng.normal(0, 0.01))
+            if (country, platform) == ("Germany", "Android") and index >= days - drop_days:
+                value *= 1 - drop
+            if spike_day is not None and index == spike_day and (country, platform) == ("France", "iOS"):
+                value *= 3
+            rows.append({"date": date.date().isoformat(), "country": country, "platform": platform,
+                         "revenue": round(value, 2)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 REVENUE_BY_COUNTRY = [
     ("other", 632767.39, 637000.48),
     ("UK", 481409.27, 477033.02),
