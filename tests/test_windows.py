@@ -114,3 +114,33 @@ def test_cli_compare_wow(daily_file):
     assert result["verification"]["mismatches"] == []
     bad = run_cli("run", str(path), "--compare", "fortnight")
     assert bad.returncode == 2 and "(set it with --compare" in bad.stderr
+
+
+def test_page_windows_presets_and_trend(daily_file):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    _, path = daily_file
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    app.radio(key="source").set_value("Upload").run()
+    app.file_uploader(key="upload").set_value((path.name, path.read_bytes(), "text/csv")).run()
+    assert not app.exception and not app.error
+    trend = app.get("plotly_chart")[0].proto.spec
+    assert '"earlier"' in trend and '"later"' in trend  # both windows shaded and named
+    app.selectbox(key=f"compare-{path.name}").set_value("Last 14 days vs the 14 before").run()
+    app.button(key="run_button").click().run()
+    run = app.session_state["run"]
+    assert run.wait(60)
+    app.run()
+    assert run.result.analysis["windows"] == ["2026-11-01..2026-11-14", "2026-11-15..2026-11-28"]
+    assert any("2026-11-01..2026-11-14 → 2026-11-15..2026-11-28" in t.value for t in app.text)  # the header
+    app.selectbox(key=f"compare-{path.name}").set_value("Two date ranges").run()
+    app.date_input(key=f"later_window-{path.name}").set_value(
+        (dt.date(2026, 11, 20), dt.date(2026, 11, 28))
+    ).run()
+    app.date_input(key=f"earlier_window-{path.name}").set_value(
+        (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    ).run()
+    assert not app.exception
+    assert any("compared on daily averages" in w.value for w in app.warning)

@@ -114,3 +114,37 @@ def rate_mix_chart(
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
     )
     return figure
+
+
+def trend_chart(daily: pd.DataFrame, metric: str, windows=None, *, title: str | None = None) -> go.Figure:
+    """The metric's total per date over every date of the file, with the two compared windows shaded.
+
+    Args:
+        daily: One row per date (`date`) with the metric's total in column `metric`.
+        metric: The metric to draw.
+        windows: The (earlier, later) `tools.windows.Window` pair to shade, if any.
+        title: The chart's title.
+    """
+    figure = go.Figure(
+        go.Scatter(
+            x=daily["date"],
+            y=daily[metric],
+            mode="lines",
+            line={"color": NEUTRAL, "width": 2},
+            hovertemplate="%{x|%Y-%m-%d}: %{y:,.2f}<extra></extra>",
+            name=str(metric),
+        )
+    )
+    for window, colour, name in zip(windows or (), ("#90a4ae", "#ffb74d"), ("earlier", "later")):
+        # Shade whole days: a window's last date ends at the next midnight.
+        figure.add_vrect(x0=pd.Timestamp(window.start), x1=pd.Timestamp(window.end) + pd.Timedelta(days=1),
+                         fillcolor=colour, opacity=0.25, line_width=0, annotation_text=name,
+                         annotation_position="top left")  # fmt: skip
+    figure.update_layout(
+        title=title or f"{metric} per date, compared windows shaded",
+        yaxis={"title": str(metric)},
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        height=300,
+        showlegend=False,
+    )
+    return figure

@@ -13,8 +13,10 @@ from agent.history import RunHistory, file_hash
 from agent.models import ModelChoice
 from agent.session import BackgroundRun, Replay
 from agent.view_model import step_caption, step_state
+from tools.charts import trend_chart
 from tools.loading import DataError, Dataset, RawColumns, load_dataset, peek_columns
 from tools.roles import suggest_ratio
+from tools.windows import Window
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 SAMPLE_FILES = [
@@ -33,8 +35,11 @@ def cached_dataset(
     period_column: str | None = None,
     periods: tuple | None = None,
     by: tuple | None = None,
+    compare: str | None = None,
+    windows: tuple | None = None,
 ) -> Dataset:
-    return load_dataset(data, name=name, after=after, period_column=period_column, periods=periods, by=by)
+    return load_dataset(data, name=name, after=after, period_column=period_column, periods=periods, by=by,
+                        compare=compare, windows=windows)  # fmt: skip
 
 
 def model_settings() -> tuple[ModelChoice, int | None]:
@@ -76,12 +81,18 @@ def choose_dataset(compare_scenarios: bool = False) -> Dataset:
             st.info(f"{error} {PAGE_HINTS[error.setting]}")
             _roles_pickers(data, name, None, expanded=True)
             st.stop()
+        if error.setting == "compare":  # the chosen windows do not fit: keep the pickers to fix them
+            st.error(f"{error} {PAGE_HINTS['compare']}")
+            _roles_pickers(
+                data, name, cached_dataset(data, name, **{**chosen, "windows": None}), expanded=True
+            )
+            st.stop()
         _stop_with(error)
     try:
         dataset = _scenario_choice(dataset, data, name, chosen, compare_scenarios)
     except DataError as error:
         _stop_with(error)
-    _roles_pickers(data, name, dataset, expanded=False)
+    _roles_pickers(data, name, dataset, expanded=bool(dataset.windows))
     st.write(f"**{dataset.source}** · {dataset.layout} layout · {dataset.rows_read:,} rows → {len(dataset.frame):,} segments · "
              f"dimensions: {', '.join(dataset.dimensions) or '(none)'} · metrics: {', '.join(dataset.metrics)}")  # fmt: skip
     for warning in dataset.warnings:
@@ -98,6 +109,7 @@ PAGE_HINTS = {
     "after": "Pick another scenario.",
     "ratio": "Pick another numerator or denominator.",
     "max_size": "",
+    "compare": "Choose other windows under Columns and roles.",
 }
 
 
@@ -134,11 +146,30 @@ def _chosen_roles(name: str) -> dict:
     periods = (earlier, later) if period_column and earlier and later and earlier != later else None
     extra = st.session_state.get(f"extra_dimensions-{name}") or []
     base = st.session_state.get(f"dimensions_found-{name}") or []
+    preset = st.session_state.get(f"compare-{name}")
+    windows = None
+    if preset == CUSTOM_WINDOWS:
+        dates = [st.session_state.get(f"{side}_window-{name}") for side in ("earlier", "later")]
+        if all(isinstance(d, (tuple, list)) and len(d) == 2 for d in dates):
+            windows = tuple(Window(*d) for d in dates)
     return {
         "period_column": period_column,
         "periods": periods,
         "by": tuple(dict.fromkeys([*base, *extra])) if extra else None,
+        "compare": WINDOW_PRESETS.get(preset) if preset and preset != CUSTOM_WINDOWS else None,
+        "windows": windows,
     }
+
+
+# The page's names for the comparison presets (the CLI's --compare values).
+WINDOW_PRESETS = {
+    "Week over week": "wow",
+    "Month over month (to date)": "mom",
+    "Last 28 days vs a year earlier": "yoy",
+    "Last 14 days vs the 14 before": "last-14d",
+    "Last 28 days vs the 28 before": "last-28d",
+}
+CUSTOM_WINDOWS = "Two date ranges"
 
 
 @st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
@@ -160,7 +191,9 @@ def _roles_pickers(data: bytes, name: str, dataset: Dataset | None, expanded: bo
                          help="The column that says which period a row belongs to (a date, month, week, ...).")  # fmt: skip
             column = st.session_state.get(f"period_column-{name}") or found
             labels = columns.values.get(column) if column and column != NO_PERIOD_COLUMN else None
-            if labels and len(labels) >= 2:
+            if dataset is not None and dataset.windows:
+                _window_pickers(name, dataset)
+            elif labels and len(labels) >= 2:
                 earlier_default = dataset.periods[0] if dataset else labels[-2]
                 later_default = dataset.periods[1] if dataset else labels[-1]
                 left, right = st.columns(2)
@@ -178,6 +211,25 @@ def _roles_pickers(data: bytes, name: str, dataset: Dataset | None, expanded: bo
         if dataset.not_additive:
             st.caption("Not additive (averages, rates, deviations: their sums mean nothing): "
                        + ", ".join(f"{m} ({kind})" for m, kind in dataset.not_additive.items()))  # fmt: skip
+
+
+def _window_pickers(name: str, dataset: Dataset) -> None:
+    """The compared windows of a time series: a preset, or two date ranges; the trend with both shaded."""
+    options = [*WINDOW_PRESETS, CUSTOM_WINDOWS]
+    st.selectbox("Compare", options, key=f"compare-{name}",
+                 help="Windows relative to the latest date; windows of unequal length are compared on daily "
+                 "averages.")  # fmt: skip
+    if st.session_state.get(f"compare-{name}") == CUSTOM_WINDOWS:
+        earlier, later = dataset.windows
+        first, last = dataset.daily["date"].min().date(), dataset.daily["date"].max().date()
+        left, right = st.columns(2)
+        left.date_input("Earlier window", (earlier.start, earlier.end), min_value=first, max_value=last,
+                        key=f"earlier_window-{name}")  # fmt: skip
+        right.date_input("Later window", (later.start, later.end), min_value=first, max_value=last,
+                         key=f"later_window-{name}")  # fmt: skip
+    metric = dataset.metrics[0]
+    if dataset.daily is not None and metric in dataset.daily:
+        st.plotly_chart(trend_chart(dataset.daily, metric, dataset.windows), key=f"trend-{name}")
 
 
 ALL_SCENARIOS = "All scenarios (compare)"
