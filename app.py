@@ -12,7 +12,8 @@ from agent import export
 from agent.models import ModelConfigError, build_model
 from agent.runner import RunRequest
 from agent.session import BackgroundRun, prepare_next_run
-from agent.view_model import summary_cards, verification_badge
+from agent.view_model import summary_cards, summary_markdown, verification_badge
+from tools.labels import escape_markdown
 from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, ratio_picker, save_once
 
 st.set_page_config(page_title="KPI Narrator", page_icon="📈", layout="wide")
@@ -38,7 +39,7 @@ if start.button("Run", type="primary", disabled=run is not None and not run.fini
     try:
         model = build_model(choice, agent_kind)
     except ModelConfigError as error:
-        st.error(str(error))
+        st.error(escape_markdown(error))
         st.stop()
     request = RunRequest(dataset, question=question, metric=metric if not ratio else None, ratio=ratio,
                          by=dimensions or None, max_steps=max_steps, agent=agent_kind)  # fmt: skip
@@ -72,7 +73,8 @@ def show_summary(run: BackgroundRun) -> None:
             column.metric(card.label, card.value, card.delta)
     if result.narrative:
         st.subheader("Summary")
-        st.markdown(result.narrative)  # Markdown only: HTML in cell values is shown as text
+        # The model's bold and lists stay; labels from the data are escaped and shortened, links and images are text.
+        st.markdown(summary_markdown(result.narrative, result.analysis, result.dataset))
         ok, sentence = verification_badge(result.verification)
         (st.success if ok else st.error)(sentence)
     if result.narrative:
@@ -94,7 +96,7 @@ def show_summary(run: BackgroundRun) -> None:
     if result.analysis:
         with st.expander("Engine tables"):
             for name, rows in export.tables_of(result).items():
-                st.write(name.replace("_", " "))
+                st.text(name.replace("_", " "))
                 st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 

@@ -1,8 +1,11 @@
 """Exports of a finished run: a self-contained HTML report, Markdown, the trace as JSON, tables as CSV.
 
-Everything here reads a `RunResult`; nothing computes a figure. Cell values are escaped for each format: HTML
-entities in HTML, and a leading `=`, `+`, `-`, `@` (tab, carriage return) in CSV is defused against spreadsheet
-formula injection.
+Everything here reads a `RunResult`; nothing computes a figure. Text from the data or the model is shown as text
+in every format (`tools.labels`): the summary keeps the model's bold and lists, but labels in it are escaped and
+shortened and links, images, colours and math are neutralised; Markdown table cells are escaped; HTML gets
+entities; chart text is escaped for plotly; and a leading `=`, `+`, `-`, `@` (tab, carriage return) in CSV is
+defused against spreadsheet formula injection. The HTML report carries a Content-Security-Policy that forbids
+every outside request (plotly.js is inlined).
 """
 
 from __future__ import annotations
@@ -14,6 +17,13 @@ import json
 import pandas as pd
 
 from agent.result import RunResult
+from agent.view_model import summary_markdown
+from tools.labels import escape_markdown, safe_figure
+
+# The HTML report loads nothing from outside: its scripts and styles are inline, its images data URLs.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; font-src data:"
+)
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -58,15 +68,16 @@ def trace_json(result: RunResult) -> str:
 def report_markdown(result: RunResult) -> str:
     """The summary, the verification and the engine's tables in Markdown."""
     lines = [
-        f"# {result.analysis.get('metric', 'metric')}: what changed",
+        f"# {escape_markdown(result.analysis.get('metric', 'metric'))}: what changed",
         "",
-        result.narrative or "(no summary)",
+        _summary(result),
         "",
     ]
-    lines += [_verification_line(result), "", f"Model: {result.model} · agent: {result.agent}", ""]
+    lines += [escape_markdown(_verification_line(result)), "",
+              f"Model: {escape_markdown(result.model)} · agent: {escape_markdown(result.agent)}", ""]  # fmt: skip
     for name, rows in tables_of(result).items():
         frame = pd.DataFrame(rows)
-        lines += [f"## {name.replace('_', ' ')}", "", _markdown_table(frame), ""]
+        lines += [f"## {escape_markdown(name.replace('_', ' '))}", "", _markdown_table(frame), ""]
     return "\n".join(lines)
 
 
@@ -74,12 +85,18 @@ def _markdown_table(frame: pd.DataFrame) -> str:
     def cell(value: object) -> str:
         if isinstance(value, float):
             return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
-        return str(value).replace("|", "\\|").replace("\n", " ")
+        return escape_markdown(value)  # a label is text here too, in full
 
     header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
     body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join([header, rule, *body])
+
+
+def _summary(result: RunResult) -> str:
+    if not result.narrative:
+        return "(no summary)"
+    return summary_markdown(result.narrative, result.analysis, result.dataset)
 
 
 def _verification_line(result: RunResult) -> str:
@@ -96,11 +113,12 @@ def report_html(result: RunResult) -> str:
     import markdown_it
     import plotly.io as pio
 
-    # html=False: any HTML in the narrative (it quotes cell values) is shown as text, never run.
-    summary = markdown_it.MarkdownIt("commonmark", {"html": False}).render(result.narrative or "(no summary)")
+    # html=False: any HTML in the narrative (it quotes cell values) is shown as text, never run; links and images
+    # in it were neutralised by `summary_markdown`.
+    summary = markdown_it.MarkdownIt("commonmark", {"html": False}).render(_summary(result))
     charts = [
         # The first chart embeds plotly.js (the report works offline); the others reuse it.
-        pio.to_html(figure, include_plotlyjs=i == 0, full_html=False)
+        pio.to_html(safe_figure(figure), include_plotlyjs=i == 0, full_html=False, validate=False)
         for i, figure in enumerate(result.charts)
     ]
     tables = [
@@ -110,7 +128,8 @@ def report_html(result: RunResult) -> str:
     ]
     title = html.escape(f"{result.analysis.get('metric', 'metric')}: what changed")
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+        f"<!doctype html><html><head><meta charset='utf-8'>"
+        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}"><title>{title}</title>'
         "<style>body{font-family:system-ui,sans-serif;max-width:1000px;margin:2rem auto;padding:0 1rem}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style>"
         f"</head><body><h1>{title}</h1>{summary}<p><em>{html.escape(_verification_line(result))}</em></p>"

@@ -55,3 +55,49 @@ def test_markdown_and_json(revenue_dataset):
     assert "Revenue fell 7.67%" in markdown and "## by country" in markdown and "| France |" in markdown
     data = json.loads(trace_json(result))
     assert data["totals"]["abs_change"] == -132919.66 and data["steps"]
+
+
+LINK = "[Verify your account](http://evil.invalid)"
+IMAGE = "![x](http://evil.invalid/x.png)"
+LONG = "Segment " + "very long name " * 13 + "end"
+
+
+@pytest.fixture
+def label_result(write_file):
+    text = (f'country,revenue_before,revenue_after\n"{LINK}",1000,400\n"{IMAGE}",500,650\n"{LONG}",800,820\n'
+            "UK,3000,3010\n")  # fmt: skip
+    return collect(run_events(RunRequest(load_dataset(write_file("labels.csv", text)))))
+
+
+def test_html_report_shows_labels_as_text_and_forbids_outside_requests(label_result):
+    import re
+
+    assert (
+        LINK in label_result.narrative and LONG in label_result.narrative
+    )  # the built-in analyst quotes them
+    page = report_html(label_result)
+    assert '<meta http-equiv="Content-Security-Policy" content="default-src \'none\';' in page
+    assert "<script src" not in page  # plotly.js is inline
+    assert not re.search(r"(href|src)\s*=\s*[\"']?[^\"'>]*evil", page)  # no link or image to it, live or in JS
+    assert "<a " not in page.split("<body>", 1)[1].split("<script", 1)[0]
+    summary = page.split("<h1>", 1)[1].split("<p><em>", 1)[0]
+    assert "[Verify your account](http://evil.inval…" in summary  # shown as text (shortened), not as a link
+    assert LONG not in summary and "Segment very long name very long name v…" in summary
+    assert html_escape(LONG) in page  # the table keeps the full name
+
+
+def test_markdown_report_renders_no_link_or_image(label_result):
+    import markdown_it
+
+    report = report_markdown(label_result)
+    rendered = markdown_it.MarkdownIt("commonmark", {"html": False}).render(report)
+    assert "<a " not in rendered and "<img" not in rendered
+    assert (
+        "Segment very long name very long name v…" in rendered and LONG in rendered
+    )  # summary short, table full
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=False)

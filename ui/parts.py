@@ -13,10 +13,12 @@ from agent.history import RunHistory, file_hash
 from agent.models import ModelChoice
 from agent.session import BackgroundRun, Replay
 from agent.view_model import step_caption, step_state
+from tools.labels import escape_markdown, safe_figure
 from tools.loading import DataError, Dataset, load_dataset
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 SAMPLE_FILES = ["revenue_by_country.tsv", "sales_by_segment.csv", "conversion_by_channel.csv"]
+MAX_WARNINGS = 20  # loading warnings shown on the page; a file with thousands would bury it
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -70,12 +72,18 @@ def choose_dataset() -> Dataset:
         dataset = cached_dataset(data, name)
         dataset = _loading_options(dataset, data, name)
     except DataError as error:
-        st.error(str(error))
+        st.error(escape_markdown(error))
         st.stop()
-    st.write(f"**{dataset.source}** · {dataset.layout} layout · {dataset.rows_read:,} rows → {len(dataset.frame):,} segments · "
-             f"dimensions: {', '.join(dataset.dimensions) or '(none)'} · metrics: {', '.join(dataset.metrics)}")  # fmt: skip
-    for warning in dataset.warnings:
-        st.warning(warning)
+    # Names from the file are text: a file or column called `[x](http://...)` is not a link.
+    st.markdown(f"**{escape_markdown(dataset.source)}** · {dataset.layout} layout · {dataset.rows_read:,} rows → "
+                f"{len(dataset.frame):,} segments · dimensions: {escape_markdown(', '.join(dataset.dimensions) or '(none)')}"
+                f" · metrics: {escape_markdown(', '.join(dataset.metrics))}")  # fmt: skip
+    for warning in dataset.warnings[:MAX_WARNINGS]:
+        st.warning(escape_markdown(warning))
+    if len(dataset.warnings) > MAX_WARNINGS:
+        st.warning(
+            f"… and {len(dataset.warnings) - MAX_WARNINGS:,} more warnings (the CLI prints all of them)."
+        )
     return dataset
 
 
@@ -88,7 +96,9 @@ def _loading_options(dataset: Dataset, data: bytes, name: str) -> Dataset:
         after = None
         for metric, columns in scenarios.items():
             choices = [columns.after, *columns.after_alternatives]
-            after = st.selectbox(f"'After' column for {metric}", choices, key=f"after-{name}-{metric}")
+            after = st.selectbox(
+                f"'After' column for {escape_markdown(metric)}", choices, key=f"after-{name}-{metric}"
+            )
             after = None if after == columns.after else after
         periods = None
         if dataset.layout == "long":
@@ -139,9 +149,9 @@ def draw_steps(run: BackgroundRun) -> None:
             if step["observation"]:
                 st.code(step["observation"], language="text")
             if step["error"]:
-                st.error(step["error"])
+                st.error(escape_markdown(step["error"]))
     if result.error and not any(s["error"] == result.error for s in result.steps):
-        st.error(result.error)
+        st.error(escape_markdown(result.error))
 
 
 # Building a plotly Figure validates the whole dict (70 ms a chart); the trace is redrawn every half second.
@@ -153,7 +163,8 @@ def draw_charts(run: BackgroundRun | Replay, key: str) -> None:
     if len(built) > len(run.result.charts):  # a replay that started over
         built.clear()
     for figure in run.result.charts[len(built) :]:
-        built.append(go.Figure(figure))
+        # A figure holds text from the data and the model: plotly would render its tags (`<a href>`) as HTML.
+        built.append(go.Figure(safe_figure(figure)))
     for index, figure in enumerate(built):
         st.plotly_chart(figure, key=f"{key}-chart-{index}", width="stretch")
 
@@ -166,4 +177,4 @@ def save_once(run: BackgroundRun) -> None:
         run.saved_id = RunHistory().save(run.events, st.session_state.get("data_hash", ""))
     except (OSError, sqlite3.Error) as error:
         run.saved_id = -1
-        st.warning(f"The run could not be saved to the history: {error}")
+        st.warning(escape_markdown(f"The run could not be saved to the history: {error}"))
