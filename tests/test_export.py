@@ -78,7 +78,9 @@ def test_html_report_shows_labels_as_text_and_forbids_outside_requests(label_res
     page = report_html(label_result)
     assert '<meta http-equiv="Content-Security-Policy" content="default-src \'none\';' in page
     assert "<script src" not in page  # plotly.js is inline
-    assert not re.search(r"(href|src)\s*=\s*[\"']?[^\"'>]*evil", page)  # no link or image to it, live or in JS
+    assert not re.search(
+        r"(href|src)\s*=\s*[\"']?[^\"'>]*evil", page
+    )  # no link or image to it, live or in JS
     assert "<a " not in page.split("<body>", 1)[1].split("<script", 1)[0]
     summary = page.split("<h1>", 1)[1].split("<p><em>", 1)[0]
     assert "[Verify your account](http://evil.inval…" in summary  # shown as text (shortened), not as a link

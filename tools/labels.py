@@ -61,6 +61,19 @@ def shorten_label(text: object, limit: int = LABEL_LIMIT) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + ELLIPSIS
 
 
+def shorten_labels(texts: Iterable[object], limit: int = LABEL_LIMIT) -> list[str]:
+    """Each label shortened, kept distinct: two long names that share their start get "(2)", "(3)" after the first
+    (a chart's categories must not merge)."""
+    seen: dict[str, int] = {}
+    shortened = []
+    for text in texts:
+        short = shorten_label(text, limit)
+        count = seen.get(short, 0) + 1
+        seen[short] = count
+        shortened.append(short if count == 1 else f"{short} ({count})")
+    return shortened
+
+
 def escape_markdown(text: object) -> str:
     """Text shown as itself inside Markdown: one line, every syntax character backslash-escaped."""
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", flatten(text))
