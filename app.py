@@ -91,13 +91,18 @@ def show_summary(run: BackgroundRun) -> None:
         tables = export.tables_of(result)
         table = downloads[3].selectbox("Table", list(tables), label_visibility="collapsed", key="csv_table")
         if table:
-            downloads[3].download_button("Table (CSV)", partial(export.table_csv, tables[table]),
-                                         f"{stem}-{table}.csv", "text/csv", on_click="ignore")  # fmt: skip
+            # Every row, computed again by the engine: the analysis keeps each table's largest changes only.
+            downloads[3].download_button("Table (CSV)", partial(export.full_table_csv, run.request.dataset,
+                                         result.analysis, table), f"{stem}-{table}.csv", "text/csv",
+                                         on_click="ignore")  # fmt: skip
     if result.analysis:
         with st.expander("Engine tables"):
             for name, rows in export.tables_of(result).items():
                 st.text(name.replace("_", " "))
                 st.dataframe(pd.DataFrame(rows), hide_index=True)
+                note = export.omitted_note(result, name)
+                if note:
+                    st.caption(escape_markdown(note))
 
 
 if run is not None:

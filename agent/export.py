@@ -13,12 +13,15 @@ from __future__ import annotations
 import html
 import io
 import json
+from typing import Any
 
 import pandas as pd
 
 from agent.result import RunResult
 from agent.view_model import summary_markdown
+from tools import engine
 from tools.labels import escape_markdown, safe_figure
+from tools.loading import Dataset
 
 # The HTML report loads nothing from outside: its scripts and styles are inline, its images data URLs.
 CONTENT_SECURITY_POLICY = (
@@ -35,9 +38,9 @@ def defuse_cell(value: object) -> object:
     return value
 
 
-def table_csv(rows: list[dict]) -> str:
+def table_csv(rows: list[dict] | pd.DataFrame) -> str:
     """Rows as CSV with text cells defused against formula injection."""
-    frame = pd.DataFrame(rows)
+    frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
     for column in frame.columns:
         if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
             frame[column] = frame[column].map(defuse_cell)
@@ -60,6 +63,45 @@ def tables_of(result: RunResult) -> dict[str, list[dict]]:
     return tables
 
 
+def omitted_note(result: RunResult, name: str) -> str | None:
+    """For a table of `tables_of` that the analysis cut to its largest changes: how many rows were left out."""
+    omitted = (result.analysis or {}).get("omitted") or {}
+    if name.startswith("by_"):
+        others = (omitted.get("breakdowns") or {}).get(name[3:])
+    elif name == "rate_mix_by_segment":
+        others = (omitted.get("ratio") or {}).get((result.analysis.get("ratio") or {}).get("dimension"))
+    else:
+        others = None
+    if not others:
+        return None
+    change = others.get("abs_change", others.get("total_effect"))
+    what = f"{change:+,.2f}" if name.startswith("by_") else f"{(change or 0) * 100:+.2f} pp"
+    return (f"… and {others['segments']:,} more segments with smaller changes (together {what}); "
+            "the CSV download holds every row.")  # fmt: skip
+
+
+def full_table(dataset: Dataset, analysis: dict[str, Any], name: str) -> pd.DataFrame:
+    """The whole table `name` (a key of `tables_of`), computed again by the engine from the run's data: the
+    analysis keeps only each table's largest changes."""
+    metric, dimensions = analysis["metric"], analysis.get("dimensions") or []
+    if name.startswith("by_") and name[3:] in dimensions:
+        return engine.breakdown(dataset.frame, name[3:], *dataset.metric_columns(metric))
+    ratio = analysis.get("ratio")
+    if name == "rate_mix_by_segment" and ratio:
+        decomposition = engine.ratio_decomposition(
+            dataset.frame, ratio["numerator"], ratio["denominator"], ratio["dimension"]
+        )
+        return decomposition["by_segment"]
+    if name == "top_slices":
+        return pd.DataFrame(analysis.get("top_slices") or []).drop(columns="slice", errors="ignore")
+    raise KeyError(f"no table {name!r}")
+
+
+def full_table_csv(dataset: Dataset, analysis: dict[str, Any], name: str) -> str:
+    """`full_table` as CSV, defused like `table_csv`."""
+    return table_csv(full_table(dataset, analysis, name))
+
+
 def trace_json(result: RunResult) -> str:
     """The run as the `--json` contract."""
     return json.dumps(result.to_json(), ensure_ascii=False, indent=2)
@@ -78,6 +120,9 @@ def report_markdown(result: RunResult) -> str:
     for name, rows in tables_of(result).items():
         frame = pd.DataFrame(rows)
         lines += [f"## {escape_markdown(name.replace('_', ' '))}", "", _markdown_table(frame), ""]
+        note = omitted_note(result, name)
+        if note:
+            lines += [escape_markdown(note), ""]
     return "\n".join(lines)
 
 
@@ -124,6 +169,7 @@ def report_html(result: RunResult) -> str:
     tables = [
         f"<h2>{html.escape(name.replace('_', ' '))}</h2>"
         + pd.DataFrame(rows).to_html(index=False, escape=True, float_format=lambda v: f"{v:,.4f}")
+        + (f"<p>{html.escape(omitted_note(result, name) or '')}</p>" if omitted_note(result, name) else "")
         for name, rows in tables_of(result).items()
     ]
     title = html.escape(f"{result.analysis.get('metric', 'metric')}: what changed")

@@ -103,3 +103,25 @@ def html_escape(text: str) -> str:
     import html
 
     return html.escape(text, quote=False)
+
+
+def test_a_file_with_many_segments_keeps_its_largest_changes_and_downloads_every_row(write_file):
+    from agent.export import full_table_csv, omitted_note
+    from tools.analysis import TABLE_ROWS
+    from tools.labels import escape_markdown
+
+    rows = [f"s{i},{100 + i},{100 + 2 * i}" for i in range(TABLE_ROWS + 50)]
+    dataset = load_dataset(
+        write_file("many.csv", "shop,revenue_before,revenue_after\n" + "\n".join(rows) + "\n")
+    )
+    result = collect(run_events(RunRequest(dataset)))
+    shown = tables_of(result)["by_shop"]
+    assert len(shown) == TABLE_ROWS and shown[0]["shop"] == f"s{TABLE_ROWS + 49}"  # the largest changes
+    note = omitted_note(result, "by_shop")
+    assert note.startswith("… and 50 more segments") and f"{sum(range(50)):+,.2f}" in note
+    assert escape_markdown(note) in report_markdown(result) and note in report_html(result)
+    full = list(csv.DictReader(io.StringIO(full_table_csv(dataset, result.analysis, "by_shop"))))
+    assert len(full) == TABLE_ROWS + 50 and {r["shop"] for r in full} == {
+        f"s{i}" for i in range(TABLE_ROWS + 50)
+    }
+    assert len(json.loads(trace_json(result))["breakdowns"]["shop"]) == TABLE_ROWS
