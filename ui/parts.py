@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -15,6 +16,14 @@ from agent.session import BackgroundRun, Replay
 from agent.view_model import step_caption, step_state
 from tools.labels import escape_markdown, safe_figure
 from tools.loading import DataError, Dataset, load_dataset
+from ui.serving import (
+    ServingSettings,
+    SettingsError,
+    history_owner,
+    is_served,
+    load_settings,
+    new_session_token,
+)
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 SAMPLE_FILES = ["revenue_by_country.tsv", "sales_by_segment.csv", "conversion_by_channel.csv"]
@@ -32,8 +41,51 @@ def cached_dataset(
     return load_dataset(data, name=name, after=after, period_column=period_column, periods=periods)
 
 
+@dataclass
+class Access:
+    """What this browser session may do: see `ui.serving`."""
+
+    served: bool
+    settings: ServingSettings
+    owner: str | None  # whose runs the history shows and saves (None: a local user, every run)
+
+
+def page_access() -> Access:
+    """Served or local, the operator's settings, and the history owner of this session; a broken settings file
+    stops the page with a message naming it."""
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        st.error(escape_markdown(error))
+        st.stop()
+    client_ip = st.context.ip_address
+    client_ip = client_ip if isinstance(client_ip, str) else None  # AppTest has no browser connection
+    served = is_served(settings, st.get_option("server.address"), client_ip, st.context.headers.get("Host"))
+    token = st.session_state.setdefault("session_token", new_session_token())
+    user = st.user.to_dict() if "is_logged_in" in st.user else None
+    return Access(served, settings, history_owner(served, user, token))
+
+
+def run_history() -> RunHistory:
+    """The run history as this session may see it: its own runs in a served app or when logged in."""
+    return RunHistory(owner=page_access().owner)
+
+
 def model_settings() -> tuple[ModelChoice, int | None]:
-    """The sidebar's model settings. The key lives only in this session's widget state."""
+    """The sidebar's model settings. The key lives only in this session's widget state.
+
+    A local user types any model, API base and key. A visitor of a served app picks from the operator's model list
+    (with the operator's API base and key), unless the operator lets visitors choose (`ui.serving`)."""
+    access = page_access()
+    if access.served and not access.settings.visitors_choose_model:
+        with st.sidebar:
+            st.header("Settings")
+            models = access.settings.models
+            model_id = st.selectbox("Model", models, key="served_model",
+                                    help="the models this server offers (set by its operator)")  # fmt: skip
+            max_steps = _max_steps()
+            _login_button()
+        return access.settings.choice(model_id), max_steps
     with st.sidebar:
         st.header("Settings")
         model_id = st.text_input("Model", value="builtin", key="model_id",
@@ -43,12 +95,28 @@ def model_settings() -> tuple[ModelChoice, int | None]:
                                  help="an OpenAI-compatible server")  # fmt: skip
         api_key = st.text_input("API key (optional)", value="", type="password", key="api_key",
                                 help="kept only for this browser session, never stored")  # fmt: skip
-        max_steps = st.select_slider("Max steps", options=["auto", *range(1, 21)], value="auto", key="max_steps",
-                                     help="auto: 6 for the code agent, 12 for the tool-calling agent (one tool call "
-                                     "per step)")  # fmt: skip
-    return ModelChoice(model_id, api_base=api_base or None, api_key=api_key or None), (
-        None if max_steps == "auto" else int(max_steps)
-    )
+        max_steps = _max_steps()
+        _login_button()
+    return ModelChoice(model_id, api_base=api_base or None, api_key=api_key or None), max_steps
+
+
+def _max_steps() -> int | None:
+    steps = st.select_slider("Max steps", options=["auto", *range(1, 21)], value="auto", key="max_steps",
+                             help="auto: 6 for the code agent, 12 for the tool-calling agent (one tool call per "
+                             "step)")  # fmt: skip
+    return None if steps == "auto" else int(steps)
+
+
+def _login_button() -> None:
+    """Log in / log out when the operator configured login (`st.login`); runs are then kept per person."""
+    if "is_logged_in" not in st.user:
+        return
+    if st.user.is_logged_in:
+        st.caption(escape_markdown(f"Logged in as {st.user.get('email') or st.user.get('name') or 'you'}"))
+        st.button("Log out", on_click=st.logout, key="logout_button")
+    else:
+        st.button("Log in", on_click=st.login, key="login_button",
+                  help="your runs are saved under your name; without login, only this session sees them")  # fmt: skip
 
 
 def choose_dataset() -> Dataset:
@@ -174,7 +242,7 @@ def save_once(run: BackgroundRun) -> None:
     if not run.finished or run.saved_id is not None:
         return
     try:
-        run.saved_id = RunHistory().save(run.events, st.session_state.get("data_hash", ""))
+        run.saved_id = run_history().save(run.events, st.session_state.get("data_hash", ""))
     except (OSError, sqlite3.Error) as error:
         run.saved_id = -1
         st.warning(escape_markdown(f"The run could not be saved to the history: {error}"))
