@@ -129,3 +129,51 @@ def test_page_latency_benchmark_times_a_run_on_the_sample(tmp_path, browser):
     (row,) = page_latency([None], tmp_path, repeats=1, log=lambda line: None, browser=browser)
     assert "error" not in row, row
     assert 0 < row["first_step_s"] <= row["summary_s"] and row["exceptions"] == 0
+
+
+def test_labels_from_the_data_are_text_in_the_page_and_the_report(server, page, tmp_path):
+    """A label that is a Markdown link, one that is an image and a 200-character one: shown as text, the long one
+    shortened in the summary, nothing fetched from or linked to the label's site, in the page or the report."""
+    long_label = "Long segment " + "x" * 187
+    csv = (
+        "country,revenue_before,revenue_after\n"
+        '"[Verify your account](http://evil.invalid)",1000,400\n'
+        '"![x](http://evil.invalid/x.png)",500,650\n'
+        f'"{long_label}",800,860\n'
+        "UK,3000,3010\n"
+    )
+    path = tmp_path / "hostile_labels.csv"
+    path.write_text(csv, encoding="utf-8")
+    outside: list[str] = []
+    page.on("request", lambda request: outside.append(request.url) if "evil" in request.url else None)
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    page.goto(server)
+    page.get_by_text("Upload", exact=True).click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    page.get_by_text("hostile_labels.csv · wide layout").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_text("Revenue fell").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    no_exceptions(page)
+    summary = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Top drivers").first
+    summary.wait_for(timeout=30_000)
+    text = summary.inner_text().replace(
+        "\u2060", ""
+    )  # the word joiner that keeps `http://` from being linked
+    assert "[Verify your account](http://evil.inval…" in text and "![x](http://evil.invalid/x.png)" in text
+    assert "Long segment " + "x" * 26 + "…" in text and long_label not in text
+    for selector in ('a[href*="evil"]', 'img[src*="evil"]', 'image[href*="evil"]', "[src*='evil']"):
+        assert page.locator(selector).count() == 0, selector
+    assert (
+        page.locator(".js-plotly-plot").first.inner_text().count("evil.invalid") >= 1
+    )  # chart text, not a link
+    page.screenshot(path=str(ARTIFACTS / "hostile-labels.png"), full_page=True)
+    with page.expect_download(timeout=30_000) as download:
+        page.get_by_role("button", name="Report (HTML)").click()
+    report = tmp_path / "report.html"
+    report.write_bytes(Path(download.value.path()).read_bytes())
+    # The report under its Content-Security-Policy: plotly (inline) still draws, nothing is fetched or linked.
+    page.goto(report.as_uri())
+    page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
+    assert page.locator('a[href*="evil"]').count() == 0 and page.locator("[src*='evil']").count() == 0
+    assert outside == []

@@ -30,7 +30,7 @@ ELLIPSIS = "…"
 # `_` inside a word and `:` outside `:name[` and `scheme://` mean nothing, so `revenue_by_country.csv: empty` stays
 # as it is.
 _MARKDOWN_SPECIAL = re.compile(
-    r"([\\`*{}\[\]<>()!|~$&@]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|:(?=[A-Za-z0-9_/-]*\[|//))"
+    r"([\\`*{}\[\]<>()!|~$&@]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|:(?=[A-Za-z0-9_/-]*\[))"
 )
 # ... and these only at the start of a line: a heading, a quote, a list item.
 _LINE_START = re.compile(r"^([#>+\-=]|\d+(?=[.)]))")
@@ -42,7 +42,10 @@ _PLACEHOLDER = re.compile(f"{_MARK_OPEN}(\\d+){_MARK_CLOSE}")
 # In a model's prose: what would become a link, an image, a colour, an icon or math.
 _PROSE_SPECIAL = re.compile(r"([\[\]<>$\\])")
 _DIRECTIVE = re.compile(r":(?=[A-Za-z0-9_/-]*\[)")  # `:red[`, `:material/home[`: the colon starts a directive
-_AUTOLINK = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,31}):(?=//)|\b(www)\.(?=\w)|(?<=\w)@(?=\w)")
+# GFM (Streamlit's Markdown) links bare `http://...`, `www.x` and e-mail addresses in the text after escapes are
+# resolved, so a backslash cannot stop it: an invisible word joiner after the scheme, `www` or the name does.
+_AUTOLINK = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]{1,31}(?=://)|www(?=\.\w))|\w(?=@\w)")
+WORD_JOINER = "\u2060"
 # Figure keys whose string value is a URL the browser would fetch (map styles, layer and image sources, GeoJSON).
 _FETCHING_KEYS = {"source", "style", "geojson", "accesstoken", "href", "url"}
 _URL = re.compile(r"(?i)^\s*(?:[a-z][a-z0-9+.-]*:|//)")
@@ -76,8 +79,7 @@ def shorten_labels(texts: Iterable[object], limit: int = LABEL_LIMIT) -> list[st
 
 def escape_markdown(text: object) -> str:
     """Text shown as itself inside Markdown: one line, every syntax character backslash-escaped."""
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", flatten(text))
-    escaped = _AUTOLINK.sub(_break_autolink, escaped)  # `www.x` (the `:` of `http://` is escaped already)
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(_break_autolink, flatten(text)))
     return _LINE_START.sub(_escape_line_start, escaped)
 
 
@@ -112,19 +114,15 @@ def safe_markdown(text: object, labels: Iterable[object] = (), limit: int = LABE
         if pattern.search(prose):
             prose = pattern.sub(f"{_MARK_OPEN}{len(shown)}{_MARK_CLOSE}", prose)
             shown.append(escape_markdown(shorten_label(label, limit)))
+    prose = _AUTOLINK.sub(_break_autolink, prose)
     prose = _DIRECTIVE.sub(r"\\:", prose)
     prose = _PROSE_SPECIAL.sub(r"\\\1", prose)
-    prose = _AUTOLINK.sub(_break_autolink, prose)
     return _PLACEHOLDER.sub(lambda match: shown[int(match.group(1))], prose)
 
 
 def _break_autolink(match: re.Match) -> str:
-    """`http://x` -> `http\\://x`, `www.x` -> `www\\.x`, `a@b` -> `a\\@b`: shown the same, never linked."""
-    if match.group(1):
-        return f"{match.group(1)}\\:"
-    if match.group(2):
-        return f"{match.group(2)}\\."
-    return "\\@"
+    """`http://x`, `www.x`, `a@b.c` with a word joiner after `http`, `www`, `a`: shown the same, never linked."""
+    return match.group(0) + WORD_JOINER
 
 
 def escape_plotly(text: object) -> str:
