@@ -121,3 +121,24 @@ def test_safe_figure_shows_a_tag_in_a_hover_template_as_text():
         {"data": [{"type": "bar", "hovertemplate": '<a href="http://evil.invalid">%{x}</a><b>'}]}
     )
     assert safe["data"][0]["hovertemplate"] == '&lt;a href="http://evil.invalid"&gt;%{x}&lt;/a&gt;<b>'
+
+
+def test_the_terminal_prints_no_hyperlink_for_a_label(write_file):
+    import io
+
+    from rich.console import Console
+
+    from agent.render import TerminalRenderer
+    from agent.runner import RunRequest, run_events
+    from tools.loading import load_dataset
+
+    path = write_file(
+        "t.csv", f'country,revenue_before,revenue_after\n"{LINK}",1000,400\n"{LONG}",500,650\nUK,9,9\n'
+    )
+    output = io.StringIO()
+    render = TerminalRenderer(Console(file=output, force_terminal=True, width=200))
+    for event in run_events(RunRequest(load_dataset(path))):
+        render(event)
+    text = output.getvalue()
+    assert "\x1b]8;" not in text  # no OSC 8 hyperlink escape
+    assert "[Verify your account](http" in text.replace(WORD_JOINER, "") and shorten_label(LONG) in text
