@@ -156,6 +156,7 @@ def test_labels_from_the_data_are_text_in_the_page_and_the_report(server, page, 
     page.get_by_text("Revenue fell").first.wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     no_exceptions(page)
+    assert page.get_by_role("button", name="Deploy").count() == 0  # client.toolbarMode = "minimal"
     summary = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Top drivers").first
     summary.wait_for(timeout=30_000)
     text = summary.inner_text().replace(

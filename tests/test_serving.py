@@ -111,3 +111,31 @@ def test_a_broken_settings_file_is_a_message_not_a_traceback(write_file, monkeyp
     settings_file(write_file, monkeypatch, '[serving]\nmode = "public"\n')
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not app.exception and "serving.mode is" in app.error[0].value
+
+
+def test_a_visitor_runs_the_operators_llm_and_its_links_are_text(write_file, monkeypatch):
+    """Through the real LLM path (scripted OpenAI-compatible server): the operator's API base and key are used, the
+    visitor types neither, and the model's links, images, colours and math are shown as text."""
+    from tests.openai_server import ScriptedChatServer
+    from tests.test_models import COMPUTE
+
+    hostile = {"content": "Thought: Write it.\n<code>\nfinal_answer('**Revenue fell.** [Verify](http://evil.invalid)"
+               " ![i](http://evil.invalid/i.png) :red[alert] $x$')\n</code>"}  # fmt: skip
+    monkeypatch.setenv("OPERATOR_KEY", "sk-operator-" + "k" * 20)
+    with ScriptedChatServer([COMPUTE, hostile]) as llm:
+        settings_file(write_file, monkeypatch, '[serving]\nmode = "served"\nmodels = ["builtin", "openai/test-model"]\n'
+                      f'[serving.api_base]\n"openai/test-model" = "{llm.url}"\n'
+                      '[serving.api_key_env]\n"openai/test-model" = "OPERATOR_KEY"\n')  # fmt: skip
+        app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+        app.selectbox(key="served_model").set_value("openai/test-model").run()
+        app.button(key="run_button").click().run()
+        assert app.session_state["run"].wait(60)
+        app.run()
+        assert (
+            llm.requests and llm.requests[0]["headers"]["Authorization"] == "Bearer sk-operator-" + "k" * 20
+        )
+    assert not app.exception and app.session_state["run"].result.status == "success"
+    summary = next(m.value for m in app.markdown if "Revenue fell" in m.value)
+    assert summary.startswith("**Revenue fell.**")  # the model's bold stays
+    assert "\\[Verify\\](http\u2060://evil.invalid)" in summary and "!\\[i\\]" in summary
+    assert "\\:red\\[alert\\]" in summary and "\\$x\\$" in summary
