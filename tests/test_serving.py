@@ -35,6 +35,10 @@ def test_served_unless_server_browser_and_host_are_all_local():
     assert is_served(auto, "localhost", "127.0.0.1", "kpi.example.com")  # a reverse proxy on this machine
     assert is_served(auto, "localhost", "10.0.0.7", "localhost:8501")
     assert not is_served(auto, "localhost", None, None)  # no browser connection (a script): no visitor
+    # A reverse proxy that rewrites Host to localhost: the browser's Origin, or the proxy's headers, give it away.
+    assert is_served(auto, "localhost", "127.0.0.1", "localhost:8501", "https://kpi.example.com")
+    assert not is_served(auto, "localhost", "127.0.0.1", "localhost:8501", "http://localhost:8501")
+    assert is_served(auto, "localhost", "127.0.0.1", "localhost:8501", None, proxied=True)
     assert is_served(ServingSettings(mode="served"), "localhost", "127.0.0.1", "localhost")
     assert not is_served(ServingSettings(mode="local"), "0.0.0.0", "10.0.0.7", "kpi.example.com")
 

@@ -17,6 +17,7 @@ from agent.view_model import step_caption, step_state
 from tools.labels import escape_markdown, safe_figure
 from tools.loading import DataError, Dataset, load_dataset
 from ui.serving import (
+    PROXY_HEADERS,
     ServingSettings,
     SettingsError,
     history_owner,
@@ -60,7 +61,9 @@ def page_access() -> Access:
         st.stop()
     client_ip = st.context.ip_address
     client_ip = client_ip if isinstance(client_ip, str) else None  # AppTest has no browser connection
-    served = is_served(settings, st.get_option("server.address"), client_ip, st.context.headers.get("Host"))
+    headers = st.context.headers
+    served = is_served(settings, st.get_option("server.address"), client_ip, headers.get("Host"),
+                       headers.get("Origin"), any(headers.get(name) for name in PROXY_HEADERS))  # fmt: skip
     token = st.session_state.setdefault("session_token", new_session_token())
     user = st.user.to_dict() if "is_logged_in" in st.user else None
     return Access(served, settings, history_owner(served, user, token))

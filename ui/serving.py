@@ -16,7 +16,8 @@ deliberate choice, and so is what visitors may set. The operator writes it in th
     "openai/my-model" = "MY_SERVER_KEY"
 
 In "auto" mode the app counts as served unless everything says local: the server listens on a loopback address,
-and the browser connects from one and names a loopback host. So `--server.address 0.0.0.0` or a reverse proxy
+the browser connects from one, names a loopback host and loaded the page from one (`Origin`), and no proxy header
+(`X-Forwarded-For`, `Forwarded`, ...) came with the request. So `--server.address 0.0.0.0` or a reverse proxy
 turns the visitor view on; only a local user gets the free model, API base and key fields, because those let
 whoever types them make the server send requests (and the data's summary) to any URL.
 
@@ -33,12 +34,14 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import tomllib
 
 from agent.models import SECRETS_FILE, ModelChoice
 
 MODES = ("auto", "local", "served")
+PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "Forwarded")
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 
 
@@ -130,13 +133,30 @@ def is_loopback(host: str | None) -> bool:
 
 
 def is_served(
-    settings: ServingSettings, server_address: str | None, client_ip: str | None, host: str | None
+    settings: ServingSettings,
+    server_address: str | None,
+    client_ip: str | None,
+    host: str | None,
+    origin: str | None = None,
+    proxied: bool = False,
 ) -> bool:
-    """Whether this page is seen by others: the operator said so, or anything about the connection is not local."""
+    """Whether this page is seen by others: the operator said so, or anything about the connection is not local.
+
+    Args:
+        settings: The operator's settings (`mode`).
+        server_address: Streamlit's `server.address` (empty: every interface).
+        client_ip: The browser's address (None when unknown or, in Streamlit, when it is this machine).
+        host: The `Host` header the browser sent.
+        origin: The `Origin` header: the site the browser loaded the page from, which a reverse proxy that rewrites
+            `Host` to localhost leaves alone.
+        proxied: Whether the request carries a proxy's `X-Forwarded-*` or `Forwarded` header.
+    """
     if settings.mode != "auto":
         return settings.mode == "served"
+    origin_host = urlsplit(origin).hostname if origin else None
     # An unknown client address or host (no browser connection: a script or a test) is no sign of a visitor.
-    return not (is_loopback(server_address) and all(is_loopback(x) for x in (client_ip, host) if x))
+    seen = [value for value in (client_ip, host, origin_host) if value]
+    return proxied or not (is_loopback(server_address) and all(is_loopback(value) for value in seen))
 
 
 def history_owner(served: bool, user: dict[str, Any] | None, session_token: str) -> str | None:
