@@ -125,3 +125,22 @@ def test_a_file_with_many_segments_keeps_its_largest_changes_and_downloads_every
         f"s{i}" for i in range(TABLE_ROWS + 50)
     }
     assert len(json.loads(trace_json(result))["breakdowns"]["shop"]) == TABLE_ROWS
+
+
+def test_a_ratio_with_many_segments_keeps_its_largest_effects_and_downloads_every_row(write_file):
+    from agent.export import full_table_csv, omitted_note
+    from tools.analysis import TABLE_ROWS, analyze
+
+    rows = "".join(f"c{i},{10 + i % 7},{12 + i % 5},{100 + i},{90 + 2 * i}\n" for i in range(TABLE_ROWS + 40))
+    dataset = load_dataset(
+        write_file("r.csv", "channel,orders_before,orders_after,users_before,users_after\n" + rows)
+    )
+    analysis = analyze(dataset, ratio="orders/users")
+    ratio, others = analysis["ratio"], analysis["omitted"]["ratio"]["channel"]
+    assert len(ratio["by_segment"]) == TABLE_ROWS and others["segments"] == 40
+    shown = sum(row["total_effect"] for row in ratio["by_segment"])
+    assert shown + others["total_effect"] == pytest.approx(ratio["change"], abs=1e-12)
+    result = collect(run_events(RunRequest(dataset, ratio="orders/users")))
+    assert omitted_note(result, "rate_mix_by_segment").startswith("… and 40 more segments")
+    full = list(csv.DictReader(io.StringIO(full_table_csv(dataset, result.analysis, "rate_mix_by_segment"))))
+    assert len(full) == TABLE_ROWS + 40
