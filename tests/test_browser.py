@@ -141,6 +141,7 @@ def test_labels_from_the_data_are_text_in_the_page_and_the_report(server, page, 
         '"![x](http://evil.invalid/x.png)",500,650\n'
         f'"{long_label}",800,860\n'
         '"<a href=""http://evil.invalid/plotly"">click</a>",300,200\n'  # plotly renders tags in ticks and titles
+        '":red[alarm] $x^2$ **bold**",400,150\n'  # Streamlit's colour, math and bold
         "UK,3000,3010\n"
     )
     path = tmp_path / "hostile_labels.csv"
@@ -164,6 +165,8 @@ def test_labels_from_the_data_are_text_in_the_page_and_the_report(server, page, 
     )  # the word joiner that keeps `http://` from being linked
     assert "[Verify your account](http://evil.inval…" in text and "![x](http://evil.invalid/x.png)" in text
     assert "Long segment " + "x" * 26 + "…" in text and long_label not in text
+    assert ":red[alarm] $x^2$ **bold**" in text  # no colour, math or bold
+    assert page.locator(".katex").count() == 0 and summary.locator("strong", has_text="bold").count() == 0
     assert live_references(page) == []
     assert (
         page.locator(".js-plotly-plot").first.inner_text().count("evil.invalid") >= 1
