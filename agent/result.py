@@ -96,6 +96,7 @@ class RunResult:
             "breakdowns": self.analysis.get("breakdowns"),
             "top_slices": self.analysis.get("top_slices"),
             "ratio": self.analysis.get("ratio"),
+            "omitted": self.analysis.get("omitted"),  # what each cut table left out (count and sums)
             "narrative": self.narrative,
             "answer": self.answer,
             "steps": steps,

@@ -124,7 +124,11 @@ def test_a_file_with_many_segments_keeps_its_largest_changes_and_downloads_every
     assert len(full) == TABLE_ROWS + 50 and {r["shop"] for r in full} == {
         f"s{i}" for i in range(TABLE_ROWS + 50)
     }
-    assert len(json.loads(trace_json(result))["breakdowns"]["shop"]) == TABLE_ROWS
+    data = json.loads(trace_json(result))
+    assert (
+        len(data["breakdowns"]["shop"]) == TABLE_ROWS
+        and data["omitted"]["breakdowns"]["shop"]["segments"] == 50
+    )
 
 
 def test_a_ratio_with_many_segments_keeps_its_largest_effects_and_downloads_every_row(write_file):
