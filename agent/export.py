@@ -25,7 +25,8 @@ from tools.loading import Dataset
 
 # The HTML report loads nothing from outside: its scripts and styles are inline, its images data URLs.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; font-src data:"
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+    "base-uri 'none'; form-action 'none'"  # these two do not fall back to default-src
 )
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
