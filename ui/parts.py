@@ -119,7 +119,7 @@ def _login_button() -> None:
         st.button("Log out", on_click=st.logout, key="logout_button")
     else:
         st.button("Log in", on_click=st.login, key="login_button",
-                  help="your runs are saved under your name; without login, only this session sees them")  # fmt: skip
+                  help="log in to keep your runs under your name (only you see them)")  # fmt: skip
 
 
 def choose_dataset() -> Dataset:
