@@ -27,8 +27,7 @@ ELLIPSIS = "…"
 
 # CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones Markdown, GFM or Streamlit's
 # extensions (`:red[...]` directives, `$` math, `~` strikethrough, e-mail autolinks) give a meaning anywhere.
-# `_` inside a word and `:` outside `:name[` and `scheme://` mean nothing, so `revenue_by_country.csv: empty` stays
-# as it is.
+# `_` inside a word and `:` outside `:name[` mean nothing, so `revenue_by_country.csv: empty` stays as it is.
 _MARKDOWN_SPECIAL = re.compile(
     r"([\\`*{}\[\]<>()!|~$&@]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|:(?=[A-Za-z0-9_/-]*\[))"
 )
