@@ -47,6 +47,12 @@ def test_an_escaped_label_renders_as_exactly_itself(label):
     assert html == f"<p>{expected}</p>\n"
 
 
+def test_an_error_message_keeps_its_lines_each_escaped():
+    shown = escape_markdown("Code failed at line 2:\n# [x](http://evil.invalid)\n\n1. boom", keep_lines=True)
+    html = render(shown)
+    assert html.count("<br />") == 2 and "<a " not in html and "<h1>" not in html and "<ol>" not in html
+
+
 def test_escape_markdown_puts_a_label_on_one_line():
     assert "\n" not in escape_markdown("line one\n\n# line two")
     assert flatten("  a \t b\r\n c ") == "a b c"

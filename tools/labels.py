@@ -76,8 +76,12 @@ def shorten_labels(texts: Iterable[object], limit: int = LABEL_LIMIT) -> list[st
     return shortened
 
 
-def escape_markdown(text: object) -> str:
-    """Text shown as itself inside Markdown: one line, every syntax character backslash-escaped."""
+def escape_markdown(text: object, keep_lines: bool = False) -> str:
+    """Text shown as itself inside Markdown, every syntax character backslash-escaped: on one line, or (with
+    `keep_lines`, for an error message) line by line, joined by Markdown line breaks."""
+    if keep_lines:
+        lines = [escape_markdown(line) for line in str(text).splitlines()]
+        return "  \n".join(line for line in lines if line)
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(_break_autolink, flatten(text)))
     return _LINE_START.sub(_escape_line_start, escaped)
 

@@ -220,9 +220,9 @@ def draw_steps(run: BackgroundRun) -> None:
             if step["observation"]:
                 st.code(step["observation"], language="text")
             if step["error"]:
-                st.error(escape_markdown(step["error"]))
+                st.error(escape_markdown(step["error"], keep_lines=True))
     if result.error and not any(s["error"] == result.error for s in result.steps):
-        st.error(escape_markdown(result.error))
+        st.error(escape_markdown(result.error, keep_lines=True))
 
 
 # Building a plotly Figure validates the whole dict (70 ms a chart); the trace is redrawn every half second.
