@@ -12,7 +12,14 @@ from agent import export
 from agent.models import ModelConfigError, build_model
 from agent.runner import RunRequest
 from agent.session import BackgroundRun, ScenarioComparison, prepare_next_run
-from agent.view_model import result_header, scenario_table, summary_cards, verification_badge
+from agent.view_model import (
+    result_header,
+    scenario_table,
+    summary_cards,
+    summary_markdown,
+    verification_badge,
+)
+from tools.labels import escape_markdown
 from ui.parts import (
     choose_dataset,
     compare_all_scenarios,
@@ -64,7 +71,7 @@ if start.button("Run", type="primary", disabled=busy or no_dimensions, key="run_
     try:
         model = build_model(choice, agent_kind)
     except ModelConfigError as error:
-        st.error(str(error))
+        st.error(escape_markdown(error))
         st.stop()
     if compare:
         run = ScenarioComparison(dataset.scenarios, scenario_loader(dataset), request_for, model)
@@ -121,7 +128,8 @@ def show_summary(run: BackgroundRun, key: str = "main") -> None:
             column.metric(card.label, card.value, card.delta)
     if result.narrative:
         st.subheader("Summary")
-        st.markdown(result.narrative)  # Markdown only: HTML in cell values is shown as text
+        # The model's bold and lists stay; labels from the data are escaped and shortened, links and images are text.
+        st.markdown(summary_markdown(result.narrative, result.analysis, result.dataset))
         ok, sentence = verification_badge(result.verification)
         (st.success if ok else st.error)(sentence)
     if result.narrative:
@@ -142,13 +150,18 @@ def show_summary(run: BackgroundRun, key: str = "main") -> None:
             "Table", list(tables), label_visibility="collapsed", key=f"{key}-csv_table"
         )
         if table:
-            downloads[3].download_button("Table (CSV)", partial(export.table_csv, tables[table]),
-                                         f"{stem}-{table}.csv", "text/csv", on_click="ignore", key=f"{key}-csv")  # fmt: skip
+            # Every row, computed again by the engine: the analysis keeps each table's largest changes only.
+            downloads[3].download_button("Table (CSV)", partial(export.full_table_csv, run.request.dataset,
+                                         result.analysis, table), f"{stem}-{table}.csv", "text/csv",
+                                         on_click="ignore", key=f"{key}-csv")  # fmt: skip
     if result.analysis:
         with st.expander("Engine tables"):
             for name, rows in export.tables_of(result).items():
-                st.write(name.replace("_", " "))
+                st.text(name.replace("_", " "))
                 st.dataframe(pd.DataFrame(rows), hide_index=True)
+                note = export.omitted_note(result, name)
+                if note:
+                    st.caption(escape_markdown(note))
 
 
 if isinstance(run, ScenarioComparison):

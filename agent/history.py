@@ -1,6 +1,9 @@
 """Run history in a local SQLite database: every run's events, so a saved run replays exactly with no model.
 
 The events are stored as the run produced them, after secrets were masked; no setting that holds a key is saved.
+Each run has an owner (a logged-in user or a browser session of a served app, see `ui.serving`); a history opened
+for an owner lists, opens, exports and deletes only that owner's runs. Opened without an owner (a local user), it
+holds every run.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ CREATE TABLE IF NOT EXISTS runs (
     output_tokens INTEGER,
     duration_s REAL,
     narrative TEXT,
-    events TEXT NOT NULL
+    events TEXT NOT NULL,
+    owner TEXT
 )
 """
 
@@ -51,13 +55,26 @@ def file_hash(data: bytes) -> str:
 
 
 class RunHistory:
-    """Saved runs. Each call opens its own connection, so page sessions in different threads can share it."""
+    """Saved runs. Each call opens its own connection, so page sessions in different threads can share it.
 
-    def __init__(self, path: str | os.PathLike | None = None):
+    Args:
+        path: The SQLite file; default `default_path()`.
+        owner: Whose runs this history shows and saves; None for every run (a local user).
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, owner: str | None = None):
         self.path = Path(path) if path else default_path()
+        self.owner = owner
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute(_SCHEMA)
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
+            if "owner" not in columns:  # a history written before runs had owners: those runs have none
+                db.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+
+    def _mine(self) -> tuple[str, tuple]:
+        """The SQL condition (and its parameters) that keeps this owner's runs."""
+        return ("owner = ?", (self.owner,)) if self.owner is not None else ("1 = 1", ())
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=10)
@@ -74,30 +91,35 @@ class RunHistory:
             time.time(), result.dataset.get("source") or "", data_hash, result.question, result.model, result.agent,
             result.status, len(verification["checked"]) - wrong, wrong, result.usage.get("input_tokens"),
             result.usage.get("output_tokens"), result.usage.get("duration_s"), result.narrative,
-            json.dumps([e.to_dict() for e in events], ensure_ascii=False),
+            json.dumps([e.to_dict() for e in events], ensure_ascii=False), self.owner,
         )  # fmt: skip
         with self._connect() as db:
             cursor = db.execute(
                 "INSERT INTO runs (created_at, file_name, file_hash, question, model, agent, status, verified, "
-                "mismatched, input_tokens, output_tokens, duration_s, narrative, events) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "mismatched, input_tokens, output_tokens, duration_s, narrative, events, owner) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
             return int(cursor.lastrowid)
 
     def list(self) -> list[dict[str, Any]]:
-        """Saved runs, newest first, without their events."""
+        """This owner's saved runs, newest first, without their events."""
+        condition, parameters = self._mine()
         with self._connect() as db:
             rows = db.execute(
                 "SELECT id, created_at, file_name, file_hash, question, model, agent, status, verified, mismatched, "
-                "input_tokens, output_tokens, duration_s FROM runs ORDER BY id DESC"
+                f"input_tokens, output_tokens, duration_s FROM runs WHERE {condition} ORDER BY id DESC",
+                parameters,
             ).fetchall()
         return [dict(row) for row in rows]
 
     def events(self, run_id: int) -> list[ev.Event]:
-        """The run's events, exactly as recorded."""
+        """The run's events, exactly as recorded; another owner's run is as absent as a deleted one."""
+        condition, parameters = self._mine()
         with self._connect() as db:
-            row = db.execute("SELECT events FROM runs WHERE id = ?", (run_id,)).fetchone()
+            row = db.execute(
+                f"SELECT events FROM runs WHERE id = ? AND {condition}", (run_id, *parameters)
+            ).fetchone()
         if row is None:
             raise KeyError(f"no saved run {run_id}")
         return [ev.event_from_dict(item) for item in json.loads(row["events"])]
@@ -109,6 +131,9 @@ class RunHistory:
         """The run's events as JSON lines (one event a line)."""
         return "\n".join(json.dumps(e.to_dict(), ensure_ascii=False) for e in self.events(run_id)) + "\n"
 
-    def delete(self, run_id: int) -> None:
+    def delete(self, run_id: int) -> bool:
+        """Deletes one of this owner's runs; False when there is no such run (or it is another owner's)."""
+        condition, parameters = self._mine()
         with self._connect() as db:
-            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+            cursor = db.execute(f"DELETE FROM runs WHERE id = ? AND {condition}", (run_id, *parameters))
+            return cursor.rowcount > 0

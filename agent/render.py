@@ -15,6 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from agent import events as ev
+from agent.view_model import known_labels
+from tools.labels import safe_markdown
 
 
 class TerminalRenderer:
@@ -22,6 +24,7 @@ class TerminalRenderer:
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console()
+        self._labels: set[str] = set()  # names from the data, escaped in the summary (`tools.labels`)
 
     def __call__(self, event: ev.Event) -> None:
         handler = getattr(self, f"_on_{event.type}", None)
@@ -45,6 +48,7 @@ class TerminalRenderer:
         self.console.print(Text("warning: ", style="yellow bold") + Text(event.message, style="yellow"))
 
     def _on_analysis(self, event: ev.AnalysisReady) -> None:
+        self._labels = known_labels(event.analysis)
         totals = event.analysis.get("totals") or {}
         pct = totals.get("pct_change")
         self.console.print(
@@ -88,7 +92,8 @@ class TerminalRenderer:
 
     def _on_final_answer(self, event: ev.FinalAnswer) -> None:
         self.console.print(Rule("Summary", style="bold green"))
-        self.console.print(Markdown(event.text))
+        # rich prints Markdown links as live terminal hyperlinks: labels and links from the data are text.
+        self.console.print(Markdown(safe_markdown(event.text, self._labels)))
 
     def _on_verification(self, event: ev.Verification) -> None:
         checked, wrong = len(event.checked), len(event.mismatches)

@@ -97,6 +97,7 @@ class RunResult:
             "top_slices": self.analysis.get("top_slices"),
             "ratio": self.analysis.get("ratio"),
             "timing": self.analysis.get("timing"),
+            "omitted": self.analysis.get("omitted"),  # what each cut table left out (count and sums)
             "narrative": self.narrative,
             "answer": self.answer,
             "steps": steps,

@@ -1,16 +1,19 @@
-"""What the page shows, worked out without Streamlit: metric cards, the verification badge, step states."""
+"""What the page shows, worked out without Streamlit: metric cards, the verification badge, step states, and the
+summary as safe Markdown (labels from the data shown as text, never as links, images, colours or math)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from tools.labels import escape_markdown, safe_markdown
+
 
 @dataclass
 class Card:
     """One `st.metric` card."""
 
-    label: str
+    label: str  # Markdown: names from the data in it are escaped
     value: str
     delta: str | None = None
 
@@ -22,8 +25,8 @@ def _number(value: float | None) -> str:
 def summary_cards(analysis: dict[str, Any]) -> list[Card]:
     """Before, after and change of the metric; for a ratio, the rate before and after with its change in pp."""
     totals = analysis.get("totals") or {}
-    metric = analysis.get("metric") or "metric"
-    periods = analysis.get("periods") or ["before", "after"]
+    metric = escape_markdown(analysis.get("metric") or "metric")
+    periods = [escape_markdown(p) for p in analysis.get("periods") or ["before", "after"]]
     pct = totals.get("pct_change")
     cards = [
         Card(f"{metric} ({periods[0]})", _number(totals.get("before"))),
@@ -34,7 +37,7 @@ def summary_cards(analysis: dict[str, Any]) -> list[Card]:
     ]
     ratio = analysis.get("ratio")
     if ratio:
-        name = f"{ratio['numerator']} / {ratio['denominator']}"
+        name = f"{escape_markdown(ratio['numerator'])} / {escape_markdown(ratio['denominator'])}"
         cards.append(Card(name, f"{ratio['after']:.2%}", f"{ratio['change'] * 100:+.2f} pp"))
         cards.append(Card("mix effect", f"{ratio['mix_effect'] * 100:+.2f} pp"))
         cards.append(Card("rate effect", f"{ratio['rate_effect'] * 100:+.2f} pp"))
@@ -48,8 +51,12 @@ def verification_badge(verification: dict[str, Any] | None) -> tuple[bool, str]:
     checked, wrong = len(verification.get("checked") or []), verification.get("mismatches") or []
     if not wrong:
         return True, f"All {checked} numbers in the summary match the engine."
-    texts = ", ".join(m["text"] for m in wrong[:8])
-    return False, f"{checked - len(wrong)} of {checked} numbers match the engine; not found in it: {texts}."
+    texts = ", ".join(
+        m["text"] for m in wrong[:8]
+    )  # quoted from the answer: shown as text (`st.error` is Markdown)
+    return False, escape_markdown(
+        f"{checked - len(wrong)} of {checked} numbers match the engine; not found in it: {texts}."
+    )
 
 
 def step_state(step: dict[str, Any], run_finished: bool) -> str:
@@ -108,3 +115,30 @@ def scenario_table(rows) -> list[dict[str, Any]]:
             "Problem": row.error or "",
         })  # fmt: skip
     return table
+
+
+def known_labels(analysis: dict[str, Any], dataset: dict[str, Any] | None = None) -> set[str]:
+    """Every name from the data a summary may quote: segments, slices, dimensions, metrics, periods, the file."""
+    analysis = analysis or {}
+    names = {str(n) for n in [analysis.get("metric"), *(analysis.get("dimensions") or [])] if n}
+    names.update(str(p) for p in analysis.get("periods") or [])
+    for dimension, rows in (analysis.get("breakdowns") or {}).items():
+        names.update(str(row.get(dimension)) for row in rows)
+    for row in analysis.get("top_slices") or []:
+        names.update(str(row.get(key)) for key in ("label", "segment") if row.get(key))
+        names.update(str(value) for value in (row.get("slice") or {}).values())
+    ratio = analysis.get("ratio") or {}
+    names.update(str(ratio.get(key)) for key in ("numerator", "denominator") if ratio.get(key))
+    for dimension, part in (ratio.get("by_dimension") or {}).items():
+        names.update(str(row.get(dimension)) for row in part.get("by_segment") or [])
+    dataset = dataset or {}
+    names.update(str(n) for n in [dataset.get("source"), *(dataset.get("metrics") or [])] if n)
+    return names
+
+
+def summary_markdown(
+    narrative: str | None, analysis: dict[str, Any], dataset: dict[str, Any] | None = None
+) -> str:
+    """The summary to hand to `st.markdown` or a Markdown report: the model's formatting kept, every label from
+    the data escaped and shortened, links, images, colours and math shown as text (see `tools.labels`)."""
+    return safe_markdown(narrative or "", known_labels(analysis, dataset))

@@ -9,6 +9,8 @@ from agent.comparison import comparison_rows
 from agent.models import ModelConfigError, build_model
 from agent.runner import RunRequest
 from agent.session import BackgroundRun, prepare_next_run
+from agent.view_model import summary_markdown
+from tools.labels import escape_markdown
 from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, ratio_picker, save_once
 
 st.set_page_config(page_title="Compare agents · KPI Narrator", page_icon="⚖️", layout="wide")
@@ -38,7 +40,7 @@ if st.button("Run both", type="primary", disabled=busy, key="compare_button"):
             for kind in ("code", "tool-calling")
         }
     except ModelConfigError as error:
-        st.error(str(error))
+        st.error(escape_markdown(error))
         st.stop()
     st.session_state["compare_runs"] = runs
 
@@ -51,7 +53,7 @@ def show_both(runs: dict[str, BackgroundRun]) -> None:
             draw_steps(run)
             draw_charts(run, kind)
             if run.result.narrative:
-                st.markdown(run.result.narrative)
+                st.markdown(summary_markdown(run.result.narrative, run.result.analysis, run.result.dataset))
     if all(run.finished for run in runs.values()) and st.session_state.get("compare_drawn") is not runs:
         st.session_state["compare_drawn"] = runs
         st.rerun()

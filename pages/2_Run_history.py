@@ -1,4 +1,6 @@
-"""Run history: every run saved locally; open one to read it or replay its trace, with no model."""
+"""Run history: every run saved locally; open one to read it or replay its trace, with no model.
+
+In a served app, or when login is configured, the page shows only this person's runs (`ui.serving`)."""
 
 from __future__ import annotations
 
@@ -9,16 +11,22 @@ import pandas as pd
 import streamlit as st
 
 from agent import export
-from agent.history import RunHistory
 from agent.session import Replay
-from agent.view_model import verification_badge
-from ui.parts import draw_charts, draw_steps
+from agent.view_model import summary_markdown, verification_badge
+from tools.labels import escape_markdown
+from ui.parts import draw_charts, draw_steps, page_access, run_history
 
 st.set_page_config(page_title="Run history · KPI Narrator", page_icon="🗂️", layout="wide")
 st.title("Run history")
 
-history = RunHistory()
-st.caption(f"Saved in {history.path}. Set KPI_NARRATOR_HISTORY to use another file.")
+access = page_access()
+history = run_history()
+if access.owner is None:
+    st.caption(escape_markdown(f"Saved in {history.path}. Set KPI_NARRATOR_HISTORY to use another file."))
+elif access.owner.startswith("session:"):
+    st.caption("Only the runs of this browser session are shown (this server has no login).")
+else:
+    st.caption("Only your runs are shown.")
 runs = history.list()
 if not runs:
     st.info("No saved runs yet. Every finished run on the main page and the Compare page is saved here.")
@@ -40,12 +48,12 @@ actions[1].download_button("Export (JSON lines)", partial(history.export, run_id
 actions[2].download_button("Report (HTML)", partial(export.report_html, result), f"run-{run_id}.html", "text/html",
                            on_click="ignore")  # fmt: skip
 if actions[3].button("Delete", key="delete_button"):
-    history.delete(run_id)
+    history.delete(run_id)  # only ever one of this owner's runs
     st.session_state.pop("replay", None)
     st.rerun()
 
 if result.narrative:
-    st.markdown(result.narrative)
+    st.markdown(summary_markdown(result.narrative, result.analysis, result.dataset))
     ok, sentence = verification_badge(result.verification)
     (st.success if ok else st.error)(sentence)
 

@@ -148,3 +148,31 @@ def test_cleared_dimensions_are_respected(app):
     app.multiselect[0].set_value([]).run()
     assert app.button(key="run_button").disabled
     assert any("Pick at least one dimension" in i.value for i in app.info)
+
+
+def test_names_from_the_file_are_text_in_the_page(app):
+    name = "[report](http://evil.invalid).csv"
+    text = (
+        b'country,revenue_before,revenue_after\n"![x](http://evil.invalid/x.png)",100,abc\nUK,10,12\nFR,5,5\n'
+    )
+    app.radio(key="source").set_value("Upload").run()
+    app.file_uploader(key="upload").set_value((name, text, "text/csv")).run()
+    assert not app.exception
+    assert "\\[report\\]\\(http" in app.markdown[0].value  # the file name, escaped
+    warning = next(w.value for w in app.warning if "x.png" in w.value)  # the row left out names its segment
+    assert "!\\[x\\]\\(http" in warning and "](http" not in warning
+
+
+def test_a_table_cut_to_its_largest_changes_says_so_and_downloads_every_row(app):
+    from tools.analysis import TABLE_ROWS
+
+    rows = "".join(f"s{i},{100 + i},{100 + 2 * i}\n" for i in range(TABLE_ROWS + 30))
+    app.radio(key="source").set_value("Upload").run()
+    app.file_uploader(key="upload").set_value(
+        ("many.csv", f"shop,revenue_before,revenue_after\n{rows}".encode(), "text/csv")
+    ).run()
+    finish_run(app)
+    assert not app.exception
+    shown = next(d.value for d in app.dataframe if "abs_change" in d.value.columns)  # not the file preview
+    assert len(shown) == TABLE_ROWS and shown["shop"].iloc[0] == f"s{TABLE_ROWS + 29}"
+    assert any(c.value.startswith("… and 30 more segments") for c in app.caption)

@@ -148,3 +148,64 @@ def test_roles_pickers_when_the_period_column_cannot_be_guessed(server, page, tm
     page.get_by_text("numbers in the summary match the engine").first.wait_for(timeout=30_000)
     no_exceptions(page)
     page.screenshot(path=str(ARTIFACTS / "roles-pickers.png"), full_page=True)
+
+
+def test_labels_from_the_data_are_text_in_the_page_and_the_report(server, page, tmp_path):
+    """A label that is a Markdown link, one that is an image and a 200-character one: shown as text, the long one
+    shortened in the summary, nothing fetched from or linked to the label's site, in the page or the report."""
+    long_label = "Long segment " + "x" * 187
+    csv = (
+        "country,revenue_before,revenue_after\n"
+        '"[Verify your account](http://evil.invalid)",1000,400\n'
+        '"![x](http://evil.invalid/x.png)",500,650\n'
+        f'"{long_label}",800,860\n'
+        '"<a href=""http://evil.invalid/plotly"">click</a>",300,200\n'  # plotly renders tags in ticks and titles
+        '":red[alarm] $x^2$ **bold**",400,150\n'  # Streamlit's colour, math and bold
+        "UK,3000,3010\n"
+    )
+    path = tmp_path / "hostile_labels.csv"
+    path.write_text(csv, encoding="utf-8")
+    outside: list[str] = []
+    page.on("request", lambda request: outside.append(request.url) if "evil" in request.url else None)
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    page.goto(server)
+    page.get_by_text("Upload", exact=True).click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    page.get_by_text("hostile_labels.csv · wide layout").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_text("Revenue fell").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    no_exceptions(page)
+    assert page.get_by_role("button", name="Deploy").count() == 0  # client.toolbarMode = "minimal"
+    summary = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Top drivers").first
+    summary.wait_for(timeout=30_000)
+    text = summary.inner_text().replace(
+        "\u2060", ""
+    )  # the word joiner that keeps `http://` from being linked
+    assert "[Verify your account](http://evil.inval…" in text and "![x](http://evil.invalid/x.png)" in text
+    assert "Long segment " + "x" * 26 + "…" in text and long_label not in text
+    assert ":red[alarm] $x^2$ **bold**" in text  # no colour, math or bold
+    assert page.locator(".katex").count() == 0 and summary.locator("strong", has_text="bold").count() == 0
+    assert live_references(page) == []
+    assert (
+        page.locator(".js-plotly-plot").first.inner_text().count("evil.invalid") >= 1
+    )  # chart text, not a link
+    page.screenshot(path=str(ARTIFACTS / "hostile-labels.png"), full_page=True)
+    with page.expect_download(timeout=30_000) as download:
+        page.get_by_role("button", name="Report (HTML)").click()
+    report = tmp_path / "report.html"
+    report.write_bytes(Path(download.value.path()).read_bytes())
+    # The report under its Content-Security-Policy: plotly (inline) still draws, nothing is fetched or linked.
+    page.goto(report.as_uri())
+    page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
+    assert live_references(page) == []
+    assert outside == []
+
+
+def live_references(page) -> list[str]:
+    """Every link or source in the DOM (HTML and SVG, `xlink:href` too) that points at the hostile site."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('*')).flatMap(element => Array.from(element.attributes)
+            .filter(a => /href|src/i.test(a.name) && a.value.includes('evil'))
+            .map(a => `${element.tagName} ${a.name}=${a.value}`))"""
+    )

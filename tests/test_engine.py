@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from tools import engine
-from tools.analysis import analyze
+from tools.analysis import TABLE_ROWS, analyze
 from tools.loading import DataError, load_dataset
 from tools.synthetic import PLANTED_SLICE, planted_frame
 
@@ -228,7 +228,14 @@ def test_one_million_rows_three_dimensions(tmp_path):
     assert result["top_slices"][0]["slice"] == PLANTED_SLICE
     expected = frame["revenue_after"].sum() - frame["revenue_before"].sum()
     assert result["totals"]["abs_change"] == pytest.approx(expected, abs=0.01)
-    assert len(result["breakdowns"]["store"]) == 10_000
+    # 10,000 stores: the largest changes are kept, the rest is one "others" line that adds up to the total.
+    stores = result["breakdowns"]["store"]
+    others = result["omitted"]["breakdowns"]["store"]
+    assert len(stores) == TABLE_ROWS and others["segments"] == 10_000 - TABLE_ROWS
+    assert sum(row["abs_change"] for row in stores) + others["abs_change"] == pytest.approx(
+        expected, abs=0.01
+    )
+    assert min(abs(row["abs_change"]) for row in stores) >= abs(others["abs_change"]) / others["segments"]
 
 
 @pytest.mark.parametrize("keys", [["country"], ["country", "platform"], ["platform", "store"]])

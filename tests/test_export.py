@@ -55,3 +55,96 @@ def test_markdown_and_json(revenue_dataset):
     assert "Revenue fell 7.67%" in markdown and "## by country" in markdown and "| France |" in markdown
     data = json.loads(trace_json(result))
     assert data["totals"]["abs_change"] == -132919.66 and data["steps"]
+
+
+LINK = "[Verify your account](http://evil.invalid)"
+IMAGE = "![x](http://evil.invalid/x.png)"
+LONG = "Segment " + "very long name " * 13 + "end"
+
+
+@pytest.fixture
+def label_result(write_file):
+    text = (f'country,revenue_before,revenue_after\n"{LINK}",1000,400\n"{IMAGE}",500,650\n"{LONG}",800,820\n'
+            "UK,3000,3010\n")  # fmt: skip
+    return collect(run_events(RunRequest(load_dataset(write_file("labels.csv", text)))))
+
+
+def test_html_report_shows_labels_as_text_and_forbids_outside_requests(label_result):
+    import re
+
+    assert (
+        LINK in label_result.narrative and LONG in label_result.narrative
+    )  # the built-in analyst quotes them
+    page = report_html(label_result)
+    assert '<meta http-equiv="Content-Security-Policy" content="default-src \'none\';' in page
+    assert "<script src" not in page  # plotly.js is inline
+    assert not re.search(
+        r"(href|src)\s*=\s*[\"']?[^\"'>]*evil", page
+    )  # no link or image to it, live or in JS
+    assert "<a " not in page.split("<body>", 1)[1].split("<script", 1)[0]
+    summary = page.split("<h1>", 1)[1].split("<p><em>", 1)[0].replace("\u2060", "")  # invisible word joiners
+    assert "[Verify your account](http://evil.inval…" in summary  # shown as text (shortened), not as a link
+    assert LONG not in summary and "Segment very long name very long name v…" in summary
+    assert html_escape(LONG) in page  # the table keeps the full name
+
+
+def test_markdown_report_renders_no_link_or_image(label_result):
+    import markdown_it
+
+    report = report_markdown(label_result)
+    rendered = markdown_it.MarkdownIt("commonmark", {"html": False}).render(report)
+    assert "<a " not in rendered and "<img" not in rendered
+    assert (
+        "Segment very long name very long name v…" in rendered and LONG in rendered
+    )  # summary short, table full
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=False)
+
+
+def test_a_file_with_many_segments_keeps_its_largest_changes_and_downloads_every_row(write_file):
+    from agent.export import full_table_csv, omitted_note
+    from tools.analysis import TABLE_ROWS
+    from tools.labels import escape_markdown
+
+    rows = [f"s{i},{100 + i},{100 + 2 * i}" for i in range(TABLE_ROWS + 50)]
+    dataset = load_dataset(
+        write_file("many.csv", "shop,revenue_before,revenue_after\n" + "\n".join(rows) + "\n")
+    )
+    result = collect(run_events(RunRequest(dataset)))
+    shown = tables_of(result)["by_shop"]
+    assert len(shown) == TABLE_ROWS and shown[0]["shop"] == f"s{TABLE_ROWS + 49}"  # the largest changes
+    note = omitted_note(result, "by_shop")
+    assert note.startswith("… and 50 more segments") and f"{sum(range(50)):+,.2f}" in note
+    assert escape_markdown(note) in report_markdown(result) and note in report_html(result)
+    full = list(csv.DictReader(io.StringIO(full_table_csv(dataset, result.analysis, "by_shop"))))
+    assert len(full) == TABLE_ROWS + 50 and {r["shop"] for r in full} == {
+        f"s{i}" for i in range(TABLE_ROWS + 50)
+    }
+    data = json.loads(trace_json(result))
+    assert (
+        len(data["breakdowns"]["shop"]) == TABLE_ROWS
+        and data["omitted"]["breakdowns"]["shop"]["segments"] == 50
+    )
+
+
+def test_a_ratio_with_many_segments_keeps_its_largest_effects_and_downloads_every_row(write_file):
+    from agent.export import full_table_csv, omitted_note
+    from tools.analysis import TABLE_ROWS, analyze
+
+    rows = "".join(f"c{i},{10 + i % 7},{12 + i % 5},{100 + i},{90 + 2 * i}\n" for i in range(TABLE_ROWS + 40))
+    dataset = load_dataset(
+        write_file("r.csv", "channel,orders_before,orders_after,users_before,users_after\n" + rows)
+    )
+    analysis = analyze(dataset, ratio="orders/users")
+    ratio, others = analysis["ratio"], analysis["omitted"]["ratio"]["channel"]
+    assert len(ratio["by_segment"]) == TABLE_ROWS and others["segments"] == 40
+    shown = sum(row["total_effect"] for row in ratio["by_segment"])
+    assert shown + others["total_effect"] == pytest.approx(ratio["change"], abs=1e-12)
+    result = collect(run_events(RunRequest(dataset, ratio="orders/users")))
+    assert omitted_note(result, "rate_mix_by_segment").startswith("… and 40 more segments")
+    full = list(csv.DictReader(io.StringIO(full_table_csv(dataset, result.analysis, "rate_mix_by_segment"))))
+    assert len(full) == TABLE_ROWS + 40

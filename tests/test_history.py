@@ -72,3 +72,48 @@ def test_history_page_when_empty(history):
     page = AppTest.from_file(str(ROOT / "pages" / "2_Run_history.py"), default_timeout=30).run()
     assert not page.exception
     assert "No saved runs yet" in page.info[0].value
+
+
+def test_an_owner_sees_opens_and_deletes_only_their_own_runs(history, revenue_dataset):
+    events = list(run_events(RunRequest(revenue_dataset)))
+    alice, bob = RunHistory(history.path, owner="user:alice"), RunHistory(history.path, owner="user:bob")
+    mine, theirs = alice.save(events), bob.save(events)
+    assert [row["id"] for row in alice.list()] == [mine]
+    with pytest.raises(KeyError):
+        alice.events(theirs)
+    with pytest.raises(KeyError):
+        alice.export(theirs)
+    assert alice.delete(theirs) is False and [row["id"] for row in bob.list()] == [theirs]
+    assert {row["id"] for row in history.list()} == {mine, theirs}  # a local user (no owner) sees every run
+    assert alice.delete(mine) is True and alice.list() == []
+
+
+def test_a_history_from_before_owners_gets_the_column(tmp_path, revenue_dataset):
+    import sqlite3
+
+    from agent.history import _SCHEMA
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute(_SCHEMA.replace(",\n    owner TEXT", ""))
+    history = RunHistory(path, owner="session:abc")
+    run_id = history.save(list(run_events(RunRequest(revenue_dataset))))
+    assert [row["id"] for row in history.list()] == [run_id]
+    assert RunHistory(path, owner="session:other").list() == []
+
+
+def test_served_pages_keep_each_sessions_runs_apart(history, write_file, monkeypatch):
+    monkeypatch.setenv(
+        "KPI_NARRATOR_SETTINGS", str(write_file("settings.toml", '[serving]\nmode = "served"\n'))
+    )
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    app.button(key="run_button").click().run()
+    assert app.session_state["run"].wait(60)
+    app.run()
+    assert len(history.list()) == 1  # saved, under this session
+    own = AppTest.from_file(str(ROOT / "pages" / "2_Run_history.py"), default_timeout=60)
+    own.session_state["session_token"] = app.session_state["session_token"]  # the same browser session
+    own.run()
+    assert not own.exception and any("Revenue fell 7.67%" in m.value for m in own.markdown)
+    other = AppTest.from_file(str(ROOT / "pages" / "2_Run_history.py"), default_timeout=60).run()
+    assert not other.exception and "No saved runs yet" in other.info[0].value

@@ -204,7 +204,7 @@ def test_hostile_cell_changes_nothing(write_file):
 def test_unknown_ratio_is_refused_before_the_run(revenue_dataset):
     from tools.loading import DataError
 
-    with pytest.raises(DataError, match="--ratio"):
+    with pytest.raises(DataError, match="the ratio names 'orders', 'users'"):
         list(run_events(RunRequest(revenue_dataset, ratio="orders/users")))
 
 

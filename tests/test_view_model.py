@@ -40,3 +40,17 @@ def test_step_states_and_captions():
     assert step_caption({"done": True, "duration_s": 1.234, "input_tokens": 1000, "output_tokens": 20}) == (
         "1.23 s · 1,000 in / 20 out tokens"
     )
+
+
+def test_cards_and_summary_show_names_from_the_data_as_text(write_file):
+    from agent.view_model import known_labels, summary_markdown
+    from tools.loading import load_dataset
+
+    text = "country,**rev**_before,**rev**_after\n[UK](http://evil.invalid),10,12\nFR,5,5\n"
+    analysis = analyze(load_dataset(write_file("m.csv", text)))
+    assert summary_cards(analysis)[0].label == "\\*\\*rev\\*\\* (before)"
+    assert {"[UK](http://evil.invalid)", "**rev**", "FR", "country"} <= known_labels(
+        analysis, {"source": "m.csv"}
+    )
+    shown = summary_markdown("**[UK](http://evil.invalid)** rose; **rev** too.", analysis)
+    assert shown.startswith("**\\[UK\\]\\(http") and "\\*\\*rev\\*\\* too" in shown

@@ -12,6 +12,12 @@ from tools import engine
 from tools.loading import DataError, Dataset, listing
 from tools.windows import when_it_changed
 
+# Rows per table that go into the analysis (the `--json` output, the page, the history, the reports). The engine's
+# tables are ordered by the size of the change, so these are the segments a summary speaks of; the rest is one
+# "others" line in `omitted`, and the full tables are downloads computed by the engine (`agent.export`). A file
+# with 1M distinct segments wrote 263 MB of JSON before this cap.
+TABLE_ROWS = 100
+
 
 def parse_ratio(ratio: str, dataset: Dataset) -> tuple[str, str]:
     """Splits `orders/users` into numerator and denominator metrics, checking both exist."""
@@ -66,11 +72,16 @@ def analyze(
     ratio: str | None = None,
     by: Sequence[str] | None = None,
     top: int = 10,
+    max_rows: int = TABLE_ROWS,
 ) -> dict[str, Any]:
     """Computes totals, per-dimension breakdowns, the drill-down and (with a ratio) rate and mix effects.
 
+    Each table keeps its `max_rows` largest changes; what is left out is summed in `omitted`.
+
     Returns:
-        A JSON-able dict: metric, dimensions, periods, totals, breakdowns, top_slices, ratio (or None), notes.
+        A JSON-able dict: metric, dimensions, periods, totals, breakdowns, top_slices, ratio (or None), notes,
+        omitted ({"breakdowns": {dimension: others}, "ratio": {dimension: others}} for tables that were cut, each
+        `others` the number of segments left out and their summed figures).
     """
     ratio_parts = parse_ratio(ratio, dataset) if ratio else None
     metric = choose_metric(dataset, metric, ratio_parts)
@@ -109,10 +120,11 @@ def analyze(
         "dimensions": dimensions,
         "periods": list(dataset.periods),
         "totals": jsonable(totals),
-        "breakdowns": {d: records(table) for d, table in breakdowns.items()},
+        "breakdowns": {d: records(table.head(max_rows)) for d, table in breakdowns.items()},
         "top_slices": records(slices),
         "ratio": None,
         "notes": notes,
+        "omitted": {"breakdowns": _others(breakdowns, max_rows, ["before", "after", "abs_change"])},
     }
     if ratio_parts:
         if not dimensions:
@@ -123,22 +135,36 @@ def analyze(
             **jsonable({k: v for k, v in primary.items() if k != "by_segment"}),
             "numerator_totals": jsonable(engine.totals(frame, *dataset.metric_columns(ratio_parts[0]))),
             "denominator_totals": jsonable(engine.totals(frame, *dataset.metric_columns(ratio_parts[1]))),
-            "by_segment": records(primary["by_segment"]),
+            "by_segment": records(primary["by_segment"].head(max_rows)),
             "by_dimension": {
                 d: {
                     "rate_effect": jsonable(r["rate_effect"]),
                     "mix_effect": jsonable(r["mix_effect"]),
-                    "by_segment": records(r["by_segment"]),
+                    "by_segment": records(r["by_segment"].head(max_rows)),
                 }
                 for d, r in decompositions.items()
             },
         }
+        effects = ["rate_effect", "mix_effect", "total_effect"]
+        by_segment = {d: r["by_segment"] for d, r in decompositions.items()}
+        result["omitted"]["ratio"] = _others(by_segment, max_rows, effects)
     if dataset.windows and dataset.daily is not None and metric in dataset.daily:
         # When, not only where: the later window's days against the earlier window's daily average.
         result["timing"] = jsonable(when_it_changed(dataset.daily, *dataset.windows, value=metric))
         result["windows"] = [window.label() for window in dataset.windows]
     # Every part is JSON-safe already: walking 10,000 breakdown rows again would cost more than the analysis.
     return result
+
+
+def _others(tables: dict[str, pd.DataFrame], max_rows: int, columns: list[str]) -> dict[str, dict[str, Any]]:
+    """For each table longer than `max_rows`: how many rows were left out, and their sums of `columns`."""
+    others = {}
+    for name, table in tables.items():
+        rest = table.iloc[max_rows:]
+        if len(rest):
+            sums = {column: rest[column].to_numpy(dtype="float64").sum() for column in columns}
+            others[name] = {"segments": len(rest), **jsonable(sums)}
+    return others
 
 
 def records(table: pd.DataFrame) -> list[dict[str, Any]]:

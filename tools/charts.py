@@ -1,9 +1,15 @@
-"""Plotly figures of a change: the top segments and an "others" bar, a waterfall, rate vs mix effects."""
+"""Plotly figures of a change: the top segments and an "others" bar, a waterfall, rate vs mix effects.
+
+Segment and dimension names longer than 40 characters are shortened with "…" (tables keep them whole); the text
+is escaped for plotly where a figure is shown (`tools.labels.safe_figure`), since figures also come from the model.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+
+from tools.labels import shorten_label, shorten_labels
 
 UP, DOWN, NEUTRAL = "#2e7d32", "#c62828", "#78909c"
 OTHERS = "others"
@@ -14,7 +20,7 @@ def top_with_others(table: pd.DataFrame, label_column: str, value_column: str, t
     order = table[value_column].abs().sort_values(ascending=False, kind="stable").index
     ranked = table.loc[order]
     head = ranked.head(top)[[label_column, value_column]].copy()
-    head[label_column] = head[label_column].astype(str)
+    head[label_column] = shorten_labels(head[label_column].astype(str))
     rest = ranked.iloc[top:]
     if len(rest):
         others = pd.DataFrame(
@@ -42,9 +48,9 @@ def change_bar_chart(
         )
     )
     figure.update_layout(
-        title=title or f"Change by {dimension}",
+        title=title or f"Change by {shorten_label(dimension)}",
         # The axis names the dimension: a tick reading "new" or "1" alone could be any dimension's.
-        yaxis={"autorange": "reversed", "title": dimension, "type": "category"},
+        yaxis={"autorange": "reversed", "title": shorten_label(dimension), "type": "category"},
         xaxis={"title": "absolute change"},
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
         height=max(260, 40 * len(data) + 100),
@@ -64,7 +70,11 @@ def waterfall_chart(
 ) -> go.Figure:
     """A bridge from the total before to the total after through each top segment's change."""
     data = top_with_others(table, dimension, "abs_change", top)
-    labels = [f"total {periods[0]}", *data[dimension].tolist(), f"total {periods[1]}"]
+    labels = [
+        f"total {shorten_label(periods[0])}",
+        *data[dimension].tolist(),
+        f"total {shorten_label(periods[1])}",
+    ]
     values = [before_total, *data["abs_change"].tolist(), after_total]
     figure = go.Figure(
         go.Waterfall(
@@ -82,7 +92,8 @@ def waterfall_chart(
     high = max(before_total, after_total)
     swing = float(data["abs_change"].abs().sum()) or abs(high) * 0.05 or 1.0
     figure.update_layout(
-        title=title or f"From {periods[0]} to {periods[1]}, by {dimension}",
+        title=title
+        or f"From {shorten_label(periods[0])} to {shorten_label(periods[1])}, by {shorten_label(dimension)}",
         xaxis={"type": "category"},
         # Start the axis near the totals so the segments' steps are visible, not slivers on a tall bar.
         yaxis={"range": [low - swing * 1.2, high + swing * 1.2]},
@@ -99,7 +110,7 @@ def rate_mix_chart(
     table = by_segment.copy()
     table["size"] = table["rate_effect"].abs() + table["mix_effect"].abs()
     table = table.sort_values("size", ascending=False, kind="stable").head(top)
-    labels = table[dimension].astype(str)
+    labels = shorten_labels(table[dimension].astype(str))
     figure = go.Figure(
         [
             go.Bar(name="rate effect", x=labels, y=table["rate_effect"] * 100, marker_color="#1565c0"),
@@ -107,7 +118,7 @@ def rate_mix_chart(
         ]
     )
     figure.update_layout(
-        title=title or f"Rate vs mix effect by {dimension} (pp)",
+        title=title or f"Rate vs mix effect by {shorten_label(dimension)} (pp)",
         barmode="group",
         xaxis={"type": "category", "title": dimension},
         yaxis={"title": "percentage points"},

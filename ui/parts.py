@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -14,9 +15,19 @@ from agent.models import ModelChoice
 from agent.session import BackgroundRun, Replay
 from agent.view_model import step_caption, step_state
 from tools.charts import trend_chart
+from tools.labels import escape_markdown, safe_figure
 from tools.loading import DataError, Dataset, RawColumns, load_dataset, peek_columns
 from tools.roles import suggest_ratio
 from tools.windows import Window
+from ui.serving import (
+    PROXY_HEADERS,
+    ServingSettings,
+    SettingsError,
+    history_owner,
+    is_served,
+    load_settings,
+    new_session_token,
+)
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 SAMPLE_FILES = [
@@ -25,6 +36,7 @@ SAMPLE_FILES = [
     "conversion_by_channel.csv",
     "conversion_scenarios.csv",
 ]
+MAX_WARNINGS = 20  # loading warnings shown on the page; a file with thousands would bury it
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -42,8 +54,53 @@ def cached_dataset(
                         compare=compare, windows=windows)  # fmt: skip
 
 
+@dataclass
+class Access:
+    """What this browser session may do: see `ui.serving`."""
+
+    served: bool
+    settings: ServingSettings
+    owner: str | None  # whose runs the history shows and saves (None: a local user, every run)
+
+
+def page_access() -> Access:
+    """Served or local, the operator's settings, and the history owner of this session; a broken settings file
+    stops the page with a message naming it."""
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        st.error(escape_markdown(error))
+        st.stop()
+    client_ip = st.context.ip_address
+    client_ip = client_ip if isinstance(client_ip, str) else None  # AppTest has no browser connection
+    headers = st.context.headers
+    served = is_served(settings, st.get_option("server.address"), client_ip, headers.get("Host"),
+                       headers.get("Origin"), any(headers.get(name) for name in PROXY_HEADERS))  # fmt: skip
+    token = st.session_state.setdefault("session_token", new_session_token())
+    user = st.user.to_dict() if "is_logged_in" in st.user else None
+    return Access(served, settings, history_owner(served, user, token))
+
+
+def run_history() -> RunHistory:
+    """The run history as this session may see it: its own runs in a served app or when logged in."""
+    return RunHistory(owner=page_access().owner)
+
+
 def model_settings() -> tuple[ModelChoice, int | None]:
-    """The sidebar's model settings. The key lives only in this session's widget state."""
+    """The sidebar's model settings. The key lives only in this session's widget state.
+
+    A local user types any model, API base and key. A visitor of a served app picks from the operator's model list
+    (with the operator's API base and key), unless the operator lets visitors choose (`ui.serving`)."""
+    access = page_access()
+    if access.served and not access.settings.visitors_choose_model:
+        with st.sidebar:
+            st.header("Settings")
+            models = access.settings.models
+            model_id = st.selectbox("Model", models, key="served_model",
+                                    help="the models this server offers (set by its operator)")  # fmt: skip
+            max_steps = _max_steps()
+            _login_button()
+        return access.settings.choice(model_id), max_steps
     with st.sidebar:
         st.header("Settings")
         model_id = st.text_input("Model", value="builtin", key="model_id",
@@ -53,12 +110,28 @@ def model_settings() -> tuple[ModelChoice, int | None]:
                                  help="an OpenAI-compatible server")  # fmt: skip
         api_key = st.text_input("API key (optional)", value="", type="password", key="api_key",
                                 help="kept only for this browser session, never stored")  # fmt: skip
-        max_steps = st.select_slider("Max steps", options=["auto", *range(1, 21)], value="auto", key="max_steps",
-                                     help="auto: 6 for the code agent, 12 for the tool-calling agent (one tool call "
-                                     "per step)")  # fmt: skip
-    return ModelChoice(model_id, api_base=api_base or None, api_key=api_key or None), (
-        None if max_steps == "auto" else int(max_steps)
-    )
+        max_steps = _max_steps()
+        _login_button()
+    return ModelChoice(model_id, api_base=api_base or None, api_key=api_key or None), max_steps
+
+
+def _max_steps() -> int | None:
+    steps = st.select_slider("Max steps", options=["auto", *range(1, 21)], value="auto", key="max_steps",
+                             help="auto: 6 for the code agent, 12 for the tool-calling agent (one tool call per "
+                             "step)")  # fmt: skip
+    return None if steps == "auto" else int(steps)
+
+
+def _login_button() -> None:
+    """Log in / log out when the operator configured login (`st.login`); runs are then kept per person."""
+    if "is_logged_in" not in st.user:
+        return
+    if st.user.is_logged_in:
+        st.caption(escape_markdown(f"Logged in as {st.user.get('email') or st.user.get('name') or 'you'}"))
+        st.button("Log out", on_click=st.logout, key="logout_button")
+    else:
+        st.button("Log in", on_click=st.login, key="login_button",
+                  help="log in to keep your runs under your name (only you see them)")  # fmt: skip
 
 
 def choose_dataset(compare_scenarios: bool = False) -> Dataset:
@@ -78,11 +151,11 @@ def choose_dataset(compare_scenarios: bool = False) -> Dataset:
         dataset = cached_dataset(data, name, **chosen)
     except DataError as error:
         if error.setting in ("period_column", "periods"):
-            st.info(f"{error} {PAGE_HINTS[error.setting]}")
+            st.info(f"{escape_markdown(error)} {PAGE_HINTS[error.setting]}")
             _roles_pickers(data, name, None, expanded=True)
             st.stop()
         if error.setting == "compare":  # the chosen windows do not fit: keep the pickers to fix them
-            st.error(f"{error} {PAGE_HINTS['compare']}")
+            st.error(f"{escape_markdown(error)} {PAGE_HINTS['compare']}")
             _roles_pickers(
                 data, name, cached_dataset(data, name, **{**chosen, "windows": None}), expanded=True
             )
@@ -93,10 +166,16 @@ def choose_dataset(compare_scenarios: bool = False) -> Dataset:
     except DataError as error:
         _stop_with(error)
     _roles_pickers(data, name, dataset, expanded=bool(dataset.windows))
-    st.write(f"**{dataset.source}** · {dataset.layout} layout · {dataset.rows_read:,} rows → {len(dataset.frame):,} segments · "
-             f"dimensions: {', '.join(dataset.dimensions) or '(none)'} · metrics: {', '.join(dataset.metrics)}")  # fmt: skip
-    for warning in dataset.warnings:
-        st.warning(warning)
+    # Names from the file are text: a file or column called `[x](http://...)` is not a link.
+    st.markdown(f"**{escape_markdown(dataset.source)}** · {dataset.layout} layout · {dataset.rows_read:,} rows → "
+                f"{len(dataset.frame):,} segments · dimensions: {escape_markdown(', '.join(dataset.dimensions) or '(none)')}"
+                f" · metrics: {escape_markdown(', '.join(dataset.metrics))}")  # fmt: skip
+    for warning in dataset.warnings[:MAX_WARNINGS]:
+        st.warning(escape_markdown(warning))
+    if len(dataset.warnings) > MAX_WARNINGS:
+        st.warning(
+            f"… and {len(dataset.warnings) - MAX_WARNINGS:,} more warnings (all are in the Trace (JSON) download)."
+        )
     return dataset
 
 
@@ -114,7 +193,7 @@ PAGE_HINTS = {
 
 
 def _stop_with(error: DataError) -> None:
-    st.error(f"{error} {PAGE_HINTS.get(error.setting or '', '')}".strip())
+    st.error(f"{escape_markdown(error)} {PAGE_HINTS.get(error.setting or '', '')}".strip())
     st.stop()
 
 
@@ -309,9 +388,9 @@ def draw_steps(run: BackgroundRun) -> None:
             if step["observation"]:
                 st.code(step["observation"], language="text")
             if step["error"]:
-                st.error(step["error"])
+                st.error(escape_markdown(step["error"], keep_lines=True))
     if result.error and not any(s["error"] == result.error for s in result.steps):
-        st.error(result.error)
+        st.error(escape_markdown(result.error, keep_lines=True))
 
 
 # Building a plotly Figure validates the whole dict (70 ms a chart); the trace is redrawn every half second.
@@ -323,7 +402,8 @@ def draw_charts(run: BackgroundRun | Replay, key: str) -> None:
     if len(built) > len(run.result.charts):  # a replay that started over
         built.clear()
     for figure in run.result.charts[len(built) :]:
-        built.append(go.Figure(figure))
+        # A figure holds text from the data and the model: plotly would render its tags (`<a href>`) as HTML.
+        built.append(go.Figure(safe_figure(figure)))
     for index, figure in enumerate(built):
         st.plotly_chart(figure, key=f"{key}-chart-{index}", width="stretch")
 
@@ -333,7 +413,7 @@ def save_once(run: BackgroundRun) -> None:
     if not run.finished or run.saved_id is not None:
         return
     try:
-        run.saved_id = RunHistory().save(run.events, st.session_state.get("data_hash", ""))
+        run.saved_id = run_history().save(run.events, st.session_state.get("data_hash", ""))
     except (OSError, sqlite3.Error) as error:
         run.saved_id = -1
-        st.warning(f"The run could not be saved to the history: {error}")
+        st.warning(escape_markdown(f"The run could not be saved to the history: {error}"))

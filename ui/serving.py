@@ -1,0 +1,172 @@
+"""Who may change what: a local user keeps every setting, visitors of a served app get the operator's choices.
+
+`streamlit run app.py` binds to localhost (`.streamlit/config.toml`). Serving the page to others is the operator's
+deliberate choice, and so is what visitors may set. The operator writes it in the `[serving]` table of
+`.streamlit/secrets.toml` (or of the TOML file named by `$KPI_NARRATOR_SETTINGS`):
+
+    [serving]
+    mode = "auto"                  # "auto" (default), "local" or "served"
+    visitors_choose_model = false  # true: visitors may type any model id, API base and key (trusted networks only)
+    models = ["builtin", "openai/gpt-4o-mini"]   # what visitors may pick (default: the built-in analyst only)
+
+    [serving.api_base]             # an OpenAI-compatible server for a model of the list
+    "openai/my-model" = "http://localhost:8000/v1"
+
+    [serving.api_key_env]          # the environment variable holding that model's key
+    "openai/my-model" = "MY_SERVER_KEY"
+
+In "auto" mode the app counts as served unless everything says local: the server listens on a loopback address,
+the browser connects from one, names a loopback host and loaded the page from one (`Origin`), and no proxy header
+(`X-Forwarded-For`, `Forwarded`, ...) came with the request. So `--server.address 0.0.0.0` or a reverse proxy
+turns the visitor view on; only a local user gets the free model, API base and key fields, because those let
+whoever types them make the server send requests (and the data's summary) to any URL.
+
+Run history: with login configured (`st.login`, an `[auth]` table in secrets.toml) each run belongs to the
+logged-in user; in a served app without login, to the browser session that made it. A local user without login
+sees every run of the local history.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import tomllib
+
+from agent.models import SECRETS_FILE, ModelChoice
+
+MODES = ("auto", "local", "served")
+PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "Forwarded")
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+
+
+class SettingsError(ValueError):
+    """The operator's `[serving]` table cannot be used; the message names the file and the setting."""
+
+
+@dataclass
+class ServingSettings:
+    """The operator's choices for a served app (see the module docstring)."""
+
+    mode: str = "auto"
+    visitors_choose_model: bool = False
+    models: list[str] = field(default_factory=lambda: ["builtin"])
+    api_base: dict[str, str] = field(default_factory=dict)
+    api_key_env: dict[str, str] = field(default_factory=dict)
+
+    def choice(self, model_id: str) -> ModelChoice:
+        """The operator's settings for one model of the list; anything else is refused."""
+        if model_id not in self.models:
+            raise SettingsError(
+                f"model {model_id!r} is not one of this server's models: {', '.join(self.models)}."
+            )
+        return ModelChoice(
+            model_id, api_base=self.api_base.get(model_id), api_key_env=self.api_key_env.get(model_id)
+        )
+
+
+def settings_path() -> Path:
+    """$KPI_NARRATOR_SETTINGS, else .streamlit/secrets.toml."""
+    return Path(os.environ.get("KPI_NARRATOR_SETTINGS") or SECRETS_FILE)
+
+
+def load_settings(path: Path | None = None) -> ServingSettings:
+    """The `[serving]` table of the settings file; defaults when the file or the table is absent."""
+    path = path or settings_path()
+    if not path.is_file():
+        return ServingSettings()
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get("serving") or {}
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as error:
+        raise SettingsError(f"{path}: cannot read it as TOML ({error}).") from None
+    return parse_settings(table, str(path))
+
+
+def parse_settings(table: dict[str, Any], where: str = "settings") -> ServingSettings:
+    """Checks a `[serving]` table and turns it into settings."""
+    mode = table.get("mode", "auto")
+    if mode not in MODES:
+        raise SettingsError(f"{where}: serving.mode is {mode!r}; write one of {', '.join(MODES)}.")
+    choose = table.get("visitors_choose_model", False)
+    if not isinstance(choose, bool):
+        raise SettingsError(f"{where}: serving.visitors_choose_model must be true or false.")
+    models = table.get("models", ["builtin"])
+    if (
+        not isinstance(models, list)
+        or not models
+        or not all(isinstance(m, str) and m.strip() for m in models)
+    ):
+        raise SettingsError(
+            f'{where}: serving.models must be a non-empty list of model ids, e.g. ["builtin"].'
+        )
+    mappings = {}
+    for name in ("api_base", "api_key_env"):
+        mapping = table.get(name, {})
+        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+            raise SettingsError(
+                f'{where}: serving.{name} must map model ids to text, e.g. "openai/m" = "...".'
+            )
+        mappings[name] = mapping
+    return ServingSettings(mode, choose, [m.strip() for m in models], **mappings)
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether an address or host name (with or without a port) is this machine only; empty means every interface."""
+    if not host:
+        return False
+    name = host.strip().lower()
+    if name.startswith("["):  # [::1]:8501
+        name = name[1:].split("]", 1)[0]
+    elif name.count(":") == 1:  # localhost:8501, 127.0.0.1:8501
+        name = name.split(":", 1)[0]
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def is_served(
+    settings: ServingSettings,
+    server_address: str | None,
+    client_ip: str | None,
+    host: str | None,
+    origin: str | None = None,
+    proxied: bool = False,
+) -> bool:
+    """Whether this page is seen by others: the operator said so, or anything about the connection is not local.
+
+    Args:
+        settings: The operator's settings (`mode`).
+        server_address: Streamlit's `server.address` (empty: every interface).
+        client_ip: The browser's address (None when unknown or, in Streamlit, when it is this machine).
+        host: The `Host` header the browser sent.
+        origin: The `Origin` header: the site the browser loaded the page from, which a reverse proxy that rewrites
+            `Host` to localhost leaves alone.
+        proxied: Whether the request carries a proxy's `X-Forwarded-*` or `Forwarded` header.
+    """
+    if settings.mode != "auto":
+        return settings.mode == "served"
+    origin_host = urlsplit(origin).hostname if origin else None
+    # An unknown client address or host (no browser connection: a script or a test) is no sign of a visitor.
+    seen = [value for value in (client_ip, host, origin_host) if value]
+    return proxied or not (is_loopback(server_address) and all(is_loopback(value) for value in seen))
+
+
+def history_owner(served: bool, user: dict[str, Any] | None, session_token: str) -> str | None:
+    """Whose runs the history shows and saves: the logged-in user, else (served) this session, else (local) all."""
+    if user and user.get("is_logged_in"):
+        identity = user.get("sub") or user.get("email")
+        if identity:
+            return f"user:{user.get('iss') or ''}:{identity}"
+    return f"session:{session_token}" if served else None
+
+
+def new_session_token() -> str:
+    return uuid.uuid4().hex
