@@ -1004,7 +1004,7 @@ def _long_to_tidy(
     windows: tuple[Window, Window] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, MetricColumns], tuple[str, str], _TimeSeries | None]:
     labels = period_labels(raw[period_column])
-    distinct = list(dict.fromkeys(labels.dropna()))
+    distinct = distinct_in_order(labels)
     series = None
     if not periods:
         series = _time_series(name, period_column, labels, distinct, compare, windows, warnings)
@@ -1165,8 +1165,38 @@ def _time_series(
     return _TimeSeries((before, after), row_dates, scales)
 
 
+def distinct_in_order(labels: pd.Series) -> list[str]:
+    """The distinct labels in order of first appearance (on codes, for a categorical)."""
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        codes = labels.cat.codes.to_numpy()
+        return [str(v) for v in labels.cat.categories[pd.unique(codes[codes >= 0])]]
+    return [str(v) for v in dict.fromkeys(labels.dropna())]
+
+
 def period_labels(column: pd.Series) -> pd.Series:
-    """A period column as stripped text; real date cells (Excel, Parquet) as ISO dates, not `2026-10-01 00:00:00`."""
+    """A period column as stripped text; real date cells (Excel, Parquet) as ISO dates, not `2026-10-01 00:00:00`.
+
+    A categorical column (how CSV text arrives) is cleaned on its categories and stays categorical: a daily table
+    of a million rows has 730 dates, and turning every cell into a string took 5 s.
+    """
+    if not isinstance(column.dtype, pd.CategoricalDtype) and len(column) > 1000:
+        # Formatted once per distinct value, not per row (pyarrow reads ISO dates as date objects).
+        codes, uniques = pd.factorize(column)
+        if len(uniques) < len(column) // 2:
+            column = pd.Series(
+                pd.Categorical.from_codes(codes, categories=pd.Index(uniques)), index=column.index
+            )
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        clean = _plain_period_labels(pd.Series(column.cat.categories))
+        clean_codes, distinct = pd.factorize(clean)
+        codes = column.cat.codes.to_numpy()
+        mapped = np.where(codes >= 0, clean_codes[np.maximum(codes, 0)], -1)
+        return pd.Series(pd.Categorical.from_codes(mapped, categories=distinct), index=column.index)
+    return _plain_period_labels(column)
+
+
+def _plain_period_labels(column: pd.Series) -> pd.Series:
+    """`period_labels` of a column that is not categorical, cell by cell."""
     if pd.api.types.is_datetime64_any_dtype(column):
         text = column.dt.strftime("%Y-%m-%d")
         has_time = (column.dropna() != column.dropna().dt.normalize()).any()
