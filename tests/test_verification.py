@@ -78,3 +78,134 @@ def test_ratio_rates_and_effects_verify_as_percentages(write_file):
     assert good["mismatches"] == []
     bad = verify("Conversion fell from 6.00% to 3.10%.", analysis)
     assert [m["text"] for m in bad["mismatches"]] == ["3.10%"]
+
+
+# ---- claims: each number bound to its entity, kind and direction ----------------------------------------------
+
+ISSUE_EXAMPLES = [
+    ("UK drove 99.95% of the drop.", "misattributed", "99.95% is France's share of the change, not UK's"),
+    ("Revenue fell 55.19%.", "misattributed", "55.19% is France's % change, not the total's"),
+    ("Revenue rose 7.67% (+132,919.66).", "wrong_direction", "the total's % change is -7.67%: it went down"),
+    ("France fell 0.91%.", "misattributed", "0.91% is UK's % change, not France's"),
+]
+
+
+@pytest.mark.parametrize(("text", "verdict", "reason"), ISSUE_EXAMPLES)
+def test_the_four_wrong_answers_of_the_issue_are_flagged(analysis, text, verdict, reason):
+    result = verify(text, analysis)
+    assert result["mismatches"], text
+    assert result["claims"][0]["verdict"] == verdict
+    assert result["claims"][0]["reason"].startswith(reason)
+
+
+def test_a_correct_claim_names_whose_figure_it_is(analysis):
+    text = "UK drove 3.29% of the drop."
+    [claim] = verify(text, analysis)["claims"]
+    assert (claim["entity"], claim["entity_key"], claim["kind"], claim["verdict"]) == (
+        "UK",
+        "country=UK",
+        "share_of_change",
+        "verified",
+    )
+    assert claim["expected"] == "3.29%" and claim["matched"].endswith("contribution_pct")
+    assert text[slice(*claim["span"])] == "3.29%"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Revenue fell 7.7%, from 1.73M to 1.60M (-$132.9k).",
+        "France was down 55.2%, losing $132.8k: 99.9% of the drop.",
+        "France drove 99.95% of the decline; its revenue fell 55.2%.",
+        "Overall revenue declined 7.67% to 1,599,065.55; France alone explains 99.9% of it.",
+        "UK slipped 0.91% (-$4.4k), while other grew 0.7%.",
+        "France fell from $240.7k to $107.9k.",
+        "France: 13.9% of revenue before, 99.9% of the change, 7.2x its size.",
+    ],
+)
+def test_paraphrases_pass(analysis, text):
+    result = verify(text, analysis)
+    assert result["mismatches"] == [], result["mismatches"]
+    assert all(c["verdict"] == "verified" for c in result["claims"])
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict"),
+    [
+        ("France fell 13.90%.", "wrong_kind"),  # France's share before, given as its % change
+        ("Revenue rose from 1.73M to 1.60M.", "wrong_direction"),
+        ("France drove 99.95% of the drop; it fell 0.91%.", "misattributed"),  # "it" is France
+        ("France fell 55.19% while UK fell 55.19%.", "misattributed"),
+        ("UK: -3.29% of the change.", "wrong_direction"),
+    ],
+)
+def test_binding_catches_what_any_figure_matching_passed(analysis, text, verdict):
+    verdicts = [c["verdict"] for c in verify(text, analysis)["claims"]]
+    assert verdict in verdicts, verdicts
+
+
+def test_a_number_without_entity_is_a_weak_pass(analysis):
+    [claim] = verify("The decline was 132,919.66 in the end.", analysis)["claims"]
+    assert claim["verdict"] == "unbound" and claim["matched"] == "totals.abs_change"
+    assert verify("The decline was 132,911.00.", analysis)["claims"][0]["verdict"] == "unsupported"
+
+
+def test_structured_answers_bind_by_key(analysis):
+    good = {"total": {"pct_change": -7.67}, "drivers": [{"country": "France", "contribution_pct": 99.95}]}
+    assert [c["verdict"] for c in verify(good, analysis)["claims"]] == ["verified", "verified"]
+    bad = {"drivers": [{"country": "UK", "contribution_pct": 99.95}]}
+    [claim] = verify(bad, analysis)["claims"]
+    assert claim["verdict"] == "misattributed" and claim["entity"] == "UK"
+
+
+def test_a_slice_is_bound_when_two_names_stand_together(write_file):
+    from tools.loading import load_dataset
+    from tools.synthetic import planted_frame
+
+    path = write_file("p.csv", planted_frame(400, seed=1, noise=0.003).to_csv(index=False))
+    analysis = analyze(load_dataset(path))
+    row = next(r for r in analysis["top_slices"] if r["depth"] == 2)
+    share = f"{row['contribution_pct']:.2f}%"
+    for text in (f"The drop sits in Germany × Android: {share} of the change.",
+                 f"Android in Germany accounts for {share} of the change."):  # fmt: skip
+        [claim] = verify(text, analysis)["claims"]
+        assert claim["entity_key"] == "country=Germany & platform=Android" and claim["verdict"] == "verified"
+    # The same share said of Germany alone is Germany × Android's figure, not Germany's.
+    [claim] = verify(f"Germany accounts for {share} of the change.", analysis)["claims"]
+    assert claim["verdict"] == "misattributed"
+
+
+def test_coverage_says_what_is_missing(analysis):
+    full = verify("Revenue fell 7.67%; France drove 99.95% of the drop.", analysis)["coverage"]
+    assert full["total_change"] and full["top_driver"] and full["notes"] == []
+    partial = verify("UK fell 0.91%.", analysis)["coverage"]
+    assert not partial["total_change"] and not partial["top_driver"]
+    assert partial["notes"] == ["The summary does not state the total change.",
+                                "The summary does not name the top driver (France)."]  # fmt: skip
+
+
+def test_final_answer_check_rejects_once_then_accepts(analysis):
+    from agent.verification import final_answer_check
+
+    check = final_answer_check(analysis)
+    assert check("Revenue fell 7.67%; France drove 99.95% of the drop.", None)
+    with pytest.raises(
+        ValueError, match=r"UK drove 99\.95% of the drop.*France's share of the change, not UK's"
+    ):
+        check("Revenue fell 7.67%. UK drove 99.95% of the drop.", None)
+    assert check("Revenue fell 7.67%. UK drove 99.95% of the drop.", None)  # its one chance is used
+
+
+def test_mutation_suite_on_generated_datasets(tmp_path):
+    """The built-in analyst's summaries on every benchmark case, mutated: >= 99% flagged, none of the correct
+    summaries or paraphrases flagged."""
+    from benchmarks.verification import mutation_suite
+
+    result = mutation_suite(tmp_path)
+    assert result["datasets"] >= 10
+    assert result["false_flags"] == 0, result["false_flag_examples"]
+    for kind in ("swap_segments", "flip_direction", "segment_as_total", "share_elsewhere", "change_digit"):
+        assert result["by_kind"][kind]["total"] >= 10, kind
+    assert result["detection_rate"] >= 0.99, result["missed_examples"]
+    print(f"\nmutations {result['detected']}/{result['mutations']} flagged, false flags "
+          f"{result['false_flags']}/{result['correct_texts']}")  # fmt: skip

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from tools import engine
+from tools.facts import Analysis
 from tools.loading import DataError, Dataset
 
 
@@ -41,11 +42,12 @@ def analyze(
     ratio: str | None = None,
     by: Sequence[str] | None = None,
     top: int = 10,
-) -> dict[str, Any]:
+) -> Analysis:
     """Computes totals, per-dimension breakdowns, the drill-down and (with a ratio) rate and mix effects.
 
     Returns:
-        A JSON-able dict: metric, dimensions, periods, totals, breakdowns, top_slices, ratio (or None), notes.
+        A JSON-able dict typed as `tools.facts.Analysis`: metric, dimensions, periods, totals, breakdowns,
+        top_slices, ratio (or None), notes.
     """
     ratio_parts = parse_ratio(ratio, dataset) if ratio else None
     metric = choose_metric(dataset, metric, ratio_parts)
@@ -99,7 +101,7 @@ def analyze(
             },
         }
     # Every part is JSON-safe already: walking 10,000 breakdown rows again would cost more than the analysis.
-    return result
+    return result  # type: ignore[return-value]
 
 
 def records(table: pd.DataFrame) -> list[dict[str, Any]]:
