@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from agent.verification import extract_numbers, verify
@@ -209,3 +211,49 @@ def test_mutation_suite_on_generated_datasets(tmp_path):
     assert result["detection_rate"] >= 0.99, result["missed_examples"]
     print(f"\nmutations {result['detected']}/{result['mutations']} flagged, false flags "
           f"{result['false_flags']}/{result['correct_texts']}")  # fmt: skip
+
+
+# ---- through the real LLM path: a scripted OpenAI-compatible server on 127.0.0.1 -------------------------------
+
+
+def _answer(text: str) -> dict:
+    return {"content": f"Thought: I write the summary.\n<code>\nfinal_answer({text!r})\n</code>"}
+
+
+@pytest.mark.parametrize(("text", "verdict", "reason"), ISSUE_EXAMPLES)
+def test_the_four_wrong_answers_are_flagged_through_an_llm(revenue_dataset, text, verdict, reason):
+    from agent.models import ModelChoice, build_model
+    from agent.result import collect
+    from agent.runner import RunRequest, run_events
+    from tests.openai_server import ScriptedChatServer
+    from tests.test_models import COMPUTE
+
+    with ScriptedChatServer([COMPUTE, _answer(text), _answer(text)]) as server:
+        model = build_model(ModelChoice("openai/test-model", api_base=server.url, api_key="test"))
+        result = collect(run_events(RunRequest(revenue_dataset), model))
+    # Sent back once with the claim and the right figure, then accepted as it was, flagged for the reader.
+    assert "claims_match_the_engine failed" in result.steps[1]["error"] and reason in result.steps[1]["error"]
+    assert reason in json.dumps(server.requests[2]["body"])
+    assert result.narrative == text
+    assert result.verification["claims"][0]["verdict"] == verdict
+    assert result.to_json()["verification"]["claims"][0]["expected"]
+
+
+def test_the_model_corrects_its_summary_in_a_step_of_its_own(revenue_dataset):
+    from agent.models import ModelChoice, build_model
+    from agent.result import collect
+    from agent.runner import RunRequest, run_events
+    from tests.openai_server import ScriptedChatServer
+    from tests.test_models import COMPUTE
+
+    wrong = "Revenue fell 7.67%. UK drove 99.95% of the drop."
+    fixed = "Revenue fell 7.67%. France drove 99.95% of the drop."
+    with ScriptedChatServer([COMPUTE, _answer(wrong), _answer(fixed)]) as server:
+        model = build_model(ModelChoice("openai/test-model", api_base=server.url, api_key="test"))
+        result = collect(run_events(RunRequest(revenue_dataset), model))
+    assert result.status == "success" and result.narrative == fixed
+    assert [s["number"] for s in result.steps] == [1, 2, 3]
+    assert "99.95% is France's share of the change, not UK's" in result.steps[1]["error"]
+    assert result.steps[2]["error"] is None
+    assert result.verification["mismatches"] == []
+    assert [c["verdict"] for c in result.verification["claims"]] == ["verified", "verified"]
