@@ -12,7 +12,7 @@ from agent import export
 from agent.models import ModelConfigError, build_model
 from agent.runner import RunRequest
 from agent.session import BackgroundRun, prepare_next_run
-from agent.view_model import summary_cards, verification_badge
+from agent.view_model import claim_notes, marked_summary, summary_cards, verification_badge
 from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, ratio_picker, save_once
 
 st.set_page_config(page_title="KPI Narrator", page_icon="📈", layout="wide")
@@ -72,9 +72,14 @@ def show_summary(run: BackgroundRun) -> None:
             column.metric(card.label, card.value, card.delta)
     if result.narrative:
         st.subheader("Summary")
-        st.markdown(result.narrative)  # Markdown only: HTML in cell values is shown as text
+        claims = (result.verification or {}).get("claims") or []
+        # Markdown only: HTML in cell values is shown as text. Each number is footnoted; a flagged one is marked ⚠.
+        st.markdown(marked_summary(result.narrative, claims))
         ok, sentence = verification_badge(result.verification)
         (st.success if ok else st.error)(sentence)
+        if claims:
+            with st.expander("Each number, checked against the engine", expanded=not ok):
+                st.text("\n".join(claim_notes(claims)))  # plain text: the reasons quote segment labels
     if result.narrative:
         # Files are built when their button is clicked (on another thread), not on every rerun: the HTML report of a
         # 1M-row run is 7 MB and took 0.4 s to build.

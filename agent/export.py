@@ -14,6 +14,7 @@ import json
 import pandas as pd
 
 from agent.result import RunResult
+from agent.view_model import claim_notes, markdown_text, verification_badge
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -64,6 +65,7 @@ def report_markdown(result: RunResult) -> str:
         "",
     ]
     lines += [_verification_line(result), "", f"Model: {result.model} · agent: {result.agent}", ""]
+    lines += _claims_markdown(result)
     for name, rows in tables_of(result).items():
         frame = pd.DataFrame(rows)
         lines += [f"## {name.replace('_', ' ')}", "", _markdown_table(frame), ""]
@@ -82,13 +84,35 @@ def _markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join([header, rule, *body])
 
 
-def _verification_line(result: RunResult) -> str:
+def _claims_markdown(result: RunResult) -> list[str]:
+    """The verdict of each claim, numbered as in the page."""
+    notes = claim_notes((result.verification or {}).get("claims") or [])
+    return (
+        ["## Claims checked against the engine", "", *(_markdown_cell(n) for n in notes), ""] if notes else []
+    )
+
+
+def _markdown_cell(text: str) -> str:
+    # A numbered line whose text quotes labels: shown as text, never rendered.
+    number, _, rest = text.partition(". ")
+    return f"{number}. {markdown_text(rest)}"
+
+
+def _verification_line(result: RunResult, markdown: bool = True) -> str:
+    if (result.verification or {}).get("claims") is not None:
+        return verification_badge(result.verification, markdown)[1]
     verification = result.verification or {"checked": [], "mismatches": []}
     checked, wrong = len(verification["checked"]), len(verification["mismatches"])
     if wrong:
         texts = ", ".join(m["text"] for m in verification["mismatches"])
         return f"Verified {checked - wrong} of {checked} numbers against the engine; not found: {texts}."
     return f"Verified {checked} of {checked} numbers against the engine."
+
+
+def _claims_html(result: RunResult) -> str:
+    notes = claim_notes((result.verification or {}).get("claims") or [])
+    items = "".join(f"<li>{html.escape(note.partition('. ')[2])}</li>" for note in notes)
+    return f"<h2>Claims checked against the engine</h2><ol>{items}</ol>" if notes else ""
 
 
 def report_html(result: RunResult) -> str:
@@ -113,8 +137,9 @@ def report_html(result: RunResult) -> str:
         f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
         "<style>body{font-family:system-ui,sans-serif;max-width:1000px;margin:2rem auto;padding:0 1rem}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style>"
-        f"</head><body><h1>{title}</h1>{summary}<p><em>{html.escape(_verification_line(result))}</em></p>"
+        f"</head><body><h1>{title}</h1>{summary}<p><em>{html.escape(_verification_line(result, markdown=False))}</em></p>"
         f"<p>Model: {html.escape(result.model)} · agent: {html.escape(result.agent)}</p>"
+        + _claims_html(result)
         + "".join(charts)
         + "".join(tables)
         + "</body></html>"

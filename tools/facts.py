@@ -124,7 +124,7 @@ KIND_LABELS = {
     "pct_change": "% change",
     "share_of_change": "share of the change",
     "share_before": "share before",
-    "impact_norm": "impact (share of change ÷ share before)",
+    "impact_norm": "impact (× its size)",
     "share_of_gross": "share of all movement",
     "share_of_parent": "share of its parent's change",
     "rate_before": "rate before",
