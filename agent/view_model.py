@@ -107,7 +107,7 @@ def marked_summary(
     narrative: str, claims: list[dict[str, Any]], escape: Callable[[str], str] | None = None
 ) -> str:
     """The summary with each checked number footnoted (¹, ², ... as in `claim_notes`) and each flagged claim
-    marked in the text: "⚠ 99.95%² (misattributed) ⚠".
+    marked in the text: ":red[**⚠ 99.95%² (misattributed) ⚠**]".
 
     Args:
         narrative: The answer text the claims' spans point into.
@@ -127,7 +127,8 @@ def marked_summary(
         note = str(index + 1).translate(_SUPERSCRIPT)
         flagged = claims[index].get("verdict") in FLAGGED
         verdict = VERDICT_LABELS.get(claims[index].get("verdict") or "", "")
-        mark = f"⚠ {number}{note} ({verdict}) ⚠" if flagged else f"{number}{note}"
+        # Streamlit's colour directive and bold; any other Markdown renderer still shows the ⚠ marks and verdict.
+        mark = f":red[**⚠ {number}{note} ({verdict}) ⚠**]" if flagged else f"{number}{note}"
         pieces += [escape(narrative[position:start]), mark]
         position = end
     pieces.append(escape(narrative[position:]))

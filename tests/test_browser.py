@@ -129,3 +129,29 @@ def test_page_latency_benchmark_times_a_run_on_the_sample(tmp_path, browser):
     (row,) = page_latency([None], tmp_path, repeats=1, log=lambda line: None, browser=browser)
     assert "error" not in row, row
     assert 0 < row["first_step_s"] <= row["summary_s"] and row["exceptions"] == 0
+
+
+def test_a_flagged_claim_is_marked_in_the_summary(server, page):
+    from tests.openai_server import ScriptedChatServer
+    from tests.test_models import COMPUTE
+
+    wrong = {
+        "content": "Thought: Done.\n<code>\nfinal_answer('Revenue fell 7.67%. UK drove 99.95% of the drop.')\n</code>"
+    }
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    with ScriptedChatServer([COMPUTE, wrong, wrong]) as llm:  # the model repeats its mistake after the check
+        page.goto(server)
+        page.get_by_role("textbox", name="Model").fill("openai/test-model")
+        page.get_by_role("textbox", name="API base (optional)").fill(llm.url)
+        page.get_by_role("textbox", name="API base (optional)").press("Enter")
+        page.get_by_role("button", name="Run", exact=True).click()
+        summary = page.get_by_text("UK drove ⚠ 99.95%² (misattributed) ⚠ of the drop.")
+        summary.first.wait_for(timeout=60_000)
+        assert page.locator("strong", has_text="⚠ 99.95%² (misattributed) ⚠").count() == 1  # bold, in red
+        page.get_by_text("2 claims: 1 verified, 1 misattributed.").wait_for(timeout=30_000)
+        # The footnotes say what each number was checked against; the flagged one names whose figure it is.
+        page.get_by_text("99.95% is France's share of the change, not UK's").first.wait_for(timeout=30_000)
+        # The self-correction step is in the trace: step 2's check error, then step 3.
+        page.get_by_text("Step 3 ·").first.wait_for(timeout=30_000)
+        no_exceptions(page)
+        page.screenshot(path=str(ARTIFACTS / "main-page-flagged-claim.png"), full_page=True)
