@@ -27,7 +27,7 @@ from agent.figures import FigureCollector, title_of
 from agent.models import describe_model_error, secrets_of
 from agent.prompt import DEFAULT_QUESTION, TaskSpec, build_task, code_agent_prompt_templates
 from agent.sandbox import DEFAULT_STEP_TIMEOUT_S, ProcessExecutor
-from agent.verification import final_answer_check, verify
+from agent.verification import ClaimCheck, final_answer_check, verify
 from tools.analysis import analyze, jsonable
 from tools.bound_tools import bound_tools
 from tools.kpi_tools import KPI_TOOLS
@@ -355,7 +355,8 @@ def _drive(
     if has_final:
         value = jsonable(final_value) if not isinstance(final_value, str) else final_value
         yield ev.FinalAnswer(answer_text(final_value), value)
-        result = verify(final_value, analysis, getattr(agent.final_answer_checks[0], "lexicon", None))
+        check = next((c for c in agent.final_answer_checks if isinstance(c, ClaimCheck)), None)
+        result = verify(final_value, analysis, check.lexicon if check is not None else None)
         yield ev.Verification(
             result["checked"], result["mismatches"], result["claims"], result["coverage"], status
         )

@@ -206,9 +206,12 @@ def paraphrase(narrative: str, analysis: dict[str, Any], lexicon: Lexicon | None
     return text
 
 
-def mutation_suite(folder: Path, summaries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def mutation_suite(folder: Path | None, summaries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Detection rate per mutation kind, false flags on the correct summaries and paraphrases, time per check."""
-    summaries = summaries if summaries is not None else builtin_summaries(folder)
+    if summaries is None:
+        if folder is None:
+            raise ValueError("mutation_suite needs a folder to write the cases to, or the summaries")
+        summaries = builtin_summaries(folder)
     by_kind: dict[str, list[int]] = {}
     missed: list[dict[str, str]] = []
     false_flags: list[dict[str, Any]] = []

@@ -149,7 +149,7 @@ UNITS = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Fact:
     """One engine figure.
 
