@@ -113,9 +113,10 @@ class _Mentioned:
     start: int
     end: int
     entities: frozenset[str]  # one entity, or several when a name exists in more than one dimension
-    metric: str | None = (
-        None  # for the total: the metric its word names ("orders"), None for "total"/"overall"
-    )
+    # For the total: the metric its word names ("orders"), None for "total"/"overall".
+    metric: str | None = None
+    # False for a bare metric word ("revenue"): a segment named before it in the clause keeps the number.
+    explicit: bool = True
 
 
 class Lexicon:
@@ -139,8 +140,15 @@ class Lexicon:
         for name in filter(
             None, [self.metric, *((ratio and [ratio["numerator"], ratio["denominator"]]) or [])]
         ):
-            words[name.lower()] = name
-            words[name.lower().replace("_", " ")] = name
+            for spelled in {name.lower(), name.lower().replace("_", " ")}:
+                words[spelled] = name
+                for phrase in (
+                    f"total {spelled}",
+                    f"overall {spelled}",
+                    f"{spelled} overall",
+                    f"{spelled} in total",
+                ):
+                    words[phrase] = name
         if ratio:
             num, den = ratio["numerator"].lower(), ratio["denominator"].lower()
             for phrase in (
@@ -177,7 +185,10 @@ class Lexicon:
         """Entity names in the text, left to right, without overlaps; slices merged from adjacent names."""
         found: list[_Mentioned] = []
         for name, entities in self.names.items():
-            if not name or (name not in text and not (len(name) > 40 and name[:20] in text)):
+            capitalised = name.islower() and name.capitalize() in text
+            if not name or (
+                name not in text and not capitalised and not (len(name) > 40 and name[:20] in text)
+            ):
                 continue
             pattern = rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])"
             if len(name) > 40:  # a long label may be shortened with "…" in prose
@@ -186,6 +197,11 @@ class Lexicon:
                 )
             for match in re.finditer(pattern, text):
                 found.append(_Mentioned(match.start(), match.end(), frozenset(entities)))
+            if capitalised:
+                # "Other" opening a line or bullet names the segment "other"; in running prose it is a word.
+                capital = re.escape(name.capitalize())
+                for match in re.finditer(rf"(?m)^[ \t]*(?:[-*•]|\d+[.)])?[ \t]*\**({capital})(?![\w])", text):
+                    found.append(_Mentioned(match.start(1), match.end(1), frozenset(entities)))
         for match in self._total_pattern.finditer(text):
             before = text[max(0, match.start() - 24) : match.start()].lower()
             # "of revenue before", "of the total change", "share of users": a kind cue, not the entity spoken of.
@@ -193,8 +209,10 @@ class Lexicon:
                 continue
             if re.search(r"\b(?:its|their)\s+$", before):  # "its revenue": the entity "its" carries
                 continue
-            found.append(_Mentioned(match.start(), match.end(), frozenset([TOTAL]),
-                                    self.total_words.get(match.group(0).lower())))  # fmt: skip
+            word = match.group(0).lower()
+            explicit = bool(re.search(r"\b(?:total|overall|net)\b", word))
+            found.append(_Mentioned(match.start(), match.end(), frozenset([TOTAL]), self.total_words.get(word),
+                                    explicit))  # fmt: skip
         found.sort(key=lambda m: (m.start, -(m.end - m.start)))
         kept: list[_Mentioned] = []
         for mention in found:
@@ -219,7 +237,7 @@ class Lexicon:
             previous = merged[-1] if merged else None
             if previous is not None and TOTAL not in previous.entities and TOTAL not in mention.entities:
                 gap = text[previous.end : mention.start]
-                if re.fullmatch(r"[\s*]*(?:×|x|\*|&|/|,|-|–|\+|and|in|on|via|for|with)?[\s*]*", gap):
+                if _SLICE_GAP.fullmatch(gap):
                     pairs = [
                         self.slices.get(frozenset([a, b]))
                         for a in previous.entities
@@ -264,6 +282,11 @@ class Claim:
         return data
 
 
+# "Germany × Android", "Germany/Android", "Android in Germany", "Android users in Germany"
+_SLICE_GAP = re.compile(
+    r"[\s*]*(?:×|x|\*|&|/|,|-|–|\+|and|in|on|via|for|with|(?:[\w-]+\s+){1,2}(?:in|on|from|of|for))?[\s*]*"
+)
+_ABBREVIATION = re.compile(r"(?:\b(?:i\.e|e\.g|vs|approx|ca|cf|etc|incl|resp)\.|\b[A-Z]\.)$", re.I)
 _CLAUSE_BREAK = re.compile(
     r"\n|;|(?<=[.!?])\s|(?<=\s)(?=(?:while|whereas|but|although|though)\b)", re.IGNORECASE
 )
@@ -291,7 +314,12 @@ _SHARE_CUE_BEFORE = re.compile(
     re.I,
 )
 _P_VALUE = re.compile(r"\bp(?:-value)?\s*(?:=|:|of|is)?\s*$", re.I)
-_THRESHOLD = re.compile(r"\bp(?:-value)?\s*(?:<|>|≤|≥|<=|>=)\s*$", re.I)  # "p < 0.05" is a threshold
+# "p < 0.05", "within ±1%", "less than 2%": thresholds and bounds, not figures of the data.
+_THRESHOLD = re.compile(
+    r"(?:\bp(?:-value)?\s*(?:<|>|≤|≥|<=|>=)|±|\b(?:within|under|below|above|over|less\s+than|more\s+than|"
+    r"at\s+least|at\s+most|up\s+to)\s*[±]?)\s*$",
+    re.I,
+)
 _RATE_CUE = re.compile(r"\brate\b(?!\s+effect)|\bconver\w*|\bat\s+a\s+rate\b", re.I)
 _AFTER_LEVEL = re.compile(r"^[\s)*]*(?:after|now|currently)\b", re.I)
 _BEFORE_LEVEL = re.compile(r"^[\s)*]*(?:before|previously|earlier)\b", re.I)
@@ -307,6 +335,10 @@ _EFFECT = re.compile(r"\b(rate|mix)\s+effects?\b", re.I)
 def _clauses(text: str) -> list[tuple[int, int]]:
     bounds, start = [], 0
     for match in _CLAUSE_BREAK.finditer(text):
+        if match.group(0) in (" ", "\t") and _ABBREVIATION.search(
+            text[max(0, match.start() - 8) : match.start()]
+        ):
+            continue  # "i.e. 97.21%" stays in its clause
         if match.start() > start:
             bounds.append((start, match.start()))
         start = match.end() if match.group(0) else match.start()
@@ -356,6 +388,9 @@ class _Binder:
         for start, end in _clauses(text):
             clause = text[start:end]
             in_clause = [m for m in mentions if start <= m.start < end]
+            # A bare metric word after a segment ("France – revenue dropped") speaks of that segment.
+            in_clause = [m for i, m in enumerate(in_clause)
+                         if m.explicit or not any(TOTAL not in e.entities for e in in_clause[:i])]  # fmt: skip
             here = [n for n in numbers if start <= n.start < end]
             directions = [(start + p, d) for p, d in _directions(clause)]
             previous_end = start
@@ -377,9 +412,13 @@ class _Binder:
                 # The entity: the nearest name before the number in its clause, else the first after it, else "it".
                 earlier = [m for m in in_clause if m.end <= mention.start]
                 later = [m for m in in_clause if m.start >= mention.end]
-                chosen = earlier[-1] if earlier else later[0] if later else None
+                chosen = earlier[-1] if earlier else None
                 if chosen is None and carried is not None and _PRONOUN.search(text[start : mention.start]):
-                    chosen = carried
+                    chosen = (
+                        carried  # "It drove 99.95% of the drop", "This is mostly a mix effect (-0.70 pp)"
+                    )
+                if chosen is None and later:
+                    chosen = later[0]
                 if chosen is None and set(number.kinds) <= {"rate_effect", "mix_effect", "rate_share", "mix_share"} \
                         and lexicon.ratio_metric:  # fmt: skip
                     chosen = _Mentioned(

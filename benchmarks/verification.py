@@ -11,7 +11,7 @@ each summary is mutated the ways an LLM gets numbers wrong, and every mutation m
 - change_digit: one digit of a verified number changes (the last, then the first).
 
 Paraphrases must pass too: every verified figure rewritten at 1 decimal, as "$132.9k" / "1.73M", and hand-written
-sentences such as "down 55.2%".
+sentences such as "down 55.2%" or LLM-style summaries (headings, numbered bullets, a table); those are mutated as well.
 """
 
 from __future__ import annotations
@@ -39,7 +39,38 @@ REVENUE_PARAPHRASES = [
     "France fell from $240.7k to $107.9k.",
     "UK slipped 0.91% (-$4.4k), Italy rose 0.81%.",
     "France moved 7.2x its size: 13.9% of revenue before, 99.9% of the change.",
+    # The way LLMs write it: headings, numbered bullets, "–", bold, a table, "whose", "this".
+    "## Summary\nTotal revenue decreased by **$132,919.66 (-7.67%)**, from $1,731,985.21 to $1,599,065.55.\n\n"
+    "### Key drivers\n1. **France** – revenue dropped from $240,704.63 to $107,857.06, a decline of $132,847.57 "
+    "(-55.19%). This accounts for 99.95% of the total decline.\n2. **UK** – down $4,376.25 (-0.91%).\n"
+    "3. **Other** – partially offset the decline with +$4,233.09 (+0.67%).\n\n"
+    "Italy grew by $979.15 (+0.81%), Germany fell by $690.99 (-0.43%) and Spain was roughly flat (-0.23%).",
+    "Revenue went down 7.67% year over year. The drop was almost entirely due to France, whose revenue more than "
+    "halved (−55.19%), explaining 99.95% of the decrease. Other markets were stable (within ±1%).",
+    "| Country | Before | After | Change | % |\n|---|---|---|---|---|\n"
+    "| France | 240,704.63 | 107,857.06 | -132,847.57 | -55.19% |\n| UK | 481,409.27 | 477,033.02 | -4,376.25 | -0.91% |\n"
+    "| Total | 1,731,985.21 | 1,599,065.55 | -132,919.66 | -7.67% |",
 ]
+# LLM-style paraphrases of other benchmark cases (figures from their seeded generators).
+CASE_PARAPHRASES = {
+    "one_dimension": REVENUE_PARAPHRASES,
+    "planted_two_dims": [
+        "Revenue declined slightly (-0.22%, or -825.71). The decline is concentrated in Android users in Germany: "
+        "that slice lost 802.69, i.e. 97.21% of the total change. Germany as a whole was down 3.79%.",
+    ],
+    "ratio_pure_mix": [
+        "Conversion dropped from 4.77% to 4.18% (-0.58 pp). This is mostly a mix effect (-0.70 pp): paid_social's "
+        "share of users grew from 10.75% to 26.79%, and it converts at only 0.96%. The rate effect was +0.12 pp.",
+    ],
+    "negative_metric": [
+        "Profit fell 32.93% to 122,122.31. Baltics × Pro deepened its loss by 60,000.00, 100.06% of the decline; "
+        "Baltics overall lost a further 59,974.18.",
+    ],
+    "zero_baselines": [
+        "Revenue grew 5.42% (+93,927.91), driven by the launch of Brazil (+90,000.00, 95.82% of the growth). Mexico "
+        "added 4,000.00. UK declined by 4,376.25.",
+    ],
+}
 # The four wrong answers of issue 10 on the same file: each must be flagged.
 REVENUE_WRONG = [
     "UK drove 99.95% of the drop.",
@@ -240,17 +271,28 @@ def mutation_suite(folder: Path | None, summaries: list[dict[str, Any]] | None =
                 missed.append(
                     {"case": summary["case"], "agent": summary["agent"], "kind": kind, "text": mutated}
                 )
-    revenue = next((s["analysis"] for s in summaries if s["case"] == "one_dimension"), None)
-    if revenue is not None:
-        lexicon = Lexicon(revenue)
-        for text in REVENUE_PARAPHRASES:
+    analyses = {s["case"]: s["analysis"] for s in summaries}
+    for case, texts in CASE_PARAPHRASES.items():
+        if case not in analyses:
+            continue
+        lexicon = Lexicon(analyses[case])
+        for text in texts:
             checked_texts += 1
-            flagged = verify(text, revenue, lexicon)["mismatches"]
+            flagged = verify(text, analyses[case], lexicon)["mismatches"]
             if flagged:
-                false_flags.append({"case": "one_dimension", "agent": "hand-written", "text": text,
+                false_flags.append({"case": case, "agent": "hand-written", "text": text,
                                     "flags": [f"{c['text']}: {c['reason']}" for c in flagged]})  # fmt: skip
+            for kind, mutated in mutations(text, analyses[case], lexicon):  # LLM-style prose, mutated too
+                caught = bool(verify(mutated, analyses[case], lexicon)["mismatches"])
+                by_kind.setdefault(kind, [0, 0])
+                by_kind[kind][0] += caught
+                by_kind[kind][1] += 1
+                if not caught:
+                    missed.append({"case": case, "agent": "hand-written", "kind": kind, "text": mutated})
+    if "one_dimension" in analyses:
+        lexicon = Lexicon(analyses["one_dimension"])
         for text in REVENUE_WRONG:
-            caught = bool(verify(text, revenue, lexicon)["mismatches"])
+            caught = bool(verify(text, analyses["one_dimension"], lexicon)["mismatches"])
             by_kind.setdefault("issue_examples", [0, 0])
             by_kind["issue_examples"][0] += caught
             by_kind["issue_examples"][1] += 1
