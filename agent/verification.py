@@ -408,7 +408,14 @@ class _Binder:
                     skipped.append(mention.text)
                     pair_first = None
                     continue
-                number = self._number(text, start, mention, before, after, in_clause, directions, pair_first)
+                gap = text[mention.end : here[index + 1].start] if index + 1 < len(here) else ""
+                # "from X to Y" or "X -> Y": a before/after pair ("fell 7.7% to 1.6M" is not one).
+                is_pair_start = bool(_PAIR_GAP.fullmatch(gap)) and (
+                    not re.search(r"\bto\b", gap, re.I) or bool(re.search(r"\bfrom\s*\**$", before, re.I))
+                )
+                number = self._number(
+                    text, start, mention, before, after, in_clause, directions, pair_first, is_pair_start
+                )
                 # The entity: the nearest name before the number in its clause, else the first after it, else "it".
                 earlier = [m for m in in_clause if m.end <= mention.start]
                 later = [m for m in in_clause if m.start >= mention.end]
@@ -426,11 +433,6 @@ class _Binder:
                     )
                 if chosen is not None:
                     number.entities, number.metric = chosen.entities, chosen.metric
-                gap = text[mention.end : here[index + 1].start] if index + 1 < len(here) else ""
-                # "from X to Y" or "X -> Y": a before/after pair ("fell 7.7% to 1.6M" is not one).
-                is_pair_start = bool(_PAIR_GAP.fullmatch(gap)) and (
-                    not re.search(r"\bto\b", gap, re.I) or bool(re.search(r"\bfrom\s*\**$", before, re.I))
-                )
                 pair_first = number if is_pair_start else None
                 bound.append((number, clause))
             if in_clause:
@@ -438,7 +440,7 @@ class _Binder:
         return bound, skipped
 
     def _number(
-        self, text, clause_start, mention, before, after, in_clause, directions, pair_first
+        self, text, clause_start, mention, before, after, in_clause, directions, pair_first, is_pair_start
     ) -> _Number:
         lexicon = self.lexicon
         clause_before = text[clause_start : mention.start]
@@ -461,7 +463,7 @@ class _Binder:
             number.pair = (claimed, pair_first.mention) if claimed not in (None, 0) else None
             return number
         unit = mention.unit
-        is_pair = bool(re.search(r"\bfrom\s*\**$", before, re.I))
+        is_pair = is_pair_start or bool(re.search(r"\bfrom\s*\**$", before, re.I))
         if unit == "pp":
             near = _EFFECT.search(before) or _EFFECT.match(after.strip(" ()*of"))
             kind = f"{near.group(1).lower()}_effect" if near else None
@@ -487,14 +489,12 @@ class _Binder:
                 ]  # "all mix (100.00%)"
             elif weight_cue:
                 kinds = ["weight_before", "weight_after"] if not is_pair else ["weight_before"]
-            elif _RATE_CUE.search(before) or is_pair:
-                kinds = (
-                    ["rate_before"]
-                    if is_pair and not _RATE_CUE.search(before)
-                    else ["rate_before", "rate_after"]
-                )
-                if is_pair:
-                    kinds = ["rate_before", "weight_before", "share_before"]
+            elif _RATE_CUE.search(before):
+                kinds = ["rate_before"] if is_pair else ["rate_before", "rate_after"]
+                if _BEFORE_LEVEL.match(after) or _AFTER_LEVEL.match(after):  # "at a rate of 4.82% before"
+                    kinds = ["rate_before"] if _BEFORE_LEVEL.match(after) else ["rate_after"]
+            elif is_pair:
+                kinds = ["rate_before", "weight_before", "share_before"]
             elif direction is not None or mention.sign:
                 kinds = ["pct_change"]
             else:
