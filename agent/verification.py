@@ -721,7 +721,13 @@ def verify(
         texts, structured, narrative = [answer], [], answer
     else:
         texts, structured = _structured_numbers(answer, lexicon)
-        narrative = None
+        # A dict's summary field is the narrative the page shows: its claims get spans to mark.
+        fields = (
+            [answer.get(k) for k in ("narrative", "summary", "answer", "text")]
+            if isinstance(answer, dict)
+            else []
+        )
+        narrative = next((f for f in fields if isinstance(f, str)), None)
     for text in texts:
         bound, passed = binder.numbers(text)
         skipped += passed

@@ -257,3 +257,36 @@ def test_the_model_corrects_its_summary_in_a_step_of_its_own(revenue_dataset):
     assert result.steps[2]["error"] is None
     assert result.verification["mismatches"] == []
     assert [c["verdict"] for c in result.verification["claims"]] == ["verified", "verified"]
+
+
+def test_a_dicts_summary_field_gets_spans_to_mark(analysis):
+    answer = {"summary": "Revenue fell 7.67%.", "drivers": [{"country": "France", "pct_change": -55.19}]}
+    claims = verify(answer, analysis)["claims"]
+    assert [(c["text"], c["span"], c["verdict"]) for c in claims] == [
+        ("7.67%", [13, 18], "verified"),
+        ("drivers[0].pct_change=-55.19", None, "verified"),
+    ]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_planted_files_pass_clean_and_their_mutations_are_flagged(write_file, seed):
+    """Beyond the benchmark cases: random planted files (falls and rises), the built-in summary and its mutations."""
+    import numpy as np
+
+    from agent.result import collect
+    from agent.runner import RunRequest, run_events
+    from benchmarks.verification import mutations, paraphrase
+    from tools.loading import load_dataset
+    from tools.synthetic import planted_frame
+
+    rng = np.random.default_rng(seed)
+    frame = planted_frame(int(rng.integers(50, 600)), seed=seed, drop=float(rng.uniform(-0.8, 0.8)),
+                          noise=float(rng.uniform(0.001, 0.05)))  # fmt: skip
+    dataset = load_dataset(write_file(f"random_{seed}.csv", frame.to_csv(index=False)))
+    result = collect(run_events(RunRequest(dataset, executor="local")))
+    analysis, narrative = result.analysis, result.narrative
+    assert result.verification["mismatches"] == [] and result.verification["claims"]
+    assert verify(paraphrase(narrative, analysis), analysis)["mismatches"] == []
+    mutated = list(mutations(narrative, analysis))
+    missed = [text for _, text in mutated if not verify(text, analysis)["mismatches"]]
+    assert len(mutated) >= 20 and missed == []
