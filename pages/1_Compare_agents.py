@@ -9,6 +9,7 @@ from agent.comparison import comparison_rows
 from agent.models import ModelConfigError, build_model
 from agent.runner import RunRequest
 from agent.session import BackgroundRun, prepare_next_run
+from agent.view_model import marked_summary
 from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, ratio_picker, save_once
 
 st.set_page_config(page_title="Compare agents · KPI Narrator", page_icon="⚖️", layout="wide")
@@ -51,7 +52,8 @@ def show_both(runs: dict[str, BackgroundRun]) -> None:
             draw_steps(run)
             draw_charts(run, kind)
             if run.result.narrative:
-                st.markdown(run.result.narrative)
+                claims = (run.result.verification or {}).get("claims") or []
+                st.markdown(marked_summary(run.result.narrative, claims))
     if all(run.finished for run in runs.values()) and st.session_state.get("compare_drawn") is not runs:
         st.session_state["compare_drawn"] = runs
         st.rerun()

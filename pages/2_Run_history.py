@@ -11,7 +11,7 @@ import streamlit as st
 from agent import export
 from agent.history import RunHistory
 from agent.session import Replay
-from agent.view_model import verification_badge
+from agent.view_model import claim_notes, marked_summary, verification_badge
 from ui.parts import draw_charts, draw_steps
 
 st.set_page_config(page_title="Run history · KPI Narrator", page_icon="🗂️", layout="wide")
@@ -45,9 +45,13 @@ if actions[3].button("Delete", key="delete_button"):
     st.rerun()
 
 if result.narrative:
-    st.markdown(result.narrative)
+    claims = (result.verification or {}).get("claims") or []
+    st.markdown(marked_summary(result.narrative, claims))  # the recorded verdicts: a flagged claim is marked
     ok, sentence = verification_badge(result.verification)
     (st.success if ok else st.error)(sentence)
+    if claims:
+        with st.expander("Each number, checked against the engine", expanded=not ok):
+            st.text("\n".join(claim_notes(claims)))
 
 replay = st.session_state.get("replay")
 if replay_clicked or replay is None or replay.run_id != run_id:
