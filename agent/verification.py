@@ -56,9 +56,14 @@ _MULTIPLIERS = {"k": 1e3, "K": 1e3, "thousand": 1e3, "m": 1e6, "M": 1e6, "mn": 1
 _NUMBER = re.compile(
     r"(?<![\w.])(?P<sign>[-+−]?)\s?(?P<currency>[$€£¥])?\s?"
     r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?"
-    r"(?:\s?(?P<unit>%|pp|p\.p\.|x|×|k|K|M|mn|bn|B|thousand|million|billion)(?![A-Za-z]))?"
+    r"(?:\s?(?P<unit>%|pp|p\.p\.|x|×|k|K|M|mn|bn|B|thousand|million|billion|percentage\s+points?|"
+    r"percent|per\s+cent|pct|points?|pts)(?![A-Za-z]))?"
     r"(?![\w])"
 )
+
+
+_UNIT_WORDS = {"percent": "%", "per cent": "%", "pct": "%", "percentage point": "pp", "percentage points": "pp",
+               "point": "pp", "points": "pp", "pts": "pp"}  # fmt: skip
 
 
 @dataclass
@@ -85,6 +90,7 @@ def extract_numbers(text: str, ignore: Iterable[str] = ()) -> list[Mention]:
     mentions = []
     for match in _NUMBER.finditer(masked):
         integer, fraction, unit = match["int"], match["frac"] or "", match["unit"] or ""
+        unit = _UNIT_WORDS.get(re.sub(r"\s+", " ", unit.lower()), unit)  # "7.67 percent" is "7.67%"
         decimals = len(fraction) - 1 if fraction else 0
         value = float(integer.replace(",", "") + fraction)
         multiplier = _MULTIPLIERS.get(unit, 1.0)
@@ -393,6 +399,9 @@ class _Binder:
                          if m.explicit or not any(TOTAL not in e.entities for e in in_clause[:i])]  # fmt: skip
             here = [n for n in numbers if start <= n.start < end]
             directions = [(start + p, d) for p, d in _directions(clause)]
+            # "France and UK fell 55.19% and 0.91% respectively": the numbers go to the names in order.
+            named_first = [m for m in in_clause if here and m.end <= here[0].start]
+            respectively = len(named_first) >= 2 and re.search(r"\brespectively\b", clause, re.I)
             previous_end = start
             pair_first: _Number | None = None
             for index, mention in enumerate(here):
@@ -420,6 +429,8 @@ class _Binder:
                 earlier = [m for m in in_clause if m.end <= mention.start]
                 later = [m for m in in_clause if m.start >= mention.end]
                 chosen = earlier[-1] if earlier else None
+                if respectively:
+                    chosen = named_first[index % len(named_first)]
                 if chosen is None and carried is not None and _PRONOUN.search(text[start : mention.start]):
                     chosen = (
                         carried  # "It drove 99.95% of the drop", "This is mostly a mix effect (-0.70 pp)"

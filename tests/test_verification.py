@@ -123,6 +123,8 @@ def test_a_correct_claim_names_whose_figure_it_is(analysis):
         "UK slipped 0.91% (-$4.4k), while other grew 0.7%.",
         "France fell from $240.7k to $107.9k.",
         "France: 13.9% of revenue before, 99.9% of the change, 7.2x its size.",
+        "Revenue fell by 7.67 percent; France fell 55.2 per cent.",
+        "France and UK fell 55.19% and 0.91% respectively.",
     ],
 )
 def test_paraphrases_pass(analysis, text):
@@ -139,6 +141,7 @@ def test_paraphrases_pass(analysis, text):
         ("France drove 99.95% of the drop; it fell 0.91%.", "misattributed"),  # "it" is France
         ("France fell 55.19% while UK fell 55.19%.", "misattributed"),
         ("UK: -3.29% of the change.", "wrong_direction"),
+        ("France and UK fell 0.91% and 55.19% respectively.", "misattributed"),
     ],
 )
 def test_binding_catches_what_any_figure_matching_passed(analysis, text, verdict):
