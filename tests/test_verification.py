@@ -293,3 +293,25 @@ def test_random_planted_files_pass_clean_and_their_mutations_are_flagged(write_f
     mutated = list(mutations(narrative, analysis))
     missed = [text for _, text in mutated if not verify(text, analysis)["mismatches"]]
     assert len(mutated) >= 20 and missed == []
+
+
+def test_the_tool_calling_agent_gets_the_same_chance_to_fix(revenue_dataset):
+    from agent.models import ModelChoice, build_model
+    from agent.result import collect
+    from agent.runner import RunRequest, run_events
+    from tests.openai_server import ScriptedChatServer
+
+    def answer(text: str) -> dict:
+        return {"content": "", "tool_calls": [{"name": "final_answer", "arguments": {"answer": text}}]}
+
+    totals = {
+        "content": "Totals.",
+        "tool_calls": [{"name": "metric_totals", "arguments": {"metric": "revenue"}}],
+    }
+    replies = [totals, answer("Revenue rose 7.67%."), answer("Revenue fell 7.67%.")]
+    with ScriptedChatServer(replies) as server:
+        model = build_model(ModelChoice("openai/test-model", api_base=server.url, api_key="test"))
+        result = collect(run_events(RunRequest(revenue_dataset, agent="tool-calling"), model))
+    assert "the total's % change is -7.67%: it went down" in result.steps[1]["error"]
+    assert result.narrative == "Revenue fell 7.67%." and result.verification["mismatches"] == []
+    assert result.status == "success"
