@@ -312,7 +312,12 @@ _SHARE_AFTER = re.compile(
 _GROSS_AFTER = re.compile(r"^[\s)*]*of\s+(?:all\s+|the\s+)?(?:gross\s+)?(?:movement|gross|moves)\b", re.I)
 _PARENT_AFTER = re.compile(r"^[\s)*]*of\s+(?:its|the)\s+parent", re.I)
 _SHARE_BEFORE_AFTER = re.compile(
-    r"^[\s)*]*of\s+(?:the\s+)?(?:total\s+|overall\s+)?(?:[\w/]+\s+){0,2}?before\b", re.I
+    r"^[\s)*]*of\s+(?:the\s+)?(?:total\s+|overall\s+)?(?:[\w/]+\s+){0,2}?(before|after)\b", re.I
+)
+# "its share of revenue", "share of the total": a share of the metric's total (before, or after in a pair's second)
+_SHARE_OF_TOTAL = re.compile(
+    r"\bshare\s+of\s+(?:the\s+)?(?:total\s+|overall\s+)?[\w/]+(?:\s+(?:is|was|at|stood\s+at|from|went\s+from))?\s*$",
+    re.I,
 )
 _SHARE_CUE_BEFORE = re.compile(
     r"\b(?:drove|drives|driving|drive|accounts?\s+for|accounted\s+for|accounting\s+for|explains?|explained|"
@@ -488,8 +493,8 @@ class _Binder:
                 kinds = ["share_of_gross"]
             elif _PARENT_AFTER.match(after):
                 kinds = ["share_of_parent"]
-            elif _SHARE_BEFORE_AFTER.match(after):
-                kinds = ["share_before"]
+            elif period := _SHARE_BEFORE_AFTER.match(after):
+                kinds = [f"share_{period.group(1).lower()}"]
             elif _SHARE_AFTER.match(after) or _SHARE_CUE_BEFORE.search(before):
                 kinds = [f"{effect}_share"] if effect else ["share_of_change"]
             elif share_word := re.search(
@@ -498,6 +503,8 @@ class _Binder:
                 kinds = [
                     f"{(share_word.group(1) or share_word.group(2)).lower()}_share"
                 ]  # "all mix (100.00%)"
+            elif not weight_cue and _SHARE_OF_TOTAL.search(before):
+                kinds = ["share_before"] if is_pair else ["share_before", "share_after"]
             elif weight_cue:
                 kinds = ["weight_before", "weight_after"] if not is_pair else ["weight_before"]
             elif _RATE_CUE.search(before):
@@ -591,6 +598,13 @@ def judge(number: _Number, lexicon: Lexicon) -> tuple[str, Fact | None, Fact | N
             if went and claimed_pair != went:
                 return ("wrong_direction", None, fact, f"from {first.text} to {written} is "
                         f"{'up' if went > 0 else 'down'}", fact.kind)  # fmt: skip
+        if fact.kind in ("after", "rate_after") and number.direction in (-1, 1):
+            # "rose to 1,599,065.55": the level is right, but did it rise?
+            change_kind = "abs_change" if fact.kind == "after" else "rate_change"
+            change = next((f for f in own_facts if f.kind == change_kind and f.metric == fact.metric), None)
+            if change is not None and change.sign not in (0, number.direction):
+                return ("wrong_direction", None, fact, f"{_possessive(entity_label)} {KIND_LABELS[change_kind]} is "
+                        f"{change.shown()}: it went {'up' if change.sign > 0 else 'down'}", fact.kind)  # fmt: skip
         return "verified", fact, fact, f"{_possessive(entity_label)} {KIND_LABELS[fact.kind]}", fact.kind
     theirs = [f for f in near if f.kind in kinds and not ours(f)]
     if theirs:

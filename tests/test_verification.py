@@ -125,6 +125,7 @@ def test_a_correct_claim_names_whose_figure_it_is(analysis):
         "France: 13.9% of revenue before, 99.9% of the change, 7.2x its size.",
         "Revenue fell by 7.67 percent; France fell 55.2 per cent.",
         "France and UK fell 55.19% and 0.91% respectively.",
+        "France's share of revenue fell from 13.90% to 6.75%.",
     ],
 )
 def test_paraphrases_pass(analysis, text):
@@ -142,6 +143,7 @@ def test_paraphrases_pass(analysis, text):
         ("France fell 55.19% while UK fell 55.19%.", "misattributed"),
         ("UK: -3.29% of the change.", "wrong_direction"),
         ("France and UK fell 0.91% and 55.19% respectively.", "misattributed"),
+        ("Revenue rose to 1,599,065.55.", "wrong_direction"),  # the level is right, the direction is not
     ],
 )
 def test_binding_catches_what_any_figure_matching_passed(analysis, text, verdict):

@@ -124,6 +124,7 @@ KIND_LABELS = {
     "pct_change": "% change",
     "share_of_change": "share of the change",
     "share_before": "share before",
+    "share_after": "share after",
     "impact_norm": "impact (× its size)",
     "share_of_gross": "share of all movement",
     "share_of_parent": "share of its parent's change",
@@ -142,7 +143,7 @@ KIND_LABELS = {
 # Kinds whose sign says a direction (fell/rose); the others are levels, shares or sizes.
 CHANGE_KINDS = {"abs_change", "pct_change", "rate_change", "rate_effect", "mix_effect", "total_effect"}
 UNITS = {
-    **dict.fromkeys(["pct_change", "share_of_change", "share_before", "share_of_gross", "share_of_parent",
+    **dict.fromkeys(["pct_change", "share_of_change", "share_before", "share_after", "share_of_gross", "share_of_parent",
                      "rate_before", "rate_after", "weight_before", "weight_after", "rate_share", "mix_share"], "%"),
     **dict.fromkeys(["rate_change", "rate_effect", "mix_effect", "total_effect"], "pp"),
     "impact_norm": "x",
@@ -227,12 +228,24 @@ def fact_table(analysis: Analysis | dict[str, Any]) -> list[Fact]:
     metric = str(analysis.get("metric") or "")
     for key, kind in _LEVEL_KEYS.items():
         build.add(TOTAL, "the total", metric, kind, (analysis.get("totals") or {}).get(key), f"totals.{key}")
+    total_after = (analysis.get("totals") or {}).get("after")
     for dimension, rows in (analysis.get("breakdowns") or {}).items():
         for i, row in enumerate(rows):
             name = str(row.get(dimension))
             entity = entity_key({dimension: name})
+            where = f"breakdowns.{dimension}[{i}]"
             for key, kind in _SEGMENT_KEYS.items():
-                build.add(entity, name, metric, kind, row.get(key), f"breakdowns.{dimension}[{i}].{key}")
+                build.add(entity, name, metric, kind, row.get(key), f"{where}.{key}")
+            # The share after is not in the table; "its share fell from 13.9% to 6.7%" needs it.
+            if total_after and row.get("after") is not None:
+                build.add(
+                    entity,
+                    name,
+                    metric,
+                    "share_after",
+                    row["after"] / total_after * 100.0,
+                    f"{where}.after / totals.after",
+                )
     for i, row in enumerate(analysis.get("top_slices") or []):
         slice_ = {str(d): str(v) for d, v in (row.get("slice") or {}).items()}
         entity, label = entity_key(slice_), " × ".join(slice_.values())
