@@ -344,6 +344,7 @@ _EFFECT = re.compile(r"\b(rate|mix)\s+effects?\b", re.I)
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each clause: lines, sentences, `;` and "while / but ..." split; "i.e. 5%" does not."""
     bounds, start = [], 0
     for match in _CLAUSE_BREAK.finditer(text):
         if match.group(0) in (" ", "\t") and _ABBREVIATION.search(
@@ -390,6 +391,7 @@ class _Binder:
         self.lexicon = lexicon
 
     def numbers(self, text: str) -> tuple[list[tuple[_Number, str]], list[str]]:
+        """Each number of the text that is a claim, bound, with its clause; and the numbers skipped."""
         lexicon = self.lexicon
         mentions = lexicon.mentions(text)
         numbers = extract_numbers(text, lexicon.ignore)
@@ -456,8 +458,19 @@ class _Binder:
         return bound, skipped
 
     def _number(
-        self, text, clause_start, mention, before, after, in_clause, directions, pair_first, is_pair_start
+        self,
+        text: str,
+        clause_start: int,
+        mention: Mention,
+        before: str,
+        after: str,
+        in_clause: list[_Mentioned],
+        directions: list[tuple[int, int]],
+        pair_first: _Number | None,
+        is_pair_start: bool,
     ) -> _Number:
+        """The kinds a number can be, from its unit and the words around it (`before` / `after`: the text since
+        the previous number and up to the next one), and the direction its words claim."""
         lexicon = self.lexicon
         clause_before = text[clause_start : mention.start]
         # The direction its words claim: the last direction word since the entity named before it, or a noun after.
