@@ -168,7 +168,8 @@ def markdown_report(result: dict[str, Any]) -> str:
     verification = result.get("verification")
     if verification and "by_kind" in verification:
         parts += [f"**Claim verification** (the built-in analysts' summaries on {verification['datasets']} generated "
-                  f"datasets, {verification['summaries']} summaries, {verification['claims']} claims; each mutated; "
+                  f"datasets, {verification['summaries']} summaries, {verification['claims']} claims, and "
+                  f"{verification.get('hand_written', 0)} hand-written and LLM-style paraphrases; each mutated; "
                   f"a check takes {_s(verification['check_ms_median'], 1)} ms median, "
                   f"{_s(verification['check_ms_max'], 1)} ms max):", verification_table(verification)]  # fmt: skip
     return "\n\n".join(parts) + "\n"

@@ -310,6 +310,7 @@ def mutation_suite(folder: Path | None, summaries: list[dict[str, Any]] | None =
         "detected": caught_all,
         "detection_rate": caught_all / total if total else None,
         "by_kind": {kind: {"detected": c, "total": n} for kind, (c, n) in sorted(by_kind.items())},
+        "hand_written": sum(len(texts) for case, texts in CASE_PARAPHRASES.items() if case in analyses),
         "correct_texts": checked_texts,
         "false_flags": len(false_flags),
         "false_flag_rate": len(false_flags) / checked_texts if checked_texts else None,
