@@ -62,6 +62,7 @@ _NUMBER = re.compile(
 )
 
 
+_DATE = re.compile(r"\b\d{4}-\d{1,2}(?:-\d{1,2})?\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{1,2}:\d{2}(?::\d{2})?\b")
 _UNIT_WORDS = {"percent": "%", "per cent": "%", "pct": "%", "percentage point": "pp", "percentage points": "pp",
                "point": "pp", "points": "pp", "pts": "pp"}  # fmt: skip
 
@@ -83,7 +84,8 @@ class Mention:
 
 def extract_numbers(text: str, ignore: Iterable[str] = ()) -> list[Mention]:
     """Finds the numbers in prose, skipping those inside the given strings (segment names, column names)."""
-    masked = text
+    # Dates and times are not figures: "2026-11-24", "24/11/2026", "10:03".
+    masked = _DATE.sub(lambda m: " " * len(m.group(0)), text)
     for phrase in sorted({p for p in ignore if p and any(ch.isdigit() for ch in p)}, key=len, reverse=True):
         if phrase in masked:
             masked = masked.replace(phrase, " " * len(phrase))
@@ -172,6 +174,11 @@ class Lexicon:
             set(self.names) | set(analysis.get("dimensions") or []) | set(analysis.get("periods") or [])
         )
         self.ignore.add(self.metric)
+        # "12 segments", "across 10,000 stores", "6 countries": counts of things, not figures of the data.
+        things = {d.lower() for d in analysis.get("dimensions") or []} | {"segment", "row", "slice", "value", "item",
+                  "group", "country", "countries", "region", "store", "channel", "product", "categor", "market"}  # fmt: skip
+        alternatives = "|".join(re.escape(t) for t in sorted(things, key=len, reverse=True))
+        self.counted = re.compile(rf"^\s+(?:[a-z-]+\s+)?(?:{alternatives})\w*", re.I)
 
     def label(self, entity: str) -> str:
         return "the total" if entity == TOTAL else self.labels.get(entity, entity.split("=", 1)[-1])
@@ -419,7 +426,8 @@ class _Binder:
                 if (
                     mention.plain_small_int
                     or (mention.unit != "%" and _looks_like_year(mention))
-                    or (_THRESHOLD.search(before))
+                    or _THRESHOLD.search(before)
+                    or (lexicon.counted.match(after) and _is_count(mention))
                 ):
                     skipped.append(mention.text)
                     pair_first = None
@@ -829,6 +837,11 @@ def coverage(claims: list[Claim], text: str, lexicon: Lexicon) -> dict[str, Any]
         notes.append(f"The summary does not name the top driver ({drivers[0]}).")
     return {"total_change": stated, "top_driver": top is not None or not drivers,
             "top_driver_label": drivers[0] if drivers else None, "notes": notes}  # fmt: skip
+
+
+def _is_count(mention: Mention) -> bool:
+    """A whole number written without unit, currency or sign: a count when a noun such as "segments" follows."""
+    return mention.unit == "" and not mention.sign and "." not in mention.text and mention.text[:1].isdigit()
 
 
 def _looks_like_year(mention: Mention) -> bool:

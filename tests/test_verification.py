@@ -54,6 +54,14 @@ def test_rounded_figures_match_and_overprecise_wrong_ones_do_not(analysis):
     assert verify("Revenue fell by 132,919.00", analysis)["mismatches"] != []
 
 
+def test_counts_dates_and_bounds_are_not_claims(analysis):
+    text = ("Across 6 countries and 12 segments, revenue fell 7.67% between 2026-09 and 2026-10 (as of 24/11/2026 "
+            "10:03); other markets moved less than 1%.")  # fmt: skip
+    result = verify(text, analysis)
+    assert [c["text"] for c in result["claims"]] == ["7.67%"]
+    assert result["skipped"] == ["6", "12", "1%"]
+
+
 def test_small_counts_and_years_are_skipped(analysis):
     result = verify("The top 3 countries in 2024 explain it; France alone 99.95%.", analysis)
     assert [c["text"] for c in result["checked"]] == ["99.95%"]
