@@ -39,6 +39,7 @@ from tools.facts import (
     CHANGE_KINDS,
     KIND_LABELS,
     TOTAL,
+    UNITS,
     Analysis,
     Fact,
     fact_table,
@@ -405,6 +406,7 @@ class _Binder:
         bound: list[tuple[_Number, str]] = []
         skipped: list[str] = []
         carried: _Mentioned | None = None
+        columns = _table_headers(text)
         for start, end in _clauses(text):
             clause = text[start:end]
             in_clause = [m for m in mentions if start <= m.start < end]
@@ -440,6 +442,12 @@ class _Binder:
                 number = self._number(
                     text, start, mention, before, after, in_clause, directions, pair_first, is_pair_start
                 )
+                column = columns.get(start)
+                if column is not None:  # a Markdown table row: the column's header names the kind
+                    kinds = _column_kinds(column, text[start : mention.start].count("|") - 1)
+                    percent_kinds = {k for k in kinds if UNITS.get(k) == "%"}
+                    if kinds and (mention.unit == "%") == bool(percent_kinds) and (mention.unit in ("", "%")):
+                        number.kinds = kinds
                 # The entity: the nearest name before the number in its clause, else the first after it, else "it".
                 earlier = [m for m in in_clause if m.end <= mention.start]
                 later = [m for m in in_clause if m.start >= mention.end]
@@ -660,25 +668,55 @@ def _claimed_sign(number: _Number, fact: Fact) -> int | None:
 # ---- structured answers ---------------------------------------------------------------------------------------
 
 _KEY_KINDS = [
-    (r"p_?value", ["p_value"]),
-    (r"rate_?effect", ["rate_effect"]),
-    (r"mix_?effect", ["mix_effect"]),
-    (r"rate_?share", ["rate_share"]),
-    (r"mix_?share", ["mix_share"]),
-    (r"rate_?change", ["rate_change"]),
-    (r"rate_?before", ["rate_before"]),
-    (r"rate_?after", ["rate_after"]),
-    (r"weight_?before", ["weight_before"]),
-    (r"weight_?after", ["weight_after"]),
-    (r"share_?before|share_?of_?total", ["share_before"]),
+    (r"p[_\s-]?value", ["p_value"]),
+    (r"rate[_\s]?effect", ["rate_effect"]),
+    (r"mix[_\s]?effect", ["mix_effect"]),
+    (r"rate[_\s]?share", ["rate_share"]),
+    (r"mix[_\s]?share", ["mix_share"]),
+    (r"rate[_\s]?change", ["rate_change"]),
+    (r"rate[_\s]?before", ["rate_before"]),
+    (r"rate[_\s]?after", ["rate_after"]),
+    (r"weight[_\s]?before", ["weight_before"]),
+    (r"weight[_\s]?after", ["weight_after"]),
+    (r"share[_\s]?before|share[_\s]?of[_\s]?total", ["share_before"]),
+    (r"share[_\s]?after", ["share_after"]),
     (r"gross", ["share_of_gross"]),
     (r"contribution|share|driv", ["share_of_change"]),
     (r"impact", ["impact_norm"]),
-    (r"pct|percent|growth|change_?%|rate", ["pct_change"]),
+    (r"pct|percent|growth|%|rate", ["pct_change"]),
     (r"abs|change|delta|diff|drop|increase|decline", ["abs_change"]),
     (r"before|prev|old|start|from|base", ["before"]),
     (r"after|curr|new|end|now|to\b", ["after"]),
 ]
+
+
+def _table_headers(text: str) -> dict[int, list[str]]:
+    """For each row of a Markdown table (by its line's start): the header cells of its table."""
+    rows: dict[int, list[str]] = {}
+    lines, position, header = text.split("\n"), 0, None
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("|"):
+            following = lines[index + 1].strip() if index + 1 < len(lines) else ""
+            if header is None and re.fullmatch(r"\|?[\s:|-]+\|?", following) and "-" in following:
+                header = [cell.strip() for cell in stripped.strip("|").split("|")]
+            elif header is not None:
+                rows[position] = header
+        else:
+            header = None
+        position += len(line) + 1
+    return rows
+
+
+def _column_kinds(header: list[str], index: int) -> list[str]:
+    """The kinds a column's header names, or [] when it names none ("Country", "Notes")."""
+    if not 0 <= index < len(header):
+        return []
+    name = header[index]
+    for pattern, kinds in _KEY_KINDS:
+        if re.search(pattern, name, re.I):
+            return kinds
+    return []
 
 
 def _key_kinds(key: str) -> list[str]:

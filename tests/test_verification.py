@@ -325,3 +325,16 @@ def test_the_tool_calling_agent_gets_the_same_chance_to_fix(revenue_dataset):
     assert "the total's % change is -7.67%: it went down" in result.steps[1]["error"]
     assert result.narrative == "Revenue fell 7.67%." and result.verification["mismatches"] == []
     assert result.status == "success"
+
+
+def test_a_markdown_table_binds_by_row_name_and_column_header(analysis):
+    table = ("| Country | Before | After | Change | % |\n|---|---|---|---|---|\n"
+             "| France | 240,704.63 | 107,857.06 | -132,847.57 | -55.19% |\n"
+             "| Total | 1,731,985.21 | 1,599,065.55 | -132,919.66 | -7.67% |")  # fmt: skip
+    claims = verify(table, analysis)["claims"]
+    assert [(c["entity"], c["kind"], c["verdict"]) for c in claims[:4]] == [
+        ("France", "before", "verified"), ("France", "after", "verified"),
+        ("France", "abs_change", "verified"), ("France", "pct_change", "verified")]  # fmt: skip
+    assert {c["verdict"] for c in claims[4:]} == {"verified"} and claims[4]["entity"] == "the total"
+    swapped = table.replace("| 240,704.63 | 107,857.06 |", "| 107,857.06 | 240,704.63 |")
+    assert [c["verdict"] for c in verify(swapped, analysis)["claims"][:2]] == ["wrong_kind", "wrong_kind"]
