@@ -127,8 +127,15 @@ def marked_summary(
         note = str(index + 1).translate(_SUPERSCRIPT)
         flagged = claims[index].get("verdict") in FLAGGED
         verdict = VERDICT_LABELS.get(claims[index].get("verdict") or "", "")
-        # Streamlit's colour directive and bold; any other Markdown renderer still shows the ⚠ marks and verdict.
-        mark = f":red[**⚠ {number}{note} ({verdict}) ⚠**]" if flagged else f"{number}{note}"
+        # Red and bold in Streamlit (not bold again inside a bold run: "**" would close it); any other Markdown
+        # renderer still shows the ⚠ marks and the verdict.
+        line = narrative[narrative.rfind("\n", 0, start) + 1 : start]
+        text = f"⚠ {number}{note} ({verdict}) ⚠"
+        mark = (
+            (f":red[{text}]" if line.count("**") % 2 else f":red[**{text}**]")
+            if flagged
+            else f"{number}{note}"
+        )
         pieces += [escape(narrative[position:start]), mark]
         position = end
     pieces.append(escape(narrative[position:]))

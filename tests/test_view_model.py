@@ -65,13 +65,18 @@ def test_a_run_that_did_not_finish_never_gets_a_green_badge(revenue_dataset, sta
 
 
 def test_the_summary_marks_each_number_and_flags_in_the_text(revenue_dataset):
+    analysis = analyze(revenue_dataset)
     text = "Revenue fell 7.67%. UK drove 99.95% of the drop."
-    claims = verify(text, analyze(revenue_dataset))["claims"]
+    claims = verify(text, analysis)["claims"]
     assert marked_summary(text, claims) == (
         "Revenue fell 7.67%¹. UK drove :red[**⚠ 99.95%² (misattributed) ⚠**] of the drop."
     )
     assert marked_summary(text, claims, escape=str.upper).startswith(
         "REVENUE FELL 7.67%¹. UK DROVE :red[**⚠ 99.95%²"
+    )
+    bold = "**Revenue fell 7.67%. UK drove 99.95% of the drop.**"
+    assert ":red[⚠ 99.95%² (misattributed) ⚠] of the drop.**" in marked_summary(
+        bold, verify(bold, analysis)["claims"]
     )
     notes = claim_notes(claims)
     assert notes[0] == "1. ✓ 7.67% — verified: the total's % change · engine: -7.67%"
