@@ -58,13 +58,13 @@ _NUMBER = re.compile(
     r"(?<![\w.])(?P<sign>[-+−]?)\s?(?P<currency>[$€£¥])?\s?"
     r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?"
     r"(?:\s?(?P<unit>%|pp|p\.p\.|x|×|k|K|M|mn|bn|B|thousand|million|billion|percentage\s+points?|"
-    r"percent|per\s+cent|pct|points?|pts)(?![A-Za-z]))?"
+    r"percent|per\s+cent|pct|points?|pts|times)(?![A-Za-z]))?"
     r"(?![\w])"
 )
 
 
 _DATE = re.compile(r"\b\d{4}-\d{1,2}(?:-\d{1,2})?\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{1,2}:\d{2}(?::\d{2})?\b")
-_UNIT_WORDS = {"percent": "%", "per cent": "%", "pct": "%", "percentage point": "pp", "percentage points": "pp",
+_UNIT_WORDS = {"times": "x", "percent": "%", "per cent": "%", "pct": "%", "percentage point": "pp", "percentage points": "pp",
                "point": "pp", "points": "pp", "pts": "pp"}  # fmt: skip
 
 
@@ -198,24 +198,26 @@ class Lexicon:
     def mentions(self, text: str) -> list[_Mentioned]:
         """Entity names in the text, left to right, without overlaps; slices merged from adjacent names."""
         found: list[_Mentioned] = []
-        for name, entities in self.names.items():
-            capitalised = name.islower() and name.capitalize() in text
-            if not name or (
-                name not in text and not capitalised and not (len(name) > 40 and name[:20] in text)
-            ):
-                continue
-            pattern = rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])"
-            if len(name) > 40:  # a long label may be shortened with "…" in prose
-                pattern = (
-                    rf"(?<![A-Za-z0-9_]){re.escape(name[:20])}(?:{re.escape(name[20:])}|[^\n…]{{0,40}}…)"
-                )
-            for match in re.finditer(pattern, text):
-                found.append(_Mentioned(match.start(), match.end(), frozenset(entities)))
-            if capitalised:
-                # "Other" opening a line or bullet names the segment "other"; in running prose it is a word.
-                capital = re.escape(name.capitalize())
-                for match in re.finditer(rf"(?m)^[ \t]*(?:[-*•]|\d+[.)])?[ \t]*\**({capital})(?![\w])", text):
-                    found.append(_Mentioned(match.start(1), match.end(1), frozenset(entities)))
+        for label, entities in self.names.items():
+            # "paid_social" is also written "paid social"; a lower-case name opens a sentence capitalised.
+            for name in {label, label.replace("_", " ")} if label else ():
+                capitalised = name.islower() and name.capitalize() in text
+                if name not in text and not capitalised and not (len(name) > 40 and name[:20] in text):
+                    continue
+                pattern = rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])"
+                if len(name) > 40:  # a long label may be shortened with "…" in prose
+                    pattern = (
+                        rf"(?<![A-Za-z0-9_]){re.escape(name[:20])}(?:{re.escape(name[20:])}|[^\n…]{{0,40}}…)"
+                    )
+                for match in re.finditer(pattern, text):
+                    found.append(_Mentioned(match.start(), match.end(), frozenset(entities)))
+                if capitalised:
+                    # "Other" opening a line, bullet or sentence names the segment "other"; in running prose it
+                    # is a word.
+                    capital = re.escape(name.capitalize())
+                    opening = rf"(?:(?m:^)[ \t]*(?:[-*•]|\d+[.)])?[ \t]*|[.!?:;]\s+)\**({capital})(?![\w])"
+                    for match in re.finditer(opening, text):
+                        found.append(_Mentioned(match.start(1), match.end(1), frozenset(entities)))
         for match in self._total_pattern.finditer(text):
             before = text[max(0, match.start() - 24) : match.start()].lower()
             # "of revenue before", "of the total change", "share of users": a kind cue, not the entity spoken of.
@@ -304,6 +306,9 @@ _ABBREVIATION = re.compile(r"(?:\b(?:i\.e|e\.g|vs|approx|ca|cf|etc|incl|resp)\.|
 _CLAUSE_BREAK = re.compile(
     r"\n|;|(?<=[.!?])\s|(?<=\s)(?=(?:while|whereas|but|although|though)\b)", re.IGNORECASE
 )
+_CONTINUES = re.compile(
+    r"\s*(?:but|although|though|and|yet)\b", re.I
+)  # a clause going on about the same entity
 _PRONOUN = re.compile(r"\b(?:it|its|it's|this|that|they|their|which)\b", re.IGNORECASE)
 _DOWN = (r"fell|fall|falls|falling|dropped|drop|drops|dropping|declined|decline|declines|declining|decreased|"
          r"decrease|decreases|down|lost|loses|shrank|shrunk|shrinks|contracted|slipped|slid|sank|plunged|"
@@ -311,6 +316,9 @@ _DOWN = (r"fell|fall|falls|falling|dropped|drop|drops|dropping|declined|decline|
 _UP = (r"rose|rise|rises|rising|grew|grow|grows|growing|growth|increased|increase|increases|up|gained|gain|gains|"
        r"climbed|jumped|jump|surged|higher|improved|added|expanded")  # fmt: skip
 _FLAT = r"did not change|didn't change|unchanged|flat|held|steady|stable|no change|no net change"
+# Direction words that are also nouns: after an article they name a movement ("offset the decline"), not a claim.
+_NOUNS = {"drop", "drops", "decline", "declines", "decrease", "decreases", "fall", "falls", "increase", "increases",
+          "rise", "rises", "growth", "gain", "gains", "dip", "jump", "loss"}  # fmt: skip
 _DIRECTION = re.compile(rf"\b(?:(?P<flat>{_FLAT})|(?P<down>{_DOWN})|(?P<up>{_UP}))\b", re.IGNORECASE)
 _SHARE_NOUN = (r"change|changes|drop|decline|decrease|fall|loss|losses|increase|rise|growth|gain|gains|movement|move|"
                r"moves|swing|shift|difference|delta|gap|shortfall|uplift|improvement|downturn")  # fmt: skip
@@ -368,13 +376,13 @@ def _clauses(text: str) -> list[tuple[int, int]]:
 
 
 def _directions(clause: str) -> list[tuple[int, int]]:
-    """(position, -1/0/+1) of each direction word; words inside "of the drop" are share cues, not directions."""
+    """(position, -1/0/+1) of each direction word. Nouns are not directions: "of the drop" is a share cue, and
+    "offset the decline" names the total's movement, not this number's."""
     found = []
     for match in _DIRECTION.finditer(clause):
-        if re.search(
-            r"\bof\s+(?:the\s+|this\s+|that\s+)?(?:[\w/]+\s+)?$",
-            clause[max(0, match.start() - 20) : match.start()],
-        ):
+        preceding = clause[max(0, match.start() - 24) : match.start()]
+        noun = match.group(0).lower() in _NOUNS
+        if noun and re.search(r"\b(?:of|the|this|that|its|their|a|an)\s+(?:[\w/-]+\s+)?$", preceding, re.I):
             continue
         found.append((match.start(), 0 if match["flat"] else -1 if match["down"] else 1))
     return found
@@ -454,10 +462,17 @@ class _Binder:
                 chosen = earlier[-1] if earlier else None
                 if respectively:
                     chosen = named_first[index % len(named_first)]
-                if chosen is None and carried is not None and _PRONOUN.search(text[start : mention.start]):
-                    chosen = (
-                        carried  # "It drove 99.95% of the drop", "This is mostly a mix effect (-0.70 pp)"
-                    )
+                if (
+                    chosen is None
+                    and carried is not None
+                    and (_PRONOUN.search(text[start : mention.start]) or _CONTINUES.match(clause))
+                ):
+                    # "It drove 99.95% of the drop", "This is mostly a mix effect (-0.70 pp)", "... but 99.95% of
+                    # the change". With a name after the number too ("Nearly all of it (97.21%) comes from
+                    # Germany × Android") either may be meant: both are candidates.
+                    chosen = carried
+                    if later:
+                        chosen = _Mentioned(carried.start, carried.end, carried.entities | later[0].entities)
                 if chosen is None and later:
                     chosen = later[0]
                 if chosen is None and set(number.kinds) <= {"rate_effect", "mix_effect", "rate_share", "mix_share"} \
@@ -527,11 +542,14 @@ class _Binder:
             elif _SHARE_AFTER.match(after) or _SHARE_CUE_BEFORE.search(before):
                 kinds = [f"{effect}_share"] if effect else ["share_of_change"]
             elif share_word := re.search(
-                r"(?:\b(?:all|mostly|entirely|purely|largely)\s+(rate)|\b(mix))\W*$", before, re.I
+                r"(?:\b(?:all|mostly|entirely|purely|largely)\s+(rate)|\b(mix)|\b(rate|mix)\s+effects?)\W*$",
+                before,
+                re.I,
             ):
+                # "all mix (100.00%)", "due to a rate effect (100%)"
                 kinds = [
-                    f"{(share_word.group(1) or share_word.group(2)).lower()}_share"
-                ]  # "all mix (100.00%)"
+                    f"{(share_word.group(1) or share_word.group(2) or share_word.group(3)).lower()}_share"
+                ]
             elif not weight_cue and _SHARE_OF_TOTAL.search(before):
                 kinds = ["share_before"] if is_pair else ["share_before", "share_after"]
             elif weight_cue:
@@ -558,6 +576,8 @@ class _Binder:
             kinds = ["before"]
         elif _TO_END.search(before) or _AFTER_LEVEL.match(after):
             kinds = ["after"]
+        elif direction == 0 or re.search(r"\bat\s*\**$", before, re.I):  # "flat at 400,000", "unchanged at"
+            kinds = ["after", "before", "abs_change"]
         elif mention.sign or direction is not None or _BY_END.search(before) or noun:
             kinds = ["abs_change"]
         else:
@@ -621,6 +641,11 @@ def judge(number: _Number, lexicon: Lexicon) -> tuple[str, Fact | None, Fact | N
             way = "up" if fact.sign > 0 else "down"
             return ("wrong_direction", None, fact, f"{_possessive(entity_label)} {KIND_LABELS[fact.kind]} is "
                     f"{fact.shown()}: it went {way}", fact.kind)  # fmt: skip
+        word = number.direction
+        if fact.kind in CHANGE_KINDS and mention.sign and word in (-1, 1) and word != mention.sign:
+            # "West rose by the same amount (-41.67%)": the words and the sign disagree.
+            return ("wrong_direction", None, fact, f"the words say {'up' if word > 0 else 'down'} but {written} "
+                    f"is {'up' if mention.sign > 0 else 'down'}", fact.kind)  # fmt: skip
         if number.pair is not None:
             claimed_pair, first = number.pair
             went = (mention.value > first.value) - (mention.value < first.value)

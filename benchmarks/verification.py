@@ -50,6 +50,12 @@ REVENUE_PARAPHRASES = [
     "| Country | Before | After | Change | % |\n|---|---|---|---|---|\n"
     "| France | 240,704.63 | 107,857.06 | -132,847.57 | -55.19% |\n| UK | 481,409.27 | 477,033.02 | -4,376.25 | -0.91% |\n"
     "| Total | 1,731,985.21 | 1,599,065.55 | -132,919.66 | -7.67% |",
+    "**Headline:** Revenue is down 7.67% ($1.73M → $1.60M), a loss of about $133k.\n\n**What drove it:** France "
+    "(−$132.8k, −55.2%) accounts for essentially all (99.95%) of the decline. All other countries moved by less than "
+    "1%: UK −0.91%, Germany −0.43%, Spain −0.23%, while Italy (+0.81%) and other (+0.67%) grew slightly.",
+    "Revenue decreased from 1,731,985.21 to 1,599,065.55, a change of -132,919.66 (-7.67%). France's revenue fell by "
+    "55.19% (from 240,704.63 to 107,857.06) and explains 99.95% of the total decrease. France represented 13.90% of "
+    "revenue before the change but 99.95% of the change, 7.19 times its weight.",
 ]
 # LLM-style paraphrases of other benchmark cases (figures from their seeded generators).
 CASE_PARAPHRASES = {
@@ -57,10 +63,25 @@ CASE_PARAPHRASES = {
     "planted_two_dims": [
         "Revenue declined slightly (-0.22%, or -825.71). The decline is concentrated in Android users in Germany: "
         "that slice lost 802.69, i.e. 97.21% of the total change. Germany as a whole was down 3.79%.",
+        "Revenue slipped 0.22% (−$825.71). Nearly all of it (97.21%) comes from Germany × Android, which lost $802.69. "
+        "Germany overall fell 3.79% (−$834.93), i.e. 101.12% of the net change, since other countries slightly offset "
+        "it (Portugal +$25.98).",
     ],
     "ratio_pure_mix": [
         "Conversion dropped from 4.77% to 4.18% (-0.58 pp). This is mostly a mix effect (-0.70 pp): paid_social's "
         "share of users grew from 10.75% to 26.79%, and it converts at only 0.96%. The rate effect was +0.12 pp.",
+        "The conversion rate fell by 0.58 percentage points, from 4.77% to 4.18%. Mix explains 120.52% of the drop "
+        "(−0.70 pp) while rates improved slightly (+0.12 pp, −20.52%). Paid social grew from 10.75% to 26.79% of "
+        "users but converts at 0.96%.",
+    ],
+    "ratio_rate_change": [
+        "Conversion fell from 5.10% to 4.52% (−0.58 pp), entirely due to a rate effect (100%). Email's conversion "
+        "halved from 8.00% to 4.00% (p < 0.001); traffic was unchanged at 83,000 users. Orders fell 11.35% "
+        "(4,230 → 3,750).",
+    ],
+    "no_net_change": [
+        "Revenue was flat at 400,000.00. East grew by 25,000.00 (+31.25%) and West fell by the same amount (-41.67%); "
+        "each accounts for 50% of all movement.",
     ],
     "negative_metric": [
         "Profit fell 32.93% to 122,122.31. Baltics × Pro deepened its loss by 60,000.00, 100.06% of the decline; "

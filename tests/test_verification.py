@@ -134,6 +134,9 @@ def test_a_correct_claim_names_whose_figure_it_is(analysis):
         "Revenue fell by 7.67 percent; France fell 55.2 per cent.",
         "France and UK fell 55.19% and 0.91% respectively.",
         "France's share of revenue fell from 13.90% to 6.75%.",
+        "3. **Other** – partially offset the decline with +$4,233.09 (+0.67%).",  # "the decline" is no direction
+        "Revenue fell 7.67% but still stands at 1,599,065.55.",  # "but" goes on about the same entity
+        "Nearly all of it (99.95%) comes from France.",
     ],
 )
 def test_paraphrases_pass(analysis, text):
@@ -152,6 +155,7 @@ def test_paraphrases_pass(analysis, text):
         ("UK: -3.29% of the change.", "wrong_direction"),
         ("France and UK fell 0.91% and 55.19% respectively.", "misattributed"),
         ("Revenue rose to 1,599,065.55.", "wrong_direction"),  # the level is right, the direction is not
+        ("UK rose by the same amount (-0.91%).", "wrong_direction"),  # the words and the sign disagree
     ],
 )
 def test_binding_catches_what_any_figure_matching_passed(analysis, text, verdict):
