@@ -27,13 +27,14 @@ total change and names the top driver. Small counts ("top 3"), years and thresho
 
 from __future__ import annotations
 
-import bisect
 import json
 import math
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
 
 from tools.facts import (
     CHANGE_KINDS,
@@ -140,7 +141,11 @@ class Lexicon:
         for fact in self.facts:
             self.by_entity.setdefault(fact.entity, []).append(fact)
         self.labels = {fact.entity: fact.label for fact in self.facts}
-        self.magnitudes = sorted((abs(f.value), i) for i, f in enumerate(self.facts))
+        magnitudes = np.abs(
+            np.fromiter((f.value for f in self.facts), dtype="float64", count=len(self.facts))
+        )
+        self._order = np.argsort(magnitudes, kind="stable")  # facts by magnitude, for `near`
+        self._magnitudes = magnitudes[self._order]
         self.metric = str(analysis.get("metric") or "")
         ratio = analysis.get("ratio") or {}
         self.ratio_metric = f"{ratio['numerator']}/{ratio['denominator']}" if ratio else None
@@ -187,13 +192,9 @@ class Lexicon:
     def near(self, value: float, tolerance: float) -> list[Fact]:
         """Facts whose magnitude is within `tolerance` of |value| (signs are judged separately)."""
         target = abs(value)
-        low = bisect.bisect_left(self.magnitudes, (target - tolerance, -1))
-        found = []
-        for magnitude, index in self.magnitudes[low:]:
-            if magnitude > target + tolerance:
-                break
-            found.append(self.facts[index])
-        return found
+        low = int(np.searchsorted(self._magnitudes, target - tolerance, side="left"))
+        high = int(np.searchsorted(self._magnitudes, target + tolerance, side="right"))
+        return [self.facts[i] for i in self._order[low:high]]
 
     def mentions(self, text: str) -> list[_Mentioned]:
         """Entity names in the text, left to right, without overlaps; slices merged from adjacent names."""
