@@ -5,24 +5,26 @@ slice such as Germany × Android), of the kind its words give it (% change, shar
 effect in pp, ...), matches it within the rounding it was written with (`99.95%` means [99.945, 99.955], `132.9k`
 means ±50), and the direction its words give (fell, rose, a sign) matches the figure's sign.
 
-How an answer becomes claims:
+How an answer becomes claims (README "How it verifies" has the full list of cues):
 - Clauses: lines, bullets, sentences, `;`, and "while / whereas / but / although" start a new clause.
-- Entity: the nearest segment or slice name before the number in its clause (else the first after it); the metric's
-  name, "total" or "overall" for the total ("of revenue" and "of the total change" are kind cues, not entities);
-  "it / its / this" carries the last entity of the clause before. Two names of different dimensions side by side
-  ("Germany × Android", "Android in Germany") name their slice when the drill-down has it.
+- Entity: the nearest segment or slice name before the number in its clause; "it / its / this" (or a clause going
+  on with "but ...") carries the entity of the clause before; else the first name after it. The metric's name,
+  "total" or "overall" name the total ("of revenue" and "of the total change" are kind cues, and "France – revenue
+  fell" stays France's). Two names of different dimensions side by side ("Germany × Android", "Android in Germany")
+  name their slice when the drill-down has it; "A and B ... respectively" binds in order.
 - Kind, from cue words: "of the change/drop", "drove", "accounts for" -> share of the change; "of all movement" ->
   share of the gross movement; "of revenue before" -> share before; "fell/rose N%" -> % change; "pp" -> rate change
   or, after "rate effect"/"mix effect", that effect; "rate N%" -> rate; "share of users" -> weight; "Nx" -> impact;
   "p = N" -> p-value; "from X to Y" / "X -> Y" -> before and after; a signed amount or one after "by" -> change.
 - Direction: fell/dropped/declined/down... vs rose/grew/increased/up..., or the number's own sign.
-- Structured answers (dicts, lists) bind by key: a segment name in the key path or a sibling value names the
-  entity, the key names the kind ("pct_change", "contribution_pct", "before", ...).
+- Structured answers (dicts, lists) and Markdown tables bind by key: a segment name in the key path, a sibling value
+  or the row names the entity; the key or column header names the kind ("pct_change", "Before", ...).
 
 Verdicts: verified; misattributed (it is another entity's figure: "99.95% is France's share of the change, not
-UK's"); wrong_direction; wrong_kind (the entity's figure of another kind); unbound (no entity found: today's any-figure
-match, shown as a weak pass); unsupported (matches nothing it could mean). Coverage says whether the answer states the
-total change and names the top driver. Small counts ("top 3"), years and thresholds ("p < 0.05") are skipped.
+UK's"); wrong_direction; wrong_kind (the entity's figure of another kind); unbound (no entity found: any-figure match,
+shown as a weak pass); unsupported (matches nothing it could mean). Coverage says whether the answer states the total
+change and names the top driver. Counts ("top 3", "12 segments"), years, dates and thresholds ("p < 0.05", "within
+±1%") are skipped.
 """
 
 from __future__ import annotations
