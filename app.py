@@ -13,6 +13,7 @@ from agent.models import ModelConfigError, build_model
 from agent.runner import RunRequest
 from agent.session import BackgroundRun, ScenarioComparison, prepare_next_run
 from agent.view_model import (
+    claim_notes,
     result_header,
     scenario_table,
     summary_cards,
@@ -128,10 +129,14 @@ def show_summary(run: BackgroundRun, key: str = "main") -> None:
             column.metric(card.label, card.value, card.delta)
     if result.narrative:
         st.subheader("Summary")
-        # The model's bold and lists stay; labels from the data are escaped and shortened, links and images are text.
-        st.markdown(summary_markdown(result.narrative, result.analysis, result.dataset))
+        claims = (result.verification or {}).get("claims") or []
+        # Markdown only: HTML in cell values is shown as text. Each number is footnoted; a flagged one is marked ⚠.
+        st.markdown(summary_markdown(result.narrative, result.analysis, result.dataset, claims))
         ok, sentence = verification_badge(result.verification)
         (st.success if ok else st.error)(sentence)
+        if claims:
+            with st.expander("Each number, checked against the engine", expanded=not ok):
+                st.text("\n".join(claim_notes(claims)))  # plain text: the reasons quote segment labels
     if result.narrative:
         # Files are built when their button is clicked (on another thread), not on every rerun: the HTML report of a
         # 1M-row run is 7 MB and took 0.4 s to build.

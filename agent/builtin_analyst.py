@@ -332,7 +332,7 @@ def _ratio_code() -> list[str]:
         "    for _, row in by_mix.head(3).iterrows():",
         "        rate = 'new' if pd.isna(row['rate_before']) else f\"{row['rate_before']:.2%}\"",
         "        lines.append(f\"- {row[dim]}: share of {denominator} {row['weight_before']:.2%} -> "
-        "{row['weight_after']:.2%} at a rate of {rate}, mix effect {row['mix_effect'] * 100:+.2f} pp\")",
+        "{row['weight_after']:.2%} at a rate of {rate} before, mix effect {row['mix_effect'] * 100:+.2f} pp\")",
         "    if effects['counts']:",
         "        tested = segments[segments['p_value'].notna()]",
         "        real = tested[tested['p_value'] < 0.05]",

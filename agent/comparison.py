@@ -12,11 +12,13 @@ PUBLISHED = {
 
 
 def comparison_rows(results: dict[str, RunResult]) -> list[dict]:
-    """One row per agent kind: status, steps, tokens, seconds, verified and mismatched numbers."""
+    """One row per agent kind: status, steps, tokens, seconds, and its claims: verified, weak passes (no entity
+    named, matched some engine figure) and mismatched (flagged: misattributed, wrong direction or kind, unsupported)."""
     rows = []
     for kind, result in results.items():
         verification = result.verification or {"checked": [], "mismatches": []}
         checked, wrong = len(verification["checked"]), len(verification["mismatches"])
+        weak = sum(claim.get("verdict") == "unbound" for claim in verification.get("claims") or [])
         rows.append(
             {
                 "agent": kind,
@@ -26,7 +28,8 @@ def comparison_rows(results: dict[str, RunResult]) -> list[dict]:
                 "input tokens": result.usage.get("input_tokens"),
                 "output tokens": result.usage.get("output_tokens"),
                 "seconds": result.usage.get("duration_s"),
-                "verified": checked - wrong,
+                "verified": checked - wrong - weak,
+                "weak passes": weak,
                 "mismatched": wrong,
                 "published steps": PUBLISHED.get(kind, {}).get("steps"),
                 "published input tokens": PUBLISHED.get(kind, {}).get("input_tokens"),

@@ -116,11 +116,18 @@ class FinalAnswer(Event):
 
 @dataclass
 class Verification(Event):
-    """Every number of the final answer checked against the engine."""
+    """Every claim of the final answer checked against the engine (`agent.verification.verify`).
+
+    checked: every claim (the older name); mismatches: the flagged ones; claims: every claim with its entity, kind,
+    verdict and the engine figure; coverage: total change stated, top driver named; run_status: how the run ended.
+    """
 
     type: ClassVar[str] = "verification"
     checked: list[dict[str, Any]] = field(default_factory=list)
     mismatches: list[dict[str, Any]] = field(default_factory=list)
+    claims: list[dict[str, Any]] = field(default_factory=list)
+    coverage: dict[str, Any] = field(default_factory=dict)
+    run_status: str | None = None
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from agent.result import RunResult
-from agent.view_model import result_header, summary_markdown
+from agent.view_model import claim_notes, markdown_text, result_header, summary_markdown, verification_badge
 from tools import engine
 from tools.labels import escape_markdown, safe_figure
 from tools.loading import Dataset
@@ -128,8 +128,9 @@ def report_markdown(result: RunResult) -> str:
         _summary(result),
         "",
     ]
-    lines += [escape_markdown(_verification_line(result)), "",
+    lines += [_verification_line(result), "",
               f"Model: {escape_markdown(result.model)} · agent: {escape_markdown(result.agent)}", ""]  # fmt: skip
+    lines += _claims_markdown(result)
     for name, rows in tables_of(result).items():
         frame = pd.DataFrame(rows)
         lines += [f"## {escape_markdown(name.replace('_', ' '))}", "", _markdown_table(frame), ""]
@@ -154,16 +155,40 @@ def _markdown_table(frame: pd.DataFrame) -> str:
 def _summary(result: RunResult) -> str:
     if not result.narrative:
         return "(no summary)"
-    return summary_markdown(result.narrative, result.analysis, result.dataset)
+    claims = (result.verification or {}).get("claims") or []
+    return summary_markdown(result.narrative, result.analysis, result.dataset, claims)
 
 
-def _verification_line(result: RunResult) -> str:
+def _claims_markdown(result: RunResult) -> list[str]:
+    """The verdict of each claim, numbered as in the page."""
+    notes = claim_notes((result.verification or {}).get("claims") or [])
+    return (
+        ["## Claims checked against the engine", "", *(_markdown_cell(n) for n in notes), ""] if notes else []
+    )
+
+
+def _markdown_cell(text: str) -> str:
+    # A numbered line whose text quotes labels: shown as text, never rendered.
+    number, _, rest = text.partition(". ")
+    return f"{number}. {markdown_text(rest)}"
+
+
+def _verification_line(result: RunResult, markdown: bool = True) -> str:
+    if (result.verification or {}).get("claims") is not None:
+        return verification_badge(result.verification, markdown)[1]
     verification = result.verification or {"checked": [], "mismatches": []}
     checked, wrong = len(verification["checked"]), len(verification["mismatches"])
     if wrong:
         texts = ", ".join(m["text"] for m in verification["mismatches"])
-        return f"Verified {checked - wrong} of {checked} numbers against the engine; not found: {texts}."
+        line = f"Verified {checked - wrong} of {checked} numbers against the engine; not found: {texts}."
+        return escape_markdown(line) if markdown else line  # the texts are quoted from the answer
     return f"Verified {checked} of {checked} numbers against the engine."
+
+
+def _claims_html(result: RunResult) -> str:
+    notes = claim_notes((result.verification or {}).get("claims") or [])
+    items = "".join(f"<li>{html.escape(note.partition('. ')[2])}</li>" for note in notes)
+    return f"<h2>Claims checked against the engine</h2><ol>{items}</ol>" if notes else ""
 
 
 def report_html(result: RunResult) -> str:
@@ -191,8 +216,10 @@ def report_html(result: RunResult) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}"><title>{title}</title>'
         "<style>body{font-family:system-ui,sans-serif;max-width:1000px;margin:2rem auto;padding:0 1rem}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style>"
-        f"</head><body><h1>{title}</h1><p>{html.escape(result_header(result))}</p>{summary}<p><em>{html.escape(_verification_line(result))}</em></p>"
+        f"</head><body><h1>{title}</h1><p>{html.escape(result_header(result))}</p>{summary}"
+        f"<p><em>{html.escape(_verification_line(result, markdown=False))}</em></p>"
         f"<p>Model: {html.escape(result.model)} · agent: {html.escape(result.agent)}</p>"
+        + _claims_html(result)
         + "".join(charts)
         + "".join(tables)
         + "</body></html>"

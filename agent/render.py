@@ -15,7 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from agent import events as ev
-from agent.view_model import known_labels
+from agent.verification import FLAGGED, VERDICT_LABELS
+from agent.view_model import known_labels, verification_badge
 from tools.labels import safe_markdown
 
 
@@ -96,18 +97,26 @@ class TerminalRenderer:
         self.console.print(Markdown(safe_markdown(event.text, self._labels)))
 
     def _on_verification(self, event: ev.Verification) -> None:
-        checked, wrong = len(event.checked), len(event.mismatches)
-        style = "green" if wrong == 0 else "red"
-        line = Text(
-            f"Verified {checked - wrong} of {checked} numbers against the engine.", style=f"bold {style}"
-        )
-        if wrong:
-            table = Table("written", "nearest engine figure", box=None)
-            for mismatch in event.mismatches:
-                table.add_row(Text(mismatch["text"]), "no match")
-            self.console.print(Group(line, table))
-        else:
+        verification = {"checked": event.checked, "mismatches": event.mismatches, "claims": event.claims,
+                        "coverage": event.coverage, "run_status": event.run_status}  # fmt: skip
+        ok, sentence = verification_badge(verification, markdown=False)
+        line = Text(sentence, style=f"bold {'green' if ok else 'red'}")
+        if not event.claims:
             self.console.print(line)
+            return
+        table = Table("#", "claim", "entity", "kind", "verdict", "engine", box=None)
+        for number, claim in enumerate(event.claims, start=1):
+            flagged = claim.get("verdict") in FLAGGED
+            table.add_row(
+                str(number), Text(str(claim.get("text"))), Text(str(claim.get("entity") or "—")),
+                Text(str(claim.get("kind_label") or claim.get("kind") or "")),
+                Text(VERDICT_LABELS.get(claim.get("verdict"), str(claim.get("verdict"))),
+                     style="red bold" if flagged else "green" if claim.get("verdict") == "verified" else "yellow"),
+                Text(str(claim.get("expected") or "")),
+            )  # fmt: skip
+        reasons = [Text(f"⚠ {c.get('text')}: {c.get('reason')}", style="red") for c in event.claims
+                   if c.get("verdict") in FLAGGED]  # fmt: skip
+        self.console.print(Group(line, table, *reasons))
 
     def _on_run_finished(self, event: ev.RunFinished) -> None:
         usage = event.usage

@@ -73,9 +73,12 @@ class RunResult:
         elif isinstance(event, ev.FinalAnswer):
             self.narrative, self.answer = event.text, event.value
         elif isinstance(event, ev.Verification):
-            self.verification = {"checked": event.checked, "mismatches": event.mismatches}
+            self.verification = {"checked": event.checked, "mismatches": event.mismatches, "claims": event.claims,
+                                 "coverage": event.coverage, "run_status": event.run_status}  # fmt: skip
         elif isinstance(event, ev.RunFinished):
             self.status, self.usage = event.status, event.usage
+            if self.verification is not None:  # the badge is never green for a run that did not finish
+                self.verification["run_status"] = event.status
             self.error = event.error
             # A step that started but never finished (a stop or a failure) is not part of the trace.
             self.steps = [s for s in self.steps if s["done"] or s["thought"] or s["code"] or s["error"]]
@@ -102,7 +105,7 @@ class RunResult:
             "answer": self.answer,
             "steps": steps,
             "charts": self.charts,
-            "verification": self.verification or {"checked": [], "mismatches": []},
+            "verification": self.verification or {"checked": [], "mismatches": [], "claims": []},
             "warnings": self.warnings + list(self.analysis.get("notes") or []),
             "usage": self.usage,
         }

@@ -27,7 +27,7 @@ from agent.figures import FigureCollector, title_of
 from agent.models import describe_model_error, secrets_of
 from agent.prompt import DEFAULT_QUESTION, TaskSpec, build_task, code_agent_prompt_templates
 from agent.sandbox import DEFAULT_STEP_TIMEOUT_S, ProcessExecutor
-from agent.verification import verify
+from agent.verification import ClaimCheck, final_answer_check, verify
 from tools.analysis import analyze, jsonable
 from tools.bound_tools import bound_tools
 from tools.kpi_tools import KPI_TOOLS
@@ -201,6 +201,10 @@ def run_events(
         if hasattr(agent, "cleanup"):
             agent.cleanup()
         raise
+    # A summary whose claims do not match the engine goes back to the model once, naming each claim and the
+    # right figure; the correction is a step of its own in the trace.
+    check = final_answer_check(analysis)
+    agent.final_answer_checks = [check]
     ratio = analysis["ratio"]
     ratio_parts = (ratio["numerator"], ratio["denominator"]) if ratio else None
     spec = TaskSpec(
@@ -351,6 +355,9 @@ def _drive(
     if has_final:
         value = jsonable(final_value) if not isinstance(final_value, str) else final_value
         yield ev.FinalAnswer(answer_text(final_value), value)
-        result = verify(final_value, analysis)
-        yield ev.Verification(result["checked"], result["mismatches"])
+        check = next((c for c in agent.final_answer_checks if isinstance(c, ClaimCheck)), None)
+        result = verify(final_value, analysis, check.lexicon if check is not None else None)
+        yield ev.Verification(
+            result["checked"], result["mismatches"], result["claims"], result["coverage"], status
+        )
     yield ev.RunFinished(status, usage, run_error)

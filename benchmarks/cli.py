@@ -1,4 +1,5 @@
-"""`python -m benchmarks [--quick]`: engine at scale, drill-down vs wise-pizza, end to end, agent suite, page.
+"""`python -m benchmarks [--quick]`: engine at scale, drill-down vs wise-pizza, end to end, agent suite, page, and
+the claim checker against planted mistakes.
 
 Prints each measurement as it lands and Markdown tables at the end; writes the JSON result (and the tables) to
 benchmarks/results/. Exits 1 when a section broke or a correctness check failed (the planted slice not found,
@@ -19,7 +20,7 @@ from typing import Any
 
 from benchmarks.measure import ROOT
 
-SECTIONS = ("engine", "drill", "end_to_end", "agents", "page")
+SECTIONS = ("engine", "drill", "end_to_end", "agents", "page", "verification")
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -124,6 +125,13 @@ def _run_section(section: str, args: argparse.Namespace, settings: dict[str, Any
         from benchmarks.page import page_latency
 
         return page_latency(settings["page_rows"], args.data, repeats)
+    if section == "verification":
+        import tempfile
+
+        from benchmarks.verification import mutation_suite
+
+        with tempfile.TemporaryDirectory() as folder:
+            return mutation_suite(Path(folder))
     raise ValueError(section)
 
 
@@ -149,4 +157,13 @@ def correctness_failures(result: dict[str, Any]) -> list[str]:
     for row in result.get("page") or []:
         if isinstance(row, dict) and (row.get("error") or row.get("exceptions")):
             failures.append(f"page {row['file']}: {row.get('error') or 'an exception was shown'}")
+    verification = result.get("verification") or {}
+    if verification.get("detection_rate") is not None and verification["detection_rate"] < 0.99:
+        failures.append(
+            f"verification: {verification['detection_rate']:.1%} of planted mistakes flagged (< 99%)"
+        )
+    if verification.get("false_flags"):
+        failures.append(
+            f"verification: {verification['false_flags']} correct summaries or paraphrases flagged"
+        )
     return failures

@@ -129,6 +129,18 @@ def page_table(rows: list[dict[str, Any]]) -> str:
     return _table(header, body)
 
 
+def verification_table(result: dict[str, Any]) -> str:
+    """Planted mistakes flagged per kind, and false flags on correct summaries and paraphrases."""
+    body = [[kind.replace("_", " "), f"{row['detected']}/{row['total']}",
+             f"{row['detected'] / row['total']:.1%}" if row["total"] else "—"]
+            for kind, row in result["by_kind"].items()]  # fmt: skip
+    body.append(["**all mutations**", f"{result['detected']}/{result['mutations']}",
+                 f"**{result['detection_rate']:.1%}**" if result["detection_rate"] is not None else "—"])  # fmt: skip
+    body.append(["false flags (correct summaries + paraphrases)", f"{result['false_flags']}/{result['correct_texts']}",
+                 f"**{result['false_flag_rate']:.1%}**" if result["false_flag_rate"] is not None else "—"])  # fmt: skip
+    return _table(["mistake planted", "flagged", "rate"], body)
+
+
 def markdown_report(result: dict[str, Any]) -> str:
     """All sections present in a result, with the machine and the mode on top."""
     parts = [f"Measured {result['started']} on {machine_line(result['machine'])} "
@@ -153,4 +165,11 @@ def markdown_report(result: dict[str, Any]) -> str:
             "**Page latency** (headless Chromium, built-in analyst, median):",
             page_table(result["page"]),
         ]
+    verification = result.get("verification")
+    if verification and "by_kind" in verification:
+        parts += [f"**Claim verification** (the built-in analysts' summaries on {verification['datasets']} generated "
+                  f"datasets, {verification['summaries']} summaries, {verification['claims']} claims, and "
+                  f"{verification.get('hand_written', 0)} hand-written and LLM-style paraphrases; each mutated; "
+                  f"a check takes {_s(verification['check_ms_median'], 1)} ms median, "
+                  f"{_s(verification['check_ms_max'], 1)} ms max):", verification_table(verification)]  # fmt: skip
     return "\n\n".join(parts) + "\n"

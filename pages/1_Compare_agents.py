@@ -53,7 +53,10 @@ def show_both(runs: dict[str, BackgroundRun]) -> None:
             draw_steps(run)
             draw_charts(run, kind)
             if run.result.narrative:
-                st.markdown(summary_markdown(run.result.narrative, run.result.analysis, run.result.dataset))
+                claims = (run.result.verification or {}).get("claims") or []
+                st.markdown(
+                    summary_markdown(run.result.narrative, run.result.analysis, run.result.dataset, claims)
+                )
     if all(run.finished for run in runs.values()) and st.session_state.get("compare_drawn") is not runs:
         st.session_state["compare_drawn"] = runs
         st.rerun()

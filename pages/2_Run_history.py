@@ -12,7 +12,7 @@ import streamlit as st
 
 from agent import export
 from agent.session import Replay
-from agent.view_model import summary_markdown, verification_badge
+from agent.view_model import claim_notes, summary_markdown, verification_badge
 from tools.labels import escape_markdown
 from ui.parts import draw_charts, draw_steps, page_access, run_history
 
@@ -53,9 +53,15 @@ if actions[3].button("Delete", key="delete_button"):
     st.rerun()
 
 if result.narrative:
-    st.markdown(summary_markdown(result.narrative, result.analysis, result.dataset))
+    claims = (result.verification or {}).get("claims") or []
+    st.markdown(
+        summary_markdown(result.narrative, result.analysis, result.dataset, claims)
+    )  # the recorded verdicts: a flagged claim is marked
     ok, sentence = verification_badge(result.verification)
     (st.success if ok else st.error)(sentence)
+    if claims:
+        with st.expander("Each number, checked against the engine", expanded=not ok):
+            st.text("\n".join(claim_notes(claims)))
 
 replay = st.session_state.get("replay")
 if replay_clicked or replay is None or replay.run_id != run_id:

@@ -28,7 +28,7 @@ def test_run_shows_verified_summary_and_cards(app):
     finish_run(app)
     assert not app.exception
     assert any("Revenue fell 7.67%" in m.value for m in app.markdown)
-    assert [s.value for s in app.success] == ["All 20 numbers in the summary match the engine."]
+    assert [s.value for s in app.success] == ["20 claims: 20 verified."]
     assert [m.value for m in app.metric][:3] == ["1,731,985.21", "1,599,065.55", "-132,919.66"]
     # a rerun (any widget change) keeps the finished run
     app.run()

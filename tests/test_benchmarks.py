@@ -165,3 +165,29 @@ def test_a_litellm_model_runs_the_tool_calling_side_too(tmp_path):
     assert row["success"], row["problems"]
     assert row["steps"] == 2 and row["verified"] >= 2 and row["mismatched"] == 0
     assert server.requests[0]["body"]["tools"]  # real tool calls, not code
+
+
+def test_the_verification_section_reports_rates_and_fails_on_a_miss(revenue_dataset):
+    from agent.result import collect
+    from agent.runner import RunRequest, run_events
+    from benchmarks.report import markdown_report
+    from benchmarks.verification import mutation_suite, mutations
+
+    result = collect(run_events(RunRequest(revenue_dataset, executor="local")))
+    summary = {
+        "case": "one_dimension",
+        "agent": "code",
+        "narrative": result.narrative,
+        "analysis": result.analysis,
+    }
+    kinds = {kind for kind, _ in mutations(result.narrative, result.analysis)}
+    assert kinds == {"swap_segments", "flip_direction", "segment_as_total", "share_elsewhere", "change_digit"}
+    suite = mutation_suite(None, [summary])
+    assert suite["false_flags"] == 0 and suite["detection_rate"] >= 0.99
+    machine = {"cpu": "cpu", "cores": 2, "memory_gib": 1, "os": "os", "python": "3"}
+    report = markdown_report({"started": "now", "mode": "quick", "seconds": 1.0, "machine": machine,
+                              "verification": suite})  # fmt: skip
+    assert "**Claim verification**" in report and "| **all mutations** |" in report
+    assert correctness_failures({"verification": suite}) == []
+    assert correctness_failures({"verification": {**suite, "detection_rate": 0.9}}) != []
+    assert correctness_failures({"verification": {**suite, "false_flags": 1}}) != []

@@ -54,7 +54,7 @@ def test_main_page_streams_a_run(server, page):
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     page.get_by_text("Revenue fell 7.67%").first.wait_for(timeout=60_000)
     summary = time.monotonic() - clicked
-    page.get_by_text("All 20 numbers in the summary match the engine.").wait_for(timeout=30_000)
+    page.get_by_text("20 claims: 20 verified.").wait_for(timeout=30_000)
     no_exceptions(page)
     page.screenshot(path=str(ARTIFACTS / "main-page.png"), full_page=True)
     # The report is built when its button is clicked (deferred), and arrives as a file.
@@ -209,3 +209,32 @@ def live_references(page) -> list[str]:
             .filter(a => /href|src/i.test(a.name) && a.value.includes('evil'))
             .map(a => `${element.tagName} ${a.name}=${a.value}`))"""
     )
+
+
+def test_a_flagged_claim_is_marked_in_the_summary(server, page):
+    from tests.openai_server import ScriptedChatServer
+    from tests.test_models import COMPUTE
+
+    wrong = {
+        "content": "Thought: Done.\n<code>\nfinal_answer('Revenue fell 7.67%. UK drove 99.95% of the drop.')\n</code>"
+    }
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    with ScriptedChatServer([COMPUTE, wrong, wrong]) as llm:  # the model repeats its mistake after the check
+        page.goto(server)
+        page.get_by_role("textbox", name="Model").fill("openai/test-model")
+        page.get_by_role("textbox", name="API base (optional)").fill(llm.url)
+        page.get_by_role("textbox", name="API base (optional)").press("Enter")
+        page.get_by_role("button", name="Run", exact=True).click()
+        summary = page.get_by_text("UK drove ⚠ 99.95%² (misattributed) ⚠ of the drop.")
+        summary.first.wait_for(timeout=60_000)
+        marked = page.locator("strong", has_text="⚠ 99.95%² (misattributed) ⚠")  # bold, in red
+        assert marked.count() == 1 and marked.evaluate("e => getComputedStyle(e).color") != page.locator(
+            "p", has_text="Revenue fell 7.67%¹"
+        ).first.evaluate("e => getComputedStyle(e).color")
+        page.get_by_text("2 claims: 1 verified, 1 misattributed.").wait_for(timeout=30_000)
+        # The footnotes say what each number was checked against; the flagged one names whose figure it is.
+        page.get_by_text("99.95% is France's share of the change, not UK's").first.wait_for(timeout=30_000)
+        # The self-correction step is in the trace: step 2's check error, then step 3.
+        page.get_by_text("Step 3 ·").first.wait_for(timeout=30_000)
+        no_exceptions(page)
+        page.screenshot(path=str(ARTIFACTS / "main-page-flagged-claim.png"), full_page=True)

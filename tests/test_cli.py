@@ -48,7 +48,7 @@ def test_terminal_run_prints_the_trace_then_the_summary(revenue_file):
     process = run_cli("run", str(revenue_file), check=True)
     out = process.stdout
     for marker in ("Step 1", "Thought:", "Code", "Observation", "Step 2", "Summary", "Revenue fell 7.67%",
-                   "Verified", "rule-based, not an LLM"):  # fmt: skip
+                   "20 claims: 20 verified", "rule-based, not an LLM"):  # fmt: skip
         assert marker in out, marker
     assert out.index("Step 1") < out.index("Step 2") < out.index("Summary")
 

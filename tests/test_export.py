@@ -46,7 +46,7 @@ def test_html_report_escapes_cells_and_embeds_charts(hostile_result):
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;" in page
     assert "plotly" in page.lower() and page.count('class="plotly-graph-div"') == len(hostile_result.charts)
-    assert "Verified" in page
+    assert "claims: " in page and " verified" in page
 
 
 def test_markdown_and_json(revenue_dataset):

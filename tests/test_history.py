@@ -60,7 +60,7 @@ def test_main_page_saves_and_history_page_opens_it(history):
     page = AppTest.from_file(str(ROOT / "pages" / "2_Run_history.py"), default_timeout=60).run()
     assert not page.exception
     assert any("Revenue fell 7.67%" in m.value for m in page.markdown)
-    assert [s.value for s in page.success] == ["All 20 numbers in the summary match the engine."]
+    assert [s.value for s in page.success] == ["20 claims: 20 verified."]
     assert page.get("plotly_chart")  # the recorded charts are drawn again
     spec = json.loads(page.get("plotly_chart")[0].proto.spec)
     assert spec["layout"]["title"]["text"].startswith("revenue")

@@ -49,7 +49,7 @@ def test_wrong_number_from_an_llm_is_flagged(revenue_dataset):
     lie = {
         "content": "Thought: Done.\n<code>\nfinal_answer('Revenue fell 9.10%, mostly in France.')\n</code>"
     }
-    with ScriptedChatServer([COMPUTE, lie]) as server:
+    with ScriptedChatServer([COMPUTE, lie, lie]) as server:  # the second time the flagged answer is accepted
         result = collect(run_events(RunRequest(revenue_dataset), llm(server)))
     assert [m["text"] for m in result.verification["mismatches"]] == ["9.10%"]
 

@@ -61,19 +61,19 @@ def test_ratio_run_verifies(write_file):
 
 
 def test_wrong_number_in_a_final_answer_is_flagged(revenue_dataset, scripted_model):
+    wrong = step(
+        "Answer.", "final_answer(f\"Revenue fell {abs(t['pct_change']):.2f}%; France explains 80.00%.\")"
+    )
+    # The model gets one chance to fix it; a model that repeats the answer has it accepted, flagged.
     model = scripted_model(
-        [
-            step("Compute.", "t = metric_totals(df, metric='revenue')\nprint(t)"),
-            step(
-                "Answer.",
-                "final_answer(f\"Revenue fell {abs(t['pct_change']):.2f}%; France explains 80.00%.\")",
-            ),
-        ]
+        [step("Compute.", "t = metric_totals(df, metric='revenue')\nprint(t)"), wrong, wrong]
     )
     result = collect(run_events(RunRequest(revenue_dataset), model))
     assert result.narrative == "Revenue fell 7.67%; France explains 80.00%."
     assert [m["text"] for m in result.verification["mismatches"]] == ["80.00%"]
     assert len(result.verification["checked"]) == 2
+    assert "80.00% matches no figure of France" in result.steps[1]["error"]
+    assert result.steps[2]["error"] is None and len(result.steps) == 3
 
 
 def test_unknown_variable_is_an_error_not_a_near_match(revenue_dataset, scripted_model):
@@ -256,7 +256,8 @@ def test_negative_metric(write_file):
 def test_the_whole_table_never_reaches_the_model(write_file, scripted_model):
     rows = "\n".join(f"c{i},{1000 + i}.25,{5000 + i}.75" for i in range(300))
     dataset = load_dataset(write_file("big.csv", "country,revenue_before,revenue_after\n" + rows))
-    model = scripted_model([step("Look.", "print(df.shape)"), step("Done.", "final_answer(str(len(df)))")])
+    done = step("Done.", "final_answer(str(len(df)))")  # a row count is no engine figure: sent back once
+    model = scripted_model([step("Look.", "print(df.shape)"), done, done])
     result = collect(run_events(RunRequest(dataset), model))
     assert result.narrative == "300"  # the code saw every row through `df`
     sent = "\n".join(str(message.content) for call in model.calls for message in call)

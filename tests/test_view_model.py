@@ -1,4 +1,14 @@
-from agent.view_model import step_caption, step_state, summary_cards, verification_badge
+import pytest
+
+from agent.verification import verify
+from agent.view_model import (
+    claim_notes,
+    marked_summary,
+    step_caption,
+    step_state,
+    summary_cards,
+    verification_badge,
+)
 from tools.analysis import analyze
 
 
@@ -31,6 +41,48 @@ def test_badge():
     )
     assert not ok and "1 of 2" in text and "9.9%" in text
     assert verification_badge(None)[0] is False
+
+
+def test_badge_counts_claims_and_names_the_verdicts(revenue_dataset):
+    analysis = analyze(revenue_dataset)
+    good = verify("Revenue fell 7.67%; France drove 99.95% of the drop.", analysis)
+    assert verification_badge({**good, "run_status": "success"}) == (True, "2 claims: 2 verified.")
+    bad = verify("Revenue fell 7.67%; UK drove 99.95% of the drop. The decline was 132,919.66.", analysis)
+    ok, text = verification_badge({**bad, "run_status": "success"})
+    assert not ok
+    assert text.startswith("3 claims: 1 verified, 1 unbound (weak pass), 1 misattributed.")
+    assert "does not name the top driver \\(France\\)" in text  # the label is Markdown-escaped
+
+
+@pytest.mark.parametrize("status", ["max_steps", "stopped", "error"])
+def test_a_run_that_did_not_finish_never_gets_a_green_badge(revenue_dataset, status):
+    good = verify("Revenue fell 7.67%; France drove 99.95% of the drop.", analyze(revenue_dataset))
+    ok, text = verification_badge({**good, "run_status": status})
+    assert not ok and "not a finished analysis" in text
+    assert (
+        verification_badge({"checked": [{"text": "1"}], "mismatches": [], "run_status": status})[0] is False
+    )
+
+
+def test_the_summary_marks_each_number_and_flags_in_the_text(revenue_dataset):
+    analysis = analyze(revenue_dataset)
+    text = "Revenue fell 7.67%. UK drove 99.95% of the drop."
+    claims = verify(text, analysis)["claims"]
+    assert marked_summary(text, claims) == (
+        "Revenue fell 7.67%¹. UK drove :red[**⚠ 99.95%² (misattributed) ⚠**] of the drop."
+    )
+    assert marked_summary(text, claims, escape=str.upper).startswith(
+        "REVENUE FELL 7.67%¹. UK DROVE :red[**⚠ 99.95%²"
+    )
+    bold = "**Revenue fell 7.67%. UK drove 99.95% of the drop.**"
+    assert ":red[⚠ 99.95%² (misattributed) ⚠] of the drop.**" in marked_summary(
+        bold, verify(bold, analysis)["claims"]
+    )
+    notes = claim_notes(claims)
+    assert notes[0] == "1. ✓ 7.67% — verified: the total's % change · engine: -7.67%"
+    assert notes[1].startswith(
+        "2. ⚠ 99.95% — misattributed: 99.95% is France's share of the change, not UK's"
+    )
 
 
 def test_step_states_and_captions():

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from tools import engine
+from tools.facts import Analysis
 from tools.loading import DataError, Dataset, listing
 from tools.windows import when_it_changed
 
@@ -73,7 +74,7 @@ def analyze(
     by: Sequence[str] | None = None,
     top: int = 10,
     max_rows: int = TABLE_ROWS,
-) -> dict[str, Any]:
+) -> Analysis:
     """Computes totals, per-dimension breakdowns, the drill-down and (with a ratio) rate and mix effects.
 
     Each table keeps its `max_rows` largest changes; what is left out is summed in `omitted`.
@@ -81,7 +82,8 @@ def analyze(
     Returns:
         A JSON-able dict: metric, dimensions, periods, totals, breakdowns, top_slices, ratio (or None), notes,
         omitted ({"breakdowns": {dimension: others}, "ratio": {dimension: others}} for tables that were cut, each
-        `others` the number of segments left out and their summed figures).
+        `others` the number of segments left out and their summed figures), timing (for a time series); typed as
+        `tools.facts.Analysis`.
     """
     ratio_parts = parse_ratio(ratio, dataset) if ratio else None
     metric = choose_metric(dataset, metric, ratio_parts)
@@ -153,7 +155,7 @@ def analyze(
         result["timing"] = jsonable(when_it_changed(dataset.daily, *dataset.windows, value=metric))
         result["windows"] = [window.label() for window in dataset.windows]
     # Every part is JSON-safe already: walking 10,000 breakdown rows again would cost more than the analysis.
-    return result
+    return result  # type: ignore[return-value]
 
 
 def _others(tables: dict[str, pd.DataFrame], max_rows: int, columns: list[str]) -> dict[str, dict[str, Any]]:
