@@ -8,6 +8,8 @@ after a second failure it says so. The real smolagents loop parses and executes 
 
 from __future__ import annotations
 
+import ast
+import inspect
 import re
 from dataclasses import dataclass
 
@@ -16,6 +18,7 @@ from smolagents.monitoring import TokenUsage
 
 from agent.prompt import ParsedTask, parse_task
 from agent.tokens import count_tokens, preload
+from tools.numbers import amount
 
 BUILTIN_MODEL_ID = "builtin-analyst"
 BUILTIN_LABEL = "Built-in analyst (rule-based, not an LLM)"
@@ -230,8 +233,22 @@ def _compute_step(task: ParsedTask, safe: bool) -> str:
     return _step(thought, "\n".join(code))
 
 
+# Amounts in the summary as a manager reads them (518.1M, +10.4M; the exact figures stay in the tables, exports and
+# trace): one function, written into the agent's code from its source, so the analyst and the tests share it.
+def _source_of(function) -> str:
+    """A function's source without its docstring (its examples would read as numbers the analyst typed)."""
+    tree = ast.parse(inspect.getsource(function))
+    definition = tree.body[0]
+    if ast.get_docstring(definition):  # type: ignore[arg-type]
+        definition.body = definition.body[1:]  # type: ignore[attr-defined]
+    return ast.unparse(tree)
+
+
+_AMOUNT_CODE = _source_of(amount)
+
+
 def _report_step(task: ParsedTask, lead: str | None, safe: bool) -> str:
-    code = ["# phase: report", "import pandas as pd"]
+    code = ["# phase: report", "import pandas as pd", _AMOUNT_CODE]
     if task.ratio:
         # A ratio is explained along the dimension its rate and mix effects were split by.
         lead = _focus(task)[0] if task.dimensions else None
@@ -279,18 +296,18 @@ def _headline_code(task: ParsedTask) -> list[str]:
     return [
         "change = totals['abs_change']",
         "if totals['pct_change'] is None:",
-        "    headline = f\"**{metric} is new**: {totals['after']:,.2f} after, nothing before.\"",
+        "    headline = f\"**{metric} is new**: {amount(totals['after'])} after, nothing before.\"",
         "elif change == 0:",
-        "    headline = f\"**{metric} did not change** in total ({totals['after']:,.2f}).\"",
+        "    headline = f\"**{metric} did not change** in total ({amount(totals['after'])}).\"",
         "else:",
         "    verb = 'rose' if change > 0 else 'fell'",
-        "    headline = (f\"**{metric.capitalize()} {verb} {abs(totals['pct_change']):.2f}%**, from "
-        "{totals['before']:,.2f} to {totals['after']:,.2f} ({change:+,.2f}).\")",
+        "    headline = (f\"**{metric[:1].upper() + metric[1:]} {verb} {abs(totals['pct_change']):.2f}%**, from "
+        "{amount(totals['before'])} to {amount(totals['after'])} ({amount(change, True)}).\")",
         "lines = [headline]",
         "if slices is not None and len(slices) and pd.notna(slices.iloc[0]['contribution_pct']):",
         "    lead = slices.iloc[0]",
         "    lines.append('')",
-        "    lines.append(f\"The change sits in **{lead['segment']}**: {lead['abs_change']:+,.2f}, "
+        "    lines.append(f\"The change sits in **{lead['segment']}**: {amount(lead['abs_change'], True)}, "
         "{lead['contribution_pct']:.2f}% of the total change.\")",
     ]
 
@@ -370,7 +387,7 @@ def _drivers_code() -> list[str]:
         "            share = f\", {row['contribution_pct']:.2f}% of the change\"",
         "        else:",
         "            share = f\", {abs(row['share_of_gross_pct']):.2f}% of all movement\"",
-        "        lines.append(f\"- {row[main]}: {row['abs_change']:+,.2f} ({pct}){share}\")",
+        "        lines.append(f\"- {row[main]}: {amount(row['abs_change'], True)} ({pct}){share}\")",
     ]
 
 
@@ -405,7 +422,7 @@ def _segment_caveats_code() -> list[str]:
         "    total_change = totals['abs_change']",
         "    against = table.head(5)[table.head(5)['abs_change'] * total_change < 0]",
         "    if total_change != 0 and len(against):",
-        "        parts = [f\"{row[main]} ({row['abs_change']:+,.2f})\" for _, row in against.iterrows()]",
+        "        parts = [f\"{row[main]} ({amount(row['abs_change'], True)})\" for _, row in against.iterrows()]",
         "        caveats.append('Moved against the total: ' + ', '.join(parts) + '.')",
         "    outliers = table[(table['impact_norm'].abs() >= 3) & (table['contribution_pct'].abs() >= 10)]",
         "    for _, row in outliers.head(2).iterrows():",

@@ -22,6 +22,7 @@ from smolagents.monitoring import TokenUsage
 from agent.builtin_analyst import MAX_STEPS_REQUEST, message_text
 from agent.prompt import ParsedTask, parse_task
 from agent.tokens import count_tokens, preload
+from tools.numbers import amount
 
 BUILTIN_TOOL_CALLER_ID = "builtin-analyst-tool-calling"
 BUILTIN_TOOL_CALLER_LABEL = "Built-in analyst, tool-calling (rule-based, not an LLM)"
@@ -62,12 +63,13 @@ def _narrative(task: ParsedTask, observations: list[str]) -> str:
     change, pct = totals["abs_change"], totals.get("pct_change")
     verb = "rose" if change > 0 else "fell" if change < 0 else "did not change"
     pct_text = "new" if pct is None else f"{abs(pct):.2f}%"
-    lines = [f"**{task.metric.capitalize()} {verb} {pct_text}**, from {totals['before']:,.2f} to {totals['after']:,.2f} "
-             f"({change:+,.2f})."]  # fmt: skip
+    name = task.metric[:1].upper() + task.metric[1:]  # VOLUME stays VOLUME
+    lines = [f"**{name} {verb} {pct_text}**, from {amount(totals['before'])} to {amount(totals['after'])} "
+             f"({amount(change, True)})."]  # fmt: skip
     slices = next((f for f in found if isinstance(f, list) and f and "label" in f[0]), None)
     if slices and slices[0].get("contribution_pct") is not None:
         lead = slices[0]
-        lines.append(f"The change sits in **{lead['segment']}**: {lead['abs_change']:+,.2f}, "
+        lines.append(f"The change sits in **{lead['segment']}**: {amount(lead['abs_change'], True)}, "
                      f"{lead['contribution_pct']:.2f}% of the total change.")  # fmt: skip
     ratio = next((f for f in found if isinstance(f, dict) and "mix_effect" in f), None)
     if ratio and task.ratio:
@@ -94,7 +96,7 @@ def _narrative(task: ParsedTask, observations: list[str]) -> str:
                 if row.get("contribution_pct") is None
                 else f", {row['contribution_pct']:.2f}% of the change"
             )
-            lines.append(f"- {row[dimension]}: {row['abs_change']:+,.2f} ({row_pct}){share}")
+            lines.append(f"- {row[dimension]}: {amount(row['abs_change'], True)} ({row_pct}){share}")
     return "\n".join(lines)
 
 

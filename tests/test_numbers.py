@@ -71,3 +71,20 @@ def test_whole_numbers():
     assert all_whole_numbers([0, 3, 10.0])
     assert not all_whole_numbers([0.5, 3])
     assert not all_whole_numbers([-1, 3])
+
+
+@pytest.mark.parametrize(
+    ("value", "signed", "text"),
+    [
+        (518_105_163.07, False, "518.1M"),
+        (10_400_000, True, "+10.4M"),
+        (1_731_985.21, False, "1.73M"),
+        (-132_919.66, True, "-132,919.66"),
+        (2_500_000_000, False, "2.50B"),
+        (0.0, True, "0.00"),
+    ],
+)
+def test_amounts_read_like_a_manager_reads_them(value, signed, text):
+    from tools.numbers import amount
+
+    assert amount(value, signed) == text

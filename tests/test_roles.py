@@ -186,3 +186,18 @@ def test_export_shapes_need_nothing_typed_in_the_page(tmp_path, shape):
     before, after = expected_totals(frame, period_column, metric, earlier, later)
     assert run.result.analysis["totals"]["before"] == pytest.approx(before)
     assert run.result.analysis["totals"]["after"] == pytest.approx(after)
+
+
+def test_big_amounts_in_prose_are_compact_and_still_verified(tmp_path):
+    from agent.result import collect
+    from agent.runner import RunRequest, run_events
+
+    frame = long_export("COHORT_MONTH", "2026-10-01", "2026-11-01")
+    frame["VOLUME"] *= 100_000  # hundreds of millions
+    path = tmp_path / "big.csv"
+    frame.to_csv(path, index=False)
+    result = collect(run_events(RunRequest(load_dataset(path), executor="local")))
+    headline = result.narrative.splitlines()[0]
+    assert headline.startswith("**VOLUME fell 10.00%**, from 1.23B to 1.11B (-123.0M)")
+    flagged = [c for c in result.verification["claims"] if c["verdict"] not in ("verified", "unbound")]
+    assert not flagged and result.verification["claims"]

@@ -143,3 +143,17 @@ def all_whole_numbers(values: pd.Series | np.ndarray) -> bool:
     array = np.asarray(values, dtype="float64")
     array = array[~np.isnan(array)]
     return bool(array.size) and bool(np.all(array >= 0)) and bool(np.all(np.floor(array) == array))
+
+
+def amount(value, signed=False):
+    """An amount as a manager reads it: 518.1M, +10.4M, 1.73B; below a million, 132,919.66 (two decimals).
+
+    Plain Python with no imports: the built-in analyst writes this function's source into the agent's code.
+    """
+    sign = "+" if signed and value > 0 else ""
+    size = abs(value)
+    for unit, scale in (("B", 1e9), ("M", 1e6)):
+        if size >= scale:
+            text = f"{value / scale:,.2f}" if size < 10 * scale else f"{value / scale:,.1f}"
+            return sign + text + unit
+    return sign + f"{value:,.2f}"
