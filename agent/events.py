@@ -140,11 +140,22 @@ class RunFinished(Event):
     error: str | None = None
 
 
+@dataclass
+class TurnStarted(Event):
+    """A follow-up question in the same conversation: the agent keeps its memory and variables. Every event after
+    it, up to its own RunFinished, belongs to this turn (its steps count from 1 again)."""
+
+    type: ClassVar[str] = "turn_started"
+    turn: int
+    question: str
+    task: str = ""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
         RunStarted, DataWarning, AnalysisReady, StepStarted, Thought, Code, Observation, StepError, Chart,
-        StepFinished, FinalAnswer, Verification, RunFinished,
+        StepFinished, FinalAnswer, Verification, RunFinished, TurnStarted,
     )
 }  # fmt: skip
 

@@ -26,6 +26,7 @@ class RunResult:
     usage: dict[str, Any] = field(default_factory=dict)
     status: str = "running"
     error: str | None = None
+    turns: list[RunResult] = field(default_factory=list)  # follow-up questions, each folded on its own
 
     def step(self, number: int) -> dict[str, Any]:
         """The step with this number, created on first use."""
@@ -38,7 +39,14 @@ class RunResult:
         return step
 
     def apply(self, event: ev.Event) -> None:
-        """Updates the result with one event."""
+        """Updates the result with one event (a follow-up turn's events go to that turn's own result)."""
+        if isinstance(event, ev.TurnStarted):
+            self.turns.append(RunResult(model=self.model, agent=self.agent, question=event.question,
+                                        dataset=self.dataset, analysis=self.analysis))  # fmt: skip
+            return
+        if self.turns:
+            self.turns[-1].apply(event)
+            return
         if isinstance(event, ev.RunStarted):
             self.model, self.agent, self.question, self.dataset = (
                 event.model,
@@ -108,7 +116,14 @@ class RunResult:
             "verification": self.verification or {"checked": [], "mismatches": [], "claims": []},
             "warnings": self.warnings + list(self.analysis.get("notes") or []),
             "usage": self.usage,
+            # Every turn of the conversation, the first included: question, answer, steps, verification.
+            "turns": [self._turn_json()] + [turn._turn_json() for turn in self.turns],
         }
+
+    def _turn_json(self) -> dict[str, Any]:
+        steps = [{k: s[k] for k in ("number", "thought", "code", "observation", "error")} for s in self.steps]
+        return {"question": self.question, "narrative": self.narrative, "status": self.status, "error": self.error,
+                "steps": steps, "verification": self.verification or {"checked": [], "mismatches": [], "claims": []}}  # fmt: skip
 
 
 def collect(events) -> RunResult:
