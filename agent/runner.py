@@ -189,7 +189,14 @@ def run_events(
     # engine analyses the file.
     if request.agent == "tool-calling":
         model = model if model is not None and not isinstance(model, BuiltinAnalyst) else BuiltinToolCaller()
-        agent = build_tool_calling_agent(model, bound_tools(dataset.frame.copy(), drawn), max_steps)
+        # The tools run in a worker (same limits as the code agent's code) unless the local executor was asked for.
+        worker = ProcessExecutor(step_timeout=request.step_timeout) if request.executor == "process" else None
+        if worker is not None:
+            worker.send_variables({"df": dataset.frame})
+        tools = bound_tools(dataset.frame.copy(), drawn, worker.call_tool if worker is not None else None)
+        agent = build_tool_calling_agent(model, tools, max_steps)
+        if worker is not None:
+            agent.cleanup = worker.cleanup  # type: ignore[method-assign]
     else:
         model = model if model is not None and not isinstance(model, BuiltinToolCaller) else BuiltinAnalyst()
         agent = build_code_agent(model, request.tools, max_steps, request.executor, request.step_timeout)

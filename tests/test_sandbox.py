@@ -88,8 +88,12 @@ def test_native_writers_are_stopped_by_the_kernel(executor, code):
 
 
 def test_scratch_folder_is_writable(executor):
-    assert executor("df.to_csv('copy.csv')\nprint('ok')").logs.strip() == "ok"
-    assert os.path.exists(os.path.join(executor.scratch, "copy.csv"))
+    assert (
+        executor(
+            "df.to_csv('copy.csv')\nimport pandas as pd\nprint(len(pd.read_csv('copy.csv')))"
+        ).logs.strip()
+        == "6"
+    )
 
 
 def test_memory_is_capped(executor):
