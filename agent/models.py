@@ -236,7 +236,9 @@ def describe_model_error(error: BaseException, model_id: str, api_base: str | No
         return f"The provider kept rate-limiting {model_id} after {RETRY_ATTEMPTS} tries; wait and run again."
     if name == "Timeout" or "timed out" in text.lower():
         return f"{model_id}{where} did not answer in time after {RETRY_ATTEMPTS} tries."
-    if not type(cause).__module__.startswith(("litellm", "openai", "httpx")):  # not a provider's body: ours to show
+    if not type(cause).__module__.startswith(
+        ("litellm", "openai", "httpx")
+    ):  # not a provider's body: ours to show
         return f"The model {model_id} failed: {name}: {text}"
     status = getattr(cause, "status_code", None)
     code = f" (HTTP {status})" if isinstance(status, int) else ""

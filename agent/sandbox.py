@@ -381,8 +381,11 @@ class ProcessExecutor(PythonExecutor):
                 ) from None
             raise InterpreterError(f"The code worker {error} and was stopped. {note}") from None
         self._figures.extend(reply.get("figures", []))
-        notes = "".join(f"\n[{note}]" for note in reply.get("notes", []))
-        logs = reply.get("logs", "") + notes
+        logs = reply.get("logs", "")
+        if reply.get("notes"):  # what the worker cut, said where the model reads the step's output
+            logs += ("" if not logs or logs.endswith("\n") else "\n") + "".join(
+                f"[{n}]\n" for n in reply["notes"]
+            )
         self.state["_print_outputs"] = logs
         if reply["kind"] == "error":
             raise InterpreterError(reply.get("message", "") or "the step failed")

@@ -74,18 +74,34 @@ def _plain_environment(scratch: str) -> dict[str, str]:
     return env
 
 
-def launch(memory_bytes: int = DEFAULT_MEMORY_BYTES, scratch: str | None = None) -> Worker:
-    """Starts a worker (a new app-side folder by default); it does not wait for it to be ready."""
+def worker_command(python_args: list[str], scratch: str) -> tuple[list[str], dict[str, str], bool]:
+    """How to start `python *python_args` as a worker: (argv, environment, inside bubblewrap?).
+
+    `{scratch}` in the arguments becomes the worker's scratch folder as the worker sees it.
+    """
+    sandboxed = bubblewrap.available()
+    inner_scratch = bubblewrap.SCRATCH if sandboxed else scratch
+    argv = [sys.executable, *(arg.replace("{scratch}", inner_scratch) for arg in python_args)]
+    if sandboxed:
+        return bubblewrap.command(argv, bubblewrap.environment()), {}, True
+    return argv, _plain_environment(scratch), False
+
+
+def launch(
+    memory_bytes: int = DEFAULT_MEMORY_BYTES, scratch: str | None = None, python_args: list[str] | None = None
+) -> Worker:
+    """Starts a worker (a new app-side folder by default); it does not wait for it to be ready.
+
+    Args:
+        python_args: What the interpreter runs, `{fd}` being the socket's descriptor (default: agent._worker).
+    """
     scratch = scratch or tempfile.mkdtemp(prefix="kpi-narrator-")
     # A plain child process (not multiprocessing's spawn, which re-runs the parent's __main__) on a socket pair.
     ours, theirs = socket.socketpair()
-    sandboxed = bubblewrap.available()
-    inner_scratch = bubblewrap.SCRATCH if sandboxed else scratch
-    argv = [sys.executable, "-m", "agent._worker", str(theirs.fileno()), str(memory_bytes), inner_scratch]
-    if sandboxed:
-        argv, env, cwd = bubblewrap.command(argv, bubblewrap.environment()), {}, scratch
-    else:
-        env, cwd = _plain_environment(scratch), scratch
+    python_args = python_args or ["-m", "agent._worker", "{fd}", str(memory_bytes), "{scratch}"]
+    python_args = [arg.replace("{fd}", str(theirs.fileno())) for arg in python_args]
+    argv, env, sandboxed = worker_command(python_args, scratch)
+    cwd = scratch
     log = open(os.path.join(scratch, "worker.log"), "wb")  # noqa: SIM115 - lives as long as the worker
 
     def start() -> subprocess.Popen:

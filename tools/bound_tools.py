@@ -23,6 +23,7 @@ from tools.analysis import jsonable
 
 TOP_ROWS = 10
 MAX_DIMENSIONS = 6  # drill-down pairs grow with the square of this
+MAX_LISTED_DIMENSIONS = 10_000  # repeats included; longer lists are refused before they are read
 MAX_NAME_CHARS = 200
 _METRIC = {"type": "string", "description": "Metric name, e.g. revenue."}
 _DIMENSION = {"type": "string", "description": "Dimension column, e.g. country."}
@@ -133,9 +134,11 @@ class TopSlices(_BoundTool):
     def compute(self, metric: str, dimensions: list) -> str:
         if not isinstance(dimensions, list) or not dimensions:
             raise ValueError("dimensions must be a list of dimension columns")
+        if len(dimensions) > MAX_LISTED_DIMENSIONS:
+            raise ValueError(f"dimensions: a list of at most {MAX_DIMENSIONS} dimension columns")
         # Each dimension once: ["country"] * 3000 is one dimension, not 4.5 million pairs.
-        unique = list(dict.fromkeys(self.dimension(d) for d in dimensions[:1000]))
-        if len(unique) > MAX_DIMENSIONS or len(dimensions) > 1000:
+        unique = list(dict.fromkeys(self.dimension(d) for d in dimensions))
+        if len(unique) > MAX_DIMENSIONS:
             raise ValueError(f"at most {MAX_DIMENSIONS} dimensions can be combined at once")
         table = engine.drill_down(self.frame, unique, *self.columns(metric), top=5)
         return _dump(_rounded(table, ["segment", "label", "abs_change", "pct_change", "contribution_pct"]))
