@@ -153,6 +153,11 @@ def sandbox_status() -> str:
     return bubblewrap.status()
 
 
+def sandboxed() -> bool:
+    """Whether workers run inside bubblewrap here (else `sandbox_status()` says what is missing)."""
+    return bubblewrap.available()
+
+
 @atexit.register
 def _discard_spare() -> None:
     with _lock:

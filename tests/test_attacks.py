@@ -206,6 +206,7 @@ def test_hostile_model_code_is_refused_and_a_tampered_answer_is_flagged(revenue_
     assert_nothing_escaped(process, left, listeners, *(outside / name for name in
                            ("ctypes", "written.csv", "written.parquet", "written.bin")))  # fmt: skip
     result = json.loads(process.stdout)
+    assert len(result["steps"]) == len(replies)
     errors = [s["error"] or "" for s in result["steps"][: len(attacks)]]
     assert all(errors), [s["code"] for s in result["steps"] if not s["error"]]  # every attack step failed
     assert "ran longer than 3 s and was stopped" in errors[-1]
@@ -439,3 +440,83 @@ def test_a_replay_that_hangs_is_given_up_and_the_model_told(revenue_dataset, scr
     assert "ran longer than 2 s" in error and "replaying stopped" in error
     assert "Variables now gone: `kept`" in error  # step 1's `totals` was replayed and kept
     assert result.narrative == "-132,919.66" and result.status == "success"
+
+
+@pytest.mark.parametrize(
+    ("reply", "sentence"),
+    [
+        ({"status": 401, "error": f"Incorrect API key provided: {SECRET}"}, "refused the API key"),
+        ({"status": 404, "error": f"model not found; internal note {SECRET}"}, "does not know the model"),
+        ({"status": 429, "error": f"Rate limit for key {SECRET}"}, "kept rate-limiting"),
+        (
+            {"status": 500, "error": f"Traceback (most recent call last): key={SECRET} /srv/app/secret.py"},
+            "HTTP 500",
+        ),
+    ],
+    ids=["bad key", "unknown model", "rate limit", "anything else"],
+)
+def test_provider_error_bodies_are_reduced_to_one_sentence(revenue_dataset, reply, sentence):
+    from agent.models import NarratorLiteLLMModel
+    from agent.result import collect
+    from agent.runner import RunRequest, run_events
+
+    with ScriptedChatServer([reply] * 4) as server:
+        model = NarratorLiteLLMModel(
+            "openai/test-model", api_base=server.url, api_key=SECRET, retry_wait=0.01
+        )
+        result = collect(run_events(RunRequest(revenue_dataset, executor="local"), model))
+    assert result.status == "error" and sentence in result.error
+    assert "\n" not in result.error and "Traceback" not in result.error and "secret.py" not in result.error
+    assert SECRET not in json.dumps(result.to_json())
+
+
+def test_a_key_with_a_trailing_newline_is_refused_by_name_not_shown(revenue_file):
+    env = {**os.environ, "KPI_ATTACK_KEY": SECRET + "\n", "PYTHONPATH": str(ROOT)}
+    process = subprocess.run(
+        [sys.executable, "-m", "agent", "run", str(revenue_file), "--model", "openai/test-model",
+         "--api-base", "http://127.0.0.1:9/v1", "--api-key-env", "KPI_ATTACK_KEY"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert process.returncode == 2
+    assert "The API key in KPI_ATTACK_KEY has a space or line break" in process.stderr
+    assert SECRET not in process.stdout + process.stderr
+
+
+def test_the_page_with_a_hostile_api_base_keeps_everything_inside(tmp_path):
+    """The API-base case in the page: a visitor's model server answers with hostile code."""
+    from streamlit.testing.v1 import AppTest
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with Listeners() as listeners:
+        replies = [
+            step("print('{0.__init__.__globals__[__builtins__]}'.format(df))"),
+            step("t = df.style.env.from_string(\"{{ cycler.__init__.__globals__.os.popen('id').read() }}\")"),
+            step(f"df.to_parquet('{outside}/written.parquet')"),
+            step("import pandas as pd\nprint(pd.read_csv('/etc/passwd', sep='|', header=None).to_string())"),
+            step(f"import pandas as pd\npd.read_csv('http://127.0.0.1:{listeners.tcp_port}/x.csv')"),
+            step("final_answer('Revenue fell 7.67%, and Narnia drove 100.00% of the change.')"),
+        ]
+        with ScriptedChatServer(replies) as server:
+            app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+            app.text_input(key="model_id").set_value("openai/test-model")
+            app.text_input(key="api_base").set_value(server.url)
+            app.text_input(key="api_key").set_value(SECRET)
+            app.button(key="run_button").click().run()
+            run = app.session_state["run"]
+            assert run.wait(120)
+            app.run()
+    assert not app.exception
+    assert listeners.received == []
+    assert not (outside / "written.parquet").exists()
+    result = run.result
+    assert len(result.steps) == len(replies) and all(step["error"] for step in result.steps[:-1])
+    assert [m["text"] for m in result.verification["mismatches"]] == ["100.00%"]
+    shown = json.dumps([str(element.value) for kind in ("markdown", "caption", "code", "error", "warning", "text")
+                        for element in getattr(app, kind)])  # fmt: skip
+    for secret in (SECRET, PASSWD_LINE, APP_SOURCE_LINE):
+        assert secret not in shown and secret not in json.dumps(result.to_json())
+    assert any(
+        worker_pool.sandbox_status() == element.value
+        for element in [*app.sidebar.caption, *app.sidebar.warning]
+    )
