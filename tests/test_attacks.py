@@ -126,8 +126,14 @@ class ProcessWatch:
     def left_over(self) -> list[int]:
         self._stop.set()
         self._thread.join()
-        time.sleep(0.5)  # a killed sandbox takes its processes with it; give the kernel a moment
-        return [pid for pid, started in self.seen.items() if _start_time(pid) == started]
+        deadline = (
+            time.monotonic() + 5
+        )  # a killed sandbox takes its processes with it; give the kernel a moment
+        while True:
+            alive = [pid for pid, started in self.seen.items() if _start_time(pid) == started]
+            if not alive or time.monotonic() > deadline:
+                return alive
+            time.sleep(0.1)
 
 
 def step(code: str, thought: str = "Try this.") -> dict:
@@ -188,9 +194,7 @@ def test_hostile_model_code_is_refused_and_a_tampered_answer_is_flagged(revenue_
             "import socket",
             "sum(range(10**13))",  # a hang: the worker is killed after the step time-out, the run goes on
         ]
-        flood = (
-            "import numpy as np\nnumbers = np.random.rand(2_000_000)\nprint(chr(0xd800))\nnumbers.tolist()"
-        )
+        flood = "print(chr(0xd800))\n'y' * 50_000_000"  # a lone surrogate, and an output of 50 MB
         tampered = (
             "class Answer:\n"
             "    def __reduce__(self):\n"

@@ -102,6 +102,14 @@ def test_memory_is_capped(executor):
     assert executor("print('still here')").logs.strip() == "still here"
 
 
+def test_huge_answers_are_cut_in_the_worker_with_a_note(executor):
+    output = executor("import numpy as np\nfinal_answer(np.random.rand(2_000_000).tolist())")
+    assert output.is_final_answer and len(output.output) == 20_000
+    assert "[a list of 2,000,000 items was cut to 20,000]" in output.logs
+    output = executor("final_answer('y' * 30_000_000 + chr(0xd800))")
+    assert len(output.output) < 100_100 and "characters was cut to 100,000" in output.logs
+
+
 def test_figures_and_final_answers_come_back(executor):
     output = executor(
         "import plotly.express as px\nfig = px.bar(x=['a'], y=[1], title='t')\nfinal_answer({'n': 1})"
