@@ -136,6 +136,9 @@ def _guarded_evaluate_call(
     if not isinstance(call.func, ast.Attribute):
         return _original_evaluate_call(call, state, static_tools, custom_tools, authorized_imports)
     if call.func.attr.startswith("__") and call.func.attr.endswith("__"):
+        # Only the few smolagents allows, such as `super().__init__()` in a class the code defines.
+        if call.func.attr not in lpe.ALLOWED_DUNDER_METHODS:
+            raise InterpreterError(f"Forbidden access to dunder attribute: {call.func.attr}")
         return _original_evaluate_call(call, state, static_tools, custom_tools, authorized_imports)
     owner = lpe.evaluate_ast(call.func.value, state, static_tools, custom_tools, authorized_imports)
     if not hasattr(owner, call.func.attr):
