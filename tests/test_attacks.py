@@ -205,7 +205,7 @@ def test_hostile_model_code_is_refused_and_a_tampered_answer_is_flagged(revenue_
         )
         replies = [step(code) for code in attacks] + [step(flood), step(tampered)]
         process, left = run_cli(
-            replies, revenue_file, "--max-steps", str(len(replies)), "--step-timeout", "3"
+            replies, revenue_file, "--max-steps", str(len(replies)), "--step-timeout", "2"
         )
     assert_nothing_escaped(process, left, listeners, *(outside / name for name in
                            ("ctypes", "written.csv", "written.parquet", "written.bin")))  # fmt: skip
@@ -213,7 +213,7 @@ def test_hostile_model_code_is_refused_and_a_tampered_answer_is_flagged(revenue_
     assert len(result["steps"]) == len(replies)
     errors = [s["error"] or "" for s in result["steps"][: len(attacks)]]
     assert all(errors), [s["code"] for s in result["steps"] if not s["error"]]  # every attack step failed
-    assert "ran longer than 3 s and was stopped" in errors[-1]
+    assert "ran longer than 2 s and was stopped" in errors[-1]
     flood_step = result["steps"][len(attacks)]
     assert "characters was cut to 100,000" in flood_step["observation"] and not flood_step["error"]
     # __reduce__ never ran in the CLI (it would print that line; the code itself is in the trace, quoted in JSON)
@@ -299,50 +299,56 @@ def test_a_worker_taken_over_stays_inside(mode, tmp_path, monkeypatch):
 EVIL_PICKLE = b"cos\nsystem\n(S'touch {target}'\ntR."  # pickle protocol 0: os.system('touch ...')
 
 RAW_FRAMES_PROGRAM = r"""
-import os, socket, struct, sys, time
-from agent.sandbox import confine
-confine(2 * 1024**3, sys.argv[2])
+import socket, struct, sys, time
 sock = socket.socket(fileno=int(sys.argv[1]))
 ready = b'{"kind": "ready", "id": null}'
 sock.sendall(struct.pack(">Q", len(ready)) + ready)
 sock.recv(1 << 20)  # the app's request
-payload = bytes.fromhex(sys.argv[3])
+payload = bytes.fromhex(sys.argv[2])
 if payload == b"huge":
     sock.sendall(struct.pack(">Q", 300 * 1024**2) + b"x" * 65536)  # claims 300 MB, then stalls
-    time.sleep(60)
 else:
     sock.sendall(struct.pack(">Q", len(payload)) + payload)
-    time.sleep(60)
+time.sleep(60)
 """
+RAW_PAYLOADS = {
+    "pickle": EVIL_PICKLE,
+    "300 MB": b"huge",
+    "out of turn": b'{"kind": "done", "id": 999, "output": "out of turn", "final": true, "logs": ""}',
+    "nested 10,000 deep": b'{"kind": "done", "id": 1, "output": '
+    + b"[" * 10_000
+    + b"]" * 10_000
+    + b', "final": true}',
+}
 
 
-@pytest.mark.parametrize(
-    "payload",
-    [
-        "pickle",
-        "huge",
-        '{"kind": "done", "id": 999, "output": "out of turn", "final": true, "logs": ""}',
-        '{"kind": "done", "id": 1, "output": ' + "[" * 10_000 + "]" * 10_000 + ', "final": true}',
-    ],
-    ids=["pickle", "300 MB", "out of turn", "nested 10,000 deep"],
-)
-def test_raw_frames_from_the_worker_are_refused_unread_and_unrun(payload, tmp_path, revenue_dataset):
+def test_raw_frames_from_the_worker_are_refused_unread_and_unrun(tmp_path, revenue_dataset):
     """The worker's end of the socket, written to directly: the app never unpickles, never grows, never obeys."""
+    from agent.sandbox import WorkerFailed
+
     target = tmp_path / "unpickled"
-    data = EVIL_PICKLE.replace(b"{target}", str(target).encode()) if payload == "pickle" else payload.encode()
+    evil = EVIL_PICKLE.replace(b"{target}", str(target).encode())
     executor = ProcessExecutor(step_timeout=5)
     try:
         executor.send_variables({"df": revenue_dataset.frame})
-        executor._worker.kill()
-        executor._worker = worker_pool.launch(python_args=["-c", RAW_FRAMES_PROGRAM, "{fd}", "{scratch}",
-                                                           data.hex()])  # fmt: skip
-        executor._ready = False
-        started = time.monotonic()
-        with pytest.raises(InterpreterError, match="cannot accept"):
+        for name, payload in RAW_PAYLOADS.items():
+            data = payload.replace(b"{target}", str(target).encode())
+            executor._worker.kill()
+            executor._worker = worker_pool.launch(python_args=["-c", RAW_FRAMES_PROGRAM, "{fd}", data.hex()])
+            executor._ready = False
+            started = time.monotonic()
+            with pytest.raises(WorkerFailed, match="cannot accept"):
+                executor._request({"kind": "run", "code": "x = 1"}, 5)
+            assert time.monotonic() - started < 4, (
+                name
+            )  # refused at once, not after reading 300 MB or waiting
+            assert not target.exists(), name
+        with pytest.raises(InterpreterError, match="cannot accept"):  # the step's error, and a fresh worker
+            executor._worker.kill()
+            executor._worker = worker_pool.launch(python_args=["-c", RAW_FRAMES_PROGRAM, "{fd}", evil.hex()])
+            executor._ready = False
             executor("x = 1")
-        assert time.monotonic() - started < 30  # refused at once, not after reading 300 MB or waiting it out
-        assert not target.exists()
-        assert executor("print(len(df))").logs.strip() == "6"  # a fresh worker took over, with the data
+        assert executor("print(len(df))").logs.strip() == "6"  # with the data
     finally:
         executor.cleanup()
 
