@@ -46,7 +46,6 @@ def _python_paths() -> list[str]:
         if with_key:
             paths.add(with_key)
     paths.update(p for p in sys.path if p.endswith(("site-packages", "dist-packages")))
-    paths.add(os.path.dirname(os.path.realpath(sys.executable)))
     found = sorted({os.path.realpath(p) for p in paths if p and os.path.isdir(p)})
     # A folder inside another one on the list is bound with it already; never bind the root or a home as such.
     kept = [p for p in found if not any(p != q and p.startswith(q + os.sep) for q in found)]
@@ -75,19 +74,24 @@ def command(argv: list[str], env: dict[str, str]) -> list[str]:
         raise FileNotFoundError("bwrap")
     args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
             "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--disable-userns"]  # fmt: skip
+    # The private folders first: a bind below may lie inside one of them (a venv in /tmp) and must stay visible.
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(64 * 1024**2), "--tmpfs", "/tmp",
+             "--size", str(SCRATCH_BYTES), "--tmpfs", SCRATCH]  # fmt: skip
     for path in _library_paths():
         args += ["--ro-bind", path, path]
     args += _usr_links()
     for path in _python_paths():
         args += ["--ro-bind", path, path]
-    python = os.path.realpath(sys.executable)
-    if not any(python.startswith(p + os.sep) for p in _python_paths()):
-        args += ["--ro-bind", python, python]
+    # The interpreter as the app runs it (a venv's bin/python finds its pyvenv.cfg by this path), and the program
+    # that path leads to: bound as single files when outside the folders above (never all of /usr/bin).
+    python = os.path.abspath(sys.executable)
+    for path in dict.fromkeys([python, os.path.realpath(python)]):
+        if not any(path.startswith(p + os.sep) for p in _python_paths()):
+            args += ["--ro-bind", os.path.realpath(path), path]
     # Only the two packages the worker imports; not the app, the tests, .streamlit/secrets.toml or the data.
     for package in ("agent", "tools"):
         args += ["--ro-bind", str(PROJECT_ROOT / package), f"{SANDBOX_ROOT}/{package}"]
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(64 * 1024**2), "--tmpfs", "/tmp",
-             "--size", str(SCRATCH_BYTES), "--tmpfs", SCRATCH, "--chdir", SCRATCH]  # fmt: skip
+    args += ["--chdir", SCRATCH]
     for name, value in env.items():
         args += ["--setenv", name, value]
     return [*args, python, *argv[1:]] if argv and argv[0] == sys.executable else [*args, *argv]

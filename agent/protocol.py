@@ -88,8 +88,12 @@ def clean_text(text: str) -> str:
 
 
 def checked_value(value: Any, budget: list[int] | None = None, depth: int = 0) -> Any:
-    """A parsed JSON value made safe to use: text cleaned, depth and item count bounded (else ProtocolError)."""
-    budget = budget if budget is not None else [MAX_ITEMS * 4]
+    """A parsed JSON value made safe to use: text cleaned, depth and item count bounded (else ProtocolError).
+
+    The frame's byte limit already bounds the memory; the item budget is a second bound, loose enough for a chart
+    of plain lists that fits `MAX_FIGURE_BYTES`.
+    """
+    budget = budget if budget is not None else [MAX_REPLY_BYTES // 2]
     if depth > MAX_DEPTH * 2:
         raise ProtocolError("a reply nested too deeply")
     if isinstance(value, str):

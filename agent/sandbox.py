@@ -135,6 +135,9 @@ def confine(memory_bytes: int, scratch: str) -> dict[str, bool]:
 
 def _worker_main(fd: int, memory_bytes: int, scratch: str) -> None:
     """The worker's loop: receive tools, variables and code; answer with plain JSON (agent.protocol)."""
+    # stdout/stderr go to the app's log file, which only start-up errors need: once ready, to /dev/null, so code
+    # that floods them (from native code, say) fills nothing. Opened before Landlock forbids writing there.
+    sink = os.open(os.devnull, os.O_WRONLY)
     confine(memory_bytes, scratch)
     from agent.executor import local_executor
     from agent.figures import FigureCollector
@@ -145,6 +148,10 @@ def _worker_main(fd: int, memory_bytes: int, scratch: str) -> None:
     figures = FigureCollector()
     drawn: list[dict] = []  # charts drawn by bound tools (tool-calling agent)
     protocol.send_json(sock, {"kind": "ready", "id": None})
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(sink, 1)
+    os.dup2(sink, 2)
     while True:
         try:
             request = protocol.decode_request(protocol.recv_frame(sock))
