@@ -530,3 +530,19 @@ def test_the_page_with_a_hostile_api_base_keeps_everything_inside(tmp_path):
         worker_pool.sandbox_status() == element.value
         for element in [*app.sidebar.caption, *app.sidebar.warning]
     )
+
+
+def test_without_bubblewrap_the_cli_says_so(revenue_file, monkeypatch):
+    env = {**os.environ, "KPI_NARRATOR_SANDBOX": "none", "PYTHONPATH": str(ROOT)}
+    process = subprocess.run([sys.executable, "-m", "agent", "run", str(revenue_file), "--json"],
+                             capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)  # fmt: skip
+    result = json.loads(process.stdout)
+    assert result["status"] == "success"
+    assert any(w.startswith("Sandbox off (KPI_NARRATOR_SANDBOX=none)") for w in result["warnings"])
+    monkeypatch.setattr(bubblewrap, "executable", lambda: None)
+    bubblewrap.probe.cache_clear()
+    try:
+        assert not bubblewrap.available()
+        assert bubblewrap.status().startswith("Weaker sandbox: bubblewrap (bwrap) is not installed")
+    finally:
+        bubblewrap.probe.cache_clear()
