@@ -10,6 +10,7 @@ process, bubblewrap, Landlock and seccomp (agent.sandbox) are the boundary.
 from __future__ import annotations
 
 import ast
+import re
 import string
 from types import ModuleType
 from typing import Any
@@ -85,6 +86,12 @@ def _attribute_fields(template: str) -> list[str]:
 def _guarded_check_safer_result(result: Any, static_tools=None, authorized_imports=None) -> None:
     """smolagents' check of every value the interpreter makes, plus the ways out listed in BLOCKED_MODULES."""
     _original_check_safer_result(result, static_tools, authorized_imports)
+    if isinstance(result, str) or (isinstance(result, (list, tuple)) and len(result) <= 10_000):
+        # A dunder name as text reaches the attribute through pandas' by-name dispatch: df.agg('__getattribute__')
+        names = [result] if isinstance(result, str) else [v for v in result if isinstance(v, str)]
+        if any(_DUNDER_NAME.fullmatch(name) for name in names):
+            raise InterpreterError("Text naming a dunder attribute ('__name__') is not allowed.")
+        return
     if isinstance(result, ModuleType):
         if _is_blocked_module(result.__name__):
             raise InterpreterError(f"Forbidden access to module: {result.__name__}")
@@ -153,6 +160,31 @@ def _guarded_evaluate_call(
         state.pop(_CALL_TARGET, None)
 
 
+_DUNDER_NAME = re.compile(r"__\w+__")
+_ATTRIBUTE_ACCESS = re.compile(r"__|[A-Za-z_)\]`]\s*\.\s*[A-Za-z_]")
+
+
+def _checked_expression(expr: Any) -> None:
+    """pandas' query/eval expressions may not read attributes (`a.sum.__globals__` would reach any module)."""
+    if isinstance(expr, str) and _ATTRIBUTE_ACCESS.search(expr):
+        raise PermissionError(
+            "df.query/df.eval expressions may compare and compute with columns, not read attributes; "
+            "use pandas methods in the code itself"
+        )
+
+
+def _guard_pandas_expressions(pd: Any) -> None:
+    for cls, name in ((pd.DataFrame, "query"), (pd.DataFrame, "eval")):
+        original = getattr(cls, name)
+
+        def guarded(self, expr, *args, _original=original, **kwargs):
+            _checked_expression(expr)
+            return _original(self, expr, *args, **kwargs)
+
+        guarded.__doc__, guarded.__name__ = original.__doc__, name
+        setattr(cls, name, guarded)
+
+
 def _no_pickle_load(*args, allow_pickle: bool = False, **kwargs):
     """numpy.load that never unpickles (a pickle in an .npy file can run any code)."""
     if allow_pickle:
@@ -174,12 +206,15 @@ def install_guards() -> None:
     lpe.check_safer_result = _guarded_check_safer_result
     lpe.check_import_authorized = _guarded_check_import_authorized
     lpe.evaluate_call = _guarded_evaluate_call
-    for function in (
+    _guard_pandas_expressions(pd)
+    blocked = (
         pd.read_pickle,
         pd.DataFrame.to_pickle,
         pd.Series.to_pickle,
         getattr(pd, "read_hdf", None),
-    ):
+        pd.eval,
+    )
+    for function in blocked:
         if function is not None:
             _blocked_callables.add(id(function))
     _numpy_load = np.load

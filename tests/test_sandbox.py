@@ -64,11 +64,26 @@ def test_a_hung_step_is_killed_and_nothing_keeps_burning(executor):
         ("().__class__.__base__.__subclasses__()", "Forbidden access to dunder attribute"),
         ("import pandas as pd\npd.read_csv('http://127.0.0.1:9/x.csv')", "network access is disabled"),
         ("df.to_csv('/tmp/kpi-narrator-escape.csv')", "writing outside the scratch folder is not allowed"),
+        ("import pandas as pd\npd.read_pickle('x.pkl')", "Forbidden access to function: read_pickle"),
+        ("import numpy as np\nnp.load('x.npy', allow_pickle=True)", "allow_pickle=True\\) is not allowed"),
+        ("import numpy as np\nnp.ctypeslib.load_library('libc.so.6', '/lib')", "Forbidden access to module"),
+        ("import numpy.ctypeslib", "Import of numpy.ctypeslib is not allowed"),
+        ("import numpy as np\nnp.arange(3).ctypes", "Forbidden access to numpy._core._internal._ctypes"),
+        ("df.style.env", "Forbidden access to pandas.io.formats.style.Styler"),
+        ("'{0.__init__.__globals__[__builtins__]}'.format(df)", "Format fields that read attributes"),
+        ("f = '{0.__class__}'.format", "Format fields that read attributes"),
+        ("str.format('{0.__class__}', df)", "instead of str.format"),
+        ("import pandas as pd\npd.eval('df.a.sum.__globals__', local_dict={'df': df})", "function: eval"),
+        ("df.query('country.__class__.__name__ == 1')", "not read attributes"),
+        ("df.agg('__getattribute__', '__class__')", "Text naming a dunder attribute"),
+        ("name = '__glo' + 'bals__'", "Text naming a dunder attribute"),
+        ("df.__reduce_ex__(2)", "Forbidden access to dunder attribute"),
     ],
 )
 def test_escapes_are_refused(executor, code, message):
     with pytest.raises(InterpreterError, match=message):
         executor(code)
+    assert executor("print(df.query('revenue_after < revenue_before * 0.9').shape[0])").logs.strip() == "1"
     assert not os.path.exists("/tmp/kpi-narrator-escape.csv")
 
 
