@@ -280,7 +280,14 @@ def cut_figures(figures: list[dict[str, Any]], notes: list[str]) -> list[dict[st
     for figure in figures:
         try:
             text = json.dumps(figure, ensure_ascii=True, allow_nan=False)
-        except (TypeError, ValueError):
+        except ValueError:  # NaN or infinity somewhere in the data: null, as plotly's own JSON writes it
+            try:
+                plain = json.loads(json.dumps(figure, ensure_ascii=True), parse_constant=lambda _: None)
+                text = json.dumps(plain, ensure_ascii=True, allow_nan=False)
+            except (TypeError, ValueError):
+                notes.append("a chart that is not plain JSON was left out")
+                continue
+        except TypeError:
             notes.append("a chart that is not plain JSON was left out")
             continue
         if len(text) > MAX_FIGURE_BYTES or total + len(text) > MAX_FIGURES_BYTES:

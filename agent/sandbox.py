@@ -36,8 +36,10 @@ _START_TIMEOUT_S = 60.0
 _SEND_TIMEOUT_S = 120.0
 MAX_FILE_BYTES = 1024**3  # one file the worker writes (its scratch tmpfs is capped as a whole too)
 MAX_PROCESSES = 256  # threads count too (BLAS and Arrow start one per core); seccomp refuses new processes
-# Replaying earlier steps after a kill may take this many step time-outs in all before it is given up.
-REPLAY_BUDGET_STEPS = 2.0
+# Replaying earlier steps after a kill may take this many step time-outs in all before it is given up, and one
+# replayed step twice its time-out (it ran within it once; a busy machine can make it slower the second time).
+REPLAY_BUDGET_STEPS = 3.0
+REPLAY_STEP_SLACK = 2.0
 
 
 def _block_network() -> None:
@@ -141,7 +143,6 @@ def _worker_main(fd: int, memory_bytes: int, scratch: str) -> None:
     confine(memory_bytes, scratch)
     from agent.executor import local_executor
     from agent.figures import FigureCollector
-    from tools import bound_tools
 
     sock = socket.socket(fileno=fd)
     executor = local_executor()
@@ -158,25 +159,41 @@ def _worker_main(fd: int, memory_bytes: int, scratch: str) -> None:
         except EOFError:
             return
         kind, request_id = request.get("kind"), request.get("id")
-        if kind == "tools":
-            executor.send_tools(_worker_tools(request["names"]))
-            reply: dict[str, Any] = {"kind": "ok"}
-        elif kind == "variables":
-            values = {}
-            for spec in request["variables"]:
-                values[spec["name"]] = protocol.decode_variable(spec["type"], protocol.recv_frame(sock))
-            executor.send_variables(values)
-            reply = {"kind": "ok"}
-        elif kind == "run":
-            reply = _run_code(executor, request["code"])
-            reply["figures"] = figures.collect(executor.state)
-        elif kind == "call":
-            reply = bound_tools.call_in_worker(executor.state.get("df"), request["tool"], request["arguments"],
-                                               drawn)  # fmt: skip
-            reply["figures"], drawn[:] = list(drawn), []
-        else:
-            reply = {"kind": "error", "message": f"unknown request {kind!r}"}
-        protocol.send_json(sock, protocol.cut_reply({**reply, "id": request_id}))
+        try:
+            reply = _answer(kind, request, sock, executor, figures, drawn)
+            message = protocol.cut_reply({**reply, "id": request_id})
+        except Exception as error:  # an object of the code's that cannot be converted must not end the worker
+            message = {"kind": "error", "id": request_id, "message": f"The result could not be sent back "
+                       f"({type(error).__name__}); return plain text, numbers, lists or dicts.", "logs": ""}  # fmt: skip
+        protocol.send_json(sock, message)
+
+
+def _answer(
+    kind: str, request: dict[str, Any], sock: socket.socket, executor, figures, drawn: list[dict]
+) -> dict:
+    """The worker's reply to one request, before it is cut to size."""
+    from tools import bound_tools
+
+    if kind == "tools":
+        executor.send_tools(_worker_tools(request["names"]))
+        return {"kind": "ok"}
+    if kind == "variables":
+        values = {}
+        for spec in request["variables"]:
+            values[spec["name"]] = protocol.decode_variable(spec["type"], protocol.recv_frame(sock))
+        executor.send_variables(values)
+        return {"kind": "ok"}
+    if kind == "run":
+        reply = _run_code(executor, request["code"])
+        reply["figures"] = figures.collect(executor.state)
+        return reply
+    if kind == "call":
+        reply = bound_tools.call_in_worker(
+            executor.state.get("df"), request["tool"], request["arguments"], drawn
+        )
+        reply["figures"], drawn[:] = list(drawn), []
+        return reply
+    return {"kind": "error", "message": f"unknown request {kind!r}"}
 
 
 def _run_code(executor, code: str) -> dict[str, Any]:
@@ -192,7 +209,7 @@ def _run_code(executor, code: str) -> dict[str, Any]:
 
 
 def assigned_names(code: str) -> list[str]:
-    """Variable names a piece of code assigns at its top level (for "these variables are gone")."""
+    """Variable names a piece of code assigns, in order (for "these variables are gone")."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
@@ -316,7 +333,8 @@ class ProcessExecutor(PythonExecutor):
             if remaining <= 0:
                 return index, "replaying took too long", True
             try:
-                reply = self._request({"kind": "run", "code": code}, min(self.step_timeout, remaining))
+                limit = min(REPLAY_STEP_SLACK * self.step_timeout, remaining)
+                reply = self._request({"kind": "run", "code": code}, limit)
             except WorkerFailed as error:
                 return index, f"replaying step {index + 1} {error}", False
             if reply["kind"] != "done":

@@ -155,3 +155,11 @@ def test_a_run_goes_on_after_a_hung_step(revenue_dataset, scripted_model):
     assert "ran longer than 1 s and was stopped" in result.steps[1]["error"]
     assert result.narrative == "-132,919.66"
     assert result.status == "success"
+
+
+def test_an_answer_that_cannot_be_converted_is_a_step_error_not_a_dead_worker(executor):
+    code = "class Odd:\n    def __str__(self):\n        raise ValueError('no')\nfinal_answer([Odd()])"
+    output = executor(code)  # its text is replaced by a placeholder, the answer still comes back
+    assert output.output == ["<Odd that cannot be shown: ValueError>"]
+    old_pid = executor.worker_pid
+    assert executor("print('still here')").logs.strip() == "still here" and executor.worker_pid == old_pid
