@@ -67,16 +67,31 @@ def _usr_links() -> list[str]:
     return args
 
 
+@functools.cache
+def _options() -> str:
+    """bwrap's own list of options (older releases lack --disable-userns and --size)."""
+    try:
+        done = subprocess.run([executable() or "bwrap", "--help"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout + done.stderr
+
+
+def _if_supported(option: str, *args: str) -> list[str]:
+    return [option, *args] if option in _options() else []
+
+
 def command(argv: list[str], env: dict[str, str]) -> list[str]:
     """The bwrap command line that runs `argv` (a Python command) confined, with exactly `env`."""
     bwrap = executable()
     if bwrap is None:
         raise FileNotFoundError("bwrap")
     args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-            "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--disable-userns"]  # fmt: skip
+            "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+            *_if_supported("--disable-userns")]  # fmt: skip
     # The private folders first: a bind below may lie inside one of them (a venv in /tmp) and must stay visible.
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(64 * 1024**2), "--tmpfs", "/tmp",
-             "--size", str(SCRATCH_BYTES), "--tmpfs", SCRATCH]  # fmt: skip
+    args += ["--proc", "/proc", "--dev", "/dev", *_if_supported("--size", str(64 * 1024**2)), "--tmpfs", "/tmp",
+             *_if_supported("--size", str(SCRATCH_BYTES)), "--tmpfs", SCRATCH]  # fmt: skip
     for path in _library_paths():
         args += ["--ro-bind", path, path]
     args += _usr_links()
