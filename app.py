@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from agent import export
+from agent import export, worker_pool
 from agent.models import ModelConfigError, build_model
 from agent.runner import RunRequest
 from agent.session import BackgroundRun, ScenarioComparison, prepare_next_run
@@ -37,6 +37,7 @@ st.set_page_config(page_title="KPI Narrator", page_icon="📈", layout="wide")
 choice, max_steps = model_settings()
 with st.sidebar:
     agent_kind = st.radio("Agent", ["code", "tool-calling"], horizontal=True, key="agent_kind")
+    (st.caption if worker_pool.sandboxed() else st.warning)(worker_pool.sandbox_status())
 
 st.title("KPI Narrator")
 st.caption("Explain why a metric moved. The agent writes and runs code; every number it reports is checked "

@@ -123,7 +123,7 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.executor == "process" and args.agent == "code":
+    if args.executor == "process":  # the code agent's code and the tool-calling agent's tools run in a worker
         from agent import worker_pool
 
         worker_pool.prestart()  # the worker imports pandas and smolagents while this process does the same

@@ -1,8 +1,18 @@
-"""The Python executor the code agent runs in, with smolagents' import allow-list and strict variable names."""
+"""The Python executor the code agent runs in, with smolagents' import allow-list and strict variable names.
+
+On top of smolagents' checks, the interpreter refuses the ways out it does not see (found by trying): loading
+pickles (`pd.read_pickle`, `np.load(allow_pickle=True)`), native code (`np.ctypeslib`, `arr.ctypes`), templates
+(`df.style`, whose Jinja2 environment reaches `os`), helpers that start programs (`numpy.f2py`, kaleido), and
+format strings that read attributes (`'{0.__init__.__globals__}'.format(df)`). These are inner layers: the worker's
+process, bubblewrap, Landlock and seccomp (agent.sandbox) are the boundary.
+"""
 
 from __future__ import annotations
 
 import ast
+import re
+import string
+from types import ModuleType
 from typing import Any
 
 import smolagents.local_python_executor as lpe
@@ -33,6 +43,184 @@ def _strict_evaluate_name(
 
 lpe.evaluate_name = _strict_evaluate_name
 
+# Modules under the allowed packages that load pickles, native code or templates, or start programs.
+BLOCKED_MODULES = (
+    "numpy.ctypeslib", "numpy.lib.format", "numpy.lib.npyio", "numpy.lib._npyio_impl", "numpy.lib._format_impl",
+    "numpy.f2py", "numpy.distutils", "numpy.testing", "numpy._core._internal", "numpy.core._internal",
+    "pandas.io.pickle", "pandas.compat.pickle_compat", "pandas.io.formats.style", "pandas.io.formats.style_render",
+    "pandas.io.pytables", "pandas.io.clipboard", "pandas.io.clipboards", "pandas.util._tester",
+    "pandas.util._print_versions", "plotly.io.kaleido", "plotly.io._kaleido", "plotly.io.orca", "plotly.io._orca",
+)  # fmt: skip
+# Whatever these modules make (a Jinja2 environment, a ctypes library, a pickle loader) is refused as a value.
+_BLOCKED_TYPE_MODULES = ("jinja2", "markupsafe", "ctypes", "_ctypes", "pickle", "_pickle", "subprocess", "os",
+                         "posix", "socket", "_socket", *BLOCKED_MODULES)  # fmt: skip
+_original_check_safer_result = lpe.check_safer_result
+_original_check_import_authorized = lpe.check_import_authorized
+_blocked_callables: set[int] = set()
+
+
+def _is_blocked_module(name: str) -> bool:
+    return any(name == blocked or name.startswith(blocked + ".") for blocked in BLOCKED_MODULES)
+
+
+def _guarded_check_import_authorized(import_to_check: str, authorized_imports: list[str]) -> bool:
+    if _is_blocked_module(import_to_check):
+        return False
+    return _original_check_import_authorized(import_to_check, authorized_imports)
+
+
+def _attribute_fields(template: str) -> list[str]:
+    """Replacement fields of a str.format template that read attributes or items (`{0.__class__}`, `{0[x]}`)."""
+    found: list[str] = []
+    try:
+        for _, field, spec, _ in string.Formatter().parse(template):
+            if field and ("." in field or "[" in field):
+                found.append(field)
+            if spec and "{" in spec:
+                found.extend(_attribute_fields(spec))
+    except ValueError:  # not a valid template: str.format will fail on it by itself
+        pass
+    return found
+
+
+def _guarded_check_safer_result(result: Any, static_tools=None, authorized_imports=None) -> None:
+    """smolagents' check of every value the interpreter makes, plus the ways out listed in BLOCKED_MODULES."""
+    _original_check_safer_result(result, static_tools, authorized_imports)
+    if isinstance(result, str) or (isinstance(result, (list, tuple)) and len(result) <= 10_000):
+        # A dunder name as text reaches the attribute through pandas' by-name dispatch: df.agg('__getattribute__')
+        names = [result] if isinstance(result, str) else [v for v in result if isinstance(v, str)]
+        if any(_DUNDER_NAME.fullmatch(name) for name in names):
+            raise InterpreterError("Text naming a dunder attribute ('__name__') is not allowed.")
+        return
+    if isinstance(result, ModuleType):
+        if _is_blocked_module(result.__name__):
+            raise InterpreterError(f"Forbidden access to module: {result.__name__}")
+        return
+    if id(result) in _blocked_callables:
+        raise InterpreterError(
+            f"Forbidden access to function: {getattr(result, '__name__', 'this function')}"
+        )
+    kind = result if isinstance(result, type) else type(result)
+    module = getattr(kind, "__module__", "") or ""
+    if (
+        any(module == m or module.startswith(m + ".") for m in _BLOCKED_TYPE_MODULES)
+        or kind.__name__ == "Styler"
+    ):
+        raise InterpreterError(
+            f"Forbidden access to {module}.{kind.__name__} objects (templates, pickles, native code)"
+        )
+    name = getattr(result, "__name__", None)
+    if name in ("format", "format_map") and callable(result):
+        template = getattr(result, "__self__", None)
+        if not isinstance(template, str):  # str.format(template, ...) itself: no need for it
+            if template is str or (
+                template is None and getattr(result, "__qualname__", "").startswith("str.")
+            ):
+                raise InterpreterError(
+                    "Use f-strings or '...'.format(...) on a literal template instead of str.format."
+                )
+            return
+        fields = _attribute_fields(template)
+        if fields:
+            raise InterpreterError(
+                f"Format fields that read attributes or items ({', '.join(fields[:3])}) are not allowed; "
+                "format the values themselves."
+            )
+
+
+_original_evaluate_call = lpe.evaluate_call
+_CALL_TARGET = "_kpi_narrator_call_target"
+
+
+def _guarded_evaluate_call(
+    call: ast.Call, state: dict[str, Any], static_tools, custom_tools, authorized_imports
+):
+    """smolagents' call, with the method being called checked like any other value first.
+
+    smolagents looks a method up with a bare getattr (`pd.read_pickle(...)`, `'{0.x}'.format(df)`), past its
+    value checks; here the method is looked up and checked, then called through a temporary name.
+    """
+    if not isinstance(call.func, ast.Attribute):
+        return _original_evaluate_call(call, state, static_tools, custom_tools, authorized_imports)
+    if call.func.attr.startswith("__") and call.func.attr.endswith("__"):
+        # Only the few smolagents allows, such as `super().__init__()` in a class the code defines.
+        if call.func.attr not in lpe.ALLOWED_DUNDER_METHODS:
+            raise InterpreterError(f"Forbidden access to dunder attribute: {call.func.attr}")
+        return _original_evaluate_call(call, state, static_tools, custom_tools, authorized_imports)
+    owner = lpe.evaluate_ast(call.func.value, state, static_tools, custom_tools, authorized_imports)
+    if not hasattr(owner, call.func.attr):
+        raise InterpreterError(f"Object {owner} has no attribute {call.func.attr}")
+    method = getattr(owner, call.func.attr)
+    _guarded_check_safer_result(method, static_tools, authorized_imports)
+    state[_CALL_TARGET] = method  # read by the call below before its arguments are evaluated
+    target = ast.copy_location(ast.Call(ast.Name(_CALL_TARGET, ast.Load()), call.args, call.keywords), call)
+    try:
+        return _original_evaluate_call(target, state, static_tools, custom_tools, authorized_imports)
+    finally:
+        state.pop(_CALL_TARGET, None)
+
+
+_DUNDER_NAME = re.compile(r"__\w+__")
+_ATTRIBUTE_ACCESS = re.compile(r"__|[A-Za-z_)\]`]\s*\.\s*[A-Za-z_]")
+
+
+def _checked_expression(expr: Any) -> None:
+    """pandas' query/eval expressions may not read attributes (`a.sum.__globals__` would reach any module)."""
+    if isinstance(expr, str) and _ATTRIBUTE_ACCESS.search(expr):
+        raise PermissionError(
+            "df.query/df.eval expressions may compare and compute with columns, not read attributes; "
+            "use pandas methods in the code itself"
+        )
+
+
+def _guard_pandas_expressions(pd: Any) -> None:
+    for cls, name in ((pd.DataFrame, "query"), (pd.DataFrame, "eval")):
+        original = getattr(cls, name)
+
+        def guarded(self, expr, *args, _original=original, **kwargs):
+            _checked_expression(expr)
+            return _original(self, expr, *args, **kwargs)
+
+        guarded.__doc__, guarded.__name__ = original.__doc__, name
+        setattr(cls, name, guarded)
+
+
+def _no_pickle_load(*args, allow_pickle: bool = False, **kwargs):
+    """numpy.load that never unpickles (a pickle in an .npy file can run any code)."""
+    if allow_pickle:
+        raise PermissionError("np.load(allow_pickle=True) is not allowed: pickles can run code")
+    return _numpy_load(*args, allow_pickle=False, **kwargs)
+
+
+_numpy_load = None
+
+
+def install_guards() -> None:
+    """Puts the extra checks into smolagents' interpreter (once per process)."""
+    global _numpy_load
+    if lpe.check_safer_result is _guarded_check_safer_result:
+        return
+    import numpy as np
+    import pandas as pd
+
+    lpe.check_safer_result = _guarded_check_safer_result
+    lpe.check_import_authorized = _guarded_check_import_authorized
+    lpe.evaluate_call = _guarded_evaluate_call
+    _guard_pandas_expressions(pd)
+    blocked = (
+        pd.read_pickle,
+        pd.DataFrame.to_pickle,
+        pd.Series.to_pickle,
+        getattr(pd, "read_hdf", None),
+        pd.eval,
+    )
+    for function in blocked:
+        if function is not None:
+            _blocked_callables.add(id(function))
+    _numpy_load = np.load
+    np.load = _no_pickle_load
+    _blocked_callables.add(id(_numpy_load))
+
 
 def local_executor(max_print_chars: int = 20_000) -> LocalPythonExecutor:
     """smolagents' in-process executor with our allow-list.
@@ -40,6 +228,7 @@ def local_executor(max_print_chars: int = 20_000) -> LocalPythonExecutor:
     No timeout here: smolagents' timeout waits for the hung thread anyway (so it cannot stop it), and it would
     run the code in another thread, away from the run's figure capture.
     """
+    install_guards()
     return LocalPythonExecutor(
         AUTHORIZED_IMPORTS, max_print_outputs_length=max_print_chars, timeout_seconds=None
     )

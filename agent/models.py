@@ -76,20 +76,36 @@ def _secrets_file_value(name: str, path: Path = SECRETS_FILE) -> str | None:
 
 
 def resolve_api_key(choice: ModelChoice) -> str | None:
-    """The key to send: given, from the named variable, the provider's variable, or .streamlit/secrets.toml."""
+    """The key to send: given, from the named variable, the provider's variable, or .streamlit/secrets.toml.
+
+    Raises:
+        ModelConfigError: The named variable is not set, or the key holds a space or line break (the HTTP
+            library's own error for that would quote the key).
+    """
     if choice.api_key:
-        return choice.api_key
+        return _checked_key(choice.api_key, "The API key you entered")
     if choice.api_key_env:
         value = os.environ.get(choice.api_key_env)
         if not value:
             raise ModelConfigError(
                 f"--api-key-env {choice.api_key_env}: that environment variable is not set."
             )
-        return value
+        return _checked_key(value, f"The API key in {choice.api_key_env}")
     variable = key_variable(choice.model_id)
     if variable is None:
         return None
-    return os.environ.get(variable) or _secrets_file_value(variable)
+    if os.environ.get(variable):
+        return _checked_key(os.environ[variable], f"The API key in {variable}")
+    value = _secrets_file_value(variable)
+    return _checked_key(value, f"The API key {variable} in {SECRETS_FILE}") if value else None
+
+
+def _checked_key(key: str, source: str) -> str:
+    if key != key.strip() or any(c.isspace() for c in key):
+        raise ModelConfigError(
+            f"{source} has a space or line break in it (often a trailing newline); remove it."
+        )
+    return key
 
 
 def build_model(choice: ModelChoice, agent: str = "code"):
@@ -202,8 +218,11 @@ def describe_model_error(error: BaseException, model_id: str, api_base: str | No
     ):
         cause = cause.__cause__
     name = type(cause).__name__
-    where = f" at {api_base}" if api_base else ""
+    where = f" at {_without_credentials(api_base)}" if api_base else ""
+    # Only the first line is looked at, and never shown: provider bodies echo keys, prompts and internals.
     text = str(cause).strip().splitlines()[0][:300] if str(cause).strip() else name
+    if "illegal header value" in text.lower() or "invalid header value" in text.lower():
+        return "The API key has a space or line break in it (often a trailing newline); remove it."
     if name == "AuthenticationError" or " 401" in text:
         variable = key_variable(model_id) or "the provider's key variable"
         return f"The provider refused the API key for {model_id} (401). Check {variable} or --api-key-env."
@@ -217,4 +236,23 @@ def describe_model_error(error: BaseException, model_id: str, api_base: str | No
         return f"The provider kept rate-limiting {model_id} after {RETRY_ATTEMPTS} tries; wait and run again."
     if name == "Timeout" or "timed out" in text.lower():
         return f"{model_id}{where} did not answer in time after {RETRY_ATTEMPTS} tries."
-    return f"The model {model_id} failed: {name}: {text}"
+    if not type(cause).__module__.startswith(
+        ("litellm", "openai", "httpx")
+    ):  # not a provider's body: ours to show
+        return f"The model {model_id} failed: {name}: {text}"
+    status = getattr(cause, "status_code", None)
+    code = f" (HTTP {status})" if isinstance(status, int) else ""
+    return f"The model {model_id}{where} failed with {name}{code}; check the model server's own log for why."
+
+
+def _without_credentials(url: str) -> str:
+    """A URL without a user:password part (`http://user:key@host` would show the key)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.username or parts.password:
+            parts = parts._replace(netloc=(parts.hostname or "") + (f":{parts.port}" if parts.port else ""))
+    except ValueError:
+        return "the given address"
+    return urlunsplit(parts)

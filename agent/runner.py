@@ -20,6 +20,7 @@ from smolagents.monitoring import LogLevel
 from smolagents.utils import AgentMaxStepsError
 
 from agent import events as ev
+from agent import worker_pool
 from agent.builtin_analyst import BUILTIN_LABEL, BuiltinAnalyst
 from agent.builtin_tool_caller import BUILTIN_TOOL_CALLER_LABEL, BuiltinToolCaller
 from agent.executor import AUTHORIZED_IMPORTS, local_executor
@@ -189,9 +190,17 @@ def run_events(
     # engine analyses the file.
     if request.agent == "tool-calling":
         model = model if model is not None and not isinstance(model, BuiltinAnalyst) else BuiltinToolCaller()
-        agent = build_tool_calling_agent(model, bound_tools(dataset.frame.copy(), drawn), max_steps)
+        # The tools run in a worker (same limits as the code agent's code) unless the local executor was asked for.
+        worker = ProcessExecutor(step_timeout=request.step_timeout) if request.executor == "process" else None
+        if worker is not None:
+            worker.send_variables({"df": dataset.frame})
+        tools = bound_tools(dataset.frame.copy(), drawn, worker.call_tool if worker is not None else None)
+        agent = build_tool_calling_agent(model, tools, max_steps)
+        if worker is not None:
+            agent.cleanup = worker.cleanup  # type: ignore[method-assign]
     else:
         model = model if model is not None and not isinstance(model, BuiltinToolCaller) else BuiltinAnalyst()
+        worker = None
         agent = build_code_agent(model, request.tools, max_steps, request.executor, request.step_timeout)
         # `df` goes into the executor's variables, not into the task text (additional_args would paste str(df)).
         agent.state["df"] = dataset.frame.copy()
@@ -220,6 +229,9 @@ def run_events(
                         dataset=dataset.describe())  # fmt: skip
     for message in dataset.warnings:
         yield ev.DataWarning(message)
+    sandbox_note = _sandbox_warning(worker if request.agent == "tool-calling" else agent.python_executor)
+    if sandbox_note:
+        yield ev.DataWarning(sandbox_note)
     yield ev.AnalysisReady(analysis)
     try:
         for event in _drive(agent, model, task, max_steps, analysis, stop, drawn):
@@ -227,6 +239,15 @@ def run_events(
     finally:
         if hasattr(agent, "cleanup"):
             agent.cleanup()  # stops the worker process, even when the consumer abandons the stream
+
+
+def _sandbox_warning(executor: Any) -> str | None:
+    """A sentence when the agent's code is less confined than it should be (no bubblewrap, or in-process)."""
+    if isinstance(executor, ProcessExecutor):
+        return None if executor.sandboxed else worker_pool.sandbox_status()
+    if executor is None:  # the tool-calling agent's tools with --executor local
+        return "The tool-calling agent's tools run in this process (--executor local), outside the sandbox."
+    return "The agent's code runs in this process (--executor local), outside the sandbox."
 
 
 def redact(event: ev.Event, secrets: list[str]) -> ev.Event:

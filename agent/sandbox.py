@@ -1,38 +1,54 @@
-"""Running the agent's code in a separate worker process that can be killed.
+"""Running the agent's code in a separate, confined worker process that can be killed.
 
 smolagents' local executor runs code in the app's own process, and its time-out waits for the hung thread, so a
 step like `sum(range(10**13))` (which no operation counter stops) blocks for good. Here each run gets a worker
 process with smolagents' interpreter inside (same import allow-list, strict names). A step that runs past its
 time limit gets the worker killed; a new worker is started and the earlier successful steps are replayed into it,
-so the variables the agent made survive. The worker has a memory cap, and on Linux with Landlock the kernel
-forbids it to write outside its scratch folder and to open TCP connections (Python-level guards add clear
-messages, and are the only guard where Landlock is missing).
+so the variables the agent made survive (when a replay fails or hangs, replaying stops and the model is told which
+variables are gone).
+
+Layers, outermost first: bubblewrap (agent.bubblewrap: own file system, user, PID and network namespaces, empty
+environment) where it is available; rlimits (address space, file size, processes, no core files); Landlock
+(writes only beneath the scratch folder, no TCP); a seccomp filter (agent.seccomp: no new processes, programs,
+sockets or signals to others); the interpreter's guards (agent.executor). The worker answers in plain JSON only
+(agent.protocol), which the app checks as untrusted input: no pickle crosses from the worker to the app.
 """
 
 from __future__ import annotations
 
+import ast
 import os
+import socket
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from smolagents.local_python_executor import CodeOutput, InterpreterError, PythonExecutor
 from smolagents.tools import Tool
 
-from agent import worker_pool
+from agent import protocol, worker_pool
+from agent.protocol import ProtocolError
 from agent.worker_pool import DEFAULT_MEMORY_BYTES
 
 DEFAULT_STEP_TIMEOUT_S = 30.0
 _START_TIMEOUT_S = 60.0
+_SEND_TIMEOUT_S = 120.0
+MAX_FILE_BYTES = 1024**3  # one file the worker writes (its scratch tmpfs is capped as a whole too)
+MAX_PROCESSES = 256  # threads count too (BLAS and Arrow start one per core); seccomp refuses new processes
+# Replaying earlier steps after a kill may take this many step time-outs in all before it is given up, and one
+# replayed step twice its time-out (it ran within it once; a busy machine can make it slower the second time).
+REPLAY_BUDGET_STEPS = 3.0
+REPLAY_STEP_SLACK = 2.0
 
 
 def _block_network() -> None:
-    import socket
-
     def refuse(*args, **kwargs):
         raise PermissionError("network access is disabled for the agent's code")
 
     socket.socket.connect = refuse  # type: ignore[method-assign]
     socket.socket.connect_ex = refuse  # type: ignore[method-assign]
+    socket.socket.sendto = refuse  # type: ignore[method-assign]
     socket.create_connection = refuse  # type: ignore[assignment]
     socket.getaddrinfo = refuse  # type: ignore[assignment]
 
@@ -68,68 +84,153 @@ def _worker_tools(names: list[str]) -> dict[str, Tool]:
     return {name: known[name] for name in names if name in known}
 
 
-def _worker_main(connection, memory_bytes: int, scratch: str) -> None:
-    """The worker's loop: receive tools, variables and code; send back output, logs and figures."""
+def _set_limits(memory_bytes: int) -> None:
     import resource
 
+    limits = {
+        resource.RLIMIT_FSIZE: MAX_FILE_BYTES,
+        resource.RLIMIT_CORE: 0,
+        resource.RLIMIT_NPROC: MAX_PROCESSES,
+    }
     if memory_bytes:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    os.chdir(scratch)
-    # Imports first: after the restriction below, Python could not write its bytecode caches anywhere.
-    from agent.executor import local_executor
-    from agent.figures import FigureCollector
-    from agent.landlock import restrict_to
+        limits[resource.RLIMIT_AS] = memory_bytes
+    for kind, value in limits.items():
+        _, hard = resource.getrlimit(kind)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(kind, (value, value))
 
-    # The kernel's own wall (writes only beneath the scratch folder, no TCP) where Landlock exists; the
-    # Python-level guards below also give clear messages, and are all there is on kernels without it.
-    restrict_to(scratch)
+
+def readable_paths() -> list[str]:
+    """What the worker may read besides its scratch folder: the runtime, system libraries, its two packages."""
+    from agent import bubblewrap
+
+    root = Path(__file__).resolve().parent.parent
+    devices = ["/dev/null", "/dev/zero", "/dev/urandom"]
+    packages = [str(root / "agent"), str(root / "tools")]
+    return [*bubblewrap._python_paths(), *bubblewrap._library_paths(), *packages, *devices]
+
+
+def confine(memory_bytes: int, scratch: str) -> dict[str, bool]:
+    """Everything the worker process does to itself before it runs any code (inside bubblewrap, or not).
+
+    Returns:
+        Which kernel layers took hold: {"landlock": ..., "seccomp": ...}.
+    """
+    _set_limits(memory_bytes)
+    os.chdir(scratch)
+    # `-m` put the working folder first on sys.path: a module the code writes there must never be imported.
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", scratch, os.getcwd())]
+    # Imports first: after the restrictions below, only the runtime's own files may be read.
+    import pandas  # noqa: F401
+    import pyarrow  # noqa: F401
+
+    from agent import executor, figures, seccomp  # noqa: F401
+    from agent.landlock import restrict_to
+    from tools import bound_tools, kpi_tools  # noqa: F401
+
+    landlock = restrict_to(scratch, readable_paths()) > 0  # writes, reads and TCP, where Landlock exists
+    filtered = seccomp.forbid()  # no processes, programs, sockets or signals to others
     _block_network()
     _guard_writes(scratch)
+    return {"landlock": landlock, "seccomp": filtered}
 
+
+def _worker_main(fd: int, memory_bytes: int, scratch: str) -> None:
+    """The worker's loop: receive tools, variables and code; answer with plain JSON (agent.protocol)."""
+    # stdout/stderr go to the app's log file, which only start-up errors need: once ready, to /dev/null, so code
+    # that floods them (from native code, say) fills nothing. Opened before Landlock forbids writing there.
+    sink = os.open(os.devnull, os.O_WRONLY)
+    confine(memory_bytes, scratch)
+    from agent.executor import local_executor
+    from agent.figures import FigureCollector
+
+    sock = socket.socket(fileno=fd)
     executor = local_executor()
     figures = FigureCollector()
-    connection.send(("ready", None))
+    drawn: list[dict] = []  # charts drawn by bound tools (tool-calling agent)
+    protocol.send_json(sock, {"kind": "ready", "id": None})
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(sink, 1)
+    os.dup2(sink, 2)
     while True:
         try:
-            kind, payload = connection.recv()
+            request = protocol.decode_request(protocol.recv_frame(sock))
         except EOFError:
             return
-        if kind == "tools":
-            executor.send_tools(_worker_tools(payload))
-            connection.send(("ok", None))
-        elif kind == "variables":
-            executor.send_variables(payload)
-            connection.send(("ok", None))
-        elif kind == "run":
-            try:
-                result = executor(payload)
-                reply = (
-                    "done",
-                    _portable(result.output, result.is_final_answer),
-                    result.logs,
-                    result.is_final_answer,
-                )
-            except Exception as error:  # the interpreter's error, shown to the agent as the step's error
-                logs = str(executor.state.get("_print_outputs", ""))
-                reply = ("error", f"{error}", logs, False)
-            connection.send((*reply, figures.collect(executor.state)))
-
-
-def _portable(value: Any, is_final: bool) -> Any:
-    """A final answer goes back as itself when it can be pickled; anything else as its text."""
-    import pickle
-
-    if is_final:
+        kind, request_id = request.get("kind"), request.get("id")
         try:
-            pickle.dumps(value)
-            return value
-        except Exception:
-            return str(value)
-    return None if value is None else str(value)
+            reply = _answer(kind, request, sock, executor, figures, drawn)
+            message = protocol.cut_reply({**reply, "id": request_id})
+        except Exception as error:  # an object of the code's that cannot be converted must not end the worker
+            message = {"kind": "error", "id": request_id, "message": f"The result could not be sent back "
+                       f"({type(error).__name__}); return plain text, numbers, lists or dicts.", "logs": ""}  # fmt: skip
+        protocol.send_json(sock, message)
+
+
+def _answer(
+    kind: str, request: dict[str, Any], sock: socket.socket, executor, figures, drawn: list[dict]
+) -> dict:
+    """The worker's reply to one request, before it is cut to size."""
+    from tools import bound_tools
+
+    if kind == "tools":
+        executor.send_tools(_worker_tools(request["names"]))
+        return {"kind": "ok"}
+    if kind == "variables":
+        values = {}
+        for spec in request["variables"]:
+            values[spec["name"]] = protocol.decode_variable(spec["type"], protocol.recv_frame(sock))
+        executor.send_variables(values)
+        return {"kind": "ok"}
+    if kind == "run":
+        reply = _run_code(executor, request["code"])
+        reply["figures"] = figures.collect(executor.state)
+        return reply
+    if kind == "call":
+        reply = bound_tools.call_in_worker(
+            executor.state.get("df"), request["tool"], request["arguments"], drawn
+        )
+        reply["figures"], drawn[:] = list(drawn), []
+        return reply
+    return {"kind": "error", "message": f"unknown request {kind!r}"}
+
+
+def _run_code(executor, code: str) -> dict[str, Any]:
+    try:
+        result = executor(code)
+    except Exception as error:  # the interpreter's error, shown to the agent as the step's error
+        logs = str(executor.state.get("_print_outputs", ""))
+        return {"kind": "error", "message": protocol.safe_str(error), "logs": logs}
+    if result.is_final_answer:
+        return {"kind": "done", "output": result.output, "final": True, "logs": result.logs}
+    output = None if result.output is None else protocol.safe_str(result.output)
+    return {"kind": "done", "output": output, "final": False, "logs": result.logs}
+
+
+def assigned_names(code: str) -> list[str]:
+    """Variable names a piece of code assigns, in order (for "these variables are gone")."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id not in names:
+            names.append(node.id)
+    return names
+
+
+class WorkerFailed(Exception):
+    """A worker step could not finish: it timed out, the worker died, or it sent an unacceptable reply."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason  # "timeout", "died" or "protocol"
 
 
 class ProcessExecutor(PythonExecutor):
-    """A smolagents executor whose code runs in a killable worker process.
+    """A smolagents executor whose code runs in a killable, confined worker process.
 
     Args:
         step_timeout: Seconds a step may run before the worker is killed and the step fails.
@@ -144,7 +245,7 @@ class ProcessExecutor(PythonExecutor):
         # The agent loop reads `state["_print_outputs"]` to show the prints of a failed step.
         self.state: dict[str, Any] = {"_print_outputs": ""}
         self._tool_names: list[str] = []
-        self._variables: dict[str, Any] = {}
+        self._variables: dict[str, tuple[dict, bytes]] = {}
         self._replay: list[str] = []  # code of the steps that succeeded, to rebuild variables after a kill
         self._figures: list[dict] = []
         self._start()
@@ -155,45 +256,117 @@ class ProcessExecutor(PythonExecutor):
 
     @property
     def scratch(self) -> str:
-        """The worker's folder: the only place its code may write."""
+        """The app-side folder of the worker (its log; its scratch folder too when it is not sandboxed)."""
         return self._worker.scratch
+
+    @property
+    def sandboxed(self) -> bool:
+        """Whether the worker runs inside bubblewrap."""
+        return self._worker.sandboxed
 
     def _start(self, scratch: str | None = None) -> None:
         # A worker started ahead of time (worker_pool.prestart) is taken when there is one, else a new one starts;
-        # either way it is awaited on first use. A restart keeps the scratch folder.
+        # either way it is awaited on first use. A restart keeps the app-side folder.
         self._worker = (None if scratch else worker_pool.take(self.memory_bytes)) or worker_pool.launch(
             self.memory_bytes, scratch
         )
-        self._connection = self._worker.connection
         self._ready = False
 
     def _await_ready(self) -> None:
         if self._ready:
             return
-        if not self._connection.poll(_START_TIMEOUT_S):
-            raise RuntimeError("the code worker did not start within a minute")
         try:
-            self._connection.recv()
-        except EOFError:
+            reply = protocol.read_reply(self._worker.sock, time.monotonic() + _START_TIMEOUT_S)
+        except TimeoutError:
+            raise RuntimeError("the code worker did not start within a minute") from None
+        except (EOFError, OSError, ProtocolError):
+            self._worker.log.flush()
             log = Path(self.scratch, "worker.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"the code worker failed to start: {log}") from None
+        if reply["kind"] != "ready":
+            raise RuntimeError("the code worker failed to start: it did not say it was ready")
         self._ready = True
 
-    def _request(self, kind: str, payload: Any, timeout: float | None) -> tuple:
-        self._await_ready()
-        self._connection.send((kind, payload))
-        if not self._connection.poll(timeout):
-            raise TimeoutError
-        return self._connection.recv()
+    def _request(self, message: dict[str, Any], timeout: float, blobs: list[bytes] = ()) -> dict[str, Any]:
+        """Sends a request and returns the worker's checked reply; WorkerFailed when there is none to use."""
+        try:
+            self._await_ready()
+            worker = self._worker
+            worker.next_id[0] += 1
+            request_id = worker.next_id[0]
+            protocol.send_json(worker.sock, {**message, "id": request_id}, _SEND_TIMEOUT_S)
+            for blob in blobs:
+                protocol.send_frame(worker.sock, blob, _SEND_TIMEOUT_S)
+            reply = protocol.read_reply(worker.sock, time.monotonic() + timeout)
+        except TimeoutError:
+            raise WorkerFailed("timeout", f"ran longer than {timeout:g} s") from None
+        except ProtocolError as error:
+            raise WorkerFailed("protocol", f"sent a reply the app cannot accept: {error}") from None
+        except (EOFError, OSError) as error:
+            raise WorkerFailed("died", f"died ({type(error).__name__})") from None
+        if reply.get("id") != request_id:  # frames written by the code itself, out of turn
+            raise WorkerFailed("protocol", "sent a reply the app cannot accept: out of turn")
+        return reply
 
-    def _restart(self) -> None:
-        """Kills the worker and starts a fresh one holding the same tools, variables and replayed steps."""
+    def _send_state(self) -> None:
+        self._request({"kind": "tools", "names": self._tool_names}, _START_TIMEOUT_S)
+        if self._variables:
+            specs = [spec for spec, _ in self._variables.values()]
+            blobs = [blob for _, blob in self._variables.values()]
+            self._request({"kind": "variables", "variables": specs}, _START_TIMEOUT_S, blobs)
+
+    def _fresh_worker(self, steps: list[str], deadline: float) -> tuple[int, str | None, bool]:
+        """Replaces the worker by a new one holding the tools and variables, and replays `steps` into it.
+
+        Returns:
+            How many steps were replayed, what stopped the replay (None: nothing), and whether the worker is
+            still usable (False after a replay step timed out, died or broke the protocol).
+        """
         self._worker.kill()
         self._start(self.scratch)
-        self._request("tools", self._tool_names, _START_TIMEOUT_S)
-        self._request("variables", self._variables, _START_TIMEOUT_S)
-        for code in self._replay:
-            self._request("run", code, self.step_timeout)
+        try:
+            self._send_state()
+        except (WorkerFailed, RuntimeError) as error:
+            return 0, f"a fresh worker could not be prepared: {error}", False
+        for index, code in enumerate(steps):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return index, "replaying took too long", True
+            try:
+                limit = min(REPLAY_STEP_SLACK * self.step_timeout, remaining)
+                reply = self._request({"kind": "run", "code": code}, limit)
+            except WorkerFailed as error:
+                return index, f"replaying step {index + 1} {error}", False
+            if reply["kind"] != "done":
+                return index, f"step {index + 1} failed again: {reply.get('message', '')[:200]}", True
+        return len(steps), None, True
+
+    def _restart(self) -> str:
+        """Kills the worker and starts a fresh one with the same tools and variables, replaying earlier steps.
+
+        A replay that fails or hangs is not tried again: the steps before it are kept, the rest are dropped.
+
+        Returns:
+            A sentence for the model: its variables were kept, or which ones are gone.
+        """
+        steps = self._replay
+        budget = REPLAY_BUDGET_STEPS * self.step_timeout
+        replayed, problem, usable = self._fresh_worker(steps, time.monotonic() + budget)
+        if problem is None:
+            return "Variables from earlier steps were kept."
+        if not usable:  # the worker that hung on a replay is gone: a clean one gets the good steps again
+            replayed, _, usable = self._fresh_worker(steps[:replayed], time.monotonic() + budget)
+            if not usable:
+                replayed = 0
+                self._fresh_worker([], time.monotonic() + budget)
+        self._replay = steps[:replayed]
+        kept = {name for step in steps[:replayed] for name in assigned_names(step)}
+        gone = sorted({name for step in steps[replayed:] for name in assigned_names(step)} - kept)
+        names = ", ".join(f"`{name}`" for name in gone) or "none"
+        return (
+            f"Earlier steps could not be replayed ({problem}), so replaying stopped. Variables now gone: {names}; "
+            "compute again the ones you need."
+        )
 
     def send_tools(self, tools: dict[str, Tool]) -> None:
         known = set(_worker_tools(list(tools)))
@@ -203,33 +376,68 @@ class ProcessExecutor(PythonExecutor):
                 f"tool(s) {', '.join(unknown)} cannot run in the worker process; use the local executor"
             )
         self._tool_names = list(tools)
-        self._request("tools", self._tool_names, _START_TIMEOUT_S)
+        self._checked(self._request({"kind": "tools", "names": self._tool_names}, _START_TIMEOUT_S))
 
     def send_variables(self, variables: dict[str, Any]) -> None:
-        self._variables.update(variables)
-        self._request("variables", dict(variables), _START_TIMEOUT_S)
+        specs, blobs = protocol.encode_variables(variables)
+        new = {spec["name"]: (spec, blob) for spec, blob in zip(specs, blobs, strict=True)}
+        self._variables.update(new)
+        self._checked(self._request({"kind": "variables", "variables": specs}, _START_TIMEOUT_S, blobs))
+
+    @staticmethod
+    def _checked(reply: dict[str, Any]) -> None:
+        if reply["kind"] != "ok":
+            raise RuntimeError(f"the code worker refused: {reply.get('message', reply['kind'])}")
 
     def __call__(self, code_action: str) -> CodeOutput:
         self.state["_print_outputs"] = ""
         try:
-            status, output, logs, is_final, figures = self._request("run", code_action, self.step_timeout)
-        except TimeoutError:
-            self._restart()
-            raise InterpreterError(
-                f"The step ran longer than {self.step_timeout:g} s and was stopped. Variables from earlier steps "
-                "were kept. Make the code cheaper: whole-column pandas operations, no loops over rows."
-            ) from None
-        except (EOFError, OSError, BrokenPipeError):
-            self._restart()
-            raise InterpreterError(
-                "The code worker died during this step (out of memory?). Variables from earlier steps were kept."
-            ) from None
-        self._figures.extend(figures)
+            reply = self._request({"kind": "run", "code": code_action}, self.step_timeout)
+        except WorkerFailed as error:
+            note = self._restart()
+            if error.reason == "timeout":
+                raise InterpreterError(
+                    f"The step ran longer than {self.step_timeout:g} s and was stopped. {note} Make the code "
+                    "cheaper: whole-column pandas operations, no loops over rows."
+                ) from None
+            if error.reason == "died":
+                raise InterpreterError(
+                    f"The code worker died during this step (out of memory?). {note}"
+                ) from None
+            raise InterpreterError(f"The code worker {error} and was stopped. {note}") from None
+        self._figures.extend(reply.get("figures", []))
+        logs = reply.get("logs", "")
+        if reply.get("notes"):  # what the worker cut, said where the model reads the step's output
+            logs += ("" if not logs or logs.endswith("\n") else "\n") + "".join(
+                f"[{n}]\n" for n in reply["notes"]
+            )
         self.state["_print_outputs"] = logs
-        if status == "error":
-            raise InterpreterError(output)
+        if reply["kind"] == "error":
+            raise InterpreterError(reply.get("message", "") or "the step failed")
+        if reply["kind"] != "done":
+            raise InterpreterError("The code worker sent a reply of the wrong kind.")
         self._replay.append(code_action)
-        return CodeOutput(output=output, logs=logs, is_final_answer=is_final)
+        return CodeOutput(output=reply["output"], logs=logs, is_final_answer=reply["final"])
+
+    def call_tool(self, name: str, arguments: dict[str, Any]) -> tuple[str, list[dict]]:
+        """Runs a bound tool of the tool-calling agent (tools.bound_tools) in the worker, under its limits.
+
+        Returns:
+            The tool's text and the charts it drew.
+        """
+        try:
+            reply = self._request({"kind": "call", "tool": name, "arguments": arguments}, self.step_timeout)
+        except WorkerFailed as error:
+            self._worker.kill()
+            self._start(self.scratch)
+            self._send_state()
+            raise RuntimeError(
+                f"The tool {name} {error} and was stopped; use fewer or other arguments."
+            ) from None
+        if reply["kind"] != "tool" or reply.get("failed"):
+            raise RuntimeError(reply.get("message") or f"The tool {name} failed.")
+        text = reply["message"] + "".join(f" [{note}]" for note in reply.get("notes", []))
+        return text, reply.get("figures", [])
 
     def take_figures(self) -> list[dict]:
         """Figures made since the last call, in order."""

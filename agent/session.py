@@ -18,11 +18,10 @@ from agent.runner import RunRequest, run_events
 
 def prepare_next_run(agent: str = "code") -> None:
     """Makes ready, in the background, what the next run needs: the tokenizer the built-in analysts count with (it
-    holds the GIL for 0.2 s) and, for the code agent, its worker process (a second of imports). Call it while no run
-    is going: on two cores the worker's imports would slow a run."""
+    holds the GIL for 0.2 s) and the worker process (a second of imports) that runs the code agent's code or the
+    tool-calling agent's tools. Call it while no run is going: on two cores the worker's imports would slow a run."""
     tokens.preload()
-    if agent == "code":
-        worker_pool.prestart()
+    worker_pool.prestart()
 
 
 class BackgroundRun:

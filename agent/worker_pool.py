@@ -1,5 +1,9 @@
 """Starting code worker processes (`python -m agent._worker`), and keeping one started ahead of the next run.
 
+A worker runs inside bubblewrap when it can (agent.bubblewrap), else as a plain child process; either way with
+an environment of its own that holds none of the app's variables (no API key), and connected to the app by a
+socket pair that carries only the plain-data protocol of agent.protocol.
+
 A worker needs about a second to import pandas and smolagents. The CLI and the page call `prestart()` as early as
 they can, so that the next run's worker is ready when the file is loaded. Standard library only: importing this
 module costs nothing.
@@ -8,6 +12,7 @@ module costs nothing.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import socket
@@ -15,23 +20,34 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from agent import bubblewrap
+
 DEFAULT_MEMORY_BYTES = 4 * 1024**3
+# Environment variables a plain (not bubblewrapped) worker keeps: what the interpreter needs, nothing secret.
+_PLAIN_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "LD_LIBRARY_PATH", "SYSTEMROOT")
 
 
 @dataclass
 class Worker:
-    """A started worker process and the socket to it; it says "ready" once its imports are done."""
+    """A started worker process and the socket to it; it says "ready" once its imports are done.
+
+    Attributes:
+        scratch: A folder of the app's for this worker (its log; the scratch folder itself when not sandboxed).
+        sandboxed: Whether it runs inside bubblewrap.
+    """
 
     process: subprocess.Popen
-    connection: Connection
+    sock: socket.socket
     scratch: str
     log: BinaryIO
     memory_bytes: int
+    sandboxed: bool = False
+    next_id: list[int] = field(default_factory=lambda: [0])
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -39,30 +55,64 @@ class Worker:
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
-        self.process.wait(5)
-        self.connection.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):  # a kill that did not land in 5 s
+            self.process.wait(5)
+        self.sock.close()
         self.log.close()
 
 
-def launch(memory_bytes: int = DEFAULT_MEMORY_BYTES, scratch: str | None = None) -> Worker:
-    """Starts a worker in `scratch` (a new temporary folder by default); it does not wait for it to be ready."""
+# bwrap --die-with-parent ties the sandbox to the *thread* that started it (PR_SET_PDEATHSIG): a page script
+# thread ends after every rerun, so every worker is started from this one long-lived thread instead.
+_launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpi-worker-launcher")
+
+
+def _plain_environment(scratch: str) -> dict[str, str]:
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {name: os.environ[name] for name in _PLAIN_ENV_KEEP if name in os.environ}
+    env.update(HOME=scratch, TMPDIR=scratch, PYTHONPATH=root, PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1",
+               LITELLM_LOCAL_MODEL_COST_MAP="True")  # fmt: skip
+    return env
+
+
+def worker_command(python_args: list[str], scratch: str) -> tuple[list[str], dict[str, str], bool]:
+    """How to start `python *python_args` as a worker: (argv, environment, inside bubblewrap?).
+
+    `{scratch}` in the arguments becomes the worker's scratch folder as the worker sees it.
+    """
+    sandboxed = bubblewrap.available()
+    inner_scratch = bubblewrap.SCRATCH if sandboxed else scratch
+    argv = [sys.executable, *(arg.replace("{scratch}", inner_scratch) for arg in python_args)]
+    if sandboxed:
+        return bubblewrap.command(argv, bubblewrap.environment()), {}, True
+    return argv, _plain_environment(scratch), False
+
+
+def launch(
+    memory_bytes: int = DEFAULT_MEMORY_BYTES, scratch: str | None = None, python_args: list[str] | None = None
+) -> Worker:
+    """Starts a worker (a new app-side folder by default); it does not wait for it to be ready.
+
+    Args:
+        python_args: What the interpreter runs, `{fd}` being the socket's descriptor (default: agent._worker).
+    """
     scratch = scratch or tempfile.mkdtemp(prefix="kpi-narrator-")
     # A plain child process (not multiprocessing's spawn, which re-runs the parent's __main__) on a socket pair.
     ours, theirs = socket.socketpair()
-    root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    python_args = python_args or ["-m", "agent._worker", "{fd}", str(memory_bytes), "{scratch}"]
+    python_args = [arg.replace("{fd}", str(theirs.fileno())) for arg in python_args]
+    argv, env, sandboxed = worker_command(python_args, scratch)
+    cwd = scratch
     log = open(os.path.join(scratch, "worker.log"), "wb")  # noqa: SIM115 - lives as long as the worker
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agent._worker", str(theirs.fileno()), str(memory_bytes), scratch],
-        pass_fds=(theirs.fileno(),),
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=log,
-        cwd=scratch,
-        env=env,
-    )
-    theirs.close()
-    return Worker(process, Connection(ours.detach()), scratch, log, memory_bytes)
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(argv, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=log, cwd=cwd, env=env, start_new_session=True)  # fmt: skip
+
+    try:
+        process = _launcher.submit(start).result()
+    finally:
+        theirs.close()
+    return Worker(process, ours, scratch, log, memory_bytes, sandboxed)
 
 
 _spare: Worker | None = None
@@ -93,9 +143,19 @@ def take(memory_bytes: int) -> Worker | None:
 
 
 def discard(worker: Worker) -> None:
-    """Kills a worker and removes its scratch folder."""
+    """Kills a worker and removes its folder."""
     worker.kill()
     shutil.rmtree(worker.scratch, ignore_errors=True)
+
+
+def sandbox_status() -> str:
+    """One sentence for the page and the CLI: how the agent's code is confined on this machine."""
+    return bubblewrap.status()
+
+
+def sandboxed() -> bool:
+    """Whether workers run inside bubblewrap here (else `sandbox_status()` says what is missing)."""
+    return bubblewrap.available()
 
 
 @atexit.register

@@ -64,11 +64,26 @@ def test_a_hung_step_is_killed_and_nothing_keeps_burning(executor):
         ("().__class__.__base__.__subclasses__()", "Forbidden access to dunder attribute"),
         ("import pandas as pd\npd.read_csv('http://127.0.0.1:9/x.csv')", "network access is disabled"),
         ("df.to_csv('/tmp/kpi-narrator-escape.csv')", "writing outside the scratch folder is not allowed"),
+        ("import pandas as pd\npd.read_pickle('x.pkl')", "Forbidden access to function: read_pickle"),
+        ("import numpy as np\nnp.load('x.npy', allow_pickle=True)", "allow_pickle=True\\) is not allowed"),
+        ("import numpy as np\nnp.ctypeslib.load_library('libc.so.6', '/lib')", "Forbidden access to module"),
+        ("import numpy.ctypeslib", "Import of numpy.ctypeslib is not allowed"),
+        ("import numpy as np\nnp.arange(3).ctypes", "Forbidden access to numpy._core._internal._ctypes"),
+        ("df.style.env", "Forbidden access to pandas.io.formats.style.Styler"),
+        ("'{0.__init__.__globals__[__builtins__]}'.format(df)", "Format fields that read attributes"),
+        ("f = '{0.__class__}'.format", "Format fields that read attributes"),
+        ("str.format('{0.__class__}', df)", "instead of str.format"),
+        ("import pandas as pd\npd.eval('df.a.sum.__globals__', local_dict={'df': df})", "function: eval"),
+        ("df.query('country.__class__.__name__ == 1')", "not read attributes"),
+        ("df.agg('__getattribute__', '__class__')", "Text naming a dunder attribute"),
+        ("name = '__glo' + 'bals__'", "Text naming a dunder attribute"),
+        ("df.__reduce_ex__(2)", "Forbidden access to dunder attribute"),
     ],
 )
 def test_escapes_are_refused(executor, code, message):
     with pytest.raises(InterpreterError, match=message):
         executor(code)
+    assert executor("print(df.query('revenue_after < revenue_before * 0.9').shape[0])").logs.strip() == "1"
     assert not os.path.exists("/tmp/kpi-narrator-escape.csv")
 
 
@@ -88,14 +103,26 @@ def test_native_writers_are_stopped_by_the_kernel(executor, code):
 
 
 def test_scratch_folder_is_writable(executor):
-    assert executor("df.to_csv('copy.csv')\nprint('ok')").logs.strip() == "ok"
-    assert os.path.exists(os.path.join(executor.scratch, "copy.csv"))
+    assert (
+        executor(
+            "df.to_csv('copy.csv')\nimport pandas as pd\nprint(len(pd.read_csv('copy.csv')))"
+        ).logs.strip()
+        == "6"
+    )
 
 
 def test_memory_is_capped(executor):
     with pytest.raises(InterpreterError, match=r"MemoryError|Unable to allocate"):
         executor("import numpy as np\nhuge = np.ones(10**10)")  # 80 GB
     assert executor("print('still here')").logs.strip() == "still here"
+
+
+def test_huge_answers_are_cut_in_the_worker_with_a_note(executor):
+    output = executor("import numpy as np\nfinal_answer(np.random.rand(2_000_000).tolist())")
+    assert output.is_final_answer and len(output.output) == 20_000
+    assert "[a list of 2,000,000 items was cut to 20,000]" in output.logs
+    output = executor("final_answer('y' * 30_000_000 + chr(0xd800))")
+    assert len(output.output) < 100_100 and "characters was cut to 100,000" in output.logs
 
 
 def test_figures_and_final_answers_come_back(executor):
@@ -128,3 +155,11 @@ def test_a_run_goes_on_after_a_hung_step(revenue_dataset, scripted_model):
     assert "ran longer than 1 s and was stopped" in result.steps[1]["error"]
     assert result.narrative == "-132,919.66"
     assert result.status == "success"
+
+
+def test_an_answer_that_cannot_be_converted_is_a_step_error_not_a_dead_worker(executor):
+    code = "class Odd:\n    def __str__(self):\n        raise ValueError('no')\nfinal_answer([Odd()])"
+    output = executor(code)  # its text is replaced by a placeholder, the answer still comes back
+    assert output.output == ["<Odd that cannot be shown: ValueError>"]
+    old_pid = executor.worker_pid
+    assert executor("print('still here')").logs.strip() == "still here" and executor.worker_pid == old_pid

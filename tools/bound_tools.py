@@ -2,11 +2,17 @@
 
 A tool-calling agent cannot hold a DataFrame in a variable, so these tools read the run's table themselves and
 answer with the top rows as JSON, which the model must read and copy into its answer.
+
+The model chooses the arguments, so they are checked and capped first (known metrics and dimensions, each
+dimension once, at most `MAX_DIMENSIONS`), and with a worker (agent.sandbox.ProcessExecutor) the work itself runs
+there, under the same time, memory and sandbox limits as the code agent's code: the tools here only forward the
+call (`remote`), and `call_in_worker` runs it on the worker's side.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -16,6 +22,9 @@ from tools import charts, engine
 from tools.analysis import jsonable
 
 TOP_ROWS = 10
+MAX_DIMENSIONS = 6  # drill-down pairs grow with the square of this
+MAX_LISTED_DIMENSIONS = 10_000  # repeats included; longer lists are refused before they are read
+MAX_NAME_CHARS = 200
 _METRIC = {"type": "string", "description": "Metric name, e.g. revenue."}
 _DIMENSION = {"type": "string", "description": "Dimension column, e.g. country."}
 
@@ -28,20 +37,50 @@ def _rounded(table: pd.DataFrame, columns: list[str]) -> list[dict]:
     return table[columns].head(TOP_ROWS).round(6).to_dict(orient="records")
 
 
+# remote(tool name, arguments) -> (the tool's text, charts it drew)
+Remote = Callable[[str, dict[str, Any]], tuple[str, list[dict]]]
+
+
 class _BoundTool(Tool):
     output_type = "string"
 
-    def __init__(self, frame: pd.DataFrame, figures: list[dict]):
+    def __init__(self, frame: pd.DataFrame | None, figures: list[dict], remote: Remote | None = None):
         super().__init__()
         self.frame = frame
         self.figures = figures
+        self.remote = remote
+
+    def _dispatch(self, **arguments: Any) -> str:
+        """Runs the tool here, or in the worker when there is one."""
+        if self.remote is None:
+            return self.compute(**arguments)
+        text, figures = self.remote(self.name, arguments)
+        self.figures.extend(figures)
+        return text
+
+    def compute(self, **arguments: Any) -> str:
+        raise NotImplementedError
 
     def columns(self, metric: str) -> tuple[str, str]:
+        metric = _name(metric, "metric")
         before, after = f"{metric}_before", f"{metric}_after"
         if before not in self.frame.columns:
             metrics = sorted({c[: -len("_before")] for c in self.frame.columns if str(c).endswith("_before")})
             raise KeyError(f"no metric {metric!r}; metrics: {', '.join(metrics)}")
         return before, after
+
+    def dimension(self, dimension: str) -> str:
+        dimension = _name(dimension, "dimension")
+        if dimension not in self.frame.columns or str(dimension).endswith(("_before", "_after")):
+            known = [c for c in self.frame.columns if not str(c).endswith(("_before", "_after"))]
+            raise KeyError(f"no dimension {dimension!r}; dimensions: {', '.join(map(str, known))}")
+        return dimension
+
+
+def _name(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_NAME_CHARS:
+        raise ValueError(f"{what} must be a column name (text of at most {MAX_NAME_CHARS} characters)")
+    return value
 
 
 class MetricTotals(_BoundTool):
@@ -50,6 +89,9 @@ class MetricTotals(_BoundTool):
     inputs = {"metric": _METRIC}
 
     def forward(self, metric: str) -> str:
+        return self._dispatch(metric=metric)
+
+    def compute(self, metric: str) -> str:
         return _dump(engine.totals(self.frame, *self.columns(metric)))
 
 
@@ -62,7 +104,10 @@ class SegmentChanges(_BoundTool):
     inputs = {"metric": _METRIC, "dimension": _DIMENSION}
 
     def forward(self, metric: str, dimension: str) -> str:
-        table = engine.breakdown(self.frame, dimension, *self.columns(metric))
+        return self._dispatch(metric=metric, dimension=dimension)
+
+    def compute(self, metric: str, dimension: str) -> str:
+        table = engine.breakdown(self.frame, self.dimension(dimension), *self.columns(metric))
         columns = [
             dimension,
             "before",
@@ -84,7 +129,18 @@ class TopSlices(_BoundTool):
     }
 
     def forward(self, metric: str, dimensions: list) -> str:
-        table = engine.drill_down(self.frame, list(dimensions), *self.columns(metric), top=5)
+        return self._dispatch(metric=metric, dimensions=dimensions)
+
+    def compute(self, metric: str, dimensions: list) -> str:
+        if not isinstance(dimensions, list) or not dimensions:
+            raise ValueError("dimensions must be a list of dimension columns")
+        if len(dimensions) > MAX_LISTED_DIMENSIONS:
+            raise ValueError(f"dimensions: a list of at most {MAX_DIMENSIONS} dimension columns")
+        # Each dimension once: ["country"] * 3000 is one dimension, not 4.5 million pairs.
+        unique = list(dict.fromkeys(self.dimension(d) for d in dimensions))
+        if len(unique) > MAX_DIMENSIONS:
+            raise ValueError(f"at most {MAX_DIMENSIONS} dimensions can be combined at once")
+        table = engine.drill_down(self.frame, unique, *self.columns(metric), top=5)
         return _dump(_rounded(table, ["segment", "label", "abs_change", "pct_change", "contribution_pct"]))
 
 
@@ -101,8 +157,12 @@ class RateMixEffects(_BoundTool):
     }
 
     def forward(self, numerator: str, denominator: str, dimension: str) -> str:
+        return self._dispatch(numerator=numerator, denominator=denominator, dimension=dimension)
+
+    def compute(self, numerator: str, denominator: str, dimension: str) -> str:
         self.columns(numerator)
         self.columns(denominator)
+        self.dimension(dimension)
         result = engine.ratio_decomposition(self.frame, numerator, denominator, dimension)
         rows = [
             "rate_before",
@@ -123,14 +183,42 @@ class ChangeChart(_BoundTool):
     inputs = {"metric": _METRIC, "dimension": _DIMENSION}
 
     def forward(self, metric: str, dimension: str) -> str:
-        table = engine.breakdown(self.frame, dimension, *self.columns(metric))
+        return self._dispatch(metric=metric, dimension=dimension)
+
+    def compute(self, metric: str, dimension: str) -> str:
+        table = engine.breakdown(self.frame, self.dimension(dimension), *self.columns(metric))
         figure = charts.change_bar_chart(table, dimension, title=f"{metric} change by {dimension}")
         self.figures.append(json.loads(figure.to_json()))
         return f"Chart drawn: {metric} change by {dimension}."
 
 
-def bound_tools(frame: pd.DataFrame, figures: list[dict]) -> list[Tool]:
-    """The tool-calling agent's tools for one run; charts they draw are appended to `figures`."""
-    return [
-        cls(frame, figures) for cls in (MetricTotals, SegmentChanges, TopSlices, RateMixEffects, ChangeChart)
-    ]
+TOOL_CLASSES = (MetricTotals, SegmentChanges, TopSlices, RateMixEffects, ChangeChart)
+
+
+def bound_tools(frame: pd.DataFrame, figures: list[dict], remote: Remote | None = None) -> list[Tool]:
+    """The tool-calling agent's tools for one run; charts they draw are appended to `figures`.
+
+    With `remote` (a worker's `call_tool`), the tools run there and `frame` must have been sent to it as `df`.
+    """
+    return [cls(frame, figures, remote) for cls in TOOL_CLASSES]
+
+
+def call_in_worker(
+    frame: pd.DataFrame | None, name: str, arguments: Any, figures: list[dict]
+) -> dict[str, Any]:
+    """The worker's side of a remote call: runs one tool on the worker's `df`, as a protocol reply."""
+    tool_class = {cls.name: cls for cls in TOOL_CLASSES}.get(name)
+    if tool_class is None or frame is None or not isinstance(arguments, dict):
+        return {"kind": "tool", "failed": True, "message": f"no tool {str(name)[:80]!r} for this table"}
+    unknown = sorted(set(arguments) - set(tool_class.inputs))
+    if unknown:
+        return {
+            "kind": "tool",
+            "failed": True,
+            "message": f"unknown argument(s) for {name}: {', '.join(unknown)}",
+        }
+    try:
+        text = tool_class(frame, figures).compute(**arguments)
+    except Exception as error:  # shown to the model as the tool's error
+        return {"kind": "tool", "failed": True, "message": f"{type(error).__name__}: {error}"}
+    return {"kind": "tool", "failed": False, "message": text}
