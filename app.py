@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import streamlit as st
@@ -68,22 +69,25 @@ start, stop = st.columns([1, 5])
 no_dimensions = bool(dataset.dimensions) and not dimensions
 if no_dimensions:
     st.info("Pick at least one dimension to break the change down by.")
-busy = run is not None and not run.finished
+# A conversation waiting for a follow-up is not busy: a new Run ends it.
+busy = run is not None and not getattr(run, "idle", run.finished)
 if start.button("Run", type="primary", disabled=busy or no_dimensions, key="run_button"):
     try:
         model = build_model(choice, agent_kind)
     except ModelConfigError as error:
         st.error(escape_markdown(error))
         st.stop()
+    if isinstance(run, BackgroundRun):
+        run.close()  # the earlier conversation takes no more follow-ups: its worker is let go
     if compare:
         run = ScenarioComparison(dataset.scenarios, scenario_loader(dataset), request_for, model)
     else:
-        run = BackgroundRun(request_for(dataset), model)
+        run = BackgroundRun(request_for(dataset), model, conversation=True)  # follow-ups keep its memory
     st.session_state["run"] = run.start()
     run.wait_for_first_step(0.5)  # the analysis of a big file takes a moment; then step 1 shows in this rerun
-if run is not None and not run.finished and stop.button("Stop", key="stop_button"):
+if busy and stop.button("Stop", key="stop_button"):
     run.stop()
-if run is None or run.finished:
+if not busy:
     prepare_next_run(agent_kind)  # while the user reads the page
 
 
@@ -99,9 +103,37 @@ def show_trace(
         st.subheader("Charts")
         draw_charts(run, key)
     done = rerun_when_done or run
-    if live and done.finished and st.session_state.get("drawn_final") is not done:
-        st.session_state["drawn_final"] = done
+    # A conversation is done with a turn before its thread ends (it waits for a follow-up): `idle`.
+    marker = (id(done), len(getattr(done.result, "turns", None) or []))
+    if live and getattr(done, "idle", done.finished) and st.session_state.get("drawn_final") != marker:
+        st.session_state["drawn_final"] = marker
         st.rerun()  # one full rerun draws the summary and stops the ticking
+
+
+def show_turns(run: BackgroundRun, live: bool = False) -> None:
+    """Follow-up turns: the question, its answer checked against the engine, and its steps."""
+    for index, turn in enumerate(run.result.turns, start=2):
+        running = live and index == len(run.result.turns) + 1
+        st.chat_message("user").text(turn.question)  # plain text: the question is the user's
+        with st.chat_message("assistant"):
+            if turn.narrative:
+                claims = (turn.verification or {}).get("claims") or []
+                st.markdown(summary_markdown(turn.narrative, turn.analysis, turn.dataset, claims))
+                ok, sentence = verification_badge(turn.verification)
+                (st.success if ok else st.error)(sentence)
+            elif turn.error:
+                st.error(escape_markdown(turn.error))
+            with st.expander(f"Trace of follow-up {index - 1}", expanded=running):
+                draw_steps(SimpleNamespace(result=turn, finished=not running))
+
+
+def show_follow_up_live(run: BackgroundRun) -> None:
+    run.poll()
+    show_turns(run, live=True)
+    marker = (id(run), len(run.result.turns))
+    if run.idle and st.session_state.get("drawn_final") != marker:
+        st.session_state["drawn_final"] = marker
+        st.rerun()
 
 
 def show_comparison_live(comparison: ScenarioComparison) -> None:
@@ -184,9 +216,19 @@ if isinstance(run, ScenarioComparison):
         st.fragment(run_every=0.5)(show_comparison_live)(run)
 elif run is not None:
     run.poll()
-    if run.finished:
+    if not run.idle and not run.result.turns:
+        st.fragment(run_every=0.5)(show_trace)(run)
+    else:
         save_once(run)
         show_summary(run)
-        show_trace(run)
-    else:
-        st.fragment(run_every=0.5)(show_trace)(run)
+        show_trace(run, live=False)
+        if run.idle:
+            show_turns(run)
+            if run.can_follow_up:
+                follow_up = st.chat_input("Ask a follow-up question (the agent keeps what it computed)",
+                                          key="follow_up")  # fmt: skip
+                if follow_up:
+                    run.ask(follow_up)
+                    st.rerun()
+        else:  # a follow-up is running: earlier turns stay, the new one streams
+            st.fragment(run_every=0.5)(show_follow_up_live)(run)

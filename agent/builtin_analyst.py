@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from smolagents.models import ChatMessage, MessageRole, Model
 from smolagents.monitoring import TokenUsage
 
-from agent.prompt import ParsedTask, parse_task
+from agent.builtin_followup import answer_focus, find_focus, focus_parts, slice_name, words_of
+from agent.prompt import DEFAULT_QUESTION, ParsedTask, parse_task
 from agent.tokens import count_tokens, preload
 from tools.numbers import amount
+
+FOLLOW_UP_FUNCTIONS = (words_of, find_focus, focus_parts, slice_name, answer_focus)
 
 BUILTIN_MODEL_ID = "builtin-analyst"
 BUILTIN_LABEL = "Built-in analyst (rule-based, not an LLM)"
@@ -43,6 +46,7 @@ class _History:
     phases: list[str]  # phase of each earlier step, in order
     failed: list[bool]  # whether each earlier step ended in an error
     observations: list[str]  # what each earlier step printed
+    follow_up: str | None = None  # the question of a later turn in the same conversation
 
     @property
     def errors_in_a_row(self) -> int:
@@ -55,9 +59,18 @@ class _History:
 
 
 def read_history(messages: list[ChatMessage | dict]) -> _History:
-    """Splits the conversation into the task and the earlier steps' phases, errors and observations."""
+    """Splits the conversation into the task and the current turn's phases, errors and observations.
+
+    A follow-up question arrives as a later "New task:" message in the same memory: the schema comes from the
+    first task, the question and the steps from the latest one.
+    """
     texts = [message_text(m) for m in messages]
-    task_text = next((t for role, t in texts if role == "user" and t.startswith("New task:")), "")
+    tasks = [i for i, (role, t) in enumerate(texts) if role == "user" and t.startswith("New task:")]
+    task_text = texts[tasks[0]][1] if tasks else ""
+    follow_up = None
+    if len(tasks) > 1:
+        follow_up = texts[tasks[-1]][1][len("New task:") :].strip()
+        texts = texts[tasks[-1] :]
     phases: list[str] = []
     failed: list[bool] = []
     observations: list[str] = []
@@ -71,7 +84,7 @@ def read_history(messages: list[ChatMessage | dict]) -> _History:
             if "Error:\n" in text:
                 failed[-1] = True
             observations[-1] += text
-    return _History(parse_task(task_text), phases, failed, observations)
+    return _History(parse_task(task_text), phases, failed, observations, follow_up)
 
 
 class BuiltinAnalyst(Model):
@@ -123,10 +136,68 @@ def next_step(history: _History) -> str:
         )
     done = [p for p, failed in zip(history.phases, history.failed) if not failed]
     retry = bool(history.failed) and history.failed[-1]
+    if history.follow_up is not None:
+        return _follow_up_step(task, history.follow_up)
     if "compute" not in done:
         return _compute_step(task, safe=retry)
     lead = _lead_dimension(history, task)
     return _report_step(task, lead, safe=retry)
+
+
+def _follow_up_step(task: ParsedTask, question: str) -> str:
+    """A follow-up in one step: find what the question names in `df`, break it down, answer; or say plainly that
+    the question is beyond a rule-based analyst."""
+    top = next((int(w) for w in re.findall(r"\b(?:top|first|largest)\s+(\d{1,2})\b", question.lower())), 3)
+    functions = "\n\n".join(_source_of(f) for f in (amount, *FOLLOW_UP_FUNCTIONS))
+    code = [
+        "# phase: follow-up",
+        functions,
+        "",
+        f"question = {question!r}",
+        f"lines = answer_focus(df, question, metric={task.metric!r}, dimensions={task.dimensions!r}, top={top})",
+        "if lines is None:",
+        f"    final_answer({BEYOND_BUILTIN!r})",
+        "else:",
+        "    final_answer('\\n'.join(lines).strip())",
+    ]
+    thought = ("I look in `df` for the segments, dimensions or metric this question names, and break them down with "
+               "the KPI tools; if it names none, I say so rather than answer another question.")  # fmt: skip
+    return _step(thought, "\n".join(code))
+
+
+_CHANGE_WORDS = {
+    "change", "changed", "changes", "drop", "dropped", "drops", "fell", "fall", "rise", "rose", "grew", "grow",
+    "growth", "decline", "declined", "increase", "increased", "decrease", "decreased", "why", "drove", "driver",
+    "drivers", "explain", "happened", "moved", "move", "up", "down", "differ", "difference", "compare", "summary",
+}  # fmt: skip
+
+
+def _question_code(task: ParsedTask) -> list[str]:
+    """The user's own question, answered: the segments or dimension it names broken down first; a question about
+    nothing this analyst can compute is said to be beyond it, never answered with another question's summary."""
+    question = task.question.strip()
+    if not question or question == DEFAULT_QUESTION.format(metric=task.metric):
+        return []
+    words = set(re.findall(r"[a-z0-9]+", question.lower()))
+    about_change = bool(
+        words & (_CHANGE_WORDS | {task.metric.lower(), *(m.lower() for m in task.ratio or ())})
+    )
+    functions = "\n\n".join(_source_of(f) for f in FOLLOW_UP_FUNCTIONS)
+    return [
+        functions,
+        f"question = {question!r}",
+        f"focus_lines = answer_focus(df, question, metric={task.metric!r}, dimensions={task.dimensions!r}, top=3)",
+        "if focus_lines is not None:",
+        "    lines = lines[:1] + [''] + focus_lines + ['Overall:'] + lines[1:]",
+        *([] if about_change else ["else:", f"    lines = [{BEYOND_BUILTIN!r}]"]),
+    ]
+
+
+BEYOND_BUILTIN = (
+    "The built-in analyst answers questions that name segments of this file (such as a country or a platform), "
+    "a dimension, or the top few changes; this question names none of them, so it is beyond a rule-based analyst. "
+    "Choose an LLM model in the settings to ask it."
+)
 
 
 def _step(thought: str, code: str) -> str:
@@ -270,6 +341,7 @@ def _report_step(task: ParsedTask, lead: str | None, safe: bool) -> str:
         code.append(f"lines[0] = 'Scenario `{task.scenario}`: ' + lines[0]")
     code += _ratio_code() if task.ratio else _drivers_code()
     code += _caveats_code(task)
+    code += _question_code(task)
     code += ['summary = "\\n".join(lines)', "final_answer(summary)"]
     thought = (
         f"The tables above give the totals{' and the rate/mix split' if task.ratio else ''}; "

@@ -33,7 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="analyse a before/after file", description="Analyse a before/after file."
     )
     run.add_argument("file", help="CSV, TSV, semicolon file, Excel (.xlsx) or Parquet")
-    run.add_argument("-q", "--question", default="", help="what to explain (default: how the metric changed)")
+    run.add_argument(
+        "-q",
+        "--question",
+        action="append",
+        default=[],
+        help="what to explain (default: how the metric changed); repeat it for follow-up questions, asked in order "
+        "in the same conversation",
+    )
     run.add_argument("--metric", help="the metric to explain (default: the first, or the ratio's numerator)")
     run.add_argument("--ratio", metavar="NUM/DEN", help="a ratio metric, e.g. orders/users for conversion")
     run.add_argument("--by", action="append", metavar="DIM", help="a dimension to analyse (repeatable)")
@@ -153,7 +160,7 @@ def _run(args: argparse.Namespace) -> int:
         )
 
     def request_for(dataset) -> RunRequest:
-        return RunRequest(dataset, question=args.question, metric=args.metric, ratio=args.ratio, by=args.by,
+        return RunRequest(dataset, question=(args.question or [""])[0], metric=args.metric, ratio=args.ratio, by=args.by,
                           max_steps=args.max_steps, executor=args.executor, step_timeout=args.step_timeout,
                           agent=args.agent)  # fmt: skip
 
@@ -165,16 +172,17 @@ def _run(args: argparse.Namespace) -> int:
     if wants_all_scenarios(args.after):
         return _run_all_scenarios(args, load, request_for, model)
     request = request_for(load(args.after))
+    follow_ups = args.question[1:]
     result = RunResult()
     if args.json:
-        for event in run_events(request, model):
+        for event in run_events(request, model, follow_ups=follow_ups):
             result.apply(event)
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
         from agent.render import TerminalRenderer
 
         render = TerminalRenderer()
-        for event in run_events(request, model):
+        for event in run_events(request, model, follow_ups=follow_ups):
             result.apply(event)
             render(event)
     return EXIT_OK if result.status == "success" else EXIT_RUN_FAILED

@@ -57,6 +57,11 @@ class TerminalRenderer:
                  f"({totals.get('abs_change', 0):+,.2f}, {'new' if pct is None else f'{pct:+.2f}%'})", style="dim")
         )  # fmt: skip
 
+    def _on_turn_started(self, event: ev.TurnStarted) -> None:
+        self.console.print(
+            Rule(Text(f"Follow-up {event.turn - 1}: {event.question}", style="bold"), style="magenta")
+        )
+
     def _on_step_started(self, event: ev.StepStarted) -> None:
         self.console.print(Rule(f"Step {event.step}", style="cyan"))
 

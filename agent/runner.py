@@ -7,7 +7,7 @@ import io
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,7 @@ from agent.models import describe_model_error, secrets_of
 from agent.prompt import DEFAULT_QUESTION, TaskSpec, build_task, code_agent_prompt_templates
 from agent.sandbox import DEFAULT_STEP_TIMEOUT_S, ProcessExecutor
 from agent.verification import ClaimCheck, final_answer_check, verify
-from tools.analysis import analyze, jsonable
+from tools.analysis import analyze, find_focus, focus_slices, jsonable
 from tools.bound_tools import bound_tools
 from tools.kpi_tools import KPI_TOOLS
 from tools.loading import Dataset
@@ -175,8 +175,17 @@ def run_events(
     model: Model | None = None,
     *,
     stop: threading.Event | None = None,
+    follow_ups: Iterable[str] = (),
 ) -> Iterator[ev.Event]:
     """Runs the code agent and yields every event of the run as it happens.
+
+    Args:
+        request: What to analyse.
+        model: The smolagents model (None: the built-in analyst of the agent kind).
+        stop: Set it to end the run after the current step.
+        follow_ups: Further questions, asked in order once the first turn is over, each in the same agent memory
+            (smolagents `reset=False`): a `TurnStarted` event, then that turn's steps, answer, verification and
+            `RunFinished`. It may block (a page waiting for the next question); the worker lives until it ends.
 
     Raises:
         DataError: Before the first event, when the request does not fit the file (unknown metric or ratio).
@@ -212,7 +221,9 @@ def run_events(
         raise
     # A summary whose claims do not match the engine goes back to the model once, naming each claim and the
     # right figure; the correction is a step of its own in the trace.
-    check = final_answer_check(analysis)
+    # Segments the question names are checked too (their breakdowns are figures an answer may state).
+    checked = _with_focus(analysis, dataset, request.question.strip())
+    check = final_answer_check(checked)
     agent.final_answer_checks = [check]
     ratio = analysis["ratio"]
     ratio_parts = (ratio["numerator"], ratio["denominator"]) if ratio else None
@@ -234,8 +245,17 @@ def run_events(
         yield ev.DataWarning(sandbox_note)
     yield ev.AnalysisReady(analysis)
     try:
-        for event in _drive(agent, model, task, max_steps, analysis, stop, drawn):
+        for event in _drive(agent, model, task, max_steps, checked, stop, drawn):
             yield redact(event, secrets) if secrets else event
+        for turn, question in enumerate(follow_ups, start=2):
+            if stop is not None and stop.is_set():
+                break
+            # The follow-up's answer is checked against the engine's figures plus those of the segments it names.
+            checked = _with_focus(analysis, dataset, question)
+            agent.final_answer_checks = [final_answer_check(checked)]
+            yield ev.TurnStarted(turn, question, question)
+            for event in _drive(agent, model, question, max_steps, checked, stop, drawn, reset=False):
+                yield redact(event, secrets) if secrets else event
     finally:
         if hasattr(agent, "cleanup"):
             agent.cleanup()  # stops the worker process, even when the consumer abandons the stream
@@ -248,6 +268,14 @@ def _sandbox_warning(executor: Any) -> str | None:
     if executor is None:  # the tool-calling agent's tools with --executor local
         return "The tool-calling agent's tools run in this process (--executor local), outside the sandbox."
     return "The agent's code runs in this process (--executor local), outside the sandbox."
+
+
+def _with_focus(analysis: dict[str, Any], dataset: Dataset, question: str) -> dict[str, Any]:
+    """The analysis plus the slices of the segments a question names (Germany × Android and its breakdown)."""
+    focus = find_focus(question, dataset, analysis["dimensions"]) if question else {}
+    if not focus:
+        return analysis
+    return {**analysis, "top_slices": [*analysis["top_slices"], *focus_slices(dataset, analysis, focus)]}
 
 
 def redact(event: ev.Event, secrets: list[str]) -> ev.Event:
@@ -270,8 +298,9 @@ def _drive(
     analysis: dict,
     stop: threading.Event | None,
     drawn: list[dict[str, Any]],
+    reset: bool = True,
 ) -> Iterator[ev.Event]:
-    """Iterates the agent's stream and translates it into events."""
+    """Iterates the agent's stream and translates it into events (`reset=False`: a follow-up in the same memory)."""
     last_output: dict[str, Any] = {}
     original_generate = model.generate
 
@@ -296,7 +325,7 @@ def _drive(
     chart_index = 0
     yield ev.StepStarted(current)
     try:
-        for item in agent.run(task, stream=True, reset=True, max_steps=max_steps):
+        for item in agent.run(task, stream=True, reset=reset, max_steps=max_steps):
             if isinstance(item, ToolCall):
                 if item.name == "python_interpreter":
                     thought, code = (

@@ -32,13 +32,21 @@ class BackgroundRun:
         model: The smolagents model (None: the built-in analyst).
     """
 
-    def __init__(self, request: RunRequest, model=None):
+    # A conversation waits this long for a follow-up question before its worker process is let go.
+    FOLLOW_UP_IDLE_S = 300.0
+
+    def __init__(self, request: RunRequest, model=None, conversation: bool = False):
         self.request = request
         self.model = model
         self.result = RunResult()
         self.events: list[ev.Event] = []  # every event polled so far, for saving
         self.saved_id: int | None = None  # its row in the run history, once saved (-1: saving failed)
+        self.saved_turns = 0  # turns in the saved copy: a conversation is saved again after each follow-up
         self.stop_event = threading.Event()
+        self.conversation = conversation  # keep the agent for follow-up questions (`ask`)
+        self._questions: queue.Queue[str | None] = queue.Queue()
+        self._turns_asked = 1
+        self._turns_done = 0
         self._queue: queue.Queue[ev.Event] = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="kpi-narrator-run", daemon=True)
         self._finished = threading.Event()
@@ -48,9 +56,21 @@ class BackgroundRun:
         self._thread.start()
         return self
 
+    def _follow_ups(self):
+        """The questions asked with `ask`, as they come; ends on `close`, on Stop, or after a long idle wait."""
+        while not self.stop_event.is_set():
+            try:
+                question = self._questions.get(timeout=self.FOLLOW_UP_IDLE_S)
+            except queue.Empty:
+                return
+            if question is None:
+                return
+            yield question
+
     def _work(self) -> None:
+        follow_ups = self._follow_ups() if self.conversation else ()
         try:
-            for event in run_events(self.request, self.model, stop=self.stop_event):
+            for event in run_events(self.request, self.model, stop=self.stop_event, follow_ups=follow_ups):
                 self._queue.put(event)
                 if isinstance(event, ev.StepStarted):
                     self._stepping.set()
@@ -73,7 +93,28 @@ class BackgroundRun:
             self.result.apply(event)
             self.events.append(event)
             new.append(event)
+            if isinstance(event, ev.RunFinished):
+                self._turns_done += 1
         return new
+
+    def ask(self, question: str) -> None:
+        """A follow-up question in the same conversation (the agent keeps its memory and variables)."""
+        self._turns_asked += 1
+        self._questions.put(question)
+
+    def close(self) -> None:
+        """Ends the conversation: no more follow-ups, the worker process is let go."""
+        self._questions.put(None)
+
+    @property
+    def idle(self) -> bool:
+        """True when every asked turn has finished (the run may still wait for a follow-up)."""
+        return self.finished or (self._turns_done >= self._turns_asked and self._queue.empty())
+
+    @property
+    def can_follow_up(self) -> bool:
+        """True while the conversation takes another question."""
+        return self.conversation and not self._finished.is_set() and self.idle
 
     def stop(self) -> None:
         """Asks the run to end after the current step; the steps made so far are kept."""
@@ -92,6 +133,16 @@ class BackgroundRun:
         """Blocks until the first step has started, at most `timeout` seconds: the page that started the run can
         then show it at once instead of on its next refresh."""
         return self._stepping.wait(timeout)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Polls until every asked turn has finished (for tests and scripts); False on time-out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.poll()
+            if self.idle:
+                return True
+            time.sleep(0.05)
+        return False
 
 
 class Replay:

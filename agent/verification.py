@@ -257,8 +257,10 @@ class Lexicon:
             if previous is not None and TOTAL not in previous.entities and TOTAL not in mention.entities:
                 gap = text[previous.end : mention.start]
                 if _SLICE_GAP.fullmatch(gap):
+                    # A slice already merged extends by one more name: Germany × Android × email.
+                    components = {key: parts for parts, key in self.slices.items()}
                     pairs = [
-                        self.slices.get(frozenset([a, b]))
+                        self.slices.get(components.get(a, frozenset([a])) | {b})
                         for a in previous.entities
                         for b in mention.entities
                     ]

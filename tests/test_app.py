@@ -14,7 +14,7 @@ def app():
 def finish_run(app: AppTest) -> AppTest:
     app.button(key="run_button").click().run()
     run = app.session_state["run"]
-    assert run.wait(60)
+    assert run.wait_idle(60)
     return app.run()
 
 

@@ -203,7 +203,8 @@ def test_hostile_model_code_is_refused_and_a_tampered_answer_is_flagged(revenue_
             "        return 'Revenue fell 7.67%, and Narnia drove 100.00% of the change.'\n"
             "final_answer(Answer())"
         )
-        replies = [step(code) for code in attacks] + [step(flood), step(tampered)]
+        # The tampered answer twice: the claim check sends a wrong answer back once, the second stands, flagged.
+        replies = [step(code) for code in attacks] + [step(flood), step(tampered), step(tampered)]
         process, left = run_cli(
             replies, revenue_file, "--max-steps", str(len(replies)), "--step-timeout", "2"
         )
@@ -505,6 +506,8 @@ def test_the_page_with_a_hostile_api_base_keeps_everything_inside(tmp_path):
             step(f"df.to_parquet('{outside}/written.parquet')"),
             step("import pandas as pd\nprint(pd.read_csv('/etc/passwd', sep='|', header=None).to_string())"),
             step(f"import pandas as pd\npd.read_csv('http://127.0.0.1:{listeners.tcp_port}/x.csv')"),
+            # twice: the claim check sends the wrong answer back once, the second stands, flagged
+            step("final_answer('Revenue fell 7.67%, and Narnia drove 100.00% of the change.')"),
             step("final_answer('Revenue fell 7.67%, and Narnia drove 100.00% of the change.')"),
         ]
         with ScriptedChatServer(replies) as server:
@@ -512,9 +515,10 @@ def test_the_page_with_a_hostile_api_base_keeps_everything_inside(tmp_path):
             app.text_input(key="model_id").set_value("openai/test-model")
             app.text_input(key="api_base").set_value(server.url)
             app.text_input(key="api_key").set_value(SECRET)
+            app.select_slider(key="max_steps").set_value(len(replies))
             app.button(key="run_button").click().run()
             run = app.session_state["run"]
-            assert run.wait(120)
+            assert run.wait_idle(120)
             app.run()
     assert not app.exception
     assert listeners.received == []

@@ -53,7 +53,7 @@ def test_no_key_is_saved(history, revenue_dataset):
 def test_main_page_saves_and_history_page_opens_it(history):
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     app.button(key="run_button").click().run()
-    assert app.session_state["run"].wait(60)
+    assert app.session_state["run"].wait_idle(60)
     app.run()
     [row] = history.list()
     assert row["status"] == "success" and row["verified"] == 20
@@ -108,7 +108,7 @@ def test_served_pages_keep_each_sessions_runs_apart(history, write_file, monkeyp
     )
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     app.button(key="run_button").click().run()
-    assert app.session_state["run"].wait(60)
+    assert app.session_state["run"].wait_idle(60)
     app.run()
     assert len(history.list()) == 1  # saved, under this session
     own = AppTest.from_file(str(ROOT / "pages" / "2_Run_history.py"), default_timeout=60)

@@ -176,7 +176,7 @@ def test_export_shapes_need_nothing_typed_in_the_page(tmp_path, shape):
     assert not app.exception and not app.error
     app.button(key="run_button").click().run()
     run = app.session_state["run"]
-    assert run.wait(60)
+    assert run.wait_idle(60)
     app.run()
     earlier, later = SHAPES_ORDER[shape]
     assert run.result.status == "success"

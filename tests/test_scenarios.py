@@ -270,7 +270,7 @@ def test_page_has_one_scenario_picker_and_applies_it_to_every_metric(three_scena
     app.selectbox(key=f"denominator-{path.name}").set_value("users").run()
     app.button(key="run_button").click().run()
     run = app.session_state["run"]
-    assert run.wait(60)
+    assert run.wait_idle(60)
     app.run()
     assert not app.exception
     assert run.result.dataset["scenario"] == "scenario_3"

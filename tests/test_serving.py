@@ -95,7 +95,7 @@ def test_a_visitor_picks_only_the_operators_models(write_file, monkeypatch):
     )
     assert app.selectbox(key="served_model").options == ["builtin", "openai/m"]
     app.button(key="run_button").click().run()
-    assert app.session_state["run"].wait(60)
+    assert app.session_state["run"].wait_idle(60)
     app.run()
     assert any("Revenue fell 7.67%" in m.value for m in app.markdown)
 
@@ -133,7 +133,7 @@ def test_a_visitor_runs_the_operators_llm_and_its_links_are_text(write_file, mon
         app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
         app.selectbox(key="served_model").set_value("openai/test-model").run()
         app.button(key="run_button").click().run()
-        assert app.session_state["run"].wait(60)
+        assert app.session_state["run"].wait_idle(60)
         app.run()
         assert (
             llm.requests and llm.requests[0]["headers"]["Authorization"] == "Bearer sk-operator-" + "k" * 20

@@ -131,7 +131,7 @@ def test_page_windows_presets_and_trend(daily_file):
     app.selectbox(key=f"compare-{path.name}").set_value("Last 14 days vs the 14 before").run()
     app.button(key="run_button").click().run()
     run = app.session_state["run"]
-    assert run.wait(60)
+    assert run.wait_idle(60)
     app.run()
     assert run.result.analysis["windows"] == ["2026-11-01..2026-11-14", "2026-11-15..2026-11-28"]
     assert any("2026-11-01..2026-11-14 → 2026-11-15..2026-11-28" in t.value for t in app.text)  # the header

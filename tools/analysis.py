@@ -230,3 +230,83 @@ def jsonable(value: Any) -> Any:
     if value is pd.NA or value is pd.NaT:
         return None
     return str(value)
+
+
+def find_focus(
+    question: str, dataset: Dataset, dimensions: Sequence[str] | None = None
+) -> dict[str, list[str]]:
+    """The segments a question names: for each dimension, its values that appear in the question as words.
+
+    "Why did Android revenue drop in Germany, and was iOS affected?" -> {"country": ["Germany"], "platform":
+    ["Android", "iOS"]}. Matched without regard to case, on whole words; dimensions with more than 5,000 values
+    are not searched (their values are ids, not names a question uses).
+    """
+    text = f" {' '.join(_words(question))} "
+    focus: dict[str, list[str]] = {}
+    for dimension in dimensions or dataset.dimensions:
+        column = dataset.frame[dimension]
+        values = column.cat.categories if isinstance(column.dtype, pd.CategoricalDtype) else column.unique()
+        if len(values) > 5000:
+            continue
+        found = [str(v) for v in values if str(v).strip() and f" {' '.join(_words(str(v)))} " in text]
+        if found:  # in the order the question names them
+            focus[dimension] = sorted(found, key=lambda v: text.find(f" {' '.join(_words(v))} "))
+    return focus
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in "".join(ch.lower() if ch.isalnum() else " " for ch in text).split() if w]
+
+
+def focus_slices(
+    dataset: Dataset, analysis: dict[str, Any], focus: dict[str, list[str]]
+) -> list[dict[str, Any]]:
+    """Slice rows (as in `top_slices`) for the segments a question names and their breakdown by the other
+    dimensions: the figures an answer about them may state, so that verification knows them.
+
+    Shares are of the total change, like every `contribution_pct` of the analysis.
+    """
+    before, after = dataset.metric_columns(analysis["metric"])
+    frame = dataset.frame
+    total = engine.totals(frame, before, after)
+    others = [d for d in analysis["dimensions"] if d not in focus]
+    rows: list[dict[str, Any]] = []
+    for combination in _combinations(focus):
+        mask = np.ones(len(frame), dtype=bool)
+        for dimension, value in combination.items():
+            mask &= (frame[dimension].astype(str) == value).to_numpy()
+        part = frame.loc[mask]
+        if part.empty:
+            continue
+        rows.append(_slice_row(combination, engine.totals(part, before, after), total))
+        for dimension in others:
+            for _, row in engine.breakdown(part, dimension, before, after).head(TABLE_ROWS).iterrows():
+                figures = {"before": row["before"], "after": row["after"]}
+                rows.append(_slice_row({**combination, dimension: str(row[dimension])}, figures, total))
+    return jsonable(rows)
+
+
+def _combinations(focus: dict[str, list[str]]) -> list[dict[str, str]]:
+    combinations: list[dict[str, str]] = [{}]
+    for dimension, values in focus.items():
+        combinations = [{**c, dimension: v} for c in combinations for v in values]
+    return combinations[:50]
+
+
+def _slice_row(parts: dict[str, str], figures: dict[str, Any], total: dict[str, Any]) -> dict[str, Any]:
+    from tools.segment_labels import slice_label
+
+    before, after = float(figures["before"]), float(figures["after"])
+    change = after - before
+    total_change = float(total["abs_change"])
+    return {
+        "slice": dict(parts),
+        "label": " × ".join(f"{d}={v}" for d, v in parts.items()),
+        "segment": slice_label(parts),
+        "depth": len(parts),
+        "before": before,
+        "after": after,
+        "abs_change": change,
+        "pct_change": change / abs(before) * 100.0 if before else None,
+        "contribution_pct": change / total_change * 100.0 if total_change else None,
+    }

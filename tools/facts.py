@@ -308,7 +308,7 @@ def segment_names(analysis: Analysis | dict[str, Any]) -> dict[str, set[str]]:
 
 
 def slice_entities(analysis: Analysis | dict[str, Any]) -> dict[frozenset[str], str]:
-    """The 2-dimension slices of the drill-down: {{"country=Germany", "platform=Android"}: "country=...&..."}."""
+    """The slices of two or more dimensions: {{"country=Germany", "platform=Android"}: "country=...&..."}."""
     found = {}
     for row in analysis.get("top_slices") or []:
         slice_ = {str(d): str(v) for d, v in (row.get("slice") or {}).items()}

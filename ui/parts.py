@@ -410,10 +410,14 @@ def draw_charts(run: BackgroundRun | Replay, key: str) -> None:
 
 def save_once(run: BackgroundRun) -> None:
     """Saves a finished run to the history once; a history that cannot be written is a warning, not a failure."""
-    if not run.finished or run.saved_id is not None:
+    turns = 1 + len(run.result.turns)
+    if not getattr(run, "idle", run.finished) or (run.saved_id is not None and run.saved_turns == turns):
         return
     try:
-        run.saved_id = run_history().save(run.events, st.session_state.get("data_hash", ""))
+        history = run_history()
+        if run.saved_id is not None and run.saved_id > 0:  # a conversation grew: its saved copy is replaced
+            history.delete(run.saved_id)
+        run.saved_id, run.saved_turns = history.save(run.events, st.session_state.get("data_hash", "")), turns
     except (OSError, sqlite3.Error) as error:
         run.saved_id = -1
         st.warning(escape_markdown(f"The run could not be saved to the history: {error}"))
