@@ -52,7 +52,13 @@ if ratio:  # Metric and Question follow the ratio: its numerator's totals, the r
     metric = left.selectbox("Metric", [ratio.split("/")[0]], disabled=True, help="the ratio's numerator")
     measure = ratio.replace("/", " / ")
 else:
-    metric = measure = left.selectbox("Metric", dataset.metrics)
+    metric = measure = left.selectbox(
+        "Metric",
+        dataset.metrics,
+        # Averages, rates and deviations are offered last and marked: their sums across segments mean nothing.
+        format_func=lambda m: f"{m} (not additive)" if m in dataset.not_additive else m,
+        key=f"metric-{dataset.source}",
+    )
 dimensions = right.multiselect("Dimensions", dataset.dimensions, default=dataset.dimensions)
 question = st.text_input("Question", value=f"Explain how {measure} changed and which segments drove it.")
 compare = compare_all_scenarios(dataset)
