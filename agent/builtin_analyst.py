@@ -340,6 +340,7 @@ def _report_step(task: ParsedTask, lead: str | None, safe: bool) -> str:
         # A scenario file: the first line says which scenario every figure comes from.
         code.append(f"lines[0] = 'Scenario `{task.scenario}`: ' + lines[0]")
     code += _ratio_code() if task.ratio else _drivers_code()
+    code += _timing_code(task)
     code += _caveats_code(task)
     code += _question_code(task)
     code += ['summary = "\\n".join(lines)', "final_answer(summary)"]
@@ -460,6 +461,26 @@ def _drivers_code() -> list[str]:
         "        else:",
         "            share = f\", {abs(row['share_of_gross_pct']):.2f}% of all movement\"",
         "        lines.append(f\"- {row[main]}: {amount(row['abs_change'], True)} ({pct}){share}\")",
+    ]
+
+
+def _timing_code(task: ParsedTask) -> list[str]:
+    """A time series: when in the later window the change happened, from `daily` (dates written as ISO dates)."""
+    if not task.windows:
+        return []
+    earlier, later = task.windows
+    return [
+        f"timing = change_timing(daily, metric=metric, earlier={earlier!r}, later={later!r})",
+        "run = timing['run']",
+        "if run is not None and totals['abs_change']:",
+        "    direction = 'drop' if totals['abs_change'] < 0 else 'rise'",
+        "    where = f\"{run['start']} to {run['end']}\" if run['start'] != run['end'] else run['start']",
+        "    lines.append('')",
+        "    if timing['concentrated']:",
+        "        lines.append(f\"When: {run['share_pct']:.2f}% of the {direction} fell on {where}.\")",
+        "    else:",
+        "        lines.append(f\"When: the {direction} is spread over the later window; {run['share_pct']:.2f}% of it \"",
+        '                     f"fell on {where}.")',
     ]
 
 

@@ -131,6 +131,13 @@ def build_task(dataset: Dataset, spec: TaskSpec, agent: str = "code") -> str:
         lines.append(f"other metrics: {listed}{more}")
     if spec.ratio:
         lines.append(f"ratio: {spec.ratio[0]} / {spec.ratio[1]}")
+    if dataset.windows is not None:
+        earlier, later = (window.label() for window in dataset.windows)
+        lines.append(f"windows: earlier {earlier}, later {later} (df holds each window's totals per segment"
+                     + (", as daily averages" if dataset.averaged else "") + ")")  # fmt: skip
+        if agent == "code" and dataset.daily is not None:
+            lines.append(f"`daily`: pandas DataFrame, one row per date (column date) with each metric's total, "
+                         f"{len(dataset.daily):,} dates: say when in the later window the change happened")  # fmt: skip
     if dataset.scenario:
         others = [s for s in dataset.scenarios if s != dataset.scenario]
         lines.append(f"scenario: {dataset.scenario} (every metric's after values; say so in the summary's first "
@@ -159,6 +166,7 @@ class ParsedTask:
     question: str
     warnings: int
     scenario: str | None = None
+    windows: tuple[str, str] | None = None
 
 
 def parse_task(task: str) -> ParsedTask | None:
@@ -182,6 +190,7 @@ def parse_task(task: str) -> ParsedTask | None:
     ratio = field("ratio")
     warnings = field("loading warnings")
     scenario = field("scenario")
+    windows = re.match(r"earlier (\S+), later (\S+)", field("windows") or "")
     question = task.rsplit("## Question\n", 1)[-1].strip() if "## Question\n" in task else ""
     return ParsedTask(
         metric=metric_line.split(" ", 1)[0],
@@ -190,4 +199,5 @@ def parse_task(task: str) -> ParsedTask | None:
         question=question,
         warnings=int(warnings.split(" ", 1)[0]) if warnings else 0,
         scenario=re.sub(r"\W", "", scenario.split(" ", 1)[0]) if scenario else None,
+        windows=(windows.group(1), windows.group(2)) if windows else None,
     )

@@ -213,6 +213,8 @@ def run_events(
         agent = build_code_agent(model, request.tools, max_steps, request.executor, request.step_timeout)
         # `df` goes into the executor's variables, not into the task text (additional_args would paste str(df)).
         agent.state["df"] = dataset.frame.copy()
+        if dataset.daily is not None:  # a time series: every date's totals, for when (not only where)
+            agent.state["daily"] = dataset.daily.copy()
     try:
         analysis = analyze(dataset, metric=request.metric, ratio=request.ratio, by=request.by)
     except BaseException:

@@ -144,3 +144,23 @@ def test_page_windows_presets_and_trend(daily_file):
     ).run()
     assert not app.exception
     assert any("compared on daily averages" in w.value for w in app.warning)
+
+
+def test_the_summary_says_when_and_the_agent_reaches_the_daily_table(tmp_path):
+    from agent.result import collect
+    from agent.runner import RunRequest, run_events
+
+    path = tmp_path / "two_days.csv"
+    daily_frame(drop_days=2).to_csv(path, index=False)  # the planted drop sits on the last two days
+    result = collect(run_events(RunRequest(load_dataset(path, compare="wow"), executor="local")))
+    # concentrated on the planted days (noise on the other days may leave the last one alone holding 70%)
+    assert (
+        "% of the drop fell on 2026-11-28." in result.narrative
+        or "fell on 2026-11-27 to 2026-11-28." in result.narrative
+    )
+    assert "spread over" not in result.narrative
+    assert "change_timing(daily" in result.steps[-1]["code"]
+    flagged = [c for c in result.verification["claims"] if c["verdict"] not in ("verified", "unbound")]
+    assert not flagged, flagged
+    task = result.dataset["windows"]
+    assert task == ["2026-11-15..2026-11-21", "2026-11-22..2026-11-28"]

@@ -254,6 +254,11 @@ def fact_table(analysis: Analysis | dict[str, Any]) -> list[Fact]:
     ratio = analysis.get("ratio")
     if ratio:
         _ratio_facts(build, ratio)
+    run = (analysis.get("timing") or {}).get("run")
+    if (
+        run
+    ):  # a time series: "74.67% of the drop fell on 2026-11-23 to 2026-11-27" is a share of the total change
+        build.add(TOTAL, "the total", metric, "share_of_change", run.get("share_pct"), "timing.run.share_pct")
     return build.facts
 
 

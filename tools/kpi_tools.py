@@ -131,6 +131,24 @@ def rate_mix_chart(effects: dict, title: str = "") -> Any:
     return charts.rate_mix_chart(effects["by_segment"], effects["dimension"], title=title or None)
 
 
+@tool
+def change_timing(daily: Any, metric: str, earlier: str, later: str) -> dict:
+    """When in the later window the change happened: each later date against the earlier window (same weekday when
+    whole weeks apart); run = the shortest stretch of dates holding 70% of the change, concentrated = it covers at
+    most a third of the window.
+
+    Args:
+        daily: The table of totals per date (`daily`, with a `date` column).
+        metric: Metric name, a column of `daily`.
+        earlier: The earlier window, "2026-11-15..2026-11-21".
+        later: The later window, "2026-11-22..2026-11-28".
+    """
+    from tools.windows import parse_range, when_it_changed
+
+    frame = daily.assign(date=pd.to_datetime(daily["date"]))
+    return when_it_changed(frame, parse_range(earlier), parse_range(later), metric)
+
+
 KPI_TOOLS = [
     metric_totals,
     segment_changes,
@@ -139,4 +157,5 @@ KPI_TOOLS = [
     change_chart,
     waterfall_chart,
     rate_mix_chart,
+    change_timing,
 ]

@@ -128,6 +128,7 @@ class Dataset:
         windows: For a time series, the (earlier, later) windows compared.
         daily: For a time series, the total of each metric per date over every date of the file (`date` as
             datetime64, one column per metric): the trend, and when in the later window the change happened.
+        averaged: For a time series, whether the windows are compared on daily averages (unequal lengths).
     """
 
     frame: pd.DataFrame
@@ -147,6 +148,7 @@ class Dataset:
     ignored: dict[str, str] = field(default_factory=dict)
     windows: tuple[Window, Window] | None = None
     daily: pd.DataFrame | None = None
+    averaged: bool = False
 
     def find_metric(self, metric: str) -> str:
         """The metric's name as the file writes it, matched without regard to case and spacing."""
@@ -837,6 +839,7 @@ def load_dataset(
         ignored=ignored,
         windows=series.windows if series else None,
         daily=series.daily if series else None,
+        averaged=bool(series) and series.scales != (1.0, 1.0),
     )
 
 
