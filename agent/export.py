@@ -131,6 +131,9 @@ def report_markdown(result: RunResult) -> str:
     lines += [_verification_line(result), "",
               f"Model: {escape_markdown(result.model)} · agent: {escape_markdown(result.agent)}", ""]  # fmt: skip
     lines += _claims_markdown(result)
+    for number, turn in enumerate(result.turns, start=1):  # follow-up questions, each with its checked answer
+        lines += [f"## Follow-up {number}: {escape_markdown(turn.question)}", "", _summary(turn), "",
+                  _verification_line(turn), ""]  # fmt: skip
     for name, rows in tables_of(result).items():
         frame = pd.DataFrame(rows)
         lines += [f"## {escape_markdown(name.replace('_', ' '))}", "", _markdown_table(frame), ""]
@@ -185,6 +188,15 @@ def _verification_line(result: RunResult, markdown: bool = True) -> str:
     return f"Verified {checked} of {checked} numbers against the engine."
 
 
+def _turn_html(number: int, turn: RunResult) -> str:
+    """A follow-up question and its checked answer."""
+    import markdown_it
+
+    answer = markdown_it.MarkdownIt("commonmark", {"html": False}).render(_summary(turn))
+    return (f"<h2>Follow-up {number}: {html.escape(turn.question)}</h2>{answer}"
+            f"<p><em>{html.escape(_verification_line(turn, markdown=False))}</em></p>")  # fmt: skip
+
+
 def _claims_html(result: RunResult) -> str:
     notes = claim_notes((result.verification or {}).get("claims") or [])
     items = "".join(f"<li>{html.escape(note.partition('. ')[2])}</li>" for note in notes)
@@ -220,6 +232,7 @@ def report_html(result: RunResult) -> str:
         f"<p><em>{html.escape(_verification_line(result, markdown=False))}</em></p>"
         f"<p>Model: {html.escape(result.model)} · agent: {html.escape(result.agent)}</p>"
         + _claims_html(result)
+        + "".join(_turn_html(number, turn) for number, turn in enumerate(result.turns, start=1))
         + "".join(charts)
         + "".join(tables)
         + "</body></html>"

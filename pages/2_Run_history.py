@@ -62,6 +62,13 @@ if result.narrative:
     if claims:
         with st.expander("Each number, checked against the engine", expanded=not ok):
             st.text("\n".join(claim_notes(claims)))
+for turn in result.turns:  # the whole conversation: each follow-up with its checked answer
+    st.chat_message("user").text(turn.question)
+    with st.chat_message("assistant"):
+        turn_claims = (turn.verification or {}).get("claims") or []
+        st.markdown(summary_markdown(turn.narrative, turn.analysis, turn.dataset, turn_claims))
+        turn_ok, turn_sentence = verification_badge(turn.verification)
+        (st.success if turn_ok else st.error)(turn_sentence)
 
 replay = st.session_state.get("replay")
 if replay_clicked or replay is None or replay.run_id != run_id:

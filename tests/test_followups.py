@@ -90,3 +90,18 @@ def test_page_shows_both_turns(tmp_path):
     assert [m.value for m in app.markdown if "Germany: revenue fell" in m.value]
     assert any("Revenue fell 0.12%" in m.value for m in app.markdown)  # the first turn stays above
     run.close()
+
+
+def test_history_and_reports_keep_the_whole_conversation(tmp_path):
+    from agent import export
+    from agent.history import RunHistory
+
+    events = list(run_events(RunRequest(load_dataset(SALES), executor="local"), follow_ups=[QUESTION]))
+    history = RunHistory(tmp_path / "history.sqlite")
+    replayed = history.result(history.save(events))
+    assert [t.question for t in replayed.turns] == [QUESTION]
+    assert replayed.turns[0].narrative == collect(events).turns[0].narrative
+    markdown, page = export.report_markdown(replayed), export.report_html(replayed)
+    assert "Follow-up 1: Why did Android revenue drop in Germany" in markdown and "Germany × iOS" in markdown
+    assert "Follow-up 1: Why did Android revenue drop in Germany" in page
+    assert json.loads(export.trace_json(replayed))["turns"][1]["question"] == QUESTION
