@@ -20,7 +20,7 @@ from typing import Any
 
 from benchmarks.measure import ROOT
 
-SECTIONS = ("engine", "drill", "end_to_end", "agents", "page", "verification")
+SECTIONS = ("engine", "drill", "end_to_end", "agents", "page", "verification", "windows")
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -125,6 +125,10 @@ def _run_section(section: str, args: argparse.Namespace, settings: dict[str, Any
         from benchmarks.page import page_latency
 
         return page_latency(settings["page_rows"], args.data, repeats)
+    if section == "windows":
+        from benchmarks.windows import windows_benchmark
+
+        return windows_benchmark(args.data, repeats)
     if section == "verification":
         import tempfile
 
@@ -157,6 +161,9 @@ def correctness_failures(result: dict[str, Any]) -> list[str]:
     for row in result.get("page") or []:
         if isinstance(row, dict) and (row.get("error") or row.get("exceptions")):
             failures.append(f"page {row['file']}: {row.get('error') or 'an exception was shown'}")
+    windows = result.get("windows") or {}
+    if windows and not windows.get("error") and not windows.get("found_planted"):
+        failures.append("windows: the planted slice is not first in the week-over-week comparison")
     verification = result.get("verification") or {}
     if verification.get("detection_rate") is not None and verification["detection_rate"] < 0.99:
         failures.append(
