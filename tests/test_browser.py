@@ -239,3 +239,22 @@ def test_a_flagged_claim_is_marked_in_the_summary(server, page):
         page.get_by_text("Step 3 ·").first.wait_for(timeout=30_000)
         no_exceptions(page)
         page.screenshot(path=str(ARTIFACTS / "main-page-flagged-claim.png"), full_page=True)
+
+
+def test_a_daily_table_compares_weeks_and_says_when(server, page, tmp_path):
+    from tools.synthetic import daily_frame
+
+    path = tmp_path / "daily_revenue.csv"
+    daily_frame().to_csv(path, index=False)  # 120 days; Germany × Android falls in the last 7, a spike earlier
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    page.goto(server)
+    page.get_by_text("Upload", exact=True).click()
+    page.locator('input[type="file"]').set_input_files(str(path))
+    page.get_by_text("daily_revenue.csv · long layout").wait_for(timeout=30_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)  # the trend with both windows shaded
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_text("2026-11-15..2026-11-21 → 2026-11-22..2026-11-28").first.wait_for(timeout=60_000)
+    page.get_by_text("Germany × Android").first.wait_for(timeout=30_000)
+    page.get_by_text("When: the drop is spread over the later window").first.wait_for(timeout=30_000)
+    no_exceptions(page)
+    page.screenshot(path=str(ARTIFACTS / "daily-windows.png"), full_page=True)
