@@ -234,7 +234,10 @@ elif run is not None:
                 follow_up = st.chat_input("Ask a follow-up question (the agent keeps what it computed)",
                                           key="follow_up")  # fmt: skip
                 if follow_up:
-                    run.ask(follow_up)
-                    st.rerun()
+                    if not run.ask(follow_up):
+                        st.info("This conversation has ended (it waits 5 minutes for a follow-up). Press Run to "
+                                "start a new one.")  # fmt: skip
+                    else:
+                        st.rerun()
         else:  # a follow-up is running: earlier turns stay, the new one streams
             st.fragment(run_every=0.5)(show_follow_up_live)(run)

@@ -97,10 +97,14 @@ class BackgroundRun:
                 self._turns_done += 1
         return new
 
-    def ask(self, question: str) -> None:
-        """A follow-up question in the same conversation (the agent keeps its memory and variables)."""
+    def ask(self, question: str) -> bool:
+        """A follow-up question in the same conversation (the agent keeps its memory and variables); False when
+        the conversation has ended (closed, stopped, or idle too long)."""
+        if not self.conversation or self._finished.is_set() or self.stop_event.is_set():
+            return False
         self._turns_asked += 1
         self._questions.put(question)
+        return True
 
     def close(self) -> None:
         """Ends the conversation: no more follow-ups, the worker process is let go."""

@@ -245,7 +245,9 @@ def test_a_daily_table_compares_weeks_and_says_when(server, page, tmp_path):
     from tools.synthetic import daily_frame
 
     path = tmp_path / "daily_revenue.csv"
-    daily_frame().to_csv(path, index=False)  # 120 days; Germany × Android falls in the last 7, a spike earlier
+    daily_frame().to_csv(
+        path, index=False
+    )  # 120 days; Germany × Android falls in the last 7, a spike earlier
     page.set_viewport_size({"width": 1500, "height": 1100})
     page.goto(server)
     page.get_by_text("Upload", exact=True).click()
