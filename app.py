@@ -91,6 +91,7 @@ if start.button("Run", type="primary", disabled=busy or no_dimensions, key="run_
         run = BackgroundRun(request_for(dataset), model, conversation=True)  # follow-ups keep its memory
     st.session_state["run"] = run.start()
     run.wait_for_first_step(0.5)  # the analysis of a big file takes a moment; then step 1 shows in this rerun
+busy = run is not None and not getattr(run, "idle", run.finished)  # again: Run may have just started one
 if busy and stop.button("Stop", key="stop_button"):
     run.stop()
 if not busy:
