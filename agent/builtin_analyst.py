@@ -154,7 +154,8 @@ def _follow_up_step(task: ParsedTask, question: str) -> str:
         functions,
         "",
         f"question = {question!r}",
-        f"lines = answer_focus(df, question, metric={task.metric!r}, dimensions={task.dimensions!r}, top={top})",
+        f"lines = answer_focus(df, question, metric={task.metric!r}, dimensions={task.dimensions!r}, top={top}, "
+        f"metrics={[task.metric, *task.other_metrics]!r})",
         "if lines is None:",
         f"    final_answer({BEYOND_BUILTIN!r})",
         "else:",

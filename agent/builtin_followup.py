@@ -71,10 +71,16 @@ def slice_name(combination):
     return " × ".join(names)
 
 
-def answer_focus(df, question, metric, dimensions, top):
-    """Breaks down what a follow-up question names; returns the summary lines, or None when nothing is named."""
+def answer_focus(df, question, metric, dimensions, top, metrics=()):
+    """Breaks down what a follow-up question names; returns the summary lines, or None when nothing is named.
+
+    A question that names another metric of the file is answered for that metric.
+    """
+    asked = words_of(question)
+    other = [m for m in sorted(metrics, key=len, reverse=True) if m != metric and words_of(m) in asked]
+    metric = other[0] if other else metric
     focus = find_focus(df, question, dimensions)
-    named = [d for d in dimensions if words_of(d) in words_of(question)]
+    named = [d for d in dimensions if words_of(d) in asked]
     total = metric_totals(df, metric=metric)  # noqa: F821 (a KPI tool in the agent's interpreter)
     lines = []
     if focus:
@@ -109,5 +115,16 @@ def answer_focus(df, question, metric, dimensions, top):
                 row_pct = "new" if row["pct_change"] != row["pct_change"] else f"{row['pct_change']:+.2f}%"
                 lines.append(f"- {row[dimension]}: {amount(row['abs_change'], True)} ({row_pct})")  # noqa: F821
             lines.append("")
+        return lines
+    if other:  # only another metric: its total and what drove it along the first dimension
+        change = total["abs_change"]
+        verb = "rose" if change > 0 else "fell" if change < 0 else "did not change"
+        pct = "" if total["pct_change"] is None or change == 0 else f" {abs(total['pct_change']):.2f}%"
+        lines.append(f"**{metric} {verb}{pct}** ({amount(change, True)}).")  # noqa: F821
+        if dimensions:
+            table = segment_changes(df, metric=metric, dimension=dimensions[0])  # noqa: F821
+            for _, row in table.head(top).iterrows():
+                row_pct = "new" if row["pct_change"] != row["pct_change"] else f"{row['pct_change']:+.2f}%"
+                lines.append(f"- {row[dimensions[0]]}: {amount(row['abs_change'], True)} ({row_pct})")  # noqa: F821
         return lines
     return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.resources
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import yaml
 
@@ -167,6 +167,7 @@ class ParsedTask:
     warnings: int
     scenario: str | None = None
     windows: tuple[str, str] | None = None
+    other_metrics: list[str] = field(default_factory=list)
 
 
 def parse_task(task: str) -> ParsedTask | None:
@@ -179,18 +180,19 @@ def parse_task(task: str) -> ParsedTask | None:
         return None
     block = match.group(1)
 
-    def field(name: str) -> str | None:
+    def value_of(name: str) -> str | None:
         found = re.search(rf"^{name}: (.*)$", block, flags=re.MULTILINE)
         return found.group(1).strip() if found else None
 
-    metric_line = field("metric")
+    metric_line = value_of("metric")
     if not metric_line:
         return None
-    dimensions = field("dimensions") or ""
-    ratio = field("ratio")
-    warnings = field("loading warnings")
-    scenario = field("scenario")
-    windows = re.match(r"earlier (\S+), later (\S+)", field("windows") or "")
+    dimensions = value_of("dimensions") or ""
+    ratio = value_of("ratio")
+    warnings = value_of("loading warnings")
+    scenario = value_of("scenario")
+    windows = re.match(r"earlier (\S+), later (\S+)", value_of("windows") or "")
+    others = re.sub(r" and [\d,]+ more$", "", value_of("other metrics") or "")
     question = task.rsplit("## Question\n", 1)[-1].strip() if "## Question\n" in task else ""
     return ParsedTask(
         metric=metric_line.split(" ", 1)[0],
@@ -200,4 +202,5 @@ def parse_task(task: str) -> ParsedTask | None:
         warnings=int(warnings.split(" ", 1)[0]) if warnings else 0,
         scenario=re.sub(r"\W", "", scenario.split(" ", 1)[0]) if scenario else None,
         windows=(windows.group(1), windows.group(2)) if windows else None,
+        other_metrics=[m.strip() for m in others.split(",") if m.strip()],
     )

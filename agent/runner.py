@@ -29,7 +29,7 @@ from agent.models import describe_model_error, secrets_of
 from agent.prompt import DEFAULT_QUESTION, TaskSpec, build_task, code_agent_prompt_templates
 from agent.sandbox import DEFAULT_STEP_TIMEOUT_S, ProcessExecutor
 from agent.verification import ClaimCheck, final_answer_check, verify
-from tools.analysis import analyze, find_focus, focus_slices, jsonable
+from tools.analysis import analyze, find_focus, focus_slices, jsonable, named_metric
 from tools.bound_tools import bound_tools
 from tools.kpi_tools import KPI_TOOLS
 from tools.loading import Dataset
@@ -273,7 +273,11 @@ def _sandbox_warning(executor: Any) -> str | None:
 
 
 def _with_focus(analysis: dict[str, Any], dataset: Dataset, question: str) -> dict[str, Any]:
-    """The analysis plus the slices of the segments a question names (Germany × Android and its breakdown)."""
+    """What an answer to this question is checked against: the analysis of the metric it names (another metric of
+    the file, or the run's), plus the slices of the segments it names (Germany × Android and its breakdown)."""
+    named = named_metric(question, dataset) if question else None
+    if named and named != analysis["metric"] and named not in (analysis.get("ratio") or {}).values():
+        analysis = analyze(dataset, metric=named, by=analysis["dimensions"])
     focus = find_focus(question, dataset, analysis["dimensions"]) if question else {}
     if not focus:
         return analysis

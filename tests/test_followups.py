@@ -105,3 +105,16 @@ def test_history_and_reports_keep_the_whole_conversation(tmp_path):
     assert "Follow-up 1: Why did Android revenue drop in Germany" in markdown and "Germany × iOS" in markdown
     assert "Follow-up 1: Why did Android revenue drop in Germany" in page
     assert json.loads(export.trace_json(replayed))["turns"][1]["question"] == QUESTION
+
+
+def test_a_follow_up_about_another_metric_is_answered_and_checked_for_that_metric():
+    dataset = load_dataset(ROOT / "sample_data" / "conversion_by_channel.csv")
+    result = collect(run_events(RunRequest(dataset, metric="users", executor="local"),
+                                follow_ups=["And orders?", "orders on paid_social"]))  # fmt: skip
+    orders, paid_social = result.turns
+    assert orders.narrative.startswith("**orders rose") and "paid_social" in orders.narrative
+    assert paid_social.narrative.startswith("**paid_social: orders rose")
+    for turn in (orders, paid_social):
+        assert all(c["verdict"] == "verified" for c in turn.verification["claims"]), turn.verification[
+            "claims"
+        ]

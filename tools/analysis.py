@@ -310,3 +310,12 @@ def _slice_row(parts: dict[str, str], figures: dict[str, Any], total: dict[str, 
         "pct_change": change / abs(before) * 100.0 if before else None,
         "contribution_pct": change / total_change * 100.0 if total_change else None,
     }
+
+
+def named_metric(question: str, dataset: Dataset) -> str | None:
+    """The metric a question names as words ("and orders?"), the longest name first; None when it names none."""
+    text = f" {' '.join(_words(question))} "
+    for metric in sorted(dataset.metrics, key=len, reverse=True):
+        if f" {' '.join(_words(metric))} " in text:
+            return metric
+    return None
