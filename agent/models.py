@@ -119,6 +119,11 @@ def build_model(choice: ModelChoice, agent: str = "code"):
 
         return BuiltinAnalyst()
     key = resolve_api_key(choice)
+    variable = key_variable(choice.model_id)
+    if key is None and variable and not choice.api_base:
+        # Caught here, before a run: the provider's own answer is a 500 "Missing credentials" after the first step.
+        raise ModelConfigError(f"{choice.model_id} needs an API key and none is set: set {variable} in the "
+                               "environment or in .streamlit/secrets.toml, or give the key in the settings.")  # fmt: skip
     if key is None and choice.api_base and key_variable(choice.model_id) == "OPENAI_API_KEY":
         # A local OpenAI-compatible server (llama.cpp, vLLM, LM Studio) usually wants no key, but the OpenAI
         # client refuses to send a request without one.

@@ -180,3 +180,14 @@ def test_a_local_openai_compatible_server_needs_no_key(revenue_dataset, monkeypa
     assert result.status == "success", result.error
     # The OpenAI client insists on a key; a placeholder goes out, not a real one, and is not treated as a secret.
     assert server.requests[0]["headers"]["Authorization"] == "Bearer no-key"
+
+
+def test_a_missing_key_is_one_sentence_saying_what_to_set(monkeypatch, tmp_path):
+    import agent.models as models
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.setattr(models, "SECRETS_FILE", tmp_path / "none.toml")
+    with pytest.raises(models.ModelConfigError) as error:
+        models.build_model(models.ModelChoice("anthropic/claude-3-5-haiku-latest"))
+    assert "needs an API key and none is set: set ANTHROPIC_API_KEY" in str(error.value)
+    assert "\n" not in str(error.value) and "InternalServerError" not in str(error.value)
