@@ -89,6 +89,9 @@ if start.button("Run", type="primary", disabled=busy or no_dimensions, key="run_
         run = ScenarioComparison(dataset.scenarios, scenario_loader(dataset), request_for, model)
     else:
         run = BackgroundRun(request_for(dataset), model, conversation=True)  # follow-ups keep its memory
+    run.data_hash = st.session_state.get(
+        "data_hash"
+    )  # the result is shown only beside the file it was made from
     st.session_state["run"] = run.start()
     run.wait_for_first_step(0.5)  # the analysis of a big file takes a moment; then step 1 shows in this rerun
 busy = run is not None and not getattr(run, "idle", run.finished)  # again: Run may have just started one
@@ -160,9 +163,21 @@ def show_scenario_rows(comparison: ScenarioComparison) -> None:
         st.dataframe(pd.DataFrame(scenario_table(rows)), hide_index=True)
 
 
+RUN_ENDINGS = {
+    "max_steps": "The run stopped at its step limit before a summary it could finish; the steps so far are below.",
+    "stopped": "Stopped by the user: the steps made so far are kept below.",
+    "error": "The run failed",
+}
+
+
 def show_summary(run: BackgroundRun, key: str = "main") -> None:
     result = run.result
     st.text(result_header(result))  # plain text: the file name comes from the user
+    if result.status in RUN_ENDINGS:  # at the top, in the badge's place: never a green badge for such a run
+        ending = RUN_ENDINGS[result.status]
+        if result.status == "error":
+            ending += f": {result.error or 'see the trace'}"
+        (st.warning if result.status == "stopped" else st.error)(escape_markdown(ending))
     if result.analysis:
         cards = summary_cards(result.analysis)
         for column, card in zip(st.columns(len(cards)), cards):
@@ -177,7 +192,7 @@ def show_summary(run: BackgroundRun, key: str = "main") -> None:
         if claims:
             with st.expander("Each number, checked against the engine", expanded=not ok):
                 st.text("\n".join(claim_notes(claims)))  # plain text: the reasons quote segment labels
-    if result.narrative:
+    if result.narrative or result.steps:  # a stopped or failed run keeps its downloads
         # Files are built when their button is clicked (on another thread), not on every rerun: the HTML report of a
         # 1M-row run is 7 MB and took 0.4 s to build.
         stem = Path(result.dataset.get("source") or "run").stem
@@ -221,6 +236,14 @@ if isinstance(run, ScenarioComparison):
                 show_trace(scenario_run, key=f"scenario-{scenario}", live=False)
     else:
         st.fragment(run_every=0.5)(show_comparison_live)(run)
+elif (
+    run is not None
+    and getattr(run, "data_hash", None) not in (None, st.session_state.get("data_hash"))
+    and not busy
+):
+    # The last result was made from another file: never shown under this file's header.
+    st.info(f"The last result was for {escape_markdown(run.result.dataset.get('source') or 'another file')}; "
+            "press Run to explain this file.")  # fmt: skip
 elif run is not None:
     run.poll()
     if not run.idle and not run.result.turns:

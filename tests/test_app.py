@@ -176,3 +176,36 @@ def test_a_table_cut_to_its_largest_changes_says_so_and_downloads_every_row(app)
     shown = next(d.value for d in app.dataframe if "abs_change" in d.value.columns)  # not the file preview
     assert len(shown) == TABLE_ROWS and shown["shop"].iloc[0] == f"s{TABLE_ROWS + 29}"
     assert any(c.value.startswith("… and 30 more segments") for c in app.caption)
+
+
+def test_a_result_is_never_shown_under_another_files_header(app):
+    finish_run(app)
+    assert any("Revenue fell 7.67%" in m.value for m in app.markdown)
+    app.selectbox(key="sample").set_value("sales_by_segment.csv").run()
+    assert not any("Revenue fell 7.67%" in m.value for m in app.markdown)
+    assert any("The last result was for revenue\\_by\\_country.tsv" in i.value or
+               "The last result was for revenue_by_country.tsv" in i.value for i in app.info)  # fmt: skip
+    app.selectbox(key="sample").set_value("revenue_by_country.tsv").run()
+    assert any("Revenue fell 7.67%" in m.value for m in app.markdown)  # its own file: shown again
+
+
+def test_an_uploaded_file_is_kept_until_replaced_or_forgotten(app):
+    app.radio(key="source").set_value("Upload").run()
+    app.file_uploader(key="upload").set_value(
+        ("mine.tsv", REVENUE_TSV.encode(), "text/tab-separated-values")
+    ).run()
+    app.file_uploader(key="upload").set_value(None).run()  # as after a visit to another page
+    assert any("uploaded earlier" in c.value for c in app.caption)
+    assert "mine.tsv" in app.markdown[0].value
+    app.button(key="forget_upload").click().run()
+    assert [b.proto.label for b in app.get("download_button")] == ["Template (CSV)"]
+
+
+def test_a_run_that_hit_its_step_limit_says_so_at_the_top(app):
+    app.select_slider(key="max_steps").set_value(1).run()
+    finish_run(app)
+    assert app.session_state["run"].result.status == "max_steps"
+    assert any("stopped at its step limit" in e.value for e in app.error)
+    assert not app.success  # never a green badge
+    labels = [button.proto.label for button in app.get("download_button")]
+    assert "Trace (JSON)" in labels

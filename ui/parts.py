@@ -197,21 +197,51 @@ def _stop_with(error: DataError) -> None:
     st.stop()
 
 
+# A one-row-per-segment template: what the uploader expects, to fill in or to compare with an export.
+TEMPLATE_CSV = (
+    "country,platform,revenue_before,revenue_after,orders_before,orders_after\n"
+    "Germany,iOS,1200.50,1180.00,40,38\nGermany,Android,980.00,610.25,35,22\nFrance,iOS,870.10,905.40,30,31\n"
+)
+
+
 def _choose_source() -> tuple[str, bytes]:
+    # The choice and the uploaded file outlive a visit to another page (Streamlit drops a widget's state when the
+    # page that draws it is left): they are kept under keys of their own and put back.
+    for key in ("source", "sample"):
+        if key not in st.session_state and f"kept_{key}" in st.session_state:
+            st.session_state[key] = st.session_state[f"kept_{key}"]
     source = st.radio(
         "Data", ["Sample", "Upload"], horizontal=True, label_visibility="collapsed", key="source"
     )
+    st.session_state["kept_source"] = source
     if source == "Sample":
         name = st.selectbox("Sample file", SAMPLE_FILES, key="sample")
+        st.session_state["kept_sample"] = name
         return name, (SAMPLES / name).read_bytes()
     upload = st.file_uploader(
-        "Before/after file", type=["csv", "tsv", "txt", "xlsx", "parquet"], key="upload"
+        "Before/after file", type=["csv", "tsv", "txt", "xlsx", "parquet"], key="upload",
+        help="CSV, TSV, Excel (.xlsx) or Parquet: one row per segment with before/after columns "
+        "(revenue_before, revenue_after), or one row per segment and period (a date or period column).",
+    )  # fmt: skip
+    if upload is not None:
+        st.session_state["kept_upload"] = (upload.name, upload.getvalue())
+        return upload.name, st.session_state["kept_upload"][1]
+    kept = st.session_state.get("kept_upload")
+    if kept is not None:
+        left, right = st.columns([4, 1])
+        left.caption(
+            f"Using {escape_markdown(kept[0])}, uploaded earlier; upload another file to replace it."
+        )
+        if right.button("Forget it", key="forget_upload"):
+            st.session_state.pop("kept_upload", None)
+            st.rerun()
+        return kept
+    st.info("Upload a CSV, TSV, Excel or Parquet file with one row per segment (wide: revenue_before, "
+            "revenue_after) or one row per segment and period (long: a date or period column).")  # fmt: skip
+    st.download_button(
+        "Template (CSV)", TEMPLATE_CSV, "kpi-narrator-template.csv", "text/csv", key="template"
     )
-    if upload is None:
-        st.info("Upload a CSV, TSV, Excel or Parquet file with one row per segment (wide: revenue_before, "
-                "revenue_after) or one row per segment and period (long: a date or period column).")  # fmt: skip
-        st.stop()
-    return upload.name, upload.getvalue()
+    st.stop()
 
 
 NO_PERIOD_COLUMN = "(none: before/after columns)"
