@@ -250,7 +250,8 @@ def _compute_step(task: ParsedTask, safe: bool) -> str:
             _guarded(
                 "for dimension in dimensions:\n"
                 "    changes[dimension] = segment_changes(df, metric=metric, dimension=dimension)\n"
-                '    print(f"\\nBy {dimension} (top 8 of {len(changes[dimension])}):")\n'
+                "    count = len(changes[dimension])\n"
+                '    print(f"\\nBy {dimension}" + (f" (largest 8 of {count})" if count > 8 else "") + ":")\n'
                 "    print(changes[dimension].head(8).round(2).to_string(index=False))",
                 "pass",
                 "segment_changes",

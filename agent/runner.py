@@ -149,6 +149,12 @@ def _new_figures(
     return collector.collect(getattr(executor, "state", {})) if collector is not None else []
 
 
+def _without_noise(observation: str | None) -> str:
+    """The observation without smolagents' "Last output from code snippet: None" (code that returns nothing)."""
+    text = (observation or "").replace("Last output from code snippet:\nNone", "").rstrip()
+    return "" if text.strip() in ("", "Execution logs:") else text
+
+
 def _usage_estimated(model: Model) -> bool:
     """Whether the last step's tokens were counted here rather than reported by a provider."""
     return isinstance(model, (BuiltinAnalyst, BuiltinToolCaller)) or bool(
@@ -354,8 +360,9 @@ def _drive(
                 step = item.step_number
                 if step not in shown_code and item.model_output:  # the output could not be parsed into code
                     yield ev.Thought(step, _split_thought(item.model_output, None))
-                if item.observations:
-                    yield ev.Observation(step, item.observations)
+                observation = _without_noise(item.observations)
+                if observation:
+                    yield ev.Observation(step, observation)
                 if item.error is not None:
                     yield ev.StepError(step, str(item.error))
                 for figure in _new_figures(agent, figures, drawn):
