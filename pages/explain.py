@@ -1,0 +1,267 @@
+"""KPI Narrator: upload a before/after file, watch the agent think beside its charts, read the verified summary."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import streamlit as st
+
+from agent import export, worker_pool
+from agent.models import ModelConfigError, build_model
+from agent.runner import RunRequest
+from agent.session import BackgroundRun, ScenarioComparison, prepare_next_run
+from agent.view_model import (
+    claim_notes,
+    result_header,
+    scenario_table,
+    summary_cards,
+    summary_markdown,
+    verification_badge,
+)
+from tools.labels import escape_markdown
+from ui.parts import (
+    choose_dataset,
+    compare_all_scenarios,
+    draw_charts,
+    draw_steps,
+    model_settings,
+    ratio_picker,
+    save_once,
+    scenario_loader,
+)
+
+st.set_page_config(page_title="Explain a change · KPI Narrator", page_icon="📈", layout="wide")
+
+choice, max_steps = model_settings()
+with st.sidebar:
+    agent_kind = st.radio("Agent", ["code", "tool-calling"], horizontal=True, key="agent_kind")
+    (st.caption if worker_pool.sandboxed() else st.warning)(worker_pool.sandbox_status())
+
+st.title("KPI Narrator")
+st.caption("Explain why a metric moved. The agent writes and runs code; every number it reports is checked "
+           "against a deterministic engine.")  # fmt: skip
+
+dataset = choose_dataset(compare_scenarios=True)
+left, right = st.columns(2)
+with st.container():
+    ratio = ratio_picker(dataset)
+if ratio:  # Metric and Question follow the ratio: its numerator's totals, the rate in the question
+    metric = left.selectbox("Metric", [ratio.split("/")[0]], disabled=True, help="the ratio's numerator")
+    measure = ratio.replace("/", " / ")
+else:
+    metric = measure = left.selectbox(
+        "Metric",
+        dataset.metrics,
+        # Averages, rates and deviations are offered last and marked: their sums across segments mean nothing.
+        format_func=lambda m: f"{m} (not additive)" if m in dataset.not_additive else m,
+        key=f"metric-{dataset.source}",
+    )
+dimensions = right.multiselect("Dimensions", dataset.dimensions, default=dataset.dimensions)
+question = st.text_input("Question", value=f"Explain how {measure} changed and which segments drove it.")
+compare = compare_all_scenarios(dataset)
+
+
+def request_for(loaded) -> RunRequest:
+    return RunRequest(loaded, question=question, metric=metric if not ratio else None, ratio=ratio,
+                      by=dimensions or None, max_steps=max_steps, agent=agent_kind)  # fmt: skip
+
+
+run: BackgroundRun | ScenarioComparison | None = st.session_state.get("run")
+start, stop = st.columns([1, 5])
+# Cleared dimensions are a choice to respect, not a reason to analyse them all anyway.
+no_dimensions = bool(dataset.dimensions) and not dimensions
+if no_dimensions:
+    st.info("Pick at least one dimension to break the change down by.")
+# A conversation waiting for a follow-up is not busy: a new Run ends it.
+busy = run is not None and not getattr(run, "idle", run.finished)
+if start.button("Run", type="primary", disabled=busy or no_dimensions, key="run_button"):
+    try:
+        model = build_model(choice, agent_kind)
+    except ModelConfigError as error:
+        st.error(escape_markdown(error))
+        st.stop()
+    if isinstance(run, BackgroundRun):
+        run.close()  # the earlier conversation takes no more follow-ups: its worker is let go
+    if compare:
+        run = ScenarioComparison(dataset.scenarios, scenario_loader(dataset), request_for, model)
+    else:
+        run = BackgroundRun(request_for(dataset), model, conversation=True)  # follow-ups keep its memory
+    run.data_hash = st.session_state.get(
+        "data_hash"
+    )  # the result is shown only beside the file it was made from
+    st.session_state["run"] = run.start()
+    run.wait_for_first_step(0.5)  # the analysis of a big file takes a moment; then step 1 shows in this rerun
+busy = run is not None and not getattr(run, "idle", run.finished)  # again: Run may have just started one
+if busy and stop.button("Stop", key="stop_button"):
+    run.stop()
+if not busy:
+    prepare_next_run(agent_kind)  # while the user reads the page
+
+
+def show_trace(
+    run: BackgroundRun, key: str = "main", rerun_when_done: object = None, live: bool = True
+) -> None:
+    run.poll()
+    trace, charts = st.columns([3, 2])
+    with trace:
+        st.subheader("Trace")
+        draw_steps(run)
+    with charts:
+        st.subheader("Charts")
+        draw_charts(run, key)
+    done = rerun_when_done or run
+    # A conversation is done with a turn before its thread ends (it waits for a follow-up): `idle`.
+    marker = (id(done), len(getattr(done.result, "turns", None) or []))
+    if live and getattr(done, "idle", done.finished) and st.session_state.get("drawn_final") != marker:
+        st.session_state["drawn_final"] = marker
+        st.rerun()  # one full rerun draws the summary and stops the ticking
+
+
+def show_turns(run: BackgroundRun, live: bool = False) -> None:
+    """Follow-up turns: the question, its answer checked against the engine, and its steps."""
+    for index, turn in enumerate(run.result.turns, start=2):
+        running = live and index == len(run.result.turns) + 1
+        st.chat_message("user").text(turn.question)  # plain text: the question is the user's
+        with st.chat_message("assistant"):
+            if turn.narrative:
+                claims = (turn.verification or {}).get("claims") or []
+                st.markdown(summary_markdown(turn.narrative, turn.analysis, turn.dataset, claims))
+                ok, sentence = verification_badge(turn.verification)
+                (st.success if ok else st.error)(sentence)
+            elif turn.error:
+                st.error(escape_markdown(turn.error))
+            with st.expander(f"Trace of follow-up {index - 1}", expanded=running):
+                draw_steps(SimpleNamespace(result=turn, finished=not running))
+
+
+def show_follow_up_live(run: BackgroundRun) -> None:
+    run.poll()
+    show_turns(run, live=True)
+    marker = (id(run), len(run.result.turns))
+    if run.idle and st.session_state.get("drawn_final") != marker:
+        st.session_state["drawn_final"] = marker
+        st.rerun()
+
+
+def show_comparison_live(comparison: ScenarioComparison) -> None:
+    comparison.poll()
+    show_scenario_rows(comparison)
+    current = comparison.current
+    if current:
+        scenario, run = current
+        st.caption(f"Running scenario {len(comparison.runs)} of {len(comparison.scenarios)}: {scenario}")
+        show_trace(run, f"scenario-{scenario}", rerun_when_done=comparison)
+
+
+def show_scenario_rows(comparison: ScenarioComparison) -> None:
+    rows = comparison.rows()
+    if rows:
+        st.subheader("Scenarios compared")
+        st.dataframe(pd.DataFrame(scenario_table(rows)), hide_index=True)
+
+
+RUN_ENDINGS = {
+    "max_steps": "The run stopped at its step limit before a summary it could finish; the steps so far are below.",
+    "stopped": "Stopped by the user: the steps made so far are kept below.",
+    "error": "The run failed",
+}
+
+
+def show_summary(run: BackgroundRun, key: str = "main") -> None:
+    result = run.result
+    st.text(result_header(result))  # plain text: the file name comes from the user
+    if result.status in RUN_ENDINGS:  # at the top, in the badge's place: never a green badge for such a run
+        ending = RUN_ENDINGS[result.status]
+        if result.status == "error":
+            ending += f": {result.error or 'see the trace'}"
+        (st.warning if result.status == "stopped" else st.error)(escape_markdown(ending))
+    if result.analysis:
+        cards = summary_cards(result.analysis)
+        for column, card in zip(st.columns(len(cards)), cards):
+            column.metric(card.label, card.value, card.delta)
+    if result.narrative:
+        st.subheader("Summary")
+        claims = (result.verification or {}).get("claims") or []
+        # Markdown only: HTML in cell values is shown as text. Each number is footnoted; a flagged one is marked ⚠.
+        st.markdown(summary_markdown(result.narrative, result.analysis, result.dataset, claims))
+        ok, sentence = verification_badge(result.verification)
+        (st.success if ok else st.error)(sentence)
+        if claims:
+            with st.expander("Each number, checked against the engine", expanded=not ok):
+                st.text("\n".join(claim_notes(claims)))  # plain text: the reasons quote segment labels
+    if result.narrative or result.steps:  # a stopped or failed run keeps its downloads
+        # Files are built when their button is clicked (on another thread), not on every rerun: the HTML report of a
+        # 1M-row run is 7 MB and took 0.4 s to build.
+        stem = Path(result.dataset.get("source") or "run").stem
+        if result.dataset.get("scenario"):
+            stem += f"-{result.dataset['scenario']}"
+        downloads = st.columns(4)
+        downloads[0].download_button("Report (HTML)", partial(export.report_html, result), f"{stem}-report.html",
+                                     "text/html", on_click="ignore", key=f"{key}-html")  # fmt: skip
+        downloads[1].download_button("Report (Markdown)", partial(export.report_markdown, result),
+                                     f"{stem}-report.md", "text/markdown", on_click="ignore", key=f"{key}-md")  # fmt: skip
+        downloads[2].download_button("Trace (JSON)", partial(export.trace_json, result), f"{stem}-trace.json",
+                                     "application/json", on_click="ignore", key=f"{key}-json")  # fmt: skip
+        tables = export.tables_of(result)
+        table = downloads[3].selectbox(
+            "Table", list(tables), label_visibility="collapsed", key=f"{key}-csv_table"
+        )
+        if table:
+            # Every row, computed again by the engine: the analysis keeps each table's largest changes only.
+            downloads[3].download_button("Table (CSV)", partial(export.full_table_csv, run.request.dataset,
+                                         result.analysis, table), f"{stem}-{table}.csv", "text/csv",
+                                         on_click="ignore", key=f"{key}-csv")  # fmt: skip
+    if result.analysis:
+        with st.expander("Engine tables"):
+            for name, rows in export.tables_of(result).items():
+                st.text(name.replace("_", " "))
+                st.dataframe(pd.DataFrame(rows), hide_index=True)
+                note = export.omitted_note(result, name)
+                if note:
+                    st.caption(escape_markdown(note))
+
+
+if isinstance(run, ScenarioComparison):
+    run.poll()
+    if run.finished:
+        show_scenario_rows(run)
+        tabs = st.tabs(list(run.runs)) if run.runs else []
+        for tab, (scenario, scenario_run) in zip(tabs, run.runs.items()):
+            with tab:
+                save_once(scenario_run)
+                show_summary(scenario_run, key=f"scenario-{scenario}")
+                show_trace(scenario_run, key=f"scenario-{scenario}", live=False)
+    else:
+        st.fragment(run_every=0.5)(show_comparison_live)(run)
+elif (
+    run is not None
+    and getattr(run, "data_hash", None) not in (None, st.session_state.get("data_hash"))
+    and not busy
+):
+    # The last result was made from another file: never shown under this file's header.
+    st.info(f"The last result was for {escape_markdown(run.result.dataset.get('source') or 'another file')}; "
+            "press Run to explain this file.")  # fmt: skip
+elif run is not None:
+    run.poll()
+    if not run.idle and not run.result.turns:
+        st.fragment(run_every=0.5)(show_trace)(run)
+    else:
+        save_once(run)
+        show_summary(run)
+        show_trace(run, live=False)
+        if run.idle:
+            show_turns(run)
+            if run.can_follow_up:
+                follow_up = st.chat_input("Ask a follow-up question (the agent keeps what it computed)",
+                                          key="follow_up")  # fmt: skip
+                if follow_up:
+                    if not run.ask(follow_up):
+                        st.info("This conversation has ended (it waits 5 minutes for a follow-up). Press Run to "
+                                "start a new one.")  # fmt: skip
+                    else:
+                        st.rerun()
+        else:  # a follow-up is running: earlier turns stay, the new one streams
+            st.fragment(run_every=0.5)(show_follow_up_live)(run)
