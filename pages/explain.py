@@ -37,7 +37,12 @@ st.set_page_config(page_title="Explain a change Â· KPI Narrator", page_icon="ðŸ“
 
 choice, max_steps = model_settings()
 with st.sidebar:
-    agent_kind = st.radio("Agent", ["code", "tool-calling"], horizontal=True, key="agent_kind")
+    agent_kind = st.radio("Agent", ["code", "tool-calling"], horizontal=True, key="agent_kind",
+                          help="code: writes and runs Python with the KPI tools (fewer steps); tool-calling: one "
+                          "JSON tool call per step, for comparison.")  # fmt: skip
+    st.caption(
+        "Code agent: writes Python with the KPI tools. Tool-calling agent: one JSON tool call per step."
+    )
     (st.caption if worker_pool.sandboxed() else st.warning)(worker_pool.sandbox_status())
 
 st.title("KPI Narrator")

@@ -114,6 +114,7 @@ def test_a_failed_run_shows_its_error_in_the_page(app):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # nothing listens here once the socket closes
+    app.selectbox(key="model_pick").set_value("Other LiteLLM model…").run()
     app.text_input(key="model_id").set_value("openai/test-model")
     app.text_input(key="api_base").set_value(f"http://127.0.0.1:{port}/v1")
     app.text_input(key="api_key").set_value("sk-local-test")

@@ -512,6 +512,7 @@ def test_the_page_with_a_hostile_api_base_keeps_everything_inside(tmp_path):
         ]
         with ScriptedChatServer(replies) as server:
             app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+            app.selectbox(key="model_pick").set_value("Other LiteLLM model…").run()
             app.text_input(key="model_id").set_value("openai/test-model")
             app.text_input(key="api_base").set_value(server.url)
             app.text_input(key="api_key").set_value(SECRET)

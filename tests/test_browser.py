@@ -96,7 +96,9 @@ def test_llm_run_streams_live_and_sessions_stay_apart(server, page, browser):
     page.set_viewport_size({"width": 1500, "height": 1100})
     with ScriptedChatServer([COMPUTE, {**ANSWER, "delay": 4}]) as llm:
         page.goto(server)
-        page.get_by_role("textbox", name="Model").fill("openai/test-model")
+        page.get_by_role("combobox", name="Model").click()
+        page.get_by_role("option", name="Other LiteLLM model…").click()
+        page.get_by_role("textbox", name="LiteLLM model id").fill("openai/test-model")
         page.get_by_role("textbox", name="API base (optional)").fill(llm.url)
         page.get_by_role("textbox", name="API key (optional)").fill(SECRET)
         page.get_by_role("textbox", name="API key (optional)").press("Enter")
@@ -222,7 +224,9 @@ def test_a_flagged_claim_is_marked_in_the_summary(server, page):
     page.set_viewport_size({"width": 1500, "height": 1100})
     with ScriptedChatServer([COMPUTE, wrong, wrong]) as llm:  # the model repeats its mistake after the check
         page.goto(server)
-        page.get_by_role("textbox", name="Model").fill("openai/test-model")
+        page.get_by_role("combobox", name="Model").click()
+        page.get_by_role("option", name="Other LiteLLM model…").click()
+        page.get_by_role("textbox", name="LiteLLM model id").fill("openai/test-model")
         page.get_by_role("textbox", name="API base (optional)").fill(llm.url)
         page.get_by_role("textbox", name="API base (optional)").press("Enter")
         page.get_by_role("button", name="Run", exact=True).click()

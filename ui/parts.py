@@ -86,6 +86,12 @@ def run_history() -> RunHistory:
     return RunHistory(owner=page_access().owner)
 
 
+BUILTIN_CHOICE = "Built-in analyst (no LLM)"
+OTHER_MODEL = "Other LiteLLM model…"
+MODEL_CHOICES = [BUILTIN_CHOICE, "openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest", "ollama/qwen2.5-coder",
+                 OTHER_MODEL]  # fmt: skip
+
+
 def model_settings() -> tuple[ModelChoice, int | None]:
     """The sidebar's model settings. The key lives only in this session's widget state.
 
@@ -103,9 +109,15 @@ def model_settings() -> tuple[ModelChoice, int | None]:
         return access.settings.choice(model_id), max_steps
     with st.sidebar:
         st.header("Settings")
-        model_id = st.text_input("Model", value="builtin", key="model_id",
-                                 help="builtin = the rule-based analyst (no LLM, no key); or a LiteLLM id such as "
-                                 "openai/gpt-4o-mini")  # fmt: skip
+        picked = st.selectbox("Model", MODEL_CHOICES, key="model_pick",
+                              help="The built-in analyst is rule-based (no LLM, no key, no network). The others go "
+                              "through LiteLLM: any provider, Ollama, or an OpenAI-compatible server (API base).")  # fmt: skip
+        if picked == OTHER_MODEL:
+            model_id = st.text_input("LiteLLM model id", value="", key="model_id",
+                                     placeholder="provider/model, e.g. mistral/mistral-small-latest")  # fmt: skip
+        else:
+            model_id = "builtin" if picked == BUILTIN_CHOICE else picked
+        model_id = model_id.strip() or "builtin"
         api_base = st.text_input("API base (optional)", value="", key="api_base",
                                  help="an OpenAI-compatible server")  # fmt: skip
         api_key = st.text_input("API key (optional)", value="", type="password", key="api_key",
