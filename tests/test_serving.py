@@ -103,12 +103,18 @@ def test_a_visitor_picks_only_the_operators_models(write_file, monkeypatch):
 def test_an_operator_may_let_visitors_choose(write_file, monkeypatch):
     settings_file(write_file, monkeypatch, '[serving]\nmode = "served"\nvisitors_choose_model = true\n')
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
-    assert {"Model", "API base (optional)", "API key (optional)"} <= {w.label for w in app.text_input}
+    assert_every_setting(app)
 
 
 def test_a_local_user_keeps_every_setting():
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
-    assert {"Model", "API base (optional)", "API key (optional)"} <= {w.label for w in app.text_input}
+    assert_every_setting(AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run())
+
+
+def assert_every_setting(app: AppTest) -> None:
+    """The model picker with any LiteLLM id, the API base and the key."""
+    assert {"API base (optional)", "API key (optional)"} <= {w.label for w in app.text_input}
+    app.selectbox(key="model_pick").set_value("Other LiteLLM model…").run()
+    assert "LiteLLM model id" in {w.label for w in app.text_input}
 
 
 def test_a_broken_settings_file_is_a_message_not_a_traceback(write_file, monkeypatch):
