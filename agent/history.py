@@ -54,6 +54,18 @@ def file_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _measure(result) -> str:
+    """What a run explained, for the list: `revenue`, `orders / users`, with its scenario or windows."""
+    analysis, data = result.analysis or {}, result.dataset or {}
+    ratio = analysis.get("ratio")
+    text = f"{ratio['numerator']} / {ratio['denominator']}" if ratio else str(analysis.get("metric") or "")
+    if data.get("scenario"):
+        text += f" · scenario {data['scenario']}"
+    if data.get("windows"):
+        text += " · " + " vs ".join(data["windows"])
+    return text
+
+
 class RunHistory:
     """Saved runs. Each call opens its own connection, so page sessions in different threads can share it.
 
@@ -71,6 +83,10 @@ class RunHistory:
             columns = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
             if "owner" not in columns:  # a history written before runs had owners: those runs have none
                 db.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+            if (
+                "measure" not in columns
+            ):  # what was explained: the metric, or the ratio, with scenario/windows
+                db.execute("ALTER TABLE runs ADD COLUMN measure TEXT")
 
     def _mine(self) -> tuple[str, tuple]:
         """The SQL condition (and its parameters) that keeps this owner's runs."""
@@ -91,13 +107,13 @@ class RunHistory:
             time.time(), result.dataset.get("source") or "", data_hash, result.question, result.model, result.agent,
             result.status, len(verification["checked"]) - wrong, wrong, result.usage.get("input_tokens"),
             result.usage.get("output_tokens"), result.usage.get("duration_s"), result.narrative,
-            json.dumps([e.to_dict() for e in events], ensure_ascii=False), self.owner,
+            json.dumps([e.to_dict() for e in events], ensure_ascii=False), self.owner, _measure(result),
         )  # fmt: skip
         with self._connect() as db:
             cursor = db.execute(
                 "INSERT INTO runs (created_at, file_name, file_hash, question, model, agent, status, verified, "
-                "mismatched, input_tokens, output_tokens, duration_s, narrative, events, owner) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "mismatched, input_tokens, output_tokens, duration_s, narrative, events, owner, measure) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
             return int(cursor.lastrowid)
@@ -107,8 +123,8 @@ class RunHistory:
         condition, parameters = self._mine()
         with self._connect() as db:
             rows = db.execute(
-                "SELECT id, created_at, file_name, file_hash, question, model, agent, status, verified, mismatched, "
-                f"input_tokens, output_tokens, duration_s FROM runs WHERE {condition} ORDER BY id DESC",
+                "SELECT id, created_at, file_name, measure, file_hash, question, model, agent, status, verified, "
+                f"mismatched, input_tokens, output_tokens, duration_s FROM runs WHERE {condition} ORDER BY id DESC",
                 parameters,
             ).fetchall()
         return [dict(row) for row in rows]

@@ -36,7 +36,8 @@ table = pd.DataFrame(runs).drop(columns=["file_hash"])
 table["created_at"] = [dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M") for t in table["created_at"]]
 st.dataframe(table, hide_index=True)
 
-labels = {r["id"]: f"#{r['id']} · {r['file_name']} · {r['agent']} · {r['model']}" for r in runs}
+labels = {r["id"]: f"#{r['id']} · {r['file_name']} · {r.get('measure') or '—'} · {r['agent']} agent · {r['model']}"
+          for r in runs}  # fmt: skip
 run_id = st.selectbox("Open a run", list(labels), format_func=labels.get, key="history_run")
 result = history.result(run_id)
 
@@ -48,9 +49,18 @@ actions[1].download_button("Export (JSON lines)", partial(history.export, run_id
 actions[2].download_button("Report (HTML)", partial(export.report_html, result), f"run-{run_id}.html", "text/html",
                            on_click="ignore")  # fmt: skip
 if actions[3].button("Delete", key="delete_button"):
-    history.delete(run_id)  # only ever one of this owner's runs
-    st.session_state.pop("replay", None)
-    st.rerun()
+    st.session_state["confirm_delete"] = run_id
+if st.session_state.get("confirm_delete") == run_id:  # a deleted run cannot come back: ask first
+    st.warning(escape_markdown(f"Delete {labels[run_id]}? This cannot be undone."))
+    yes, no = st.columns(2)
+    if yes.button("Yes, delete it", key="confirm_delete_button"):
+        history.delete(run_id)  # only ever one of this owner's runs
+        st.session_state.pop("replay", None)
+        st.session_state.pop("confirm_delete", None)
+        st.rerun()
+    if no.button("Keep it", key="cancel_delete_button"):
+        st.session_state.pop("confirm_delete", None)
+        st.rerun()
 
 if result.narrative:
     claims = (result.verification or {}).get("claims") or []
