@@ -197,7 +197,7 @@ def _question_code(task: ParsedTask) -> list[str]:
 BEYOND_BUILTIN = (
     "The built-in analyst answers questions that name segments of this file (such as a country or a platform), "
     "a dimension, or the top few changes; this question names none of them, so it is beyond a rule-based analyst. "
-    "Choose an LLM model in the settings to ask it."
+    "Ask it with an LLM model."
 )
 
 
@@ -370,7 +370,7 @@ def _headline_code(task: ParsedTask) -> list[str]:
         ]
     return [
         "change = totals['abs_change']",
-        "if totals['pct_change'] is None:",
+        "if totals['pct_change'] is None and change != 0:",
         "    headline = f\"**{metric} is new**: {amount(totals['after'])} after, nothing before.\"",
         "elif change == 0:",
         "    headline = f\"**{metric} did not change** in total ({amount(totals['after'])}).\"",
@@ -474,7 +474,10 @@ def _timing_code(task: ParsedTask) -> list[str]:
     return [
         f"timing = change_timing(daily, metric=metric, earlier={earlier!r}, later={later!r})",
         "run = timing['run']",
-        "if run is not None and totals['abs_change']:",
+        "# only for daily tables with two or more dates in the later window: a week or a month is one date",
+        "daily_dates = pd.to_datetime(daily['date'])",
+        "is_daily = len(daily_dates) > 1 and daily_dates.diff().dropna().min() == pd.Timedelta(days=1)",
+        "if run is not None and totals['abs_change'] and is_daily and len(timing['days']) > 1:",
         "    direction = 'drop' if totals['abs_change'] < 0 else 'rise'",
         "    where = f\"{run['start']} to {run['end']}\" if run['start'] != run['end'] else run['start']",
         "    lines.append('')",
@@ -494,8 +497,7 @@ def _caveats_code(task: ParsedTask) -> list[str]:
         code += _segment_caveats_code()
     if task.warnings:
         code.append(
-            f"caveats.append('The file needed {task.warnings} fix(es) while loading (rows left out or summed); "
-            "see the warnings.')"
+            f"caveats.append('Loading the file needed {task.warnings} fix(es) or assumption(s); see the warnings.')"
         )
     code += [
         "if caveats:",

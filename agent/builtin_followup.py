@@ -22,6 +22,10 @@ def find_focus(df, question, dimensions):
         if len(values) > 5000:
             continue
         found = [value for value in values if words_of(value).strip() and words_of(value) in asked]
+        taken = [value for named in focus.values() for value in named]
+        found = [
+            value for value in found if value not in taken
+        ]  # a name in two dimensions: the first takes it
         if found:
             focus[dimension] = sorted(found, key=lambda value: asked.find(words_of(value)))
     return focus

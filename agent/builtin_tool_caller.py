@@ -100,6 +100,12 @@ def _narrative(task: ParsedTask, observations: list[str]) -> str:
     return "\n".join(lines)
 
 
+FOLLOW_UP_ANSWER = (
+    "The built-in tool-calling agent answers the first question only, with a fixed plan of tool calls. Ask "
+    "follow-up questions with the code agent or an LLM model."
+)
+
+
 class BuiltinToolCaller(Model):
     """Deterministic tool-calling analyst: one tool call per step, then `final_answer`. Not an LLM."""
 
@@ -126,6 +132,12 @@ class BuiltinToolCaller(Model):
             content, call = (
                 "This is not a KPI Narrator task.",
                 ("final_answer", {"answer": "Not a KPI task."}),
+            )
+        elif sum(1 for role, t in texts if role == "user" and t.startswith("New task:")) > 1:
+            # A follow-up: this rule-based caller plans the first question only; it says so, never repeats it.
+            content, call = (
+                "A follow-up question: beyond my fixed plan.",
+                ("final_answer", {"answer": FOLLOW_UP_ANSWER}),
             )
         else:
             plan = _plan(task)

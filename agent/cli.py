@@ -209,17 +209,23 @@ def _run_all_scenarios(args: argparse.Namespace, load, request_for, model) -> in
     from agent.scenarios import comparison_status, run_scenarios
     from tools.loading import DataError
 
-    scenarios = load(None).scenarios
-    if not scenarios:
-        raise DataError(f"{args.file}: --after all compares scenarios, but this file has one 'after' column per "
-                        "metric. Leave --after out.")  # fmt: skip
+    if len(args.question) > 1:
+        raise DataError(
+            "--after all runs one question per scenario: give -q once (follow-ups need one scenario)."
+        )
+    dataset = load(None)
+    if not dataset.scenarios:
+        what = "is a long table" if dataset.layout == "long" else "has one 'after' column per metric"
+        raise DataError(
+            f"{args.file}: --after all compares scenarios, but this file {what}. Leave --after out."
+        )
     on_event = None
     if not args.json:
         from agent.render import ScenarioRenderer
 
         on_event = ScenarioRenderer()
     rows, results = run_scenarios(
-        scenarios, load, lambda dataset: run_events(request_for(dataset), model), on_event=on_event
+        dataset.scenarios, load, lambda loaded: run_events(request_for(loaded), model), on_event=on_event
     )
     status = comparison_status(rows)
     if args.json:

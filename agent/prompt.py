@@ -195,7 +195,8 @@ def parse_task(task: str) -> ParsedTask | None:
     others = re.sub(r" and [\d,]+ more$", "", value_of("other metrics") or "")
     question = task.rsplit("## Question\n", 1)[-1].strip() if "## Question\n" in task else ""
     return ParsedTask(
-        metric=metric_line.split(" ", 1)[0],
+        # The name may hold spaces ("Net Revenue"): it ends where its columns are named.
+        metric=metric_line.split(" (columns ", 1)[0].strip(),
         dimensions=[] if dimensions == "(none)" else [d.strip() for d in dimensions.split(",") if d.strip()],
         ratio=tuple(part.strip() for part in ratio.split("/", 1)) if ratio else None,  # type: ignore[arg-type]
         question=question,

@@ -65,7 +65,9 @@ def test_main_page_saves_and_history_page_opens_it(history):
     spec = json.loads(page.get("plotly_chart")[0].proto.spec)
     assert spec["layout"]["title"]["text"].startswith("revenue")
     assert row["measure"] == "revenue"
-    assert "revenue_by_country.tsv · revenue · code agent" in page.selectbox(key="history_run").format_func(row["id"])
+    assert "revenue_by_country.tsv · revenue · code agent" in page.selectbox(key="history_run").format_func(
+        row["id"]
+    )
     page.button(key="delete_button").click().run()
     assert len(history.list()) == 1 and any("This cannot be undone" in w.value for w in page.warning)
     page.button(key="cancel_delete_button").click().run()

@@ -249,6 +249,9 @@ def find_focus(
         if len(values) > 5000:
             continue
         found = [str(v) for v in values if str(v).strip() and f" {' '.join(_words(str(v)))} " in text]
+        # "Paris" as origin and as destination: the first dimension takes it (their intersection is no answer).
+        taken = {v for values_ in focus.values() for v in values_}
+        found = [v for v in found if v not in taken]
         if found:  # in the order the question names them
             focus[dimension] = sorted(found, key=lambda v: text.find(f" {' '.join(_words(v))} "))
     return focus

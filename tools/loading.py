@@ -512,7 +512,8 @@ def _shift_rows(rows: np.ndarray, skipped_lines: list[int]) -> np.ndarray:
 def _clean_column_names(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     names = []
     for position, column in enumerate(frame.columns, start=1):
-        text = str(column).strip()
+        # Runs of spaces, tabs and line breaks become one space: a name is one line in every message and prompt.
+        text = " ".join(str(column).split())
         if not text or text.startswith("Unnamed:"):
             text = f"column_{position}"
         names.append(text)
@@ -654,7 +655,9 @@ def _quarter_key(word: str) -> tuple[int, int] | None:
     return int(year), int(quarter)
 
 
-def _find_period_column(frame: pd.DataFrame, numeric: set[str]) -> str | None:
+def _find_period_column(
+    frame: pd.DataFrame, numeric: set[str], warnings: list[str] | None = None
+) -> str | None:
     """The time column of a long table: found by its values first, then by its name.
 
     A column whose values all name periods (dates, months, weeks, quarters, fiscal years; real date cells) and
@@ -662,6 +665,7 @@ def _find_period_column(frame: pd.DataFrame, numeric: set[str]) -> str | None:
     `fiscal_quarter`) with a few values; then a column holding a before/after word pair.
     """
     scored = []
+    text_columns = [c for c in frame.columns if c not in numeric]
     for position, column in enumerate(frame.columns):
         values = frame[column]
         named = is_period_name(column)
@@ -670,14 +674,23 @@ def _find_period_column(frame: pd.DataFrame, numeric: set[str]) -> str | None:
         distinct = values.dropna().unique()
         if len(distinct) < 2:
             continue
-        repeats = len(values) >= 2 * len(distinct)  # each period holds several segments
-        by_values = len(distinct) <= 5000 and repeats and time_order(distinct) is not None
+        # Each period holds several segments; a table of one series (date, revenue) has one row a date.
+        repeats = len(values) >= 2 * len(distinct) or named or text_columns == [column]
+        by_values = len(distinct) <= 50_000 and repeats and time_order(distinct) is not None
         words = {str(v).strip().lower() for v in distinct[:3]}
         paired = len(distinct) == 2 and any(words == {b, a} for b, a in PERIOD_WORD_PAIRS)
-        score = 3 if by_values else 2 if paired else 1 if named and len(distinct) <= 12 else 0
+        # before/after words say "period" more surely than dates, which a campaign or cohort column may hold.
+        score = 4 if paired else 3 if by_values else 1 if named and len(distinct) <= 12 else 0
         if score:
             scored.append((score + (0.5 if named else 0), -position, column))
-    return max(scored)[2] if scored else None
+    if not scored:
+        return None
+    scored.sort(reverse=True)
+    if warnings is not None and len(scored) > 1:
+        others = ", ".join(repr(column) for _, _, column in scored[1:4])
+        warnings.append(f"Took {scored[0][2]!r} as the period column; {others} could be one too. Choose another "
+                        "period column if this is not the one.")  # fmt: skip
+    return scored[0][2]
 
 
 _PERIOD_WORDS = {
@@ -691,7 +704,8 @@ _NOT_ADDITIVE_WORDS = {
     "a standard deviation": {"std", "stdev", "stddev", "sd", "variance", "var", "stderr", "se"},
     "an average": {"avg", "average", "mean", "median", "aov", "arpu", "arppu", "per"},
     "a rate": {"rate", "ratio", "pct", "percent", "percentage", "share", "ctr", "cvr", "cr"},
-    "a minimum or maximum": {"min", "max", "minimum", "maximum", "p50", "p90", "p95", "p99", "percentile"},
+    # "min" alone is as often minutes (watch_min) as a minimum: only the unambiguous words count.
+    "a minimum or maximum": {"max", "minimum", "maximum", "p50", "p90", "p95", "p99", "percentile"},
 }
 
 
@@ -755,7 +769,14 @@ def load_dataset(
     if period_column:
         period_column = _resolve_columns(raw, name, [period_column], "period column", "period_column")[0]
 
+    if periods and (compare or windows):
+        raise DataError(
+            f"{name}: give either two periods or comparison windows, not both.", setting="compare"
+        )
     wants_series = bool(period_column or periods or compare or windows)
+    if (compare or windows) and not period_column and _find_wide_pairs(raw, _metric_name_from_file(name)):
+        raise DataError(f"{name}: comparison windows apply to a table with a date column (one row per segment and "
+                        "date); this file has before/after columns already.", setting="compare")  # fmt: skip
     pairs = [] if wants_series else _find_wide_pairs(raw, _metric_name_from_file(name))
     series = None
     wide = None
@@ -770,7 +791,7 @@ def load_dataset(
                 "columns; this file has none."
             )
         numeric = {c for c in raw.columns if is_mostly_numeric(raw[c])}
-        used_period_column = period_column or _find_period_column(raw, numeric)
+        used_period_column = period_column or _find_period_column(raw, numeric, warnings)
         if used_period_column is None:
             raise DataError(
                 f"{name}: found no before/after pair of numeric columns and no period column. Name the columns "
@@ -1051,6 +1072,11 @@ def _long_to_tidy(
     dimensions = (
         list(by) if by else [c for c in raw.columns if c not in metric_columns and c != period_column]
     )
+    missing = labels.isna().to_numpy()
+    if missing.any():  # a row with no period belongs to neither side: named, never dropped in silence
+        first = [row_number(None, int(i)) for i in np.flatnonzero(missing)[:5]]
+        warnings.append(f"{int(missing.sum()):,} row(s) have no value in the period column {period_column!r} and "
+                        f"were left out (row {', '.join(map(str, first))}{' …' if missing.sum() > 5 else ''}).")  # fmt: skip
     if series is not None:
         in_before, in_after = (window.contains(series.row_dates) for window in series.windows)
         mask = pd.Series(in_before | in_after, index=raw.index)
@@ -1162,7 +1188,7 @@ def _time_series(
         warnings.append(f"The windows hold {counts[0]} and {counts[1]} dates with data ({before.label()}, "
                         f"{after.label()}), so they are compared on daily averages: every figure is a total per "
                         "date.")  # fmt: skip
-    outside = ~(before.contains(row_dates) | after.contains(row_dates))
+    outside = ~(before.contains(row_dates) | after.contains(row_dates)) & ~np.isnat(row_dates)
     if outside.any():
         warnings.append(f"{int(outside.sum()):,} row(s) with dates outside both windows were left out.")
     return _TimeSeries((before, after), row_dates, scales)
@@ -1267,7 +1293,7 @@ def _choose_dimensions(
         ignored = [c for c in rest if c not in dimensions]
         if ignored:
             warnings.append(f"Numeric column(s) {', '.join(map(repr, ignored))} are neither a before/after pair nor "
-                            "a dimension and were ignored (name them with --by to use them as dimensions).")  # fmt: skip
+                            "a dimension and were ignored (choose them as dimensions to use them).")  # fmt: skip
     for dimension in dimensions:
         tidy[dimension] = raw[dimension]
     return dimensions
