@@ -443,6 +443,7 @@ class _Binder:
                     or (mention.unit != "%" and _looks_like_year(mention))
                     or _THRESHOLD.search(before)
                     or (lexicon.counted.match(after) and _is_count(mention))
+                    or _is_date_part(mention, text[max(0, mention.start - 24) : mention.start], after)
                 ):
                     skipped.append(mention.text)
                     pair_first = None
@@ -910,6 +911,20 @@ def coverage(claims: list[Claim], text: str, lexicon: Lexicon) -> dict[str, Any]
 def _is_count(mention: Mention) -> bool:
     """A whole number written without unit, currency or sign: a count when a noun such as "segments" follows."""
     return mention.unit == "" and not mention.sign and "." not in mention.text and mention.text[:1].isdigit()
+
+
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE_BEFORE = re.compile(
+    rf"(?:\b{_MONTH}\s*(?:\d{{1,2}}\s*[–-]\s*)?|\bweeks?\s*(?:\d{{1,2}}\s*[–-]\s*)?|\bwk|\bday|\bq)\s*$", re.I
+)
+_DATE_AFTER = re.compile(rf"^(?:st|nd|rd|th)?\s*{_MONTH}\b|^[–-]\d{{1,2}}\s*{_MONTH}\b", re.I)
+
+
+def _is_date_part(mention: Mention, before: str, after: str) -> bool:
+    """A day or week number of a date ("26 Oct", "Nov 17–18", "week 43", "Q3"): not a claim about the data."""
+    if not (mention.text.isdigit() and 1 <= mention.value <= 53):
+        return False
+    return bool(_DATE_BEFORE.search(before) or _DATE_AFTER.search(after))
 
 
 def _looks_like_year(mention: Mention) -> bool:

@@ -82,3 +82,18 @@ def test_the_tool_calling_built_in_says_it_answers_the_first_question_only(reven
     result = json.loads(run_cli("run", str(revenue_file), "--agent", "tool-calling", "-q", "Explain", "-q",
                                 "And France?", "--json", "--executor", "local", check=True).stdout)  # fmt: skip
     assert "answers the first question only" in result["turns"][1]["narrative"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Revenue fell 7.67%, mostly on 26 Oct.", "In week 43 revenue fell 7.67%.",
+     "The drop sat on Nov 17–18; revenue fell 7.67%.", "Revenue fell 7.67% in Q3."],
+)  # fmt: skip
+def test_day_and_week_numbers_of_dates_are_not_claims(revenue_dataset, text):
+    from agent.verification import verify
+    from tools.analysis import analyze
+
+    claims = verify(text, analyze(revenue_dataset))["claims"]
+    assert [(c["text"], c["verdict"]) for c in claims] == [("7.67%", "verified")]
+    wrong = verify("France fell 26%.", analyze(revenue_dataset))["claims"]
+    assert wrong[0]["verdict"] != "verified"  # a plain number stays a claim
