@@ -9,6 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import weakref
 
 from agent import events as ev
 from agent import tokens, worker_pool
@@ -22,6 +23,15 @@ def prepare_next_run(agent: str = "code") -> None:
     tool-calling agent's tools. Call it while no run is going: on two cores the worker's imports would slow a run."""
     tokens.preload()
     worker_pool.prestart()
+
+
+_CONVERSATIONS: weakref.WeakSet = weakref.WeakSet()
+
+
+def close_all_conversations() -> None:
+    """Ends every conversation waiting for a follow-up (their workers are let go): for tests and shutdown."""
+    for run in list(_CONVERSATIONS):
+        run.close()
 
 
 class BackgroundRun:
@@ -44,6 +54,8 @@ class BackgroundRun:
         self.saved_turns = 0  # turns in the saved copy: a conversation is saved again after each follow-up
         self.stop_event = threading.Event()
         self.conversation = conversation  # keep the agent for follow-up questions (`ask`)
+        if conversation:
+            _CONVERSATIONS.add(self)
         self._questions: queue.Queue[str | None] = queue.Queue()
         self._turns_asked = 1
         self._turns_done = 0

@@ -26,6 +26,15 @@ REVENUE_TSV = (
 
 
 @pytest.fixture(autouse=True)
+def no_waiting_conversations():
+    """Page runs wait for follow-up questions with their worker alive: each test lets its own go."""
+    yield
+    from agent.session import close_all_conversations
+
+    close_all_conversations()
+
+
+@pytest.fixture(autouse=True)
 def isolated_history(tmp_path, monkeypatch):
     """Runs saved by the pages during tests go to the test's folder, never the user's history."""
     monkeypatch.setenv("KPI_NARRATOR_HISTORY", str(tmp_path / "history.sqlite"))
