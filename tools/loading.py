@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tools.numbers import is_mostly_numeric, parse_number_column
-from tools.periods import parse_period, time_order
+from tools.periods import parse_periods, time_order
 from tools.windows import Window, WindowError, preset_windows
 
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024  # 1 GiB; the CLI and the page can lower it.
@@ -1147,7 +1147,7 @@ def _time_series(
     warnings: list[str],
 ) -> _TimeSeries | None:
     """Reads the period column as dates and picks the windows, or None when the table is no time series."""
-    parsed = {label: parse_period(label) for label in distinct}
+    parsed = dict(zip(distinct, parse_periods(distinct)))
     unparsed = [label for label, value in parsed.items() if value is None]
     asked = bool(compare or windows)
     if unparsed:

@@ -35,6 +35,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 _ISO_DATE = re.compile(r"^(?:19|20)\d{2}[\-/.](?:0?[1-9]|1[0-2])[\-/.](?:0?[1-9]|[12]\d|3[01])(?:[ T].*)?$")
 _DAY_FIRST = re.compile(r"^(?:0?[1-9]|[12]\d|3[01])[./](?:0?[1-9]|1[0-2])[./](?:19|20)\d{2}$")
+_SLASHED = re.compile(r"^(\d{1,2})/(\d{1,2})/((?:19|20)\d{2})$")
 
 
 def parse_period(label: object) -> tuple[str, dt.date] | None:
@@ -85,10 +86,31 @@ def parse_period(label: object) -> tuple[str, dt.date] | None:
     return None
 
 
+def parse_periods(labels: Iterable[object]) -> list[tuple[str, dt.date] | None]:
+    """`parse_period` of each label, with dates written `11/12/2026` read the same way for the whole column:
+    day first when some first part is over 12, month first (US) when some second part is, else month first."""
+    labels = list(labels)
+    slashed = [_SLASHED.match(str(label).strip()) if isinstance(label, str) else None for label in labels]
+    if labels and all(slashed):
+        firsts = [int(m.group(1)) for m in slashed if m]
+        seconds = [int(m.group(2)) for m in slashed if m]
+        day_first = max(firsts) > 12 and max(seconds) <= 12
+        parsed: list[tuple[str, dt.date] | None] = []
+        for match in slashed:
+            assert match is not None
+            day, month = (match.group(1), match.group(2)) if day_first else (match.group(2), match.group(1))
+            try:
+                parsed.append(("day", dt.date(int(match.group(3)), int(month), int(day))))
+            except ValueError:
+                parsed.append(None)
+        return parsed
+    return [parse_period(label) for label in labels]
+
+
 def time_order(labels: Iterable[object]) -> list[object] | None:
     """The labels sorted by the time they name, or None when any of them names no period."""
     labels = list(labels)
-    parsed = [parse_period(label) for label in labels]
+    parsed = parse_periods(labels)
     if any(p is None for p in parsed):
         return None
     order = sorted(range(len(labels)), key=lambda i: (parsed[i][1], i))  # type: ignore[index]
