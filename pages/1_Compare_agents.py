@@ -21,20 +21,43 @@ st.caption("The same file, question and tools; one agent writes Python, the othe
            "Both answers are checked against the engine.")  # fmt: skip
 
 dataset = choose_dataset()
-ratio = ratio_picker(dataset)
-question = st.text_input(
-    "Question", value=f"Explain how {dataset.metrics[0]} changed and which segments drove it."
-)
+left, right = st.columns(2)
+with st.container():
+    ratio = ratio_picker(dataset)
+if ratio:  # as on the main page: Metric and Question follow the ratio
+    metric = left.selectbox("Metric", [ratio.split("/")[0]], disabled=True, key="compare_metric_ratio")
+    measure = ratio.replace("/", " / ")
+else:
+    metric = measure = left.selectbox(
+        "Metric",
+        dataset.metrics,
+        format_func=lambda m: f"{m} (not additive)" if m in dataset.not_additive else m,
+        key=f"compare_metric-{dataset.source}",
+    )
+dimensions = right.multiselect("Dimensions", dataset.dimensions, default=dataset.dimensions,
+                               key=f"compare_dimensions-{dataset.source}")  # fmt: skip
+question = st.text_input("Question", value=f"Explain how {measure} changed and which segments drove it.")
+no_dimensions = bool(dataset.dimensions) and not dimensions
+if no_dimensions:
+    st.info("Pick at least one dimension to break the change down by.")
 
 runs: dict[str, BackgroundRun] = st.session_state.get("compare_runs", {})
 busy = any(not run.finished for run in runs.values())
 if not busy:
     prepare_next_run("code")  # while the user reads the page
-if st.button("Run both", type="primary", disabled=busy, key="compare_button"):
+if st.button("Run both", type="primary", disabled=busy or no_dimensions, key="compare_button"):
     try:
         runs = {
             kind: BackgroundRun(
-                RunRequest(dataset, question=question, ratio=ratio, max_steps=max_steps, agent=kind),
+                RunRequest(
+                    dataset,
+                    question=question,
+                    metric=None if ratio else metric,
+                    ratio=ratio,
+                    by=dimensions or None,
+                    max_steps=max_steps,
+                    agent=kind,
+                ),
                 build_model(choice, kind),
             ).start()
             for kind in ("code", "tool-calling")

@@ -29,3 +29,15 @@ def test_compare_page_runs_both_agents():
     assert list(table["agent"]) == ["code", "tool-calling"]
     assert list(table["status"]) == ["success", "success"]
     assert list(table["mismatched"]) == [0, 0]
+
+
+def test_compare_page_takes_metric_and_dimensions_like_the_main_page():
+    app = AppTest.from_file(str(ROOT / "pages" / "1_Compare_agents.py"), default_timeout=60).run()
+    app.selectbox(key="sample").set_value("sales_by_segment.csv").run()
+    app.multiselect(key="compare_dimensions-sales_by_segment.csv").set_value(["platform"]).run()
+    app.button(key="compare_button").click().run()
+    runs = app.session_state["compare_runs"]
+    assert all(run.wait(60) for run in runs.values())
+    for run in runs.values():
+        run.poll()
+        assert run.result.status == "success" and run.result.analysis["dimensions"] == ["platform"]

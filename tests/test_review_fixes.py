@@ -103,5 +103,10 @@ def test_us_dates_are_read_month_first_for_the_whole_column(write_file):
     rows = "".join(f"11/{day:02d}/2026,{shop},{10 + day}\n" for day in range(1, 13) for shop in ("A", "B"))
     dataset = load_dataset(write_file("us.csv", "date,shop,sales\n" + rows), compare="last-3d")
     assert [w.label() for w in dataset.windows] == ["2026-11-07..2026-11-09", "2026-11-10..2026-11-12"]
-    european = "".join(f"{day:02d}/11/2026,{shop},{10 + day}\n" for day in range(10, 25) for shop in ("A", "B"))
-    assert load_dataset(write_file("eu.csv", "date,shop,sales\n" + european), compare="wow").windows[1].end.day == 24
+    european = "".join(
+        f"{day:02d}/11/2026,{shop},{10 + day}\n" for day in range(10, 25) for shop in ("A", "B")
+    )
+    assert (
+        load_dataset(write_file("eu.csv", "date,shop,sales\n" + european), compare="wow").windows[1].end.day
+        == 24
+    )
