@@ -71,6 +71,9 @@ def test_main_page_streams_a_run(server, page):
 def test_compare_page(server, page):
     page.set_viewport_size({"width": 1500, "height": 1100})
     page.goto(f"{server}/Compare_agents")
+    # Opened directly, even as the server's first visit: the menu names the pages, never "app" or "explain".
+    page.get_by_role("link", name="Explain a change").wait_for(timeout=30_000)
+    assert page.get_by_role("link", name="explain", exact=True).count() == 0
     page.get_by_role("button", name="Run both").click()
     page.get_by_text("tool-calling agent").first.wait_for(timeout=60_000)
     page.get_by_text("Result").first.wait_for(timeout=60_000)

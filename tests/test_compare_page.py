@@ -18,7 +18,7 @@ def test_comparison_rows(revenue_dataset):
 
 
 def test_compare_page_runs_both_agents():
-    app = AppTest.from_file(str(ROOT / "pages" / "1_Compare_agents.py"), default_timeout=60).run()
+    app = AppTest.from_file(str(ROOT / "app_pages" / "1_Compare_agents.py"), default_timeout=60).run()
     assert not app.exception
     app.button(key="compare_button").click().run()
     runs = app.session_state["compare_runs"]
@@ -32,7 +32,7 @@ def test_compare_page_runs_both_agents():
 
 
 def test_compare_page_takes_metric_and_dimensions_like_the_main_page():
-    app = AppTest.from_file(str(ROOT / "pages" / "1_Compare_agents.py"), default_timeout=60).run()
+    app = AppTest.from_file(str(ROOT / "app_pages" / "1_Compare_agents.py"), default_timeout=60).run()
     app.selectbox(key="sample").set_value("sales_by_segment.csv").run()
     app.multiselect(key="compare_dimensions-sales_by_segment.csv").set_value(["platform"]).run()
     app.button(key="compare_button").click().run()

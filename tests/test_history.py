@@ -57,7 +57,7 @@ def test_main_page_saves_and_history_page_opens_it(history):
     app.run()
     [row] = history.list()
     assert row["status"] == "success" and row["verified"] == 20
-    page = AppTest.from_file(str(ROOT / "pages" / "2_Run_history.py"), default_timeout=60).run()
+    page = AppTest.from_file(str(ROOT / "app_pages" / "2_Run_history.py"), default_timeout=60).run()
     assert not page.exception
     assert any("Revenue fell 7.67%" in m.value for m in page.markdown)
     assert [s.value for s in page.success] == ["20 claims: 20 verified."]
@@ -78,7 +78,7 @@ def test_main_page_saves_and_history_page_opens_it(history):
 
 
 def test_history_page_when_empty(history):
-    page = AppTest.from_file(str(ROOT / "pages" / "2_Run_history.py"), default_timeout=30).run()
+    page = AppTest.from_file(str(ROOT / "app_pages" / "2_Run_history.py"), default_timeout=30).run()
     assert not page.exception
     assert "No saved runs yet" in page.info[0].value
 
@@ -120,9 +120,9 @@ def test_served_pages_keep_each_sessions_runs_apart(history, write_file, monkeyp
     assert app.session_state["run"].wait_idle(60)
     app.run()
     assert len(history.list()) == 1  # saved, under this session
-    own = AppTest.from_file(str(ROOT / "pages" / "2_Run_history.py"), default_timeout=60)
+    own = AppTest.from_file(str(ROOT / "app_pages" / "2_Run_history.py"), default_timeout=60)
     own.session_state["session_token"] = app.session_state["session_token"]  # the same browser session
     own.run()
     assert not own.exception and any("Revenue fell 7.67%" in m.value for m in own.markdown)
-    other = AppTest.from_file(str(ROOT / "pages" / "2_Run_history.py"), default_timeout=60).run()
+    other = AppTest.from_file(str(ROOT / "app_pages" / "2_Run_history.py"), default_timeout=60).run()
     assert not other.exception and "No saved runs yet" in other.info[0].value

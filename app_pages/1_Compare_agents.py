@@ -9,7 +9,7 @@ from agent.comparison import comparison_rows
 from agent.models import ModelConfigError, build_model
 from agent.runner import RunRequest
 from agent.session import BackgroundRun, prepare_next_run
-from agent.view_model import summary_markdown
+from agent.view_model import summary_markdown, verification_badge
 from tools.labels import escape_markdown
 from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, ratio_picker, save_once
 
@@ -68,6 +68,19 @@ if st.button("Run both", type="primary", disabled=busy or no_dimensions, key="co
     st.session_state["compare_runs"] = runs
 
 
+def show_summaries(runs: dict[str, BackgroundRun]) -> None:
+    """The two answers side by side, each with its badge, above the traces."""
+    for column, (kind, run) in zip(st.columns(len(runs)), runs.items()):
+        with column:
+            st.subheader(f"{kind} agent: summary")
+            claims = (run.result.verification or {}).get("claims") or []
+            st.markdown(
+                summary_markdown(run.result.narrative, run.result.analysis, run.result.dataset, claims)
+            )
+            ok, sentence = verification_badge(run.result.verification)
+            (st.success if ok else st.error)(sentence)
+
+
 def show_both(runs: dict[str, BackgroundRun]) -> None:
     for column, (kind, run) in zip(st.columns(len(runs)), runs.items()):
         run.poll()
@@ -75,11 +88,6 @@ def show_both(runs: dict[str, BackgroundRun]) -> None:
             st.subheader(f"{kind} agent")
             draw_steps(run)
             draw_charts(run, kind)
-            if run.result.narrative:
-                claims = (run.result.verification or {}).get("claims") or []
-                st.markdown(
-                    summary_markdown(run.result.narrative, run.result.analysis, run.result.dataset, claims)
-                )
     if all(run.finished for run in runs.values()) and st.session_state.get("compare_drawn") is not runs:
         st.session_state["compare_drawn"] = runs
         st.rerun()
@@ -91,7 +99,9 @@ if runs:
             run.poll()
             save_once(run)
         st.subheader("Result")
-        st.dataframe(pd.DataFrame(comparison_rows({k: r.result for k, r in runs.items()})), hide_index=True)
+        st.dataframe(pd.DataFrame(comparison_rows({k: r.result for k, r in runs.items()})), hide_index=True,
+                     width="stretch")  # fmt: skip
+        show_summaries(runs)
         show_both(runs)
     else:
         st.fragment(run_every=0.5)(show_both)(runs)
