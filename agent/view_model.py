@@ -112,8 +112,8 @@ _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 def marked_summary(
     narrative: str, claims: list[dict[str, Any]], escape: Callable[[str], str] | None = None
 ) -> str:
-    """The summary with each checked number footnoted (¹, ², ... as in `claim_notes`) and each flagged claim
-    marked in the text: ":red[**⚠ 99.95%² (misattributed) ⚠**]".
+    """The summary with each checked number footnoted (⁽¹⁾, ⁽²⁾, ... as in `claim_notes`) and each flagged claim
+    marked in the text: ":red[**⚠ 99.95%⁽²⁾ (misattributed) ⚠**]".
 
     Args:
         narrative: The answer text the claims' spans point into.
@@ -130,7 +130,8 @@ def marked_summary(
         if start < position or end > len(narrative):
             continue
         number = escape(narrative[start:end])
-        note = str(index + 1).translate(_SUPERSCRIPT)
+        # In superscript parentheses: "1.73M²" would read as square millions, "1.73M⁽²⁾" reads as a note.
+        note = "⁽" + str(index + 1).translate(_SUPERSCRIPT) + "⁾"
         flagged = claims[index].get("verdict") in FLAGGED
         verdict = VERDICT_LABELS.get(claims[index].get("verdict") or "", "")
         # Red and bold in Streamlit (not bold again inside a bold run: "**" would close it); any other Markdown

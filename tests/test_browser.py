@@ -233,11 +233,11 @@ def test_a_flagged_claim_is_marked_in_the_summary(server, page):
         page.get_by_role("textbox", name="API base (optional)").fill(llm.url)
         page.get_by_role("textbox", name="API base (optional)").press("Enter")
         page.get_by_role("button", name="Run", exact=True).click()
-        summary = page.get_by_text("UK drove ⚠ 99.95%² (misattributed) ⚠ of the drop.")
+        summary = page.get_by_text("UK drove ⚠ 99.95%⁽²⁾ (misattributed) ⚠ of the drop.")
         summary.first.wait_for(timeout=60_000)
-        marked = page.locator("strong", has_text="⚠ 99.95%² (misattributed) ⚠")  # bold, in red
+        marked = page.locator("strong", has_text="⚠ 99.95%⁽²⁾ (misattributed) ⚠")  # bold, in red
         assert marked.count() == 1 and marked.evaluate("e => getComputedStyle(e).color") != page.locator(
-            "p", has_text="Revenue fell 7.67%¹"
+            "p", has_text="Revenue fell 7.67%⁽¹⁾"
         ).first.evaluate("e => getComputedStyle(e).color")
         page.get_by_text("2 claims: 1 verified, 1 misattributed.").wait_for(timeout=30_000)
         # The footnotes say what each number was checked against; the flagged one names whose figure it is.

@@ -69,13 +69,13 @@ def test_the_summary_marks_each_number_and_flags_in_the_text(revenue_dataset):
     text = "Revenue fell 7.67%. UK drove 99.95% of the drop."
     claims = verify(text, analysis)["claims"]
     assert marked_summary(text, claims) == (
-        "Revenue fell 7.67%¹. UK drove :red[**⚠ 99.95%² (misattributed) ⚠**] of the drop."
+        "Revenue fell 7.67%⁽¹⁾. UK drove :red[**⚠ 99.95%⁽²⁾ (misattributed) ⚠**] of the drop."
     )
     assert marked_summary(text, claims, escape=str.upper).startswith(
-        "REVENUE FELL 7.67%¹. UK DROVE :red[**⚠ 99.95%²"
+        "REVENUE FELL 7.67%⁽¹⁾. UK DROVE :red[**⚠ 99.95%⁽²⁾"
     )
     bold = "**Revenue fell 7.67%. UK drove 99.95% of the drop.**"
-    assert ":red[⚠ 99.95%² (misattributed) ⚠] of the drop.**" in marked_summary(
+    assert ":red[⚠ 99.95%⁽²⁾ (misattributed) ⚠] of the drop.**" in marked_summary(
         bold, verify(bold, analysis)["claims"]
     )
     notes = claim_notes(claims)
