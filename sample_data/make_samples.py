@@ -11,6 +11,7 @@ sys.path.insert(0, str(HERE.parent))
 from tools.synthetic import (  # noqa: E402
     conversion_frame,
     planted_frame,
+    daily_frame,
     revenue_by_country_frame,
     scenario_conversion_frame,
 )
@@ -19,13 +20,14 @@ from tools.synthetic import (  # noqa: E402
 def write_samples(folder: Path = HERE) -> list[Path]:
     """Writes the sample files into `folder` and returns their paths."""
     paths = [folder / "revenue_by_country.tsv", folder / "sales_by_segment.csv", folder / "conversion_by_channel.csv",
-             folder / "conversion_scenarios.csv"]  # fmt: skip
+             folder / "conversion_scenarios.csv", folder / "daily_revenue.csv"]  # fmt: skip
     revenue_by_country_frame().to_csv(paths[0], sep="\t", index=False, float_format="%.2f")
     channels = ("channel", ["organic", "paid_search", "email", "affiliate"])
     planted = planted_frame(400, seed=3, third=channels, drop=0.35, noise=0.003)
     planted.to_csv(paths[1], index=False, float_format="%.2f")
     conversion_frame().to_csv(paths[2], index=False)
     scenario_conversion_frame().to_csv(paths[3], index=False)
+    daily_frame().to_csv(paths[4], index=False)
     return paths
 
 

@@ -840,7 +840,16 @@ def load_dataset(
     # A long file has one row per segment and period; only a wide file's repeated rows are worth a warning.
     # tidy's index holds positions in the raw table; source_rows turns them into the file's row numbers.
     frame = _finish(
-        tidy, source_rows, name, dimensions, metric_names, columns, warnings, warn_repeats=layout == "wide"
+        # Rows that repeat a segment are worth a warning in a wide file, unless the user chose fewer dimensions
+        # (summing over the others is then what was asked for).
+        tidy,
+        source_rows,
+        name,
+        dimensions,
+        metric_names,
+        columns,
+        warnings,
+        warn_repeats=layout == "wide" and not by,
     )
     return Dataset(
         frame=frame,

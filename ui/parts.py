@@ -35,6 +35,7 @@ SAMPLE_FILES = [
     "sales_by_segment.csv",
     "conversion_by_channel.csv",
     "conversion_scenarios.csv",
+    "daily_revenue.csv",
 ]
 MAX_WARNINGS = 20  # loading warnings shown on the page; a file with thousands would bury it
 
