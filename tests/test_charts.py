@@ -115,3 +115,105 @@ def test_size_vs_change_puts_the_out_of_proportion_pair_far_from_the_diagonal(pa
     assert first["name"] == "DE × Android"
     assert first["x"] == pytest.approx(1000 / 3400 * 100) and first["y"] == pytest.approx(600 / 587 * 100)
     assert "of the change (-600.00)" in points.customdata[0]
+
+
+# In a real browser: plotly.js draws the figures at the width of the page's chart column; every label is measured.
+def _browser_args():
+    from benchmarks.streamlit_server import CHROMIUM, CHROMIUM_ARGS
+
+    return CHROMIUM, CHROMIUM_ARGS
+
+
+@pytest.fixture
+def drawn(tmp_path):
+    """Draws figures in headless chromium and returns, per figure, its labels with their boxes."""
+    import os
+    from pathlib import Path
+
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    chromium, args = _browser_args()
+    if not Path(chromium).exists() and not os.environ.get("CI"):
+        pytest.skip("Debian's chromium is not installed")
+    import plotly.io as pio
+
+    from tools.labels import safe_figure
+
+    def draw(figures: list) -> list[dict]:
+        parts = [
+            pio.to_html(safe_figure(f.to_plotly_json()), include_plotlyjs=i == 0, full_html=False,
+                        config={"displayModeBar": True}, default_width=540, validate=False)
+            for i, f in enumerate(figures)
+        ]  # fmt: skip
+        page_file = tmp_path / "charts.html"
+        page_file.write_text(
+            "<html><meta charset='utf-8'><body>" + "".join(parts) + "</body></html>", "utf-8"
+        )
+        with playwright_sync.sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=chromium, args=args)
+            page = browser.new_page(viewport={"width": 600, "height": 900})
+            page.goto(page_file.as_uri())
+            page.wait_for_selector(".js-plotly-plot .main-svg")
+            measured = page.evaluate(
+                """() => [...document.querySelectorAll('.js-plotly-plot')].map(plot => {
+                    const box = e => { const r = e.getBoundingClientRect();
+                                       return [r.left, r.top, r.right, r.bottom]; };
+                    return {svg: box(plot.querySelector('.main-svg')),
+                            title: box(plot.querySelector('.gtitle')),
+                            modebar: box(plot.querySelector('.modebar')),
+                            labels: [...plot.querySelectorAll('.bartext, .textpoint text, .point text')]
+                                     .map(t => ({text: t.textContent, box: box(t),
+                                                 size: parseFloat(getComputedStyle(t).fontSize)}))};
+                })"""
+            )
+            browser.close()
+        return measured
+
+    return draw
+
+
+def _inside(inner, outer) -> bool:
+    return (
+        inner[0] >= outer[0] - 0.5
+        and inner[1] >= outer[1] - 0.5
+        and inner[2] <= outer[2] + 0.5
+        and (inner[3] <= outer[3] + 0.5)
+    )
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def test_labels_are_whole_and_readable_and_the_mode_bar_clears_the_title_in_a_browser(drawn):
+    from tools.charts import waterfall_chart
+
+    # The revenue sample's changes: "+4,233.09" was drawn as "+4" beside a long red bar.
+    table = pd.DataFrame({"country": ["France", "UK", "other", "Italy", "Germany", "Spain"],
+                          "abs_change": [-132847.57, -4376.25, 4233.09, 979.15, -690.99, -217.09]})  # fmt: skip
+    figures = [
+        change_bar_chart(table, "country", title="revenue change by country"),
+        waterfall_chart(table, "country", before_total=1731985.21, after_total=1599065.55),
+    ]
+    bars, waterfall = drawn(figures)
+    assert sorted(label["text"] for label in bars["labels"]) == sorted(
+        ["-132,847.57", "-4,376.25", "+4,233.09", "+979.15", "-690.99", "-217.09"]
+    )
+    assert {label["text"] for label in waterfall["labels"]} >= {"1.73M", "-132,847.57", "+4,233.09", "1.60M"}
+    for chart in (bars, waterfall):
+        for label in chart["labels"]:
+            assert _inside(label["box"], chart["svg"]), label  # drawn whole, inside the figure
+            assert label["size"] >= 11, label  # never shrunk to a few pixels
+        assert not _overlap(chart["title"], chart["modebar"])
+
+
+def test_pair_charts_keep_their_labels_inside_in_a_browser(drawn, pairs):
+    from tools.charts import change_heatmap, cross_table, size_change_chart
+
+    table = cross_table(pairs, "country", "platform", "revenue_before", "revenue_after")
+    heat, size = drawn([change_heatmap(table, "country", "platform"),
+                        size_change_chart(table, ["country", "platform"])])  # fmt: skip
+    assert {"DE × Android", "UK × iOS"} <= {label["text"] for label in size["labels"]}
+    for chart in (heat, size):
+        for label in chart["labels"]:
+            assert _inside(label["box"], chart["svg"]), label
+        assert not _overlap(chart["title"], chart["modebar"])
