@@ -344,7 +344,7 @@ def _report_step(task: ParsedTask, lead: str | None, safe: bool) -> str:
         "    fig_pair = change_heatmap(df, metric=metric, rows=pair[0], columns=pair[1], "
         "title=f'{metric} change by {pair[0]} and {pair[1]}')\n"
         "    fig_size = size_change_chart(df, metric=metric, dimensions=pair, "
-        "title=f'{metric}: share before vs share of the change, by {pair[0]} × {pair[1]}')"
+        "title=f'{metric}: size vs change, {pair[0]} × {pair[1]}')"
     )
     code.append(_guarded(pair_charts, "pass", "pair charts", safe))
     code += _headline_code(task)

@@ -157,4 +157,4 @@ def test_a_two_dimension_driver_gets_a_heatmap_and_a_size_vs_change_chart():
     assert "heatmap" in kinds
     titles = [figure["layout"]["title"]["text"] for figure in result.charts]
     assert "Revenue change by country and platform" in titles
-    assert any(title.startswith("Revenue: share before vs share of the change") for title in titles)
+    assert "Revenue: size vs change, country × platform" in titles

@@ -70,7 +70,9 @@ def test_waterfall_axis_starts_at_zero_so_a_small_change_looks_small():
     figure = waterfall_chart(table, "country", before_total=429746.21, after_total=429222.21).to_dict()
     low, high = figure["layout"]["yaxis"]["range"]
     assert low == 0 and 429746.21 < high < 429746.21 * 1.3
-    assert list(figure["data"][0]["text"]) == ["429,746.21", "-600.00", "+76.00", "429,222.21"]
+    # Up to nine bars share a page column: one compact format (thousands as "k", whole numbers below).
+    assert list(figure["data"][0]["text"]) == ["429.7k", "-600", "+76", "429.2k"]
+    assert list(figure["data"][0]["customdata"]) == ["429,746.21", "-600.00", "+76.00", "429,222.21"]  # hover
     assert figure["data"][0]["cliponaxis"] is False
 
 
@@ -117,7 +119,8 @@ def test_size_vs_change_puts_the_out_of_proportion_pair_far_from_the_diagonal(pa
     assert "of the change (-600.00)" in points.customdata[0]
 
 
-# In a real browser: plotly.js draws the figures at the width of the page's chart column; every label is measured.
+# In a real browser: plotly.js draws the figures at the width of the page's chart column (400 px at a 1500 px
+# window); every label is measured.
 def _browser_args():
     from benchmarks.streamlit_server import CHROMIUM, CHROMIUM_ARGS
 
@@ -141,7 +144,7 @@ def drawn(tmp_path):
     def draw(figures: list) -> list[dict]:
         parts = [
             pio.to_html(safe_figure(f.to_plotly_json()), include_plotlyjs=i == 0, full_html=False,
-                        config={"displayModeBar": True}, default_width=540, validate=False)
+                        config={"displayModeBar": True}, default_width=400, validate=False)
             for i, f in enumerate(figures)
         ]  # fmt: skip
         page_file = tmp_path / "charts.html"
@@ -198,12 +201,14 @@ def test_labels_are_whole_and_readable_and_the_mode_bar_clears_the_title_in_a_br
     assert sorted(label["text"] for label in bars["labels"]) == sorted(
         ["-132,847.57", "-4,376.25", "+4,233.09", "+979.15", "-690.99", "-217.09"]
     )
-    assert {label["text"] for label in waterfall["labels"]} >= {"1.73M", "-132,847.57", "+4,233.09", "1.60M"}
+    assert {label["text"] for label in waterfall["labels"]} >= {"1.73M", "-132.8k", "+4.2k", "+979", "1.60M"}
     for chart in (bars, waterfall):
         for label in chart["labels"]:
             assert _inside(label["box"], chart["svg"]), label  # drawn whole, inside the figure
             assert label["size"] >= 11, label  # never shrunk to a few pixels
         assert not _overlap(chart["title"], chart["modebar"])
+        boxes = [label["box"] for label in chart["labels"]]
+        assert not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])  # none on another
 
 
 def test_pair_charts_keep_their_labels_inside_in_a_browser(drawn, pairs):

@@ -27,6 +27,20 @@ TITLE_MARGIN = 80
 LABEL_ROOM = 0.3
 
 
+def compact(value: float, signed: bool = False, scale: float = 0.0) -> str:
+    """A label for a crowded chart: 1.73M as `amount` writes it, 429.7k for thousands, and below a thousand whole
+    numbers when the chart's `scale` (its largest value) is in thousands or more, else `amount`'s two decimals."""
+    sign = "+" if signed and value > 0 else ""
+    size = abs(value)
+    if size >= 1e6:
+        return amount(value, signed)
+    if size >= 1e3:
+        return sign + f"{value / 1e3:,.1f}k"
+    if scale >= 1e3:
+        return sign + f"{round(value) + 0:,.0f}"
+    return amount(value, signed)
+
+
 def sentence_case(text: str) -> str:
     """The first letter upper case, the rest as written (names such as "DE" or "iOS" keep their case)."""
     return text[:1].upper() + text[1:]
@@ -138,7 +152,11 @@ def waterfall_chart(
         f"total {shorten_label(periods[1])}",
     ]
     values = [before_total, *data["abs_change"].tolist(), after_total]
-    texts = [amount(float(before_total)), *[amount(float(v), True) for v in data["abs_change"]],
+    # Up to nine bars share the width of a page column: labels are compact ("429.7k"), hover gives the amount.
+    scale = max(abs(before_total), abs(after_total))
+    texts = [compact(float(before_total), scale=scale), *[compact(float(v), True, scale) for v in data["abs_change"]],
+             compact(float(after_total), scale=scale)]  # fmt: skip
+    hover = [amount(float(before_total)), *[amount(float(v), True) for v in data["abs_change"]],
              amount(float(after_total))]  # fmt: skip
     figure = go.Figure(
         go.Waterfall(
@@ -149,7 +167,7 @@ def waterfall_chart(
             decreasing={"marker": {"color": DOWN}},
             totals={"marker": {"color": NEUTRAL}},
             text=texts,
-            customdata=texts,
+            customdata=hover,
             textposition="outside",
             cliponaxis=False,
             hovertemplate="%{x}: %{customdata}<extra></extra>",
