@@ -327,7 +327,7 @@ def _report_step(task: ParsedTask, lead: str | None, safe: bool) -> str:
     if lead:
         charts = (
             "if effects is not None:\n    fig_rate_mix = rate_mix_chart(effects, title=f'{numerator} / {denominator}: "
-            "rate vs mix effect by {main} (pp)')\n"
+            "rate and mix, by {main}')\n"
             if task.ratio
             else "if table is not None:\n    fig_waterfall = waterfall_chart(table, dimension=main, "
             "before_total=totals['before'], after_total=totals['after'], title=f'{metric}: before to after, by {main}')\n"

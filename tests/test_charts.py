@@ -85,7 +85,8 @@ def test_titles_in_sentence_case_below_the_mode_bar_and_flat_legends():
     assert layout["title"]["pad"]["t"] >= MODE_BAR_PX and layout["margin"]["t"] > layout["title"]["pad"]["t"]
     assert layout["legend"]["orientation"] == "h"
     figure = rate_mix_chart(table, "channel").to_dict()
-    assert list(figure["data"][0]["text"]) == ["+1.00 pp", "+0.00 pp"]  # never "-0.00"
+    assert list(figure["data"][0]["text"]) == ["+1.00", ""]  # no label for an effect of 0.00 (nor "-0.00")
+    assert figure["layout"]["yaxis"]["title"]["text"] == "percentage points"  # the unit, once
 
 
 @pytest.fixture
@@ -222,3 +223,18 @@ def test_pair_charts_keep_their_labels_inside_in_a_browser(drawn, pairs):
         for label in chart["labels"]:
             assert _inside(label["box"], chart["svg"]), label
         assert not _overlap(chart["title"], chart["modebar"])
+
+
+def test_rate_and_mix_labels_do_not_collide_in_a_browser(drawn):
+    from tools.charts import rate_mix_chart
+
+    # The conversion sample's effects (fractions): five channels, two bars each, in a 400 px column.
+    table = pd.DataFrame({"channel": ["paid_social", "organic", "email", "referral", "paid_search"],
+                          "rate_effect": [0.0003, 0.0012, -0.00001, -0.0004, 0.0002],
+                          "mix_effect": [-0.0055, -0.0006, -0.0011, 0.00002, 0.0002]})  # fmt: skip
+    (chart,) = drawn([rate_mix_chart(table, "channel", title="orders / users: rate and mix, by channel")])
+    boxes = [label["box"] for label in chart["labels"] if label["text"]]
+    assert len(boxes) == 8  # the two effects of 0.00 carry no label
+    assert all(_inside(box, chart["svg"]) for box in boxes)
+    assert not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+    assert _inside(chart["title"], chart["svg"])  # the title is not cut at the right

@@ -206,7 +206,7 @@ def rate_mix_chart(
     ):
         points = table[column] * 100
         bars.append(go.Bar(name=name, x=labels, y=points, marker_color=colour,
-                           text=[f"{round(v, 2) + 0.0:+.2f} pp" for v in points], textposition="outside", cliponaxis=False,
+                           text=[_pp_label(v) for v in points], textposition="outside", cliponaxis=False,
                            hovertemplate=f"%{{x}}, {name}: %{{y:+.2f}} pp<extra></extra>"))  # fmt: skip
     points = pd.concat([table["rate_effect"], table["mix_effect"]]) * 100
     figure = go.Figure(bars)
@@ -214,12 +214,20 @@ def rate_mix_chart(
         _layout(
             title or f"Rate vs mix effect by {shorten_label(dimension)} (pp)",
             barmode="group",
+            bargap=0.1,  # wider bars: each label fits its own bar's width
             xaxis={"type": "category", "title": shorten_label(dimension)},
             yaxis={"title": "percentage points", "range": _room(points, 0.2)},
             height=380,
         )
     )
     return figure
+
+
+def _pp_label(points: float) -> str:
+    """A rate or mix bar's label in pp without the unit (the axis says it; two bars share a narrow slot); none for
+    an effect that rounds to zero."""
+    shown = round(float(points), 2) + 0.0
+    return f"{shown:+.2f}" if shown else ""
 
 
 def cross_table(frame: pd.DataFrame, rows: str, columns: str, before: str, after: str) -> pd.DataFrame:
