@@ -122,25 +122,28 @@ def test_size_vs_change_puts_the_out_of_proportion_pair_far_from_the_diagonal(pa
 
 # In a real browser: plotly.js draws the figures at the width of the page's chart column (400 px at a 1500 px
 # window); every label is measured.
-def _browser_args():
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
     from benchmarks.streamlit_server import CHROMIUM, CHROMIUM_ARGS
 
-    return CHROMIUM, CHROMIUM_ARGS
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
 @pytest.fixture
-def drawn(tmp_path):
-    """Draws figures in headless chromium and returns, per figure, its labels with their boxes."""
+def drawn(tmp_path, request):
+    """Draws figures in headless chromium (pytest-playwright's browser) and returns, per figure, its labels with
+    their boxes."""
     import os
     from pathlib import Path
 
-    playwright_sync = pytest.importorskip("playwright.sync_api")
-    chromium, args = _browser_args()
-    if not Path(chromium).exists() and not os.environ.get("CI"):
-        pytest.skip("Debian's chromium is not installed")
     import plotly.io as pio
 
+    from benchmarks.streamlit_server import CHROMIUM
     from tools.labels import safe_figure
+
+    if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
+        pytest.skip("Debian's chromium is not installed")
+    browser = request.getfixturevalue("browser")
 
     def draw(figures: list) -> list[dict]:
         parts = [
@@ -152,12 +155,11 @@ def drawn(tmp_path):
         page_file.write_text(
             "<html><meta charset='utf-8'><body>" + "".join(parts) + "</body></html>", "utf-8"
         )
-        with playwright_sync.sync_playwright() as driver:
-            browser = driver.chromium.launch(executable_path=chromium, args=args)
-            page = browser.new_page(viewport={"width": 600, "height": 900})
+        page = browser.new_page(viewport={"width": 600, "height": 900})
+        try:
             page.goto(page_file.as_uri())
             page.wait_for_selector(".js-plotly-plot .main-svg")
-            measured = page.evaluate(
+            return page.evaluate(
                 """() => [...document.querySelectorAll('.js-plotly-plot')].map(plot => {
                     const box = e => { const r = e.getBoundingClientRect();
                                        return [r.left, r.top, r.right, r.bottom]; };
@@ -169,8 +171,8 @@ def drawn(tmp_path):
                                                  size: parseFloat(getComputedStyle(t).fontSize)}))};
                 })"""
             )
-            browser.close()
-        return measured
+        finally:
+            page.close()
 
     return draw
 
