@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import re
 from typing import Any
 
 import pandas as pd
@@ -38,6 +39,8 @@ CONTENT_SECURITY_POLICY = (
 )
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A cell of `display_table` that holds a figure only: digits, sign, separators and a unit; nothing Markdown reads.
+_PLAIN_FIGURE = re.compile(r"(?:< )?[+-]?[\d,]*\.?\d+(?:%| pp|×)?|new|—|yes|no")
 
 
 def defuse_cell(value: object) -> object:
@@ -173,6 +176,8 @@ def _markdown_table(frame: pd.DataFrame) -> str:
     def cell(value: object) -> str:
         if isinstance(value, float):
             return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
+        if isinstance(value, str) and _PLAIN_FIGURE.fullmatch(value):
+            return value  # a figure we wrote ("-627.05", "+3.10%", "< 0.001"): no Markdown in it to escape
         return escape_markdown(value)  # a label is text here too, in full
 
     header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"

@@ -167,6 +167,7 @@ def test_report_and_csv_tables_read_as_a_report(write_file):
     assert "-627.05" in tables and "627.050000" not in tables
     markdown = report_markdown(result)
     assert "| Change |" in markdown and "| new |" in markdown and "NaN" not in markdown
+    assert "| -627.05 | -3.10% |" in markdown  # figures as written, not "\\-627.05"
     rows = list(csv.DictReader(io.StringIO(full_table_csv(dataset, result.analysis, "by_country"))))
     germany = next(r for r in rows if r["country"] == "DE")
     assert germany["Change"] == "-627.05" and germany["% change"] == "-3.1"  # numbers, no noise
