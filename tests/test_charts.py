@@ -240,3 +240,30 @@ def test_rate_and_mix_labels_do_not_collide_in_a_browser(drawn):
     assert all(_inside(box, chart["svg"]) for box in boxes)
     assert not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
     assert _inside(chart["title"], chart["svg"])  # the title is not cut at the right
+
+
+@pytest.mark.parametrize(
+    ("value", "signed", "scale", "expected"),
+    [
+        (1731985.21, False, 0, "1.73M"),  # as the summary writes it
+        (-132847.57, True, 2e6, "-132.8k"),
+        (4233.09, True, 2e6, "+4.2k"),
+        (979.15, True, 2e6, "+979"),  # whole below a thousand on a chart of thousands
+        (979.15, True, 900, "+979.15"),  # a small chart keeps the summary's decimals
+        (-0.4, True, 2e6, "0"),  # never "-0"
+    ],
+)
+def test_compact_labels(value, signed, scale, expected):
+    from tools.charts import compact
+
+    assert compact(value, signed, scale) == expected
+
+
+def test_trend_hover_writes_amounts_as_the_summary():
+    from tools.charts import trend_chart
+
+    daily = pd.DataFrame(
+        {"date": pd.to_datetime(["2026-11-01", "2026-11-02"]), "revenue": [1599138.0, 132847.6]}
+    )
+    line = trend_chart(daily, "revenue").data[0]
+    assert list(line.customdata) == ["1.60M", "132,847.60"] and "%{customdata}" in line.hovertemplate
