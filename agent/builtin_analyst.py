@@ -328,7 +328,7 @@ def _report_step(task: ParsedTask, lead: str | None, safe: bool) -> str:
     if lead:
         charts = (
             "if effects is not None:\n    fig_rate_mix = rate_mix_chart(effects, title=f'{numerator} / {denominator}: "
-            "rate vs mix effect by {main} (pp)')\n"
+            "rate and mix, by {main}')\n"
             if task.ratio
             else "if table is not None:\n    fig_waterfall = waterfall_chart(table, dimension=main, "
             "before_total=totals['before'], after_total=totals['after'], title=f'{metric}: before to after, by {main}')\n"
@@ -337,6 +337,17 @@ def _report_step(task: ParsedTask, lead: str | None, safe: bool) -> str:
         code += [f"main = {lead!r}", "table = changes.get(main)", _guarded(charts, "pass", "charts", safe)]
     else:
         code += ["main = None", "table = None"]
+    # The headline driver gets its own charts when it is a 2-dimension slice (Germany × Android): where it sits
+    # among its neighbours, and which pairs moved out of proportion to their size.
+    pair_charts = (
+        "if slices is not None and len(slices) and len(slices.iloc[0]['slice']) == 2:\n"
+        "    pair = list(slices.iloc[0]['slice'])\n"
+        "    fig_pair = change_heatmap(df, metric=metric, rows=pair[0], columns=pair[1], "
+        "title=f'{metric} change by {pair[0]} and {pair[1]}')\n"
+        "    fig_size = size_change_chart(df, metric=metric, dimensions=pair, "
+        "title=f'{metric}: size vs change, {pair[0]} × {pair[1]}')"
+    )
+    code.append(_guarded(pair_charts, "pass", "pair charts", safe))
     code += _headline_code(task)
     if task.scenario:
         # A scenario file: the first line says which scenario every figure comes from.

@@ -13,12 +13,21 @@ from __future__ import annotations
 import html
 import io
 import json
+import re
 from typing import Any
 
 import pandas as pd
 
 from agent.result import RunResult
-from agent.view_model import claim_notes, markdown_text, result_header, summary_markdown, verification_badge
+from agent.view_model import (
+    claim_notes,
+    csv_table,
+    display_table,
+    markdown_text,
+    result_header,
+    summary_markdown,
+    verification_badge,
+)
 from tools import engine
 from tools.labels import escape_markdown, safe_figure
 from tools.loading import Dataset
@@ -30,6 +39,8 @@ CONTENT_SECURITY_POLICY = (
 )
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A cell of `display_table` that holds a figure only: digits, sign, separators and a unit; nothing Markdown reads.
+_PLAIN_FIGURE = re.compile(r"(?:< )?[+-]?[\d,]*\.?\d+(?:%| pp|×)?|new|—|yes|no")
 
 
 def defuse_cell(value: object) -> object:
@@ -74,6 +85,24 @@ def tables_of(result: RunResult) -> dict[str, list[dict]]:
     return tables
 
 
+def table_names(analysis: dict[str, Any], name: str) -> tuple[str | None, tuple[str, str] | None]:
+    """The dimension column and the ratio's (numerator, denominator) of a table of `tables_of`, for its headers."""
+    ratio = analysis.get("ratio")
+    if name.startswith("by_"):
+        return name[3:], None
+    if name == "rate_mix_by_segment" and ratio:
+        return ratio.get("dimension"), (ratio["numerator"], ratio["denominator"])
+    return None, None
+
+
+def display_tables_of(result: RunResult) -> dict[str, pd.DataFrame]:
+    """`tables_of` as a reader sees them (`agent.view_model.display_table`): the page and the reports show these."""
+    return {
+        name: display_table(rows, *table_names(result.analysis or {}, name))
+        for name, rows in tables_of(result).items()
+    }
+
+
 def omitted_note(result: RunResult, name: str) -> str | None:
     """For a table of `tables_of` that the analysis cut to its largest changes: how many rows were left out."""
     omitted = (result.analysis or {}).get("omitted") or {}
@@ -109,8 +138,9 @@ def full_table(dataset: Dataset, analysis: dict[str, Any], name: str) -> pd.Data
 
 
 def full_table_csv(dataset: Dataset, analysis: dict[str, Any], name: str) -> str:
-    """`full_table` as CSV, defused like `table_csv`."""
-    return table_csv(full_table(dataset, analysis, name))
+    """`full_table` as CSV with readable headers and fixed decimals (`agent.view_model.csv_table`), defused like
+    `table_csv`."""
+    return table_csv(csv_table(full_table(dataset, analysis, name), *table_names(analysis, name)))
 
 
 def trace_json(result: RunResult) -> str:
@@ -134,8 +164,7 @@ def report_markdown(result: RunResult) -> str:
     for number, turn in enumerate(result.turns, start=1):  # follow-up questions, each with its checked answer
         lines += [f"## Follow-up {number}: {escape_markdown(turn.question)}", "", _summary(turn), "",
                   _verification_line(turn), ""]  # fmt: skip
-    for name, rows in tables_of(result).items():
-        frame = pd.DataFrame(rows)
+    for name, frame in display_tables_of(result).items():
         lines += [f"## {escape_markdown(name.replace('_', ' '))}", "", _markdown_table(frame), ""]
         note = omitted_note(result, name)
         if note:
@@ -147,6 +176,8 @@ def _markdown_table(frame: pd.DataFrame) -> str:
     def cell(value: object) -> str:
         if isinstance(value, float):
             return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
+        if isinstance(value, str) and _PLAIN_FIGURE.fullmatch(value):
+            return value  # a figure we wrote ("-627.05", "+3.10%", "< 0.001"): no Markdown in it to escape
         return escape_markdown(value)  # a label is text here too, in full
 
     header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
@@ -218,9 +249,9 @@ def report_html(result: RunResult) -> str:
     ]
     tables = [
         f"<h2>{html.escape(name.replace('_', ' '))}</h2>"
-        + pd.DataFrame(rows).to_html(index=False, escape=True, float_format=lambda v: f"{v:,.4f}")
+        + frame.to_html(index=False, escape=True)
         + (f"<p>{html.escape(omitted_note(result, name) or '')}</p>" if omitted_note(result, name) else "")
-        for name, rows in tables_of(result).items()
+        for name, frame in display_tables_of(result).items()
     ]
     title = html.escape(f"{result.analysis.get('metric', 'metric')}: what changed")
     return (

@@ -10,6 +10,7 @@ from typing import Any
 
 from agent.verification import FLAGGED, VERDICT_LABELS
 from tools.labels import escape_markdown, safe_markdown
+from tools.numbers import all_whole_numbers, amount
 
 
 @dataclass
@@ -19,32 +20,195 @@ class Card:
     label: str  # Markdown: names from the data in it are escaped
     value: str
     delta: str | None = None
+    help: str | None = None  # the exact figure, shown on hover when the value is compact
 
 
 def _number(value: float | None) -> str:
     return "—" if value is None else f"{value:,.2f}"
 
 
+def _is_whole(*values: float | None) -> bool:
+    """True when every given value is a whole number (a count): shown without ".00"."""
+    return all(value is not None and float(value).is_integer() for value in values)
+
+
+def card_value(value: float | None, signed: bool = False, whole: bool = False) -> str:
+    """A card's figure as the summary writes it (`tools.numbers.amount`: 1.73M, +10.4M, 132,919.66); a count
+    below a million without ".00"."""
+    if value is None:
+        return "—"
+    if whole and abs(value) < 1e6:
+        return f"{value:+,.0f}" if signed and value else f"{value:,.0f}"
+    return amount(value, signed)
+
+
+def _exact(value: float | None, whole: bool, signed: bool = False) -> str | None:
+    if value is None:
+        return None
+    text = f"{value:{'+' if signed else ''},.{0 if whole else 2}f}"
+    return f"Exact: {text}"
+
+
 def summary_cards(analysis: dict[str, Any]) -> list[Card]:
-    """Before, after and change of the metric; for a ratio, the rate before and after with its change in pp."""
+    """Before, after and change of the metric; for a ratio, the rate before and after with its change in pp.
+
+    Large values are compact (1.73M) with the exact figure on hover; counts have no decimals; the % change shows
+    once (on the "after" card), the change card gives the amount.
+    """
     totals = analysis.get("totals") or {}
     metric = escape_markdown(analysis.get("metric") or "metric")
     periods = [escape_markdown(p) for p in analysis.get("periods") or ["before", "after"]]
     pct = totals.get("pct_change")
+    before, after, change = totals.get("before"), totals.get("after"), totals.get("abs_change", 0)
+    whole = _is_whole(before, after)
     cards = [
-        Card(f"{metric} ({periods[0]})", _number(totals.get("before"))),
+        Card(f"{metric} ({periods[0]})", card_value(before, whole=whole), help=_exact(before, whole)),
         Card(
-            f"{metric} ({periods[1]})", _number(totals.get("after")), None if pct is None else f"{pct:+.2f}%"
+            f"{metric} ({periods[1]})",
+            card_value(after, whole=whole),
+            "new" if pct is None else f"{pct:+.2f}%",
+            _exact(after, whole),
         ),
-        Card("change", f"{totals.get('abs_change', 0):+,.2f}", "new" if pct is None else f"{pct:+.2f}%"),
+        Card("change", card_value(change, signed=True, whole=whole), help=_exact(change, whole, signed=True)),
     ]
     ratio = analysis.get("ratio")
     if ratio:
         name = f"{escape_markdown(ratio['numerator'])} / {escape_markdown(ratio['denominator'])}"
-        cards.append(Card(name, f"{ratio['after']:.2%}", f"{ratio['change'] * 100:+.2f} pp"))
-        cards.append(Card("mix effect", f"{ratio['mix_effect'] * 100:+.2f} pp"))
-        cards.append(Card("rate effect", f"{ratio['rate_effect'] * 100:+.2f} pp"))
+        cards.append(Card(name, f"{ratio['after']:.2%}", f"{ratio['change'] * 100:+.2f} pp",
+                          f"Before: {ratio['before']:.4%}; after: {ratio['after']:.4%}"))  # fmt: skip
+        cards.append(Card("mix effect", f"{ratio['mix_effect'] * 100:+.2f} pp",
+                          help="Weight shifted between segments"))  # fmt: skip
+        cards.append(Card("rate effect", f"{ratio['rate_effect'] * 100:+.2f} pp",
+                          help="Segments' own rates moved"))  # fmt: skip
     return cards
+
+
+# Engine columns as a reader names them, and how their values are written (see `display_table`).
+COLUMNS: dict[str, tuple[str, str]] = {
+    "before": ("Before", "amount"),
+    "after": ("After", "amount"),
+    "abs_change": ("Change", "change"),
+    "pct_change": ("% change", "pct_change"),
+    "contribution_pct": ("Share of change", "pct"),
+    "share_before": ("Share before", "pct"),
+    "impact_norm": ("Change vs size", "times"),
+    "share_of_gross_pct": ("Share of all movement", "signed_pct"),
+    "label": ("Slice", "text"),
+    "segment": ("Segment", "text"),
+    "depth": ("Dimensions", "count"),
+    "share_of_parent_pct": ("Share of parent's change", "pct"),
+    "replaces": ("Replaces", "text"),
+    "numerator_before": ("Numerator before", "amount"),
+    "numerator_after": ("Numerator after", "amount"),
+    "denominator_before": ("Denominator before", "amount"),
+    "denominator_after": ("Denominator after", "amount"),
+    "rate_before": ("Rate before", "rate"),
+    "rate_after": ("Rate after", "rate"),
+    "rate_change": ("Rate change", "pp"),
+    "weight_before": ("Weight before", "rate"),
+    "weight_after": ("Weight after", "rate"),
+    "rate_effect": ("Rate effect", "pp"),
+    "mix_effect": ("Mix effect", "pp"),
+    "total_effect": ("Total effect", "pp"),
+    "p_value": ("p-value", "p"),
+    "significant": ("Significant", "yes_no"),
+}
+NOT_DEFINED = "—"
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _cell(value: Any, kind: str) -> str:
+    """One value written for a reader: fixed decimals, no float noise, "new" or "—" where there is no number."""
+    if _missing(value):
+        return "new" if kind == "pct_change" else NOT_DEFINED
+    if kind == "text":
+        return str(value)
+    if kind == "yes_no":
+        return "yes" if value else "no"
+    number = float(value)
+    formats = {
+        "amount": lambda v: f"{v:,.2f}",
+        "change": lambda v: f"{v:+,.2f}",
+        "pct_change": lambda v: f"{v:+,.2f}%",
+        "pct": lambda v: f"{v:,.2f}%",
+        "signed_pct": lambda v: f"{v:+,.2f}%",
+        "times": lambda v: f"{v:,.2f}×",
+        "count": lambda v: f"{v:,.0f}",
+        "signed_count": lambda v: f"{v:+,.0f}",
+        "rate": lambda v: f"{v * 100:.2f}%",
+        "pp": lambda v: f"{v * 100:+.2f} pp",
+        "p": lambda v: "< 0.001" if v < 0.001 else f"{v:.3f}",
+    }
+    # A value that rounds to zero is shown as 0.00, never "-0.00".
+    return _NEGATIVE_ZERO.sub("", formats[kind](number))
+
+
+_NEGATIVE_ZERO = re.compile(r"^-(?=[0.,]+(?:%| pp|×)?$)")
+
+
+def display_table(
+    rows: list[dict[str, Any]] | Any, dimension: str | None = None, ratio: tuple[str, str] | None = None
+) -> Any:
+    """An engine table as a reader sees it on the page and in the reports: human headers ("Change", "% change",
+    "Share of change"), fixed decimals, counts without ".00", "new" or "—" where a value is not defined, never
+    "NaN" or float noise.
+
+    Display only: the analysis dict, the JSON output and the CSV downloads keep their numbers.
+
+    Args:
+        rows: Records (as in the analysis) or a DataFrame.
+        dimension: The table's dimension column (kept as text, headed by its own name).
+        ratio: (numerator, denominator) names, for the headers of a rate/mix table ("orders before").
+    """
+    import pandas as pd
+
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    frame = frame.drop(columns=["slice"], errors="ignore")
+    shown = {}
+    for column in frame.columns:
+        values = frame[column]
+        header, kind = _header_and_kind(str(column), dimension, ratio)
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        if kind == "auto":
+            kind = "amount" if numeric else "text"
+        if kind in ("amount", "change") and numeric and all_whole_numbers(values.abs()):
+            kind = "count" if kind == "amount" else "signed_count"  # counts (orders, users) without ".00"
+        shown[header] = [_cell(value, kind) for value in values.tolist()]
+    return pd.DataFrame(shown, columns=list(shown))
+
+
+def _header_and_kind(column: str, dimension: str | None, ratio: tuple[str, str] | None) -> tuple[str, str]:
+    if column == dimension:
+        return column, "text"
+    if ratio and column.startswith(("numerator_", "denominator_")):
+        part, _, period = column.partition("_")
+        return f"{ratio[0] if part == 'numerator' else ratio[1]} {period}", "amount"
+    return COLUMNS.get(column, (column, "auto"))
+
+
+# Decimals each kind keeps in a CSV download (numbers stay numbers there; only the float noise goes).
+_CSV_DECIMALS = {"amount": 2, "change": 2, "pct_change": 2, "pct": 2, "signed_pct": 2, "times": 4, "rate": 6,
+                 "pp": 6, "p": 6}  # fmt: skip
+
+
+def csv_table(frame: Any, dimension: str | None = None, ratio: tuple[str, str] | None = None) -> Any:
+    """An engine table for a CSV download: the headers of `display_table` and fixed decimals; numbers stay numbers
+    (a spreadsheet computes with them) and an undefined value is an empty cell, never "NaN". Vectorised: a full
+    table has up to a million rows."""
+    import pandas as pd
+
+    out = frame.drop(columns=["slice"], errors="ignore").copy()
+    headers = []
+    for column in out.columns:
+        header, kind = _header_and_kind(str(column), dimension, ratio)
+        if kind in _CSV_DECIMALS and pd.api.types.is_float_dtype(out[column]):
+            out[column] = out[column].round(_CSV_DECIMALS[kind]) + 0.0  # + 0.0: no "-0.0"
+        headers.append(header)
+    out.columns = headers
+    return out
 
 
 _STOPPED = {

@@ -185,8 +185,10 @@ def show_summary(run: BackgroundRun, key: str = "main") -> None:
         (st.warning if result.status == "stopped" else st.error)(escape_markdown(ending))
     if result.analysis:
         cards = summary_cards(result.analysis)
-        for column, card in zip(st.columns(len(cards)), cards):
-            column.metric(card.label, card.value, card.delta)
+        # Three cards a row: six in one row (a ratio) cut their values off. The exact figure is on hover.
+        for row in range(0, len(cards), 3):
+            for column, card in zip(st.columns(3), cards[row : row + 3]):
+                column.metric(card.label, card.value, card.delta, help=card.help)
     if result.narrative:
         st.subheader("Summary")
         claims = (result.verification or {}).get("claims") or []
@@ -221,9 +223,9 @@ def show_summary(run: BackgroundRun, key: str = "main") -> None:
                                          on_click="ignore", key=f"{key}-csv")  # fmt: skip
     if result.analysis:
         with st.expander("Engine tables"):
-            for name, rows in export.tables_of(result).items():
+            for name, table in export.display_tables_of(result).items():  # readable headers and figures
                 st.text(name.replace("_", " "))
-                st.dataframe(pd.DataFrame(rows), hide_index=True)
+                st.dataframe(table, hide_index=True)
                 note = export.omitted_note(result, name)
                 if note:
                     st.caption(escape_markdown(note))

@@ -29,7 +29,10 @@ def test_run_shows_verified_summary_and_cards(app):
     assert not app.exception
     assert any("Revenue fell 7.67%" in m.value for m in app.markdown)
     assert [s.value for s in app.success] == ["20 claims: 20 verified."]
-    assert [m.value for m in app.metric][:3] == ["1,731,985.21", "1,599,065.55", "-132,919.66"]
+    # Compact as in the summary, the exact figure on hover, the % change on one card only.
+    assert [m.value for m in app.metric][:3] == ["1.73M", "1.60M", "-132,919.66"]
+    assert [m.proto.help for m in app.metric][:2] == ["Exact: 1,731,985.21", "Exact: 1,599,065.55"]
+    assert [m.delta for m in app.metric][:3].count("-7.67%") == 1
     # a rerun (any widget change) keeps the finished run
     app.run()
     assert any("Revenue fell 7.67%" in m.value for m in app.markdown)
@@ -83,6 +86,12 @@ def test_ratio_sample(app):
     finish_run(app)
     assert not app.exception
     assert any("mix effect" in m.value.lower() for m in app.markdown)
+    # Six cards, three a row (six in one row cut their values off); counts without ".00".
+    rows = [block for block in app.main.children.values() if block.type == "flex_container"
+            and any(e.type == "metric" for c in block.children.values()
+                    for e in getattr(c, "children", {}).values())]  # fmt: skip
+    assert len(app.metric) == 6 and len(rows) == 2 and all(len(row.children) == 3 for row in rows)
+    assert not any(m.value.endswith(".00") for m in app.metric[:3])
     assert app.success
 
 
@@ -94,7 +103,7 @@ def test_scenario_can_be_changed(app):
     app.selectbox(key="scenario-s.csv").set_value("b").run()
     finish_run(app)
     assert not app.exception
-    assert [m.value for m in app.metric][1] == "25.00"
+    assert [m.value for m in app.metric][1] == "25"  # whole numbers: no ".00"
 
 
 def test_long_table_periods_can_be_swapped(app):
@@ -105,7 +114,7 @@ def test_long_table_periods_can_be_swapped(app):
     app.selectbox(key="later-l.csv").set_value("spring").run()
     finish_run(app)
     assert not app.exception
-    assert [m.value for m in app.metric][:2] == ["10.00", "12.00"]
+    assert [m.value for m in app.metric][:2] == ["10", "12"]
 
 
 def test_a_failed_run_shows_its_error_in_the_page(app):
@@ -174,8 +183,11 @@ def test_a_table_cut_to_its_largest_changes_says_so_and_downloads_every_row(app)
     ).run()
     finish_run(app)
     assert not app.exception
-    shown = next(d.value for d in app.dataframe if "abs_change" in d.value.columns)  # not the file preview
+    shown = next(d.value for d in app.dataframe if "Change" in d.value.columns)  # not the file preview
     assert len(shown) == TABLE_ROWS and shown["shop"].iloc[0] == f"s{TABLE_ROWS + 29}"
+    assert (
+        shown["Change"].iloc[0] == f"+{TABLE_ROWS + 29}" and "% change" in shown.columns
+    )  # readable, no ".00"
     assert any(c.value.startswith("… and 30 more segments") for c in app.caption)
 
 

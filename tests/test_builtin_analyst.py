@@ -144,3 +144,17 @@ def test_the_larger_effect_leads_the_summary(write_file):
         # Traffic did not move and email's own rate halved: the rate effect is the story and is told first.
         assert -1 < text.index("rate effect") < text.find("mix effect") or "mix effect" not in text, kind
         assert "email" in text
+
+
+def test_a_two_dimension_driver_gets_a_heatmap_and_a_size_vs_change_chart():
+    from agent.result import collect
+    from agent.runner import RunRequest, run_events
+    from tests.conftest import ROOT
+    from tools.loading import load_dataset
+
+    result = collect(run_events(RunRequest(load_dataset(ROOT / "sample_data" / "sales_by_segment.csv"))))
+    kinds = [figure["data"][0]["type"] for figure in result.charts]
+    assert "heatmap" in kinds
+    titles = [figure["layout"]["title"]["text"] for figure in result.charts]
+    assert "Revenue change by country and platform" in titles
+    assert "Revenue: size vs change, country × platform" in titles

@@ -148,3 +148,29 @@ def test_a_ratio_with_many_segments_keeps_its_largest_effects_and_downloads_ever
     assert omitted_note(result, "rate_mix_by_segment").startswith("… and 40 more segments")
     full = list(csv.DictReader(io.StringIO(full_table_csv(dataset, result.analysis, "rate_mix_by_segment"))))
     assert len(full) == TABLE_ROWS + 40
+
+
+def test_report_and_csv_tables_read_as_a_report(write_file):
+    from agent.export import full_table_csv
+
+    # Cents that sum with float noise, and a segment that is new (no % change).
+    text = (
+        "country,revenue_before,revenue_after\nDE,20215.15,19588.10\nDE,0.0,0.0\nNO,0,10.5\nUK,300.1,300.2\n"
+    )
+    dataset = load_dataset(write_file("n.csv", text))
+    result = collect(run_events(RunRequest(dataset)))
+    page = report_html(result)
+    assert "<th>Change</th>" in page and "<th>% change</th>" in page and "<th>Share of change</th>" in page
+    tables = page.split("<h2>by country</h2>")[1]  # after plotly.js, whose code says NaN
+    assert "abs_change" not in tables
+    assert ">new<" in tables and "NaN" not in tables and ">nan<" not in tables
+    assert "-627.05" in tables and "627.050000" not in tables
+    markdown = report_markdown(result)
+    assert "| Change |" in markdown and "| new |" in markdown and "NaN" not in markdown
+    assert "| -627.05 | -3.10% |" in markdown  # figures as written, not "\\-627.05"
+    rows = list(csv.DictReader(io.StringIO(full_table_csv(dataset, result.analysis, "by_country"))))
+    germany = next(r for r in rows if r["country"] == "DE")
+    assert germany["Change"] == "-627.05" and germany["% change"] == "-3.1"  # numbers, no noise
+    norway = next(r for r in rows if r["country"] == "NO")
+    assert norway["% change"] == ""  # an empty cell, never "nan"
+    assert json.loads(trace_json(result))["breakdowns"]["country"][0]["abs_change"] == pytest.approx(-627.05)

@@ -63,7 +63,7 @@ def test_main_page_saves_and_history_page_opens_it(history):
     assert [s.value for s in page.success] == ["20 claims: 20 verified."]
     assert page.get("plotly_chart")  # the recorded charts are drawn again
     spec = json.loads(page.get("plotly_chart")[0].proto.spec)
-    assert spec["layout"]["title"]["text"].startswith("revenue")
+    assert spec["layout"]["title"]["text"].startswith("Revenue")  # sentence case
     assert row["measure"] == "revenue"
     assert "revenue_by_country.tsv · revenue · code agent" in page.selectbox(key="history_run").format_func(
         row["id"]

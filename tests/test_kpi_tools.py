@@ -48,9 +48,27 @@ def test_top_slices_and_rate_mix(write_file):
 def test_chart_tools_return_figures(revenue_dataset):
     table = kpi_tools.segment_changes(revenue_dataset.frame, metric="revenue", dimension="country")
     bar = kpi_tools.change_chart(table, dimension="country", title="t")
-    assert isinstance(bar, go.Figure) and bar.layout.title.text == "t"
+    assert isinstance(bar, go.Figure) and bar.layout.title.text == "T"  # sentence case
     waterfall = kpi_tools.waterfall_chart(
         table, dimension="country", before_total=1731985.21, after_total=1599065.55
     )
     assert next(iter(waterfall.data[0].x)) == "total before"
     assert list(waterfall.data[0].x)[-1] == "total after"
+
+
+def test_pair_chart_tools_draw_a_two_dimension_driver(write_file):
+    from tools.loading import load_dataset
+
+    text = (
+        "country,platform,revenue_before,revenue_after\nDE,Android,100,40\nDE,iOS,80,81\nUK,Android,90,91\n"
+    )
+    frame = load_dataset(write_file("p.csv", text)).frame
+    heat = kpi_tools.change_heatmap(frame, metric="revenue", rows="country", columns="platform")
+    assert heat.data[0].type == "heatmap" and heat.data[0].text[0][0] == "-60.00"
+    size = kpi_tools.size_change_chart(frame, metric="revenue", dimensions=["country", "platform"])
+    assert size.data[1].text[0] == "DE × Android"
+    with pytest.raises(KeyError, match="no metric 'profit'"):
+        kpi_tools.change_heatmap(frame, metric="profit", rows="country", columns="platform")
+    assert (
+        kpi_tools.change_heatmap in kpi_tools.KPI_TOOLS and kpi_tools.size_change_chart in kpi_tools.KPI_TOOLS
+    )

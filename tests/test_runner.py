@@ -46,7 +46,7 @@ def test_charts_arrive_after_the_step_that_made_them(revenue_dataset):
     finished = {e.step: i for i, e in enumerate(events) if isinstance(e, ev.StepFinished)}
     for chart in charts:
         assert events.index(chart) < finished[chart.step]
-    assert charts[0].title.startswith("revenue: before to after")
+    assert charts[0].title.startswith("Revenue: before to after")  # sentence case
 
 
 def test_ratio_run_verifies(write_file):

@@ -3,6 +3,8 @@ import pytest
 from agent.verification import verify
 from agent.view_model import (
     claim_notes,
+    csv_table,
+    display_table,
     marked_summary,
     step_caption,
     step_state,
@@ -14,11 +16,68 @@ from tools.analysis import analyze
 
 def test_cards_for_a_metric(revenue_dataset):
     cards = summary_cards(analyze(revenue_dataset))
-    assert [(c.label, c.value, c.delta) for c in cards] == [
-        ("revenue (before)", "1,731,985.21", None),
-        ("revenue (after)", "1,599,065.55", "-7.67%"),
-        ("change", "-132,919.66", "-7.67%"),
+    # Compact as in the summary, the exact figure on hover, the % change once.
+    assert [(c.label, c.value, c.delta, c.help) for c in cards] == [
+        ("revenue (before)", "1.73M", None, "Exact: 1,731,985.21"),
+        ("revenue (after)", "1.60M", "-7.67%", "Exact: 1,599,065.55"),
+        ("change", "-132,919.66", None, "Exact: -132,919.66"),
     ]
+
+
+def test_cards_of_counts_have_no_decimals():
+    analysis = {"metric": "orders", "totals": {"before": 4432.0, "after": 4838.0, "abs_change": 406.0,
+                                                "pct_change": 9.16}}  # fmt: skip
+    assert [c.value for c in summary_cards(analysis)] == ["4,432", "4,838", "+406"]
+    analysis["totals"] = {
+        "before": 2_500_000.0,
+        "after": 2_000_000.0,
+        "abs_change": -500_000.0,
+        "pct_change": -20.0,
+    }
+    cards = summary_cards(analysis)
+    assert [c.value for c in cards] == ["2.50M", "2.00M", "-500,000"]
+    assert cards[0].help == "Exact: 2,500,000"
+    analysis["totals"] = {"before": 0.0, "after": 5.0, "abs_change": 5.0, "pct_change": None}
+    assert summary_cards(analysis)[1].delta == "new"
+
+
+def test_display_table_reads_as_a_report():
+    rows = [
+        {"country": "DE", "before": 20215.149999999998, "after": 19588.099999999995, "abs_change": -627.0500000000029,
+         "pct_change": -3.101881509659849, "contribution_pct": 119.72543628516905, "share_before": 4.7},
+        {"country": "NO", "before": 0.0, "after": 10.0, "abs_change": 10.0, "pct_change": float("nan"),
+         "contribution_pct": float("nan"), "share_before": 0.0},
+    ]  # fmt: skip
+    table = display_table(rows, "country")
+    assert list(table.columns) == ["country", "Before", "After", "Change", "% change", "Share of change",
+                                   "Share before"]  # fmt: skip
+    assert table.iloc[0].tolist() == ["DE", "20,215.15", "19,588.10", "-627.05", "-3.10%", "119.73%", "4.70%"]
+    assert table.iloc[1].tolist() == ["NO", "0.00", "10.00", "+10.00", "new", "—", "0.00%"]
+    counts = display_table(
+        [{"channel": "a", "before": 4432.0, "after": 4026.0, "abs_change": -406.0}], "channel"
+    )
+    assert counts.iloc[0].tolist() == ["a", "4,432", "4,026", "-406"]  # counts without ".00"
+    assert "nan" not in table.to_string().lower()
+
+
+def test_display_table_of_rate_and_mix_names_the_ratio():
+    rows = [{"channel": "email", "numerator_before": 971.0, "denominator_before": 12000.0, "rate_before": 0.0809,
+             "rate_effect": -0.000001, "mix_effect": -0.0011, "p_value": 0.0000001, "significant": True}]  # fmt: skip
+    table = display_table(rows, "channel", ratio=("orders", "users"))
+    assert dict(table.iloc[0]) == {"channel": "email", "orders before": "971", "users before": "12,000",
+                                   "Rate before": "8.09%", "Rate effect": "0.00 pp", "Mix effect": "-0.11 pp",
+                                   "p-value": "< 0.001", "Significant": "yes"}  # fmt: skip
+
+
+def test_csv_table_keeps_numbers_without_noise():
+    import pandas as pd
+
+    frame = pd.DataFrame({"country": ["DE"], "abs_change": [-627.0500000000029], "pct_change": [float("nan")],
+                          "rate_effect": [0.000293101964815653]})  # fmt: skip
+    table = csv_table(frame, "country")
+    assert list(table.columns) == ["country", "Change", "% change", "Rate effect"]
+    assert table["Change"].iloc[0] == -627.05 and repr(table["Change"].iloc[0]) == "np.float64(-627.05)"
+    assert table["Rate effect"].iloc[0] == 0.000293 and pd.isna(table["% change"].iloc[0])
 
 
 def test_cards_for_a_ratio(write_file):

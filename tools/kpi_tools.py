@@ -149,6 +149,44 @@ def change_timing(daily: Any, metric: str, earlier: str, later: str) -> dict:
     return when_it_changed(frame, parse_range(earlier), parse_range(later), metric)
 
 
+@tool
+def change_heatmap(df: Any, metric: str, rows: str, columns: str, title: str = "") -> Any:
+    """Heatmap of a metric's change for every pair of two dimensions (e.g. country × platform): where a
+    2-dimension slice from top_slices() sits among its neighbours.
+
+    Args:
+        df: The data table.
+        metric: Metric name.
+        rows: Dimension shown as rows.
+        columns: Dimension shown as columns.
+        title: Chart title.
+    """
+    table = charts.cross_table(df, rows, columns, *_columns(df, metric))
+    return charts.change_heatmap(table, rows, columns, title=title or None)
+
+
+@tool
+def size_change_chart(df: Any, metric: str, dimensions: list, title: str = "") -> Any:
+    """Scatter of each segment's share of the total before against its share of the change (%): segments far
+    from the diagonal moved out of proportion to their size. One or two dimensions (pairs when two).
+
+    Args:
+        df: The data table.
+        metric: Metric name.
+        dimensions: One or two dimension columns.
+        title: Chart title.
+    """
+    dimensions = list(dimensions)
+    before, after = _columns(df, metric)
+    if len(dimensions) == 2:
+        table = charts.cross_table(df, dimensions[0], dimensions[1], before, after)
+    elif len(dimensions) == 1:
+        table = engine.breakdown(df, dimensions[0], before, after)
+    else:
+        raise ValueError(f"size_change_chart takes one or two dimensions, not {len(dimensions)}")
+    return charts.size_change_chart(table, dimensions, title=title or None)
+
+
 KPI_TOOLS = [
     metric_totals,
     segment_changes,
@@ -158,4 +196,6 @@ KPI_TOOLS = [
     waterfall_chart,
     rate_mix_chart,
     change_timing,
+    change_heatmap,
+    size_change_chart,
 ]
