@@ -352,7 +352,10 @@ _THRESHOLD = re.compile(
     r"at\s+least|at\s+most|up\s+to)\s*[±]?)\s*$",
     re.I,
 )
-_RATE_CUE = re.compile(r"\brate\b(?!\s+effect)|\bconver\w*|\bat\s+a\s+rate\b", re.I)
+# "conversion" (a rate), not "conversions" or "converted_users" (counts whose % change is no rate)
+_RATE_CUE = re.compile(
+    r"\brate\b(?!\s+effect)|\bconversion\b(?!s)(?!_)|\bconvert(?:s|ed|ing)?\s+at\b|\bat\s+a\s+rate\b", re.I
+)
 _AFTER_LEVEL = re.compile(r"^[\s)*]*(?:after|now|currently)\b", re.I)
 _BEFORE_LEVEL = re.compile(r"^[\s)*]*(?:before|previously|earlier)\b", re.I)
 _TO_END = re.compile(r"\b(?:to|reached|reaching|now|after)\s*\**$", re.I)

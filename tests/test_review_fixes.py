@@ -110,3 +110,21 @@ def test_us_dates_are_read_month_first_for_the_whole_column(write_file):
         load_dataset(write_file("eu.csv", "date,shop,sales\n" + european), compare="wow").windows[1].end.day
         == 24
     )
+
+
+def test_a_count_named_converted_users_is_no_rate():
+    from agent.verification import verify
+    from tests.conftest import ROOT
+    from tools.analysis import analyze
+
+    dataset = load_dataset(ROOT / "sample_data" / "conversion_scenarios.csv")
+    analysis = analyze(dataset, ratio="converted_users/users")
+    assert [c["verdict"] for c in verify("Converted_users fell 0.56%.", analysis)["claims"]] == ["verified"]
+    rate = verify("Conversion fell from 33.76% to 33.57%.", analysis)["claims"]
+    assert [(c["verdict"], c["kind"]) for c in rate] == [
+        ("verified", "rate_before"),
+        ("verified", "rate_after"),
+    ]
+    result = collect(run_events(RunRequest(dataset, ratio="converted_users/users", agent="tool-calling",
+                                           executor="local")))  # fmt: skip
+    assert [c for c in result.verification["claims"] if c["verdict"] != "verified"] == []
