@@ -165,9 +165,7 @@ def test_ids_constants_and_free_text_are_not_dimensions(tmp_path):
     assert load_dataset(tmp_path / "ids.csv", by=["market", "country"]).dimensions == ["market", "country"]
 
 
-@pytest.mark.parametrize(
-    "shape", ["iso dates under COHORT_MONTH", "month names, text order wrong", "names with spaces"]
-)
+@pytest.mark.parametrize("shape", list(SHAPES))
 def test_export_shapes_need_nothing_typed_in_the_page(tmp_path, shape):
     frame, path = shape_file(tmp_path, shape)
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
@@ -201,3 +199,62 @@ def test_big_amounts_in_prose_are_compact_and_still_verified(tmp_path):
     assert headline.startswith("**VOLUME fell 10.00%**, from 1.23B to 1.11B (-123.0M)")
     flagged = [c for c in result.verification["claims"] if c["verdict"] not in ("verified", "unbound")]
     assert not flagged and result.verification["claims"]
+
+
+@pytest.mark.parametrize("shape", ["wide years", "excel dates"])
+def test_wide_and_excel_shapes_need_nothing_typed_in_the_page(tmp_path, shape):
+    if shape == "wide years":
+        frame = pd.DataFrame(
+            {"Region": ["North", "South"], "Sales_2025": [10.0, 20.0], "Sales_2026": [12.0, 18.0]}
+        )
+        path, kind, expected = tmp_path / "wide.csv", "text/csv", (["2025", "2026"], 30.0)
+        frame.to_csv(path, index=False)
+    else:
+        frame = long_export("Period", dt.datetime(2026, 11, 1), dt.datetime(2026, 10, 1))
+        path = tmp_path / "dates.xlsx"
+        kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        frame.to_excel(path, index=False)
+        later = float(frame.loc[frame["Period"] == dt.datetime(2026, 11, 1), "VOLUME"].sum())
+        expected = (["2026-10-01", "2026-11-01"], later)
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    app.radio(key="source").set_value("Upload").run()
+    app.file_uploader(key="upload").set_value((path.name, path.read_bytes(), kind)).run()
+    assert not app.exception and not app.error
+    app.button(key="run_button").click().run()
+    run = app.session_state["run"]
+    assert run.wait_idle(60)
+    assert run.result.status == "success"
+    assert run.result.analysis["periods"] == expected[0]
+    assert run.result.analysis["totals"]["after"] == pytest.approx(expected[1])
+
+
+def test_wide_and_excel_shapes_need_no_flags_in_the_cli(tmp_path):
+    wide = pd.DataFrame(
+        {"Region": ["North", "South"], "Sales_2025": [10.0, 20.0], "Sales_2026": [12.0, 18.0]}
+    )
+    wide.to_csv(tmp_path / "wide.csv", index=False)
+    result = json.loads(
+        run_cli("run", str(tmp_path / "wide.csv"), "--json", "--executor", "local", check=True).stdout
+    )
+    assert result["dataset"]["periods"] == ["2025", "2026"] and result["totals"]["after"] == 30.0
+    excel = long_export("Period", dt.datetime(2026, 11, 1), dt.datetime(2026, 10, 1))
+    excel.to_excel(tmp_path / "dates.xlsx", index=False)
+    result = json.loads(
+        run_cli("run", str(tmp_path / "dates.xlsx"), "--json", "--executor", "local", check=True).stdout
+    )
+    assert result["dataset"]["periods"] == ["2026-10-01", "2026-11-01"]
+    later = excel.loc[excel["Period"] == dt.datetime(2026, 11, 1), "VOLUME"].sum()
+    assert result["totals"]["after"] == pytest.approx(later) and result["verification"]["mismatches"] == []
+
+
+def test_not_additive_metrics_are_marked_in_the_metric_picker(tmp_path):
+    _, path = shape_file(tmp_path, "std and average beside the metric")
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    app.radio(key="source").set_value("Upload").run()
+    app.file_uploader(key="upload").set_value((path.name, path.read_bytes(), "text/csv")).run()
+    picker = app.selectbox(key=f"metric-{path.name}")
+    assert picker.value == "VOLUME"
+    assert (
+        picker.format_func("VOLUME_STD") == "VOLUME_STD (not additive)"
+        and picker.format_func("VOLUME") == "VOLUME"
+    )
