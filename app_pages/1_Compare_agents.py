@@ -11,7 +11,7 @@ from agent.runner import RunRequest
 from agent.session import BackgroundRun, prepare_next_run
 from agent.view_model import summary_markdown, verification_badge
 from tools.labels import escape_markdown
-from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, ratio_picker, save_once
+from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, save_once, what_to_explain
 
 st.set_page_config(page_title="Compare agents · KPI Narrator", page_icon="⚖️", layout="wide")
 choice, max_steps = model_settings()
@@ -21,25 +21,14 @@ st.caption("The same file, question and tools; one agent writes Python, the othe
            "Both answers are checked against the engine.")  # fmt: skip
 
 dataset = choose_dataset()
-left, right = st.columns(2)
-with st.container():
-    ratio = ratio_picker(dataset)
-if ratio:  # as on the main page: Metric and Question follow the ratio
-    metric = left.selectbox("Metric", [ratio.split("/")[0]], disabled=True, key="compare_metric_ratio")
-    measure = ratio.replace("/", " / ")
-else:
-    metric = measure = left.selectbox(
-        "Metric",
-        dataset.metrics,
-        format_func=lambda m: f"{m} (not additive)" if m in dataset.not_additive else m,
-        key=f"compare_metric-{dataset.source}",
-    )
-dimensions = right.multiselect("Dimensions", dataset.dimensions, default=dataset.dimensions,
-                               key=f"compare_dimensions-{dataset.source}")  # fmt: skip
-question = st.text_input("Question", value=f"Explain how {measure} changed and which segments drove it.")
-no_dimensions = bool(dataset.dimensions) and not dimensions
-if no_dimensions:
-    st.info("Pick at least one dimension to break the change down by.")
+explained = what_to_explain(dataset, key="compare_")
+metric, ratio, dimensions, question = (
+    explained.metric,
+    explained.ratio,
+    explained.dimensions,
+    explained.question,
+)
+no_dimensions = not explained.ready
 
 runs: dict[str, BackgroundRun] = st.session_state.get("compare_runs", {})
 busy = any(not run.finished for run in runs.values())

@@ -28,9 +28,9 @@ from ui.parts import (
     draw_charts,
     draw_steps,
     model_settings,
-    ratio_picker,
     save_once,
     scenario_loader,
+    what_to_explain,
 )
 
 st.set_page_config(page_title="Explain a change · KPI Narrator", page_icon="📈", layout="wide")
@@ -50,22 +50,13 @@ st.caption("Explain why a metric moved. The agent writes and runs code; every nu
            "against a deterministic engine.")  # fmt: skip
 
 dataset = choose_dataset(compare_scenarios=True)
-left, right = st.columns(2)
-with st.container():
-    ratio = ratio_picker(dataset)
-if ratio:  # Metric and Question follow the ratio: its numerator's totals, the rate in the question
-    metric = left.selectbox("Metric", [ratio.split("/")[0]], disabled=True, help="the ratio's numerator")
-    measure = ratio.replace("/", " / ")
-else:
-    metric = measure = left.selectbox(
-        "Metric",
-        dataset.metrics,
-        # Averages, rates and deviations are offered last and marked: their sums across segments mean nothing.
-        format_func=lambda m: f"{m} (not additive)" if m in dataset.not_additive else m,
-        key=f"metric-{dataset.source}",
-    )
-dimensions = right.multiselect("Dimensions", dataset.dimensions, default=dataset.dimensions)
-question = st.text_input("Question", value=f"Explain how {measure} changed and which segments drove it.")
+explained = what_to_explain(dataset)
+metric, ratio, dimensions, question = (
+    explained.metric,
+    explained.ratio,
+    explained.dimensions,
+    explained.question,
+)
 compare = compare_all_scenarios(dataset)
 
 
@@ -76,10 +67,7 @@ def request_for(loaded) -> RunRequest:
 
 run: BackgroundRun | ScenarioComparison | None = st.session_state.get("run")
 start, stop = st.columns([1, 5])
-# Cleared dimensions are a choice to respect, not a reason to analyse them all anyway.
-no_dimensions = bool(dataset.dimensions) and not dimensions
-if no_dimensions:
-    st.info("Pick at least one dimension to break the change down by.")
+no_dimensions = not explained.ready
 # A conversation waiting for a follow-up is not busy: a new Run ends it.
 busy = run is not None and not getattr(run, "idle", run.finished)
 if start.button("Run", type="primary", disabled=busy or no_dimensions, key="run_button"):

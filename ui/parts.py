@@ -384,6 +384,52 @@ def scenario_loader(dataset: Dataset):
     return lambda scenario: load_dataset(data, name=name, after=scenario)
 
 
+@dataclass
+class Explained:
+    """What a page asks the agent to explain: the metric (a ratio's numerator), the ratio, dimensions, question."""
+
+    metric: str
+    ratio: str | None
+    dimensions: list[str]
+    question: str
+
+    @property
+    def ready(self) -> bool:
+        """False while the user has cleared every dimension of a file that has some."""
+        return bool(self.dimensions) or self._no_dimensions_in_file
+
+    _no_dimensions_in_file: bool = False
+
+
+def what_to_explain(dataset: Dataset, key: str = "") -> Explained:
+    """Metric, Dimensions, the ratio and the Question, as the main page and the Compare page ask for them.
+
+    Metric and Question follow a chosen ratio; not-additive metrics are marked; cleared Dimensions say what to do.
+    """
+    left, right = st.columns(2)
+    with st.container():
+        ratio = ratio_picker(dataset)
+    if ratio:  # the ratio's numerator's totals, the rate in the question
+        metric = left.selectbox("Metric", [ratio.split("/")[0]], disabled=True, help="the ratio's numerator",
+                                key=f"{key}metric_ratio")  # fmt: skip
+        measure = ratio.replace("/", " / ")
+    else:
+        metric = measure = left.selectbox(
+            "Metric",
+            dataset.metrics,
+            # Averages, rates and deviations come last and are marked: their sums across segments mean nothing.
+            format_func=lambda m: f"{m} (not additive)" if m in dataset.not_additive else m,
+            key=f"{key}metric-{dataset.source}",
+        )
+    dimensions = right.multiselect("Dimensions", dataset.dimensions, default=dataset.dimensions,
+                                   key=f"{key}dimensions-{dataset.source}")  # fmt: skip
+    question = st.text_input("Question", value=f"Explain how {measure} changed and which segments drove it.")
+    explained = Explained(metric, ratio, list(dimensions), question, not dataset.dimensions)
+    if not explained.ready:  # a choice to respect, not a reason to analyse them all anyway
+        st.info("Pick at least one dimension to break the change down by.")
+    return explained
+
+
 def ratio_picker(dataset: Dataset) -> str | None:
     """NUMERATOR/DENOMINATOR when the user defines a ratio metric, else None.
 
