@@ -300,50 +300,51 @@ def cut_figures(figures: list[dict[str, Any]], notes: list[str]) -> list[dict[st
     return kept
 
 
-# ------------------------------------------------------------------------- app -> worker: variables (trusted)
+# ------------------------------------------------------------------------------------- app -> worker: variables
 def encode_variables(variables: dict[str, Any]) -> tuple[list[dict[str, str]], list[bytes]]:
-    """Variables as (descriptions, blobs): tables as Arrow IPC, plain data as JSON, anything else pickled.
+    """Variables as (descriptions, blobs): tables as Arrow IPC, plain data as JSON.
 
-    Pickle goes only this way (from the app to the worker), where the sender is the trusted side.
+    No pickle either way: a variable that is neither a table nor plain data is refused with its name.
     """
     specs, blobs = [], []
     for name, value in variables.items():
-        kind, blob = _encode_one(value)
+        kind, blob = _encode_one(str(name), value)
         specs.append({"name": str(name), "type": kind})
         blobs.append(blob)
     return specs, blobs
 
 
-def _encode_one(value: Any) -> tuple[str, bytes]:
+def _encode_one(name: str, value: Any) -> tuple[str, bytes]:
     import pandas as pd
 
     if isinstance(value, pd.DataFrame):
-        try:
-            import pyarrow as pa
+        import pyarrow as pa
 
+        try:
             table = pa.Table.from_pandas(value)
-            sink = pa.BufferOutputStream()
-            with pa.ipc.new_stream(sink, table.schema) as writer:
-                writer.write_table(table)
-            return "arrow", sink.getvalue().to_pybytes()
-        except Exception:  # a column Arrow cannot hold: fall through to pickle
-            pass
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            # Mixed-type object columns: sent as text, which is what the agent reads them as anyway.
+            objects = [c for c in value.columns if value[c].dtype == object]
+            table = pa.Table.from_pandas(value.astype(dict.fromkeys(objects, "string")))
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return "arrow", sink.getvalue().to_pybytes()
     try:
         return "json", json.dumps(value, allow_nan=False).encode()
-    except (TypeError, ValueError):
-        import pickle
-
-        return "pickle", pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"variable {name!r} ({type(value).__name__}) is neither a table nor plain data; the code worker "
+            "takes DataFrames and JSON values only"
+        ) from error
 
 
 def decode_variable(kind: str, blob: bytes) -> Any:
-    """The worker's side of `encode_variables` (it trusts the app)."""
+    """The worker's side of `encode_variables`."""
     if kind == "arrow":
         import pyarrow as pa
 
         return pa.ipc.open_stream(blob).read_all().to_pandas()
     if kind == "json":
         return json.loads(blob)
-    import pickle
-
-    return pickle.loads(blob)  # from the app, the trusted side
+    raise ValueError(f"unknown variable encoding {kind!r}")

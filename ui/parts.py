@@ -331,8 +331,12 @@ def _roles_pickers(data: bytes, name: str, dataset: Dataset | None, expanded: bo
             st.multiselect("Also use as dimensions", list(dataset.ignored), key=f"extra_dimensions-{name}",
                            help="Columns left out as ids, constants or free text.")  # fmt: skip
         if dataset.not_additive:
-            st.caption("Not additive (averages, rates, deviations: their sums mean nothing): "
-                       + ", ".join(f"{m} ({kind})" for m, kind in dataset.not_additive.items()))  # fmt: skip
+            # metric names come from the file: text, never Markdown
+            names = ", ".join(f"{m} ({kind})" for m, kind in dataset.not_additive.items())
+            st.caption(
+                "Not additive (averages, rates, deviations: their sums mean nothing): "
+                + escape_markdown(names)
+            )
 
 
 def _window_pickers(name: str, dataset: Dataset) -> None:
