@@ -8,6 +8,8 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from agent.sandbox import worker_pool
+
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # The flag that sets what a DataError's `setting` names: the loader's messages name no surface's controls.
 FLAG_FOR_SETTING = {
@@ -104,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Heavy imports wait until the arguments are known to be good, so --help and usage errors are instant.
-    from agent.models import ModelConfigError
+    from agent.models.build import ModelConfigError
     from tools.engine import EngineError
     from tools.loading import DataError
 
@@ -131,13 +133,11 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.executor == "process":  # the code agent's code and the tool-calling agent's tools run in a worker
-        from agent import worker_pool
-
         worker_pool.prestart()  # the worker imports pandas and smolagents while this process does the same
 
-    from agent.models import ModelChoice, build_model
-    from agent.result import RunResult
-    from agent.runner import RunRequest, run_events
+    from agent.models.build import ModelChoice, build_model
+    from agent.run.result import RunResult
+    from agent.run.runner import RunRequest, run_events
     from tools.loading import DataError, load_dataset
 
     if args.max_steps is not None and args.max_steps < 1:
@@ -167,7 +167,7 @@ def _run(args: argparse.Namespace) -> int:
     model = build_model(
         ModelChoice(args.model, api_base=args.api_base, api_key_env=args.api_key_env), args.agent
     )
-    from agent.scenarios import wants_all_scenarios
+    from agent.run.scenarios import wants_all_scenarios
 
     if wants_all_scenarios(args.after):
         return _run_all_scenarios(args, load, request_for, model)
@@ -179,7 +179,7 @@ def _run(args: argparse.Namespace) -> int:
             result.apply(event)
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
-        from agent.render import TerminalRenderer
+        from agent.output.render import TerminalRenderer
 
         render = TerminalRenderer()
         for event in run_events(request, model, follow_ups=follow_ups):
@@ -205,8 +205,8 @@ def _windows(args: argparse.Namespace):
 
 def _run_all_scenarios(args: argparse.Namespace, load, request_for, model) -> int:
     """`--after all`: one full, verified run per scenario, then a row per scenario."""
-    from agent.runner import run_events
-    from agent.scenarios import comparison_status, run_scenarios
+    from agent.run.runner import run_events
+    from agent.run.scenarios import comparison_status, run_scenarios
     from tools.loading import DataError
 
     if len(args.question) > 1:
@@ -221,7 +221,7 @@ def _run_all_scenarios(args: argparse.Namespace, load, request_for, model) -> in
         )
     on_event = None
     if not args.json:
-        from agent.render import ScenarioRenderer
+        from agent.output.render import ScenarioRenderer
 
         on_event = ScenarioRenderer()
     rows, results = run_scenarios(
@@ -233,7 +233,7 @@ def _run_all_scenarios(args: argparse.Namespace, load, request_for, model) -> in
                           "runs": {name: result.to_json() for name, result in results.items()}},
                          ensure_ascii=False))  # fmt: skip
     else:
-        from agent.render import print_scenario_rows
+        from agent.output.render import print_scenario_rows
 
         print_scenario_rows(rows)
     return EXIT_OK if status == "success" else EXIT_RUN_FAILED

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from agent.comparison import comparison_rows
-from agent.models import ModelConfigError, build_model
-from agent.runner import RunRequest
-from agent.session import BackgroundRun, prepare_next_run
-from agent.view_model import summary_markdown, verification_badge
+from agent.models.build import ModelConfigError, build_model
+from agent.output.comparison import comparison_rows
+from agent.run.runner import RunRequest
+from agent.run.session import BackgroundRun, prepare_next_run
 from tools.labels import escape_markdown
 from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, save_once, what_to_explain
+from ui.view_model import summary_markdown, verification_badge
 
 st.set_page_config(page_title="Compare agents · KPI Narrator", page_icon="⚖️", layout="wide")
 choice, max_steps = model_settings()

@@ -10,11 +10,11 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from agent import export
-from agent.session import Replay
-from agent.view_model import claim_notes, summary_markdown, verification_badge
+from agent.output import export
+from agent.run.session import Replay
 from tools.labels import escape_markdown
 from ui.parts import draw_charts, draw_steps, page_access, run_history
+from ui.view_model import claim_notes, summary_markdown, verification_badge
 
 st.set_page_config(page_title="Run history · KPI Narrator", page_icon="🗂️", layout="wide")
 st.title("Run history")

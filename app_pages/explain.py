@@ -9,18 +9,11 @@ from types import SimpleNamespace
 import pandas as pd
 import streamlit as st
 
-from agent import export, worker_pool
-from agent.models import ModelConfigError, build_model
-from agent.runner import RunRequest
-from agent.session import BackgroundRun, ScenarioComparison, prepare_next_run
-from agent.view_model import (
-    claim_notes,
-    result_header,
-    scenario_table,
-    summary_cards,
-    summary_markdown,
-    verification_badge,
-)
+from agent.models.build import ModelConfigError, build_model
+from agent.output import export
+from agent.run.runner import RunRequest
+from agent.run.session import BackgroundRun, ScenarioComparison, prepare_next_run
+from agent.sandbox import worker_pool
 from tools.labels import escape_markdown
 from ui.parts import (
     choose_dataset,
@@ -31,6 +24,14 @@ from ui.parts import (
     save_once,
     scenario_loader,
     what_to_explain,
+)
+from ui.view_model import (
+    claim_notes,
+    result_header,
+    scenario_table,
+    summary_cards,
+    summary_markdown,
+    verification_badge,
 )
 
 st.set_page_config(page_title="Explain a change · KPI Narrator", page_icon="📈", layout="wide")

@@ -152,7 +152,7 @@ def _import_cli(args):
     """Start-up cost: importing what `python -m agent run` imports before it reads the file."""
 
     def run():
-        import agent.runner  # noqa: F401  (smolagents, rich, the tools)
+        import agent.run.runner  # noqa: F401  (smolagents, rich, the tools)
         import tools.loading  # noqa: F401
 
         return {}

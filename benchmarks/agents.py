@@ -6,9 +6,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.models import ModelChoice, ModelConfigError, build_model
-from agent.result import collect
-from agent.runner import AGENT_KINDS, RunRequest, run_events
+from agent.models.build import ModelChoice, ModelConfigError, build_model
+from agent.run.result import collect
+from agent.run.runner import AGENT_KINDS, RunRequest, run_events
 from benchmarks.cases import CASES, Case, check_answer
 from tools.loading import DataError, load_dataset
 

@@ -111,7 +111,7 @@ def _run_section(section: str, args: argparse.Namespace, settings: dict[str, Any
     if section == "agents":
         import tempfile
 
-        from agent.models import ModelChoice
+        from agent.models.build import ModelChoice
         from benchmarks.agents import agent_suite, suite_summary
 
         choices = [ModelChoice()]

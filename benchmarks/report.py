@@ -83,7 +83,7 @@ PUBLISHED_NUMBERS = {"code": "right", "tool-calling": "wrong"}
 
 def published_table(rows: list[dict[str, Any]], case: str = "one_dimension") -> str:
     """Ours on the revenue-by-country task beside the published code-vs-tool-calling comparison."""
-    from agent.comparison import PUBLISHED
+    from agent.output.comparison import PUBLISHED
 
     body = []
     for row in rows:

@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from agent.verification import Lexicon, verify
 from tools.facts import TOTAL, Fact
+from tools.verification import Lexicon, verify
 
 # Hand-written paraphrases of the revenue-by-country answer (the sample file): all true, all must pass.
 REVENUE_PARAPHRASES = [
@@ -103,8 +103,8 @@ REVENUE_WRONG = [
 
 def builtin_summaries(folder: Path) -> list[dict[str, Any]]:
     """Both built-in agents on every benchmark case: [{case, agent, narrative, analysis}]."""
-    from agent.result import collect
-    from agent.runner import RunRequest, run_events
+    from agent.run.result import collect
+    from agent.run.runner import RunRequest, run_events
     from benchmarks.cases import CASES
     from tools.loading import load_dataset
 

@@ -29,7 +29,7 @@ REVENUE_TSV = (
 def no_waiting_conversations():
     """Page runs wait for follow-up questions with their worker alive: each test lets its own go."""
     yield
-    from agent.session import close_all_conversations
+    from agent.run.session import close_all_conversations
 
     close_all_conversations()
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from smolagents.local_python_executor import InterpreterError
 
-from agent import bubblewrap, worker_pool
-from agent.sandbox import ProcessExecutor
+from agent.sandbox import bubblewrap, worker_pool
+from agent.sandbox.process import ProcessExecutor
 from tests.conftest import ROOT
 from tests.openai_server import ScriptedChatServer
 
@@ -226,7 +226,7 @@ def test_hostile_model_code_is_refused_and_a_tampered_answer_is_flagged(revenue_
 
 HOSTILE_PROGRAM = r"""
 import json, os, socket, sys, _socket
-from agent.sandbox import confine
+from agent.sandbox.process import confine
 layers = confine(2 * 1024**3, sys.argv[1])
 outcome = {"layers": layers}
 
@@ -301,6 +301,7 @@ EVIL_PICKLE = b"cos\nsystem\n(S'touch {target}'\ntR."  # pickle protocol 0: os.s
 
 RAW_FRAMES_PROGRAM = r"""
 import socket, struct, sys, time
+from agent.sandbox import worker_pool
 sock = socket.socket(fileno=int(sys.argv[1]))
 ready = b'{"kind": "ready", "id": null}'
 sock.sendall(struct.pack(">Q", len(ready)) + ready)
@@ -325,7 +326,7 @@ RAW_PAYLOADS = {
 
 def test_raw_frames_from_the_worker_are_refused_unread_and_unrun(tmp_path, revenue_dataset):
     """The worker's end of the socket, written to directly: the app never unpickles, never grows, never obeys."""
-    from agent.sandbox import WorkerFailed
+    from agent.sandbox.process import WorkerFailed
 
     target = tmp_path / "unpickled"
     evil = EVIL_PICKLE.replace(b"{target}", str(target).encode())
@@ -378,14 +379,14 @@ def test_raw_frames_from_the_worker_are_refused_unread_and_unrun(tmp_path, reven
     ],
 )
 def test_replies_outside_the_schema_are_refused(data):
-    from agent.protocol import ProtocolError, parse_reply
+    from agent.sandbox.protocol import ProtocolError, parse_reply
 
     with pytest.raises(ProtocolError):
         parse_reply(data)
 
 
 def test_lone_surrogates_in_a_reply_become_replacement_characters():
-    from agent.protocol import parse_reply
+    from agent.sandbox.protocol import parse_reply
 
     reply = parse_reply(
         b'{"kind": "done", "id": 1, "output": {"a\\ud800": ["\\udc00"]}, "final": true, "logs": "\\ud83d"}'
@@ -396,9 +397,9 @@ def test_lone_surrogates_in_a_reply_become_replacement_characters():
 
 def test_tool_calls_run_in_the_worker_and_repeated_dimensions_cost_nothing(revenue_dataset):
     """A hostile tool call (`top_slices` with one dimension 3,000 times) is cut to size and run in the worker."""
-    from agent.models import ModelChoice, build_model
-    from agent.result import collect
-    from agent.runner import RunRequest, run_events
+    from agent.models.build import ModelChoice, build_model
+    from agent.run.result import collect
+    from agent.run.runner import RunRequest, run_events
 
     replies = [
         {"content": "", "tool_calls": [{"name": "top_slices",
@@ -426,8 +427,8 @@ def test_tool_calls_run_in_the_worker_and_repeated_dimensions_cost_nothing(reven
 
 def test_a_replay_that_hangs_is_given_up_and_the_model_told(revenue_dataset, scripted_model):
     """After a kill, replaying a step that now hangs stops the replay; the run goes on and names what is gone."""
-    from agent.result import collect
-    from agent.runner import RunRequest, run_events
+    from agent.run.result import collect
+    from agent.run.runner import RunRequest, run_events
 
     class ClockedModel(scripted_model):
         """Step 2's code is written when it is asked for: quick now, hanging when replayed a second later."""
@@ -467,9 +468,9 @@ def test_a_replay_that_hangs_is_given_up_and_the_model_told(revenue_dataset, scr
     ids=["bad key", "unknown model", "rate limit", "anything else"],
 )
 def test_provider_error_bodies_are_reduced_to_one_sentence(revenue_dataset, reply, sentence):
-    from agent.models import NarratorLiteLLMModel
-    from agent.result import collect
-    from agent.runner import RunRequest, run_events
+    from agent.models.build import NarratorLiteLLMModel
+    from agent.run.result import collect
+    from agent.run.runner import RunRequest, run_events
 
     with ScriptedChatServer([reply] * 4) as server:
         model = NarratorLiteLLMModel(

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from agent.models import ModelChoice
+from agent.models.build import ModelChoice
 from benchmarks.agents import agent_suite, run_case, suite_summary
 from benchmarks.cases import CASES, check_answer
 from benchmarks.cli import correctness_failures, main
@@ -168,8 +168,8 @@ def test_a_litellm_model_runs_the_tool_calling_side_too(tmp_path):
 
 
 def test_the_verification_section_reports_rates_and_fails_on_a_miss(revenue_dataset):
-    from agent.result import collect
-    from agent.runner import RunRequest, run_events
+    from agent.run.result import collect
+    from agent.run.runner import RunRequest, run_events
     from benchmarks.report import markdown_report
     from benchmarks.verification import mutation_suite, mutations
 

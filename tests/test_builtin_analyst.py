@@ -2,8 +2,8 @@ import ast
 
 from smolagents.models import ChatMessage, MessageRole
 
-from agent.builtin_analyst import BUILTIN_LABEL, BuiltinAnalyst
-from agent.prompt import TaskSpec, build_task
+from agent.models.builtin_analyst import BUILTIN_LABEL, BuiltinAnalyst
+from agent.run.prompt import TaskSpec, build_task
 
 
 def message(role: str, text: str) -> ChatMessage:
@@ -131,8 +131,8 @@ RATE_CHANGE_CSV = (
 
 
 def test_the_larger_effect_leads_the_summary(write_file):
-    from agent.result import collect
-    from agent.runner import RunRequest, run_events
+    from agent.run.result import collect
+    from agent.run.runner import RunRequest, run_events
     from tools.loading import load_dataset
 
     dataset = load_dataset(write_file("rate.csv", RATE_CHANGE_CSV))
@@ -147,8 +147,8 @@ def test_the_larger_effect_leads_the_summary(write_file):
 
 
 def test_a_two_dimension_driver_gets_a_heatmap_and_a_size_vs_change_chart():
-    from agent.result import collect
-    from agent.runner import RunRequest, run_events
+    from agent.run.result import collect
+    from agent.run.runner import RunRequest, run_events
     from tests.conftest import ROOT
     from tools.loading import load_dataset
 

@@ -1,8 +1,8 @@
 from streamlit.testing.v1 import AppTest
 
-from agent.comparison import comparison_rows
-from agent.result import collect
-from agent.runner import RunRequest, run_events
+from agent.output.comparison import comparison_rows
+from agent.run.result import collect
+from agent.run.runner import RunRequest, run_events
 from tests.conftest import ROOT
 
 

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from agent import events as ev
-from agent.result import collect
-from agent.runner import RunRequest, run_events
+from agent.run import events as ev
+from agent.run.result import collect
+from agent.run.runner import RunRequest, run_events
 
 
 def test_every_event_round_trips_through_json(revenue_dataset):

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from agent.export import defuse_cell, report_html, report_markdown, table_csv, tables_of, trace_json
-from agent.result import collect
-from agent.runner import RunRequest, run_events
+from agent.output.export import defuse_cell, report_html, report_markdown, table_csv, tables_of, trace_json
+from agent.run.result import collect
+from agent.run.runner import RunRequest, run_events
 from tools.loading import load_dataset
 
 HOSTILE = '=HYPERLINK("http://x","y")<script>alert(1)</script>'
@@ -106,7 +106,7 @@ def html_escape(text: str) -> str:
 
 
 def test_a_file_with_many_segments_keeps_its_largest_changes_and_downloads_every_row(write_file):
-    from agent.export import full_table_csv, omitted_note
+    from agent.output.export import full_table_csv, omitted_note
     from tools.analysis import TABLE_ROWS
     from tools.labels import escape_markdown
 
@@ -132,7 +132,7 @@ def test_a_file_with_many_segments_keeps_its_largest_changes_and_downloads_every
 
 
 def test_a_ratio_with_many_segments_keeps_its_largest_effects_and_downloads_every_row(write_file):
-    from agent.export import full_table_csv, omitted_note
+    from agent.output.export import full_table_csv, omitted_note
     from tools.analysis import TABLE_ROWS, analyze
 
     rows = "".join(f"c{i},{10 + i % 7},{12 + i % 5},{100 + i},{90 + 2 * i}\n" for i in range(TABLE_ROWS + 40))
@@ -151,7 +151,7 @@ def test_a_ratio_with_many_segments_keeps_its_largest_effects_and_downloads_ever
 
 
 def test_report_and_csv_tables_read_as_a_report(write_file):
-    from agent.export import full_table_csv
+    from agent.output.export import full_table_csv
 
     # Cents that sum with float noise, and a segment that is new (no % change).
     text = (

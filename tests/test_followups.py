@@ -6,8 +6,8 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
-from agent.result import collect
-from agent.runner import RunRequest, run_events
+from agent.run.result import collect
+from agent.run.runner import RunRequest, run_events
 from tests.conftest import ROOT
 from tests.test_cli import run_cli
 from tools.loading import load_dataset
@@ -52,7 +52,7 @@ def test_cli_repeated_questions_are_follow_ups_in_json_turns():
 
 
 def test_follow_up_through_an_llm_carries_the_first_turns_memory(revenue_dataset):
-    from agent.models import ModelChoice, build_model
+    from agent.models.build import ModelChoice, build_model
     from tests.openai_server import ScriptedChatServer
 
     first = {
@@ -93,8 +93,8 @@ def test_page_shows_both_turns(tmp_path):
 
 
 def test_history_and_reports_keep_the_whole_conversation(tmp_path):
-    from agent import export
-    from agent.history import RunHistory
+    from agent.output import export
+    from agent.output.history import RunHistory
 
     events = list(run_events(RunRequest(load_dataset(SALES), executor="local"), follow_ups=[QUESTION]))
     history = RunHistory(tmp_path / "history.sqlite")

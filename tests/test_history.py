@@ -3,10 +3,10 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from agent.history import RunHistory
-from agent.result import collect
-from agent.runner import RunRequest, run_events
-from agent.session import Replay
+from agent.output.history import RunHistory
+from agent.run.result import collect
+from agent.run.runner import RunRequest, run_events
+from agent.run.session import Replay
 from tests.conftest import ROOT
 
 
@@ -100,7 +100,7 @@ def test_an_owner_sees_opens_and_deletes_only_their_own_runs(history, revenue_da
 def test_a_history_from_before_owners_gets_the_column(tmp_path, revenue_dataset):
     import sqlite3
 
-    from agent.history import _SCHEMA
+    from agent.output.history import _SCHEMA
 
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as db:

@@ -134,8 +134,8 @@ def test_the_terminal_prints_no_hyperlink_for_a_label(write_file):
 
     from rich.console import Console
 
-    from agent.render import TerminalRenderer
-    from agent.runner import RunRequest, run_events
+    from agent.output.render import TerminalRenderer
+    from agent.run.runner import RunRequest, run_events
     from tools.loading import load_dataset
 
     path = write_file(

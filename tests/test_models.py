@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from agent.models import ModelChoice, ModelConfigError, build_model, resolve_api_key
-from agent.result import collect
-from agent.runner import RunRequest, run_events
+from agent.models.build import ModelChoice, ModelConfigError, build_model, resolve_api_key
+from agent.run.result import collect
+from agent.run.runner import RunRequest, run_events
 from tests.conftest import ROOT
 from tests.openai_server import ScriptedChatServer
 
@@ -139,7 +139,7 @@ def test_key_never_appears_in_cli_output(revenue_file):
 
 
 def test_first_request_is_compact(revenue_dataset):
-    from agent.tokens import count_tokens
+    from agent.models.tokens import count_tokens
 
     with ScriptedChatServer([COMPUTE, ANSWER]) as server:
         collect(run_events(RunRequest(revenue_dataset), llm(server)))
@@ -153,7 +153,7 @@ def test_first_request_is_compact(revenue_dataset):
 
 
 def test_time_outs_are_retried_then_reported(revenue_dataset):
-    from agent.models import NarratorLiteLLMModel
+    from agent.models.build import NarratorLiteLLMModel
 
     slow = {"content": "late", "delay": 1.5}
     with ScriptedChatServer([slow, COMPUTE, ANSWER]) as server:
@@ -183,7 +183,7 @@ def test_a_local_openai_compatible_server_needs_no_key(revenue_dataset, monkeypa
 
 
 def test_a_missing_key_is_one_sentence_saying_what_to_set(monkeypatch, tmp_path):
-    import agent.models as models
+    import agent.models.build as models
 
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.setattr(models, "SECRETS_FILE", tmp_path / "none.toml")

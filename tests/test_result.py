@@ -6,11 +6,11 @@ import json
 import pytest
 from rich.console import Console
 
-from agent import export
-from agent.history import RunHistory
-from agent.render import TerminalRenderer
-from agent.result import collect
-from agent.runner import RunRequest, run_events
+from agent.output import export
+from agent.output.history import RunHistory
+from agent.output.render import TerminalRenderer
+from agent.run.result import collect
+from agent.run.runner import RunRequest, run_events
 
 
 def step(thought: str, code: str) -> str:
@@ -81,7 +81,7 @@ def test_terminal_prints_each_claim_and_the_flag(flagged_events):
 
 
 def test_a_run_stopped_at_its_step_limit_is_not_green(revenue_dataset, scripted_model):
-    from agent.view_model import verification_badge
+    from ui.view_model import verification_badge
 
     model = scripted_model([step("Look.", "print(1)")] * 3)
     result = collect(run_events(RunRequest(revenue_dataset, executor="local", max_steps=2), model))

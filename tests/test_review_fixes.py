@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from agent.result import collect
-from agent.runner import RunRequest, run_events
+from agent.run.result import collect
+from agent.run.runner import RunRequest, run_events
 from tests.test_cli import run_cli
 from tools.analysis import find_focus
 from tools.loading import DataError, load_dataset
@@ -90,8 +90,8 @@ def test_the_tool_calling_built_in_says_it_answers_the_first_question_only(reven
      "The drop sat on Nov 17–18; revenue fell 7.67%.", "Revenue fell 7.67% in Q3."],
 )  # fmt: skip
 def test_day_and_week_numbers_of_dates_are_not_claims(revenue_dataset, text):
-    from agent.verification import verify
     from tools.analysis import analyze
+    from tools.verification import verify
 
     claims = verify(text, analyze(revenue_dataset))["claims"]
     assert [(c["text"], c["verdict"]) for c in claims] == [("7.67%", "verified")]
@@ -113,9 +113,9 @@ def test_us_dates_are_read_month_first_for_the_whole_column(write_file):
 
 
 def test_a_count_named_converted_users_is_no_rate():
-    from agent.verification import verify
     from tests.conftest import ROOT
     from tools.analysis import analyze
+    from tools.verification import verify
 
     dataset = load_dataset(ROOT / "sample_data" / "conversion_scenarios.csv")
     analysis = analyze(dataset, ratio="converted_users/users")

@@ -187,8 +187,8 @@ def test_export_shapes_need_nothing_typed_in_the_page(tmp_path, shape):
 
 
 def test_big_amounts_in_prose_are_compact_and_still_verified(tmp_path):
-    from agent.result import collect
-    from agent.runner import RunRequest, run_events
+    from agent.run.result import collect
+    from agent.run.runner import RunRequest, run_events
 
     frame = long_export("COHORT_MONTH", "2026-10-01", "2026-11-01")
     frame["VOLUME"] *= 100_000  # hundreds of millions

@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 from smolagents import tool
 
-from agent import events as ev
-from agent.result import collect
-from agent.runner import RunRequest, run_events
+from agent.run import events as ev
+from agent.run.result import collect
+from agent.run.runner import RunRequest, run_events
 from tools.kpi_tools import KPI_TOOLS
 from tools.loading import load_dataset
 

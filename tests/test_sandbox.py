@@ -8,10 +8,10 @@ import pytest
 from smolagents.default_tools import FinalAnswerTool
 from smolagents.local_python_executor import InterpreterError
 
-from agent import landlock
-from agent.result import collect
-from agent.runner import RunRequest, run_events
-from agent.sandbox import ProcessExecutor
+from agent.run.result import collect
+from agent.run.runner import RunRequest, run_events
+from agent.sandbox import landlock
+from agent.sandbox.process import ProcessExecutor
 from tools.kpi_tools import KPI_TOOLS
 
 HANG = "sum(range(10**13))"  # pure C loop: no operation counter or signal handler inside it stops it

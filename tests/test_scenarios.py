@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from agent.runner import RunRequest, run_events
-from agent.scenarios import run_scenarios, scenario_row, wants_all_scenarios
+from agent.run.runner import RunRequest, run_events
+from agent.run.scenarios import run_scenarios, scenario_row, wants_all_scenarios
 from tests.conftest import ROOT
 from tests.test_cli import run_cli
 from tools.analysis import analyze, parse_ratio
@@ -234,7 +234,7 @@ def test_summary_names_ambiguous_values_with_their_dimension(tmp_path):
          "revenue_before": [100, 100, 100, 100], "revenue_after": [50, 100, 40, 100]}
     )  # fmt: skip
     path = write_csv(tmp_path, frame, "maturity.csv")
-    from agent.result import collect
+    from agent.run.result import collect
 
     result = collect(run_events(RunRequest(load_dataset(path), executor="local"), None))
     assert "**maturity = new**" in result.narrative
@@ -299,8 +299,8 @@ def test_page_compares_all_scenarios(three_scenarios):
 
 
 def test_history_exports_and_replay_keep_the_scenario(three_scenarios, tmp_path):
-    from agent import export
-    from agent.history import RunHistory
+    from agent.output import export
+    from agent.output.history import RunHistory
 
     _, path = three_scenarios
     events = list(run_events(RunRequest(load_dataset(path, after="scenario_2"), executor="local"), None))

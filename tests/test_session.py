@@ -1,7 +1,7 @@
 import threading
 
-from agent.runner import RunRequest
-from agent.session import BackgroundRun
+from agent.run.runner import RunRequest
+from agent.run.session import BackgroundRun
 
 
 def test_a_background_run_delivers_every_event(revenue_dataset):

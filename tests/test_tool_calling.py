@@ -2,9 +2,9 @@
 
 import json
 
-from agent.builtin_tool_caller import BuiltinToolCaller
-from agent.result import collect
-from agent.runner import RunRequest, run_events
+from agent.models.builtin_tool_caller import BuiltinToolCaller
+from agent.run.result import collect
+from agent.run.runner import RunRequest, run_events
 from tests.openai_server import ScriptedChatServer
 from tests.test_models import llm
 from tools.bound_tools import bound_tools

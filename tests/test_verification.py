@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from agent.verification import extract_numbers, verify
 from tools.analysis import analyze
+from tools.verification import extract_numbers, verify
 
 
 @pytest.fixture
@@ -204,7 +204,7 @@ def test_coverage_says_what_is_missing(analysis):
 
 
 def test_final_answer_check_rejects_once_then_accepts(analysis):
-    from agent.verification import final_answer_check
+    from tools.verification import final_answer_check
 
     check = final_answer_check(analysis)
     assert check("Revenue fell 7.67%; France drove 99.95% of the drop.", None)
@@ -239,9 +239,9 @@ def _answer(text: str) -> dict:
 
 @pytest.mark.parametrize(("text", "verdict", "reason"), ISSUE_EXAMPLES)
 def test_the_four_wrong_answers_are_flagged_through_an_llm(revenue_dataset, text, verdict, reason):
-    from agent.models import ModelChoice, build_model
-    from agent.result import collect
-    from agent.runner import RunRequest, run_events
+    from agent.models.build import ModelChoice, build_model
+    from agent.run.result import collect
+    from agent.run.runner import RunRequest, run_events
     from tests.openai_server import ScriptedChatServer
     from tests.test_models import COMPUTE
 
@@ -257,9 +257,9 @@ def test_the_four_wrong_answers_are_flagged_through_an_llm(revenue_dataset, text
 
 
 def test_the_model_corrects_its_summary_in_a_step_of_its_own(revenue_dataset):
-    from agent.models import ModelChoice, build_model
-    from agent.result import collect
-    from agent.runner import RunRequest, run_events
+    from agent.models.build import ModelChoice, build_model
+    from agent.run.result import collect
+    from agent.run.runner import RunRequest, run_events
     from tests.openai_server import ScriptedChatServer
     from tests.test_models import COMPUTE
 
@@ -290,8 +290,8 @@ def test_random_planted_files_pass_clean_and_their_mutations_are_flagged(write_f
     """Beyond the benchmark cases: random planted files (falls and rises), the built-in summary and its mutations."""
     import numpy as np
 
-    from agent.result import collect
-    from agent.runner import RunRequest, run_events
+    from agent.run.result import collect
+    from agent.run.runner import RunRequest, run_events
     from benchmarks.verification import mutations, paraphrase
     from tools.loading import load_dataset
     from tools.synthetic import planted_frame
@@ -310,9 +310,9 @@ def test_random_planted_files_pass_clean_and_their_mutations_are_flagged(write_f
 
 
 def test_the_tool_calling_agent_gets_the_same_chance_to_fix(revenue_dataset):
-    from agent.models import ModelChoice, build_model
-    from agent.result import collect
-    from agent.runner import RunRequest, run_events
+    from agent.models.build import ModelChoice, build_model
+    from agent.run.result import collect
+    from agent.run.runner import RunRequest, run_events
     from tests.openai_server import ScriptedChatServer
 
     def answer(text: str) -> dict:

@@ -1,7 +1,8 @@
 import pytest
 
-from agent.verification import verify
-from agent.view_model import (
+from tools.analysis import analyze
+from tools.verification import verify
+from ui.view_model import (
     claim_notes,
     csv_table,
     display_table,
@@ -11,7 +12,6 @@ from agent.view_model import (
     summary_cards,
     verification_badge,
 )
-from tools.analysis import analyze
 
 
 def test_cards_for_a_metric(revenue_dataset):
@@ -154,8 +154,8 @@ def test_step_states_and_captions():
 
 
 def test_cards_and_summary_show_names_from_the_data_as_text(write_file):
-    from agent.view_model import known_labels, summary_markdown
     from tools.loading import load_dataset
+    from ui.view_model import known_labels, summary_markdown
 
     text = "country,**rev**_before,**rev**_after\n[UK](http://evil.invalid),10,12\nFR,5,5\n"
     analysis = analyze(load_dataset(write_file("m.csv", text)))

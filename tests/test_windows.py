@@ -147,8 +147,8 @@ def test_page_windows_presets_and_trend(daily_file):
 
 
 def test_the_summary_says_when_and_the_agent_reaches_the_daily_table(tmp_path):
-    from agent.result import collect
-    from agent.runner import RunRequest, run_events
+    from agent.run.result import collect
+    from agent.run.runner import RunRequest, run_events
 
     path = tmp_path / "two_days.csv"
     daily_frame(drop_days=2).to_csv(path, index=False)  # the planted drop sits on the last two days

@@ -5,8 +5,8 @@ import os
 import pytest
 from smolagents.default_tools import FinalAnswerTool
 
-from agent import worker_pool
-from agent.sandbox import ProcessExecutor
+from agent.sandbox import worker_pool
+from agent.sandbox.process import ProcessExecutor
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from tools.windows import when_it_changed
 
 # Rows per table that go into the analysis (the `--json` output, the page, the history, the reports). The engine's
 # tables are ordered by the size of the change, so these are the segments a summary speaks of; the rest is one
-# "others" line in `omitted`, and the full tables are downloads computed by the engine (`agent.export`). A file
+# "others" line in `omitted`, and the full tables are downloads computed by the engine (`agent.output.export`). A file
 # with 1M distinct segments wrote 263 MB of JSON before this cap.
 TABLE_ROWS = 100
 

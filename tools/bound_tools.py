@@ -4,7 +4,7 @@ A tool-calling agent cannot hold a DataFrame in a variable, so these tools read 
 answer with the top rows as JSON, which the model must read and copy into its answer.
 
 The model chooses the arguments, so they are checked and capped first (known metrics and dimensions, each
-dimension once, at most `MAX_DIMENSIONS`), and with a worker (agent.sandbox.ProcessExecutor) the work itself runs
+dimension once, at most `MAX_DIMENSIONS`), and with a worker (agent.sandbox.process.ProcessExecutor) the work itself runs
 there, under the same time, memory and sandbox limits as the code agent's code: the tools here only forward the
 call (`remote`), and `call_in_worker` runs it on the worker's side.
 """

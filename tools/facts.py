@@ -1,7 +1,7 @@
 """The analysis as a typed contract, and its fact table: one row per engine figure, with whose figure it is.
 
 `tools.analysis.analyze` returns an `Analysis` (a JSON-safe dict, typed here so readers know every key), and
-`fact_table` flattens it into `Fact` rows. The verifier (`agent.verification`) binds each number of an answer to
+`fact_table` flattens it into `Fact` rows. The verifier (`tools.verification`) binds each number of an answer to
 an entity and a kind and looks it up in the fact table, so "99.95%" is France's share of the change, not "some
 figure somewhere". Values are in the units prose uses: percent for shares and % changes, percentage points for
 rate changes and rate/mix effects (the engine keeps rates as fractions), the metric's own units for levels.

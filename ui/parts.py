@@ -10,10 +10,9 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from agent.history import RunHistory, file_hash
-from agent.models import ModelChoice
-from agent.session import BackgroundRun, Replay
-from agent.view_model import step_caption, step_state
+from agent.models.build import ModelChoice
+from agent.output.history import RunHistory, file_hash
+from agent.run.session import BackgroundRun, Replay
 from tools.charts import trend_chart
 from tools.labels import escape_markdown, safe_figure
 from tools.loading import DataError, Dataset, RawColumns, load_dataset, peek_columns
@@ -28,6 +27,7 @@ from ui.serving import (
     load_settings,
     new_session_token,
 )
+from ui.view_model import step_caption, step_state
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 SAMPLE_FILES = [

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 import tomllib
 
-from agent.models import SECRETS_FILE, ModelChoice
+from agent.models.build import SECRETS_FILE, ModelChoice
 
 MODES = ("auto", "local", "served")
 PROXY_HEADERS = ("X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "Forwarded")

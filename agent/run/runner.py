@@ -1,4 +1,4 @@
-"""Runs a code agent on a loaded file and turns everything it does into the event stream (`agent.events`)."""
+"""Runs a code agent on a loaded file and turns everything it does into the event stream (`agent.run.events`)."""
 
 from __future__ import annotations
 
@@ -19,20 +19,20 @@ from smolagents.models import Model
 from smolagents.monitoring import LogLevel
 from smolagents.utils import AgentMaxStepsError
 
-from agent import events as ev
-from agent import worker_pool
-from agent.builtin_analyst import BUILTIN_LABEL, BuiltinAnalyst
-from agent.builtin_tool_caller import BUILTIN_TOOL_CALLER_LABEL, BuiltinToolCaller
-from agent.executor import AUTHORIZED_IMPORTS, local_executor
-from agent.figures import FigureCollector, title_of
-from agent.models import describe_model_error, secrets_of
-from agent.prompt import DEFAULT_QUESTION, TaskSpec, build_task, code_agent_prompt_templates
-from agent.sandbox import DEFAULT_STEP_TIMEOUT_S, ProcessExecutor
-from agent.verification import ClaimCheck, final_answer_check, verify
+from agent.models.build import describe_model_error, secrets_of
+from agent.models.builtin_analyst import BUILTIN_LABEL, BuiltinAnalyst
+from agent.models.builtin_tool_caller import BUILTIN_TOOL_CALLER_LABEL, BuiltinToolCaller
+from agent.run import events as ev
+from agent.run.prompt import DEFAULT_QUESTION, TaskSpec, build_task, code_agent_prompt_templates
+from agent.sandbox import worker_pool
+from agent.sandbox.figures import FigureCollector, title_of
+from agent.sandbox.interpreter import AUTHORIZED_IMPORTS, local_executor
+from agent.sandbox.process import DEFAULT_STEP_TIMEOUT_S, ProcessExecutor
 from tools.analysis import analyze, find_focus, focus_slices, jsonable, named_metric
 from tools.bound_tools import bound_tools
 from tools.kpi_tools import KPI_TOOLS
 from tools.loading import Dataset
+from tools.verification import ClaimCheck, final_answer_check, verify
 
 # A tool-calling agent makes one call per step (totals, each dimension, slices, chart, answer): a 3-dimension file
 # needs 7 steps where the code agent needs 2. Its default leaves room for that, as in the published comparison.

@@ -5,7 +5,7 @@ The worker sees a file system of its own: the Python runtime and its site-packag
 `/proc` and `/dev` -- no `/etc`, no home folder, no other project files, no `/usr/bin` (so no shell). It has its
 own user (not root), PID, network (nothing but a loopback that is down), IPC, UTS and cgroup namespaces, a new
 session (no terminal to inject into), an empty environment, and it dies with the app. Inside, the worker adds
-rlimits, Landlock, a seccomp filter and the interpreter's own guards (agent.sandbox).
+rlimits, Landlock, a seccomp filter and the interpreter's own guards (agent.sandbox.process).
 
 Where `bwrap` is missing or cannot start (macOS, containers without user namespaces), `status()` says so and the
 worker runs as a plain child process with those inner layers only.
@@ -23,7 +23,7 @@ import sysconfig
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SANDBOX_ROOT = "/app"  # where the project's packages appear inside
 SCRATCH = "/scratch"
 SCRATCH_BYTES = 512 * 1024**2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent import events as ev
+from agent.run import events as ev
 
 
 @dataclass

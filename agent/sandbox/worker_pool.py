@@ -1,8 +1,8 @@
-"""Starting code worker processes (`python -m agent._worker`), and keeping one started ahead of the next run.
+"""Starting code worker processes (`python -m agent.sandbox.worker`), and keeping one started ahead of the next run.
 
-A worker runs inside bubblewrap when it can (agent.bubblewrap), else as a plain child process; either way with
+A worker runs inside bubblewrap when it can (agent.sandbox.bubblewrap), else as a plain child process; either way with
 an environment of its own that holds none of the app's variables (no API key), and connected to the app by a
-socket pair that carries only the plain-data protocol of agent.protocol.
+socket pair that carries only the plain-data protocol of agent.sandbox.protocol.
 
 A worker needs about a second to import pandas and smolagents. The CLI and the page call `prestart()` as early as
 they can, so that the next run's worker is ready when the file is loaded. Standard library only: importing this
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from agent import bubblewrap
+from agent.sandbox import bubblewrap
 
 DEFAULT_MEMORY_BYTES = 4 * 1024**3
 # Environment variables a plain (not bubblewrapped) worker keeps: what the interpreter needs, nothing secret.
@@ -67,7 +67,7 @@ _launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpi-worker-lau
 
 
 def _plain_environment(scratch: str) -> dict[str, str]:
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     env = {name: os.environ[name] for name in _PLAIN_ENV_KEEP if name in os.environ}
     env.update(HOME=scratch, TMPDIR=scratch, PYTHONPATH=root, PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1",
                LITELLM_LOCAL_MODEL_COST_MAP="True")  # fmt: skip
@@ -93,12 +93,12 @@ def launch(
     """Starts a worker (a new app-side folder by default); it does not wait for it to be ready.
 
     Args:
-        python_args: What the interpreter runs, `{fd}` being the socket's descriptor (default: agent._worker).
+        python_args: What the interpreter runs, `{fd}` being the socket's descriptor (default: agent.sandbox.worker).
     """
     scratch = scratch or tempfile.mkdtemp(prefix="kpi-narrator-")
     # A plain child process (not multiprocessing's spawn, which re-runs the parent's __main__) on a socket pair.
     ours, theirs = socket.socketpair()
-    python_args = python_args or ["-m", "agent._worker", "{fd}", str(memory_bytes), "{scratch}"]
+    python_args = python_args or ["-m", "agent.sandbox.worker", "{fd}", str(memory_bytes), "{scratch}"]
     python_args = [arg.replace("{fd}", str(theirs.fileno())) for arg in python_args]
     argv, env, sandboxed = worker_command(python_args, scratch)
     cwd = scratch

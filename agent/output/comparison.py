@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.result import RunResult
+from agent.run.result import RunResult
 
 # The published comparison on the revenue-by-country task, shown beside ours.
 PUBLISHED = {

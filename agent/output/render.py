@@ -14,10 +14,10 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from agent import events as ev
-from agent.verification import FLAGGED, VERDICT_LABELS
-from agent.view_model import known_labels, verification_badge
+from agent.run import events as ev
 from tools.labels import safe_markdown
+from tools.verification import FLAGGED, VERDICT_LABELS
+from ui.view_model import known_labels, verification_badge
 
 
 class TerminalRenderer:

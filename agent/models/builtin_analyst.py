@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from smolagents.models import ChatMessage, MessageRole, Model
 from smolagents.monitoring import TokenUsage
 
-from agent.builtin_followup import answer_focus, find_focus, focus_parts, slice_name, words_of
-from agent.prompt import DEFAULT_QUESTION, ParsedTask, parse_task
-from agent.tokens import count_tokens, preload
+from agent.models.builtin_followup import answer_focus, find_focus, focus_parts, slice_name, words_of
+from agent.models.tokens import count_tokens, preload
+from agent.run.prompt import DEFAULT_QUESTION, ParsedTask, parse_task
 from tools.numbers import amount
 
 FOLLOW_UP_FUNCTIONS = (words_of, find_focus, focus_parts, slice_name, answer_focus)

@@ -18,8 +18,11 @@ from typing import Any
 
 import pandas as pd
 
-from agent.result import RunResult
-from agent.view_model import (
+from agent.run.result import RunResult
+from tools import engine
+from tools.labels import escape_markdown, safe_figure
+from tools.loading import Dataset
+from ui.view_model import (
     claim_notes,
     csv_table,
     display_table,
@@ -28,9 +31,6 @@ from agent.view_model import (
     summary_markdown,
     verification_badge,
 )
-from tools import engine
-from tools.labels import escape_markdown, safe_figure
-from tools.loading import Dataset
 
 # The HTML report loads nothing from outside: its scripts and styles are inline, its images data URLs.
 CONTENT_SECURITY_POLICY = (
@@ -96,7 +96,7 @@ def table_names(analysis: dict[str, Any], name: str) -> tuple[str | None, tuple[
 
 
 def display_tables_of(result: RunResult) -> dict[str, pd.DataFrame]:
-    """`tables_of` as a reader sees them (`agent.view_model.display_table`): the page and the reports show these."""
+    """`tables_of` as a reader sees them (`ui.view_model.display_table`): the page and the reports show these."""
     return {
         name: display_table(rows, *table_names(result.analysis or {}, name))
         for name, rows in tables_of(result).items()
@@ -138,7 +138,7 @@ def full_table(dataset: Dataset, analysis: dict[str, Any], name: str) -> pd.Data
 
 
 def full_table_csv(dataset: Dataset, analysis: dict[str, Any], name: str) -> str:
-    """`full_table` as CSV with readable headers and fixed decimals (`agent.view_model.csv_table`), defused like
+    """`full_table` as CSV with readable headers and fixed decimals (`ui.view_model.csv_table`), defused like
     `table_csv`."""
     return table_csv(csv_table(full_table(dataset, analysis, name), *table_names(analysis, name)))
 

@@ -1,6 +1,6 @@
 """Linux Landlock: an unprivileged process gives up writing outside one folder, reading outside a few, and TCP.
 
-Used by the code worker (agent.sandbox) so that even code that writes through native libraries
+Used by the code worker (agent.sandbox.process) so that even code that writes through native libraries
 (`df.to_parquet`, `ndarray.tofile`) cannot touch files outside its scratch folder, and cannot read files other
 than the Python runtime, the libraries and its own scratch folder (not /etc, not the app's other files, not
 another process's /proc entries).

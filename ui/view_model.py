@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agent.verification import FLAGGED, VERDICT_LABELS
 from tools.labels import escape_markdown, safe_markdown
 from tools.numbers import all_whole_numbers, amount
+from tools.verification import FLAGGED, VERDICT_LABELS
 
 
 @dataclass

@@ -19,9 +19,9 @@ from smolagents.models import (
 )
 from smolagents.monitoring import TokenUsage
 
-from agent.builtin_analyst import MAX_STEPS_REQUEST, message_text
-from agent.prompt import ParsedTask, parse_task
-from agent.tokens import count_tokens, preload
+from agent.models.builtin_analyst import MAX_STEPS_REQUEST, message_text
+from agent.models.tokens import count_tokens, preload
+from agent.run.prompt import ParsedTask, parse_task
 from tools.numbers import amount
 
 BUILTIN_TOOL_CALLER_ID = "builtin-analyst-tool-calling"

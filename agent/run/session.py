@@ -11,10 +11,11 @@ import threading
 import time
 import weakref
 
-from agent import events as ev
-from agent import tokens, worker_pool
-from agent.result import RunResult
-from agent.runner import RunRequest, run_events
+from agent.models import tokens
+from agent.run import events as ev
+from agent.run.result import RunResult
+from agent.run.runner import RunRequest, run_events
+from agent.sandbox import worker_pool
 
 
 def prepare_next_run(agent: str = "code") -> None:
@@ -253,8 +254,8 @@ class ScenarioComparison:
         return next(reversed(self.runs.items()), None)
 
     def rows(self):
-        """One row per scenario, from the runs polled so far (see `agent.scenarios.scenario_row`)."""
-        from agent.scenarios import scenario_row
+        """One row per scenario, from the runs polled so far (see `agent.run.scenarios.scenario_row`)."""
+        from agent.run.scenarios import scenario_row
 
         rows = []
         for scenario in self.scenarios:

@@ -112,10 +112,10 @@ def build_model(choice: ModelChoice, agent: str = "code"):
     """The smolagents model for a choice: a built-in analyst (code or tool-calling), or LiteLLM."""
     if choice.is_builtin:
         if agent == "tool-calling":
-            from agent.builtin_tool_caller import BuiltinToolCaller
+            from agent.models.builtin_tool_caller import BuiltinToolCaller
 
             return BuiltinToolCaller()
-        from agent.builtin_analyst import BuiltinAnalyst
+        from agent.models.builtin_analyst import BuiltinAnalyst
 
         return BuiltinAnalyst()
     key = resolve_api_key(choice)
@@ -150,7 +150,7 @@ def _litellm_model_class():
     from smolagents import LiteLLMModel
     from smolagents.utils import Retrying
 
-    from agent.tokens import count_tokens
+    from agent.models.tokens import count_tokens
 
     # litellm prints a "Give Feedback / Get Help" banner to stdout on every error.
     litellm.suppress_debug_info = True

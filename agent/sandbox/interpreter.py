@@ -4,7 +4,7 @@ On top of smolagents' checks, the interpreter refuses the ways out it does not s
 pickles (`pd.read_pickle`, `np.load(allow_pickle=True)`), native code (`np.ctypeslib`, `arr.ctypes`), templates
 (`df.style`, whose Jinja2 environment reaches `os`), helpers that start programs (`numpy.f2py`, kaleido), and
 format strings that read attributes (`'{0.__init__.__globals__}'.format(df)`). These are inner layers: the worker's
-process, bubblewrap, Landlock and seccomp (agent.sandbox) are the boundary.
+process, bubblewrap, Landlock and seccomp (agent.sandbox.process) are the boundary.
 """
 
 from __future__ import annotations

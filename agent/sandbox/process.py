@@ -7,11 +7,11 @@ time limit gets the worker killed; a new worker is started and the earlier succe
 so the variables the agent made survive (when a replay fails or hangs, replaying stops and the model is told which
 variables are gone).
 
-Layers, outermost first: bubblewrap (agent.bubblewrap: own file system, user, PID and network namespaces, empty
+Layers, outermost first: bubblewrap (agent.sandbox.bubblewrap: own file system, user, PID and network namespaces, empty
 environment) where it is available; rlimits (address space, file size, processes, no core files); Landlock
-(writes only beneath the scratch folder, no TCP); a seccomp filter (agent.seccomp: no new processes, programs,
-sockets or signals to others); the interpreter's guards (agent.executor). The worker answers in plain JSON only
-(agent.protocol), which the app checks as untrusted input: no pickle crosses from the worker to the app.
+(writes only beneath the scratch folder, no TCP); a seccomp filter (agent.sandbox.seccomp: no new processes, programs,
+sockets or signals to others); the interpreter's guards (agent.sandbox.interpreter). The worker answers in plain JSON only
+(agent.sandbox.protocol), which the app checks as untrusted input: no pickle crosses from the worker to the app.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from typing import Any
 from smolagents.local_python_executor import CodeOutput, InterpreterError, PythonExecutor
 from smolagents.tools import Tool
 
-from agent import protocol, worker_pool
-from agent.protocol import ProtocolError
-from agent.worker_pool import DEFAULT_MEMORY_BYTES
+from agent.sandbox import protocol, worker_pool
+from agent.sandbox.protocol import ProtocolError
+from agent.sandbox.worker_pool import DEFAULT_MEMORY_BYTES
 
 DEFAULT_STEP_TIMEOUT_S = 30.0
 _START_TIMEOUT_S = 60.0
@@ -102,9 +102,9 @@ def _set_limits(memory_bytes: int) -> None:
 
 def readable_paths() -> list[str]:
     """What the worker may read besides its scratch folder: the runtime, system libraries, its two packages."""
-    from agent import bubblewrap
+    from agent.sandbox import bubblewrap
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     devices = ["/dev/null", "/dev/zero", "/dev/urandom"]
     packages = [str(root / "agent"), str(root / "tools")]
     return [*bubblewrap._python_paths(), *bubblewrap._library_paths(), *packages, *devices]
@@ -124,8 +124,8 @@ def confine(memory_bytes: int, scratch: str) -> dict[str, bool]:
     import pandas  # noqa: F401
     import pyarrow  # noqa: F401
 
-    from agent import executor, figures, seccomp  # noqa: F401
-    from agent.landlock import restrict_to
+    from agent.sandbox import figures, interpreter, seccomp  # noqa: F401
+    from agent.sandbox.landlock import restrict_to
     from tools import bound_tools, kpi_tools  # noqa: F401
 
     landlock = restrict_to(scratch, readable_paths()) > 0  # writes, reads and TCP, where Landlock exists
@@ -136,13 +136,13 @@ def confine(memory_bytes: int, scratch: str) -> dict[str, bool]:
 
 
 def _worker_main(fd: int, memory_bytes: int, scratch: str) -> None:
-    """The worker's loop: receive tools, variables and code; answer with plain JSON (agent.protocol)."""
+    """The worker's loop: receive tools, variables and code; answer with plain JSON (agent.sandbox.protocol)."""
     # stdout/stderr go to the app's log file, which only start-up errors need: once ready, to /dev/null, so code
     # that floods them (from native code, say) fills nothing. Opened before Landlock forbids writing there.
     sink = os.open(os.devnull, os.O_WRONLY)
     confine(memory_bytes, scratch)
-    from agent.executor import local_executor
-    from agent.figures import FigureCollector
+    from agent.sandbox.figures import FigureCollector
+    from agent.sandbox.interpreter import local_executor
 
     sock = socket.socket(fileno=fd)
     executor = local_executor()

@@ -116,7 +116,7 @@ class FinalAnswer(Event):
 
 @dataclass
 class Verification(Event):
-    """Every claim of the final answer checked against the engine (`agent.verification.verify`).
+    """Every claim of the final answer checked against the engine (`tools.verification.verify`).
 
     checked: every claim (the older name); mismatches: the flagged ones; claims: every claim with its entity, kind,
     verdict and the engine figure; coverage: total change stated, top driver named; run_status: how the run ended.

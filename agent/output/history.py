@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from agent import events as ev
-from agent.result import RunResult, collect
+from agent.run import events as ev
+from agent.run.result import RunResult, collect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

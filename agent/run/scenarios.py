@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from agent import events as ev
-from agent.result import RunResult
+from agent.run import events as ev
+from agent.run.result import RunResult
 from tools.loading import DataError, Dataset, normal_name
 from tools.segment_labels import segment_label
 
