@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.datasets import scale_file
-from benchmarks.streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_app
+from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_app
 
 SUMMARY_BADGE = re.compile(
     r"numbers in the summary match the engine|numbers match the engine|\d+ claims?: \d+ verified"

@@ -1,4 +1,5 @@
-"""Shared fixtures: small files written in the test's own folder, and a scripted smolagents model."""
+"""Shared fixtures: small files written in the test's own folder, a scripted smolagents model, and Debian's
+chromium for the browser tests. Shared plain helpers (not fixtures) are in tests/helpers.py."""
 
 from __future__ import annotations
 
@@ -10,19 +11,11 @@ import pytest
 from smolagents.models import ChatMessage, MessageRole, Model
 from smolagents.monitoring import TokenUsage
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-REVENUE_TSV = (
-    "country\trevenue_before\trevenue_after\n"
-    "other\t632767.39\t637000.48\n"
-    "UK\t481409.27\t477033.02\n"
-    "France\t240704.63\t107857.06\n"
-    "Germany\t160469.75\t159778.76\n"
-    "Italy\t120352.31\t121331.46\n"
-    "Spain\t96281.86\t96064.77\n"
-)
+from tests.helpers import REVENUE_TSV
+from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture(autouse=True)
@@ -85,3 +78,9 @@ class ScriptedModel(Model):
 @pytest.fixture
 def scripted_model():
     return ScriptedModel
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright's browser is Debian's chromium, offline (tests/streamlit_server.py says why)."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}

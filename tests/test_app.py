@@ -3,7 +3,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import REVENUE_TSV, ROOT
+from tests.helpers import REVENUE_TSV, ROOT
 
 
 @pytest.fixture

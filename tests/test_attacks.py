@@ -25,7 +25,7 @@ from smolagents.local_python_executor import InterpreterError
 
 from agent.sandbox import bubblewrap, worker_pool
 from agent.sandbox.process import ProcessExecutor
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.openai_server import ScriptedChatServer
 
 SECRET = "sk-attack-" + "Zq8Wn4Tk1" * 3  # the operator's key, in the CLI's environment only
@@ -325,32 +325,25 @@ RAW_PAYLOADS = {
 
 
 def test_raw_frames_from_the_worker_are_refused_unread_and_unrun(tmp_path, revenue_dataset):
-    """The worker's end of the socket, written to directly: the app never unpickles, never grows, never obeys."""
-    from agent.sandbox.process import WorkerFailed
+    """The worker's end of the socket, written to directly: the app never unpickles, never grows, never obeys.
 
+    Each payload ends the step with "cannot accept" (a 300 MB claim read or waited for would end it with "ran
+    longer than 5 s" instead), and the run goes on in a fresh worker that still has the data.
+    """
     target = tmp_path / "unpickled"
-    evil = EVIL_PICKLE.replace(b"{target}", str(target).encode())
     executor = ProcessExecutor(step_timeout=5)
     try:
         executor.send_variables({"df": revenue_dataset.frame})
         for name, payload in RAW_PAYLOADS.items():
             data = payload.replace(b"{target}", str(target).encode())
-            executor._worker.kill()
-            executor._worker = worker_pool.launch(python_args=["-c", RAW_FRAMES_PROGRAM, "{fd}", data.hex()])
-            executor._ready = False
-            started = time.monotonic()
-            with pytest.raises(WorkerFailed, match="cannot accept"):
-                executor._request({"kind": "run", "code": "x = 1"}, 5)
-            assert time.monotonic() - started < 4, (
-                name
-            )  # refused at once, not after reading 300 MB or waiting
+            executor.replace_worker(
+                worker_pool.launch(python_args=["-c", RAW_FRAMES_PROGRAM, "{fd}", data.hex()])
+            )
+            with pytest.raises(InterpreterError, match="sent a reply the app cannot accept") as refused:
+                executor("x = 1")
+            assert "Variables from earlier steps were kept" in str(refused.value), name
             assert not target.exists(), name
-        with pytest.raises(InterpreterError, match="cannot accept"):  # the step's error, and a fresh worker
-            executor._worker.kill()
-            executor._worker = worker_pool.launch(python_args=["-c", RAW_FRAMES_PROGRAM, "{fd}", evil.hex()])
-            executor._ready = False
-            executor("x = 1")
-        assert executor("print(len(df))").logs.strip() == "6"  # with the data
+            assert executor("print(len(df))").logs.strip() == "6", name  # a fresh worker, with the data
     finally:
         executor.cleanup()
 

@@ -191,3 +191,66 @@ def test_the_verification_section_reports_rates_and_fails_on_a_miss(revenue_data
     assert correctness_failures({"verification": suite}) == []
     assert correctness_failures({"verification": {**suite, "detection_rate": 0.9}}) != []
     assert correctness_failures({"verification": {**suite, "false_flags": 1}}) != []
+
+
+# ---- the claim-verification section (benchmarks.verification): mutations and paraphrases --------------------
+
+
+def test_mutation_suite_on_generated_datasets(tmp_path):
+    """The built-in analyst's summaries on every benchmark case, mutated: >= 99% flagged, none of the correct
+    summaries or paraphrases flagged."""
+    from benchmarks.verification import mutation_suite
+
+    result = mutation_suite(tmp_path)
+    assert result["datasets"] >= 10
+    assert result["false_flags"] == 0, result["false_flag_examples"]
+    for kind in ("swap_segments", "flip_direction", "segment_as_total", "share_elsewhere", "change_digit"):
+        assert result["by_kind"][kind]["total"] >= 10, kind
+    assert result["detection_rate"] >= 0.99, result["missed_examples"]
+    print(f"\nmutations {result['detected']}/{result['mutations']} flagged, false flags "
+          f"{result['false_flags']}/{result['correct_texts']}")  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_planted_files_pass_clean_and_their_mutations_are_flagged(write_file, seed):
+    """Beyond the benchmark cases: random planted files (falls and rises), the built-in summary and its mutations."""
+    import numpy as np
+
+    from agent.run.result import collect
+    from agent.run.runner import RunRequest, run_events
+    from benchmarks.verification import mutations, paraphrase
+    from tools.synthetic import planted_frame
+    from tools.verification import verify
+
+    rng = np.random.default_rng(seed)
+    frame = planted_frame(int(rng.integers(50, 600)), seed=seed, drop=float(rng.uniform(-0.8, 0.8)),
+                          noise=float(rng.uniform(0.001, 0.05)))  # fmt: skip
+    dataset = load_dataset(write_file(f"random_{seed}.csv", frame.to_csv(index=False)))
+    result = collect(run_events(RunRequest(dataset, executor="local")))
+    analysis, narrative = result.analysis, result.narrative
+    assert result.verification["mismatches"] == [] and result.verification["claims"]
+    assert verify(paraphrase(narrative, analysis), analysis)["mismatches"] == []
+    mutated = list(mutations(narrative, analysis))
+    missed = [text for _, text in mutated if not verify(text, analysis)["mismatches"]]
+    assert len(mutated) >= 20 and missed == []
+
+
+# ---- the page-latency section (benchmarks.page), in Debian's chromium ----------------------------------------
+
+
+@pytest.mark.browser
+def test_page_latency_benchmark_times_a_run_on_the_sample(tmp_path, request):
+    import os
+    from pathlib import Path
+
+    from tests.streamlit_server import CHROMIUM
+
+    if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
+        pytest.skip("Debian's chromium is not installed")
+    pytest.importorskip("playwright.sync_api")
+    from benchmarks.page import page_latency
+
+    browser = request.getfixturevalue("browser")
+    (row,) = page_latency([None], tmp_path, repeats=1, log=lambda line: None, browser=browser)
+    assert "error" not in row, row
+    assert 0 < row["first_step_s"] <= row["summary_s"] and row["exceptions"] == 0

@@ -12,19 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_app
-from tests.conftest import ROOT
+from tests.helpers import ROOT
+from tests.streamlit_server import CHROMIUM, streamlit_app
 
 ARTIFACTS = ROOT / "test-artifacts"
 
+pytestmark = [pytest.mark.browser]
 if not os.environ.get("CI"):
-    pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+    pytestmark.append(
+        pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+    )
 playwright_sync = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +81,14 @@ def test_compare_page(server, page):
 
 
 def test_history_replays_a_saved_run(server, page):
-    page.goto(f"{server}/Run_history")
+    # Its own run first (any test order, any earlier runs): the newest saved run is the one opened by default.
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    page.goto(server)
+    page.get_by_text("revenue_by_country.tsv · wide layout · 6 rows").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_text("20 claims: 20 verified.").wait_for(timeout=60_000)
+    page.get_by_role("link", name="Run history").click()  # the same session, by the page menu
+    page.get_by_text("revenue_by_country.tsv · revenue · code agent").first.wait_for(timeout=30_000)
     page.get_by_text("Revenue fell 7.67%").first.wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     page.get_by_role("button", name="Replay trace").click()
@@ -93,8 +98,8 @@ def test_history_replays_a_saved_run(server, page):
 
 
 def test_llm_run_streams_live_and_sessions_stay_apart(server, page, browser):
+    from tests.helpers import ANSWER, COMPUTE, SECRET
     from tests.openai_server import ScriptedChatServer
-    from tests.test_models import ANSWER, COMPUTE, SECRET
 
     page.set_viewport_size({"width": 1500, "height": 1100})
     with ScriptedChatServer([COMPUTE, {**ANSWER, "delay": 4}]) as llm:
@@ -126,14 +131,6 @@ def test_llm_run_streams_live_and_sessions_stay_apart(server, page, browser):
     assert other.get_by_text("Revenue fell 7.67%").count() == 0  # another session sees no run of this one
     assert other.get_by_role("textbox", name="API key (optional)").input_value() == ""
     other.close()
-
-
-def test_page_latency_benchmark_times_a_run_on_the_sample(tmp_path, browser):
-    from benchmarks.page import page_latency
-
-    (row,) = page_latency([None], tmp_path, repeats=1, log=lambda line: None, browser=browser)
-    assert "error" not in row, row
-    assert 0 < row["first_step_s"] <= row["summary_s"] and row["exceptions"] == 0
 
 
 def test_roles_pickers_when_the_period_column_cannot_be_guessed(server, page, tmp_path):
@@ -218,8 +215,8 @@ def live_references(page) -> list[str]:
 
 
 def test_a_flagged_claim_is_marked_in_the_summary(server, page):
+    from tests.helpers import COMPUTE
     from tests.openai_server import ScriptedChatServer
-    from tests.test_models import COMPUTE
 
     wrong = {
         "content": "Thought: Done.\n<code>\nfinal_answer('Revenue fell 7.67%. UK drove 99.95% of the drop.')\n</code>"

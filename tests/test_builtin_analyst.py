@@ -149,7 +149,7 @@ def test_the_larger_effect_leads_the_summary(write_file):
 def test_a_two_dimension_driver_gets_a_heatmap_and_a_size_vs_change_chart():
     from agent.run.result import collect
     from agent.run.runner import RunRequest, run_events
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
     from tools.loading import load_dataset
 
     result = collect(run_events(RunRequest(load_dataset(ROOT / "sample_data" / "sales_by_segment.csv"))))

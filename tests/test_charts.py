@@ -120,15 +120,8 @@ def test_size_vs_change_puts_the_out_of_proportion_pair_far_from_the_diagonal(pa
     assert "of the change (-600.00)" in points.customdata[0]
 
 
-# In a real browser: plotly.js draws the figures at the width of the page's chart column (400 px at a 1500 px
-# window); every label is measured.
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    from benchmarks.streamlit_server import CHROMIUM, CHROMIUM_ARGS
-
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
-
-
+# In a real browser (Debian's chromium, see tests/conftest.py): plotly.js draws the figures at the width of the
+# page's chart column (400 px at a 1500 px window); every label is measured.
 @pytest.fixture
 def drawn(tmp_path, request):
     """Draws figures in headless chromium (pytest-playwright's browser) and returns, per figure, its labels with
@@ -138,7 +131,7 @@ def drawn(tmp_path, request):
 
     import plotly.io as pio
 
-    from benchmarks.streamlit_server import CHROMIUM
+    from tests.streamlit_server import CHROMIUM
     from tools.labels import safe_figure
 
     if not Path(CHROMIUM).exists() and not os.environ.get("CI"):

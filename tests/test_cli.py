@@ -1,26 +1,13 @@
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import run_cli
 
 CONTRACT_KEYS = {
     "totals", "breakdowns", "top_slices", "ratio", "narrative", "steps", "charts", "verification", "warnings",
     "usage", "model", "agent",
 }  # fmt: skip
-
-
-def run_cli(*args: str, check: bool = False) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "120", "PYTHONPATH": str(ROOT)}
-    process = subprocess.run(
-        [sys.executable, "-m", "agent", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
-    )
-    if check:
-        assert process.returncode == 0, process.stderr
-    return process
 
 
 def test_json_output_is_one_object_with_the_contract(revenue_file):

@@ -3,7 +3,7 @@ from streamlit.testing.v1 import AppTest
 from agent.output.comparison import comparison_rows
 from agent.run.result import collect
 from agent.run.runner import RunRequest, run_events
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_comparison_rows(revenue_dataset):

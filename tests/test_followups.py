@@ -8,8 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from agent.run.result import collect
 from agent.run.runner import RunRequest, run_events
-from tests.conftest import ROOT
-from tests.test_cli import run_cli
+from tests.helpers import ROOT, run_cli
 from tools.loading import load_dataset
 
 SALES = ROOT / "sample_data" / "sales_by_segment.csv"

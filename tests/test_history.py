@@ -7,7 +7,7 @@ from agent.output.history import RunHistory
 from agent.run.result import collect
 from agent.run.runner import RunRequest, run_events
 from agent.run.session import Replay
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 @pytest.fixture
@@ -38,8 +38,8 @@ def test_paced_replay_releases_events_over_time(history, revenue_dataset):
 
 
 def test_no_key_is_saved(history, revenue_dataset):
+    from tests.helpers import ANSWER, COMPUTE, SECRET, llm
     from tests.openai_server import ScriptedChatServer
-    from tests.test_models import ANSWER, COMPUTE, SECRET, llm
 
     with ScriptedChatServer(
         [COMPUTE, {"status": 401, "error": f"bad key {SECRET}"}, COMPUTE, ANSWER]

@@ -3,7 +3,7 @@ import io
 import pandas as pd
 import pytest
 
-from tests.conftest import REVENUE_TSV
+from tests.helpers import REVENUE_TSV
 from tools.loading import DataError, load_dataset, order_periods, sniff_delimiter
 
 

@@ -11,22 +11,8 @@ import pytest
 from agent.models.build import ModelChoice, ModelConfigError, build_model, resolve_api_key
 from agent.run.result import collect
 from agent.run.runner import RunRequest, run_events
-from tests.conftest import ROOT
+from tests.helpers import ANSWER, COMPUTE, ROOT, SECRET, llm
 from tests.openai_server import ScriptedChatServer
-
-SECRET = "sk-test-" + "Q7vLr2mXp9" * 3
-
-COMPUTE = {
-    "content": "Thought: Totals first.\n<code>\ntotals = metric_totals(df, metric='revenue')\nprint(totals)\n</code>"
-}
-ANSWER = {
-    "content": "Thought: Write it.\n<code>\nfinal_answer(f\"Revenue fell {abs(totals['pct_change']):.2f}% "
-    "({totals['abs_change']:+,.2f}).\")\n</code>"
-}
-
-
-def llm(server, key: str | None = SECRET):
-    return build_model(ModelChoice("openai/test-model", api_base=server.url, api_key=key))
 
 
 def test_two_step_run_through_litellm(revenue_dataset):

@@ -8,7 +8,7 @@ import pytest
 
 from agent.run.result import collect
 from agent.run.runner import RunRequest, run_events
-from tests.test_cli import run_cli
+from tests.helpers import run_cli
 from tools.analysis import find_focus
 from tools.loading import DataError, load_dataset
 
@@ -113,7 +113,7 @@ def test_us_dates_are_read_month_first_for_the_whole_column(write_file):
 
 
 def test_a_count_named_converted_users_is_no_rate():
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
     from tools.analysis import analyze
     from tools.verification import verify
 

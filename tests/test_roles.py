@@ -38,8 +38,7 @@ import json  # noqa: E402
 import pandas as pd  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from tests.conftest import ROOT  # noqa: E402
-from tests.test_cli import run_cli  # noqa: E402
+from tests.helpers import ROOT, run_cli  # noqa: E402
 
 
 def long_export(period_column: str, earlier: object, later: object, *, metric: str = "VOLUME", extra=None):

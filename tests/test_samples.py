@@ -1,6 +1,6 @@
 import importlib.util
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tools.analysis import analyze
 from tools.loading import load_dataset
 from tools.synthetic import PLANTED_SLICE

@@ -13,8 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from agent.run.runner import RunRequest, run_events
 from agent.run.scenarios import run_scenarios, scenario_row, wants_all_scenarios
-from tests.conftest import ROOT
-from tests.test_cli import run_cli
+from tests.helpers import ROOT, run_cli
 from tools.analysis import analyze, parse_ratio
 from tools.loading import DataError, MetricColumns, load_dataset, scenario_of
 from tools.segment_labels import needs_dimension, segment_label, slice_label

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from ui.serving import (
     ServingSettings,
     SettingsError,
@@ -126,8 +126,8 @@ def test_a_broken_settings_file_is_a_message_not_a_traceback(write_file, monkeyp
 def test_a_visitor_runs_the_operators_llm_and_its_links_are_text(write_file, monkeypatch):
     """Through the real LLM path (scripted OpenAI-compatible server): the operator's API base and key are used, the
     visitor types neither, and the model's links, images, colours and math are shown as text."""
+    from tests.helpers import COMPUTE
     from tests.openai_server import ScriptedChatServer
-    from tests.test_models import COMPUTE
 
     hostile = {"content": "Thought: Write it.\n<code>\nfinal_answer('**Revenue fell.** [Verify](http://evil.invalid)"
                " ![i](http://evil.invalid/i.png) :red[alert] $x$')\n</code>"}  # fmt: skip

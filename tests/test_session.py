@@ -31,8 +31,9 @@ def test_stop_keeps_the_steps_made(revenue_dataset, scripted_model):
         run.poll()
     run.stop()
     gate.set()
-    run.wait(30)
+    assert run.wait(30)  # it ended, not merely timed out waiting
     run.poll()
+    assert run.finished
     assert run.result.status == "stopped"
     assert run.result.steps[0]["observation"]
 

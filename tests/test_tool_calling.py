@@ -5,8 +5,8 @@ import json
 from agent.models.builtin_tool_caller import BuiltinToolCaller
 from agent.run.result import collect
 from agent.run.runner import RunRequest, run_events
+from tests.helpers import llm, network_guard
 from tests.openai_server import ScriptedChatServer
-from tests.test_models import llm
 from tools.bound_tools import bound_tools
 from tools.loading import load_dataset
 from tools.synthetic import conversion_frame
@@ -64,8 +64,9 @@ def test_tool_calls_through_litellm(revenue_dataset):
             ],
         },
     ]
-    with ScriptedChatServer(replies) as server:
+    with network_guard() as refused, ScriptedChatServer(replies) as server:  # LiteLLM talks to loopback only
         result = collect(run_events(RunRequest(revenue_dataset, agent="tool-calling"), llm(server)))
+    assert refused == []
     assert result.status == "success", result.error
     assert result.steps[0]["code"] == "metric_totals(metric='revenue')"
     assert '"abs_change": -132919.66' in result.steps[0]["observation"]
@@ -79,8 +80,13 @@ def test_tool_calls_through_litellm(revenue_dataset):
     }
 
 
-def test_builtin_tool_caller_needs_no_network():
-    assert BuiltinToolCaller().model_id == "builtin-analyst-tool-calling"
+def test_builtin_tool_caller_needs_no_network(revenue_dataset):
+    """A whole tool-calling run with the built-in model, every connection off the machine refused and recorded."""
+    with network_guard() as refused:
+        result = collect(run_events(RunRequest(revenue_dataset, agent="tool-calling"), BuiltinToolCaller()))
+    assert refused == []
+    assert result.status == "success", result.error
+    assert "-132,919.66" in result.narrative and result.verification["mismatches"] == []
 
 
 def test_default_step_budget_fits_a_three_dimension_file(write_file):

@@ -215,21 +215,6 @@ def test_final_answer_check_rejects_once_then_accepts(analysis):
     assert check("Revenue fell 7.67%. UK drove 99.95% of the drop.", None)  # its one chance is used
 
 
-def test_mutation_suite_on_generated_datasets(tmp_path):
-    """The built-in analyst's summaries on every benchmark case, mutated: >= 99% flagged, none of the correct
-    summaries or paraphrases flagged."""
-    from benchmarks.verification import mutation_suite
-
-    result = mutation_suite(tmp_path)
-    assert result["datasets"] >= 10
-    assert result["false_flags"] == 0, result["false_flag_examples"]
-    for kind in ("swap_segments", "flip_direction", "segment_as_total", "share_elsewhere", "change_digit"):
-        assert result["by_kind"][kind]["total"] >= 10, kind
-    assert result["detection_rate"] >= 0.99, result["missed_examples"]
-    print(f"\nmutations {result['detected']}/{result['mutations']} flagged, false flags "
-          f"{result['false_flags']}/{result['correct_texts']}")  # fmt: skip
-
-
 # ---- through the real LLM path: a scripted OpenAI-compatible server on 127.0.0.1 -------------------------------
 
 
@@ -242,8 +227,8 @@ def test_the_four_wrong_answers_are_flagged_through_an_llm(revenue_dataset, text
     from agent.models.build import ModelChoice, build_model
     from agent.run.result import collect
     from agent.run.runner import RunRequest, run_events
+    from tests.helpers import COMPUTE
     from tests.openai_server import ScriptedChatServer
-    from tests.test_models import COMPUTE
 
     with ScriptedChatServer([COMPUTE, _answer(text), _answer(text)]) as server:
         model = build_model(ModelChoice("openai/test-model", api_base=server.url, api_key="test"))
@@ -260,8 +245,8 @@ def test_the_model_corrects_its_summary_in_a_step_of_its_own(revenue_dataset):
     from agent.models.build import ModelChoice, build_model
     from agent.run.result import collect
     from agent.run.runner import RunRequest, run_events
+    from tests.helpers import COMPUTE
     from tests.openai_server import ScriptedChatServer
-    from tests.test_models import COMPUTE
 
     wrong = "Revenue fell 7.67%. UK drove 99.95% of the drop."
     fixed = "Revenue fell 7.67%. France drove 99.95% of the drop."
@@ -283,30 +268,6 @@ def test_a_dicts_summary_field_gets_spans_to_mark(analysis):
         ("7.67%", [13, 18], "verified"),
         ("drivers[0].pct_change=-55.19", None, "verified"),
     ]
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_random_planted_files_pass_clean_and_their_mutations_are_flagged(write_file, seed):
-    """Beyond the benchmark cases: random planted files (falls and rises), the built-in summary and its mutations."""
-    import numpy as np
-
-    from agent.run.result import collect
-    from agent.run.runner import RunRequest, run_events
-    from benchmarks.verification import mutations, paraphrase
-    from tools.loading import load_dataset
-    from tools.synthetic import planted_frame
-
-    rng = np.random.default_rng(seed)
-    frame = planted_frame(int(rng.integers(50, 600)), seed=seed, drop=float(rng.uniform(-0.8, 0.8)),
-                          noise=float(rng.uniform(0.001, 0.05)))  # fmt: skip
-    dataset = load_dataset(write_file(f"random_{seed}.csv", frame.to_csv(index=False)))
-    result = collect(run_events(RunRequest(dataset, executor="local")))
-    analysis, narrative = result.analysis, result.narrative
-    assert result.verification["mismatches"] == [] and result.verification["claims"]
-    assert verify(paraphrase(narrative, analysis), analysis)["mismatches"] == []
-    mutated = list(mutations(narrative, analysis))
-    missed = [text for _, text in mutated if not verify(text, analysis)["mismatches"]]
-    assert len(mutated) >= 20 and missed == []
 
 
 def test_the_tool_calling_agent_gets_the_same_chance_to_fix(revenue_dataset):

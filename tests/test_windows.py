@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.test_cli import run_cli
+from tests.helpers import run_cli
 from tools.analysis import analyze
 from tools.loading import DataError, load_dataset
 from tools.synthetic import daily_frame
@@ -119,7 +119,7 @@ def test_cli_compare_wow(daily_file):
 def test_page_windows_presets_and_trend(daily_file):
     from streamlit.testing.v1 import AppTest
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     _, path = daily_file
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()

@@ -11,20 +11,21 @@ from agent.sandbox.process import ProcessExecutor
 
 @pytest.fixture(autouse=True)
 def no_spare():
-    worker_pool._discard_spare()
-    worker_pool._spare = None
+    """Each test starts with no waiting worker (an earlier test's page or CLI run may have left one) and leaves none."""
+    worker_pool.discard_spare()
+    assert worker_pool.spare() is None
     yield
-    worker_pool._discard_spare()
-    worker_pool._spare = None
+    worker_pool.discard_spare()
 
 
 def test_the_next_executor_takes_the_prestarted_worker_and_cleans_it_up():
     worker_pool.prestart()
-    spare = worker_pool._spare
+    spare = worker_pool.spare()
+    assert spare is not None
     worker_pool.prestart()  # one is waiting already: nothing new starts
-    assert worker_pool._spare is spare
+    assert worker_pool.spare() is spare
     executor = ProcessExecutor()
-    assert executor.worker_pid == spare.process.pid and worker_pool._spare is None
+    assert executor.worker_pid == spare.process.pid and worker_pool.spare() is None
     executor.send_tools({"final_answer": FinalAnswerTool()})
     assert executor("x = 6 * 7\nprint(x)").logs.strip() == "42"
     executor.cleanup()
@@ -33,15 +34,24 @@ def test_the_next_executor_takes_the_prestarted_worker_and_cleans_it_up():
 
 def test_a_dead_or_different_spare_is_replaced_not_used():
     worker_pool.prestart()
-    dead = worker_pool._spare
+    dead = worker_pool.spare()
     dead.process.kill()
-    dead.process.wait(5)
+    assert dead.process.wait(5) is not None and not dead.alive()
     worker_pool.prestart()
-    assert worker_pool._spare is not dead and worker_pool._spare.alive()
-    other_cap = worker_pool._spare
+    assert worker_pool.spare() is not dead and worker_pool.spare().alive()
+    other_cap = worker_pool.spare()
     executor = ProcessExecutor(
         memory_bytes=2 * 1024**3
     )  # the spare has the default cap: not taken, discarded
     assert executor.worker_pid != other_cap.process.pid
     assert other_cap.process.poll() is not None and not os.path.exists(other_cap.scratch)
     executor.cleanup()
+
+
+def test_discarding_the_spare_kills_it_and_removes_its_folder():
+    worker_pool.prestart()
+    waiting = worker_pool.spare()
+    assert waiting is not None and waiting.alive()
+    worker_pool.discard_spare()
+    assert worker_pool.spare() is None
+    assert not waiting.alive() and not os.path.exists(waiting.scratch)

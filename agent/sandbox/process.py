@@ -264,6 +264,17 @@ class ProcessExecutor(PythonExecutor):
         """Whether the worker runs inside bubblewrap."""
         return self._worker.sandboxed
 
+    def replace_worker(self, worker: worker_pool.Worker) -> None:
+        """Puts a worker started elsewhere (`worker_pool.launch`, possibly running another program) in place of
+        the current one, which is discarded; the new one is awaited on first use and gets no tools or variables.
+
+        For tests that play the worker's end of the socket: what the app accepts from a worker is checked
+        through the executor's public calls, as a run would make them.
+        """
+        worker_pool.discard(self._worker)
+        self._worker = worker
+        self._ready = False
+
     def _start(self, scratch: str | None = None) -> None:
         # A worker started ahead of time (worker_pool.prestart) is taken when there is one, else a new one starts;
         # either way it is awaited on first use. A restart keeps the app-side folder.

@@ -158,8 +158,17 @@ def sandboxed() -> bool:
     return bubblewrap.available()
 
 
-@atexit.register
-def _discard_spare() -> None:
+def spare() -> Worker | None:
+    """The worker waiting for the next run (started by `prestart()`), if any; it stays the spare."""
     with _lock:
-        if _spare is not None:
-            discard(_spare)
+        return _spare
+
+
+@atexit.register
+def discard_spare() -> None:
+    """Kills the waiting worker, if any, so that the next run starts its own (also run at exit)."""
+    global _spare
+    with _lock:
+        worker, _spare = _spare, None
+    if worker is not None:
+        discard(worker)

@@ -1,4 +1,4 @@
-"""`streamlit run app.py` on a free loopback port, for the browser tests and the page-latency benchmark."""
+"""`streamlit run app.py` on a free loopback port, for the browser tests and the page-latency benchmark (benchmarks.page)."""
 
 from __future__ import annotations
 
