@@ -4,6 +4,7 @@ numbers to the cent, reads only, and says what to fix."""
 from __future__ import annotations
 
 import decimal
+import json
 
 import duckdb
 import numpy as np
@@ -280,3 +281,65 @@ def test_connection_errors_never_show_the_password(postgres):
     with pytest.raises(DataError) as error:
         open_and_load(closed)
     assert "hunter2secret" not in str(error.value) and "ann:***@" in str(error.value)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The CLI: python -m agent run SOURCE
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str]:
+    from agent.cli import main
+
+    code = main(["run", *argv, "--executor", "local", "--json"])
+    out, err = capsys.readouterr()
+    return code, out + err
+
+
+def test_cli_reads_a_parquet_glob_with_duckdb(tmp_path, capsys):
+    frame = wide_frame(8)
+    for part in range(2):
+        frame.iloc[part::2].to_parquet(tmp_path / f"day-{part}.parquet", index=False)
+    code, output = run_cli(capsys, str(tmp_path / "day-*.parquet"), "--metric", "revenue")
+    result = json.loads(output.splitlines()[-1])
+    assert code == 0 and result["status"] == "success"
+    assert result["dataset"]["engine"] == "duckdb" and result["dataset"]["rows_scanned"] == len(frame)
+    assert result["warnings"][0].startswith(f"Computed by duckdb: {len(frame):,} rows")
+    frame.to_csv(tmp_path / "all.csv", index=False)
+    expected = analyze(load_dataset(tmp_path / "all.csv"), metric="revenue")["totals"]
+    assert {k: round(v, 2) for k, v in result["totals"].items()} == {
+        k: round(v, 2) for k, v in expected.items()
+    }
+
+
+def test_cli_postgres_credentials_are_never_printed(postgres, tmp_path, capsys, monkeypatch):
+    server, frame, _ = postgres
+    # Trust authentication accepts any password: the run succeeds, and the password shows nowhere.
+    with_password = server.url().replace("kpi_test@", "kpi_test:hunter2secret@")
+    code, output = run_cli(capsys, with_password, "--table", "sales", "--metric", "revenue")
+    assert code == 0 and json.loads(output.splitlines()[-1])["dataset"]["rows_scanned"] == len(frame)
+    assert "hunter2secret" not in output
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text(
+        f'[connections.shop]\nurl = "{with_password}"\ntable = "sales"\n', encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    code, output = run_cli(capsys, "secrets:shop", "--metric", "revenue")
+    assert code == 0 and json.loads(output.splitlines()[-1])["dataset"]["engine"] == "postgres"
+    assert "hunter2secret" not in output
+    # A query is more specific than the connection's table: it wins.
+    query = "SELECT * FROM sales WHERE platform = 'web'"
+    code, output = run_cli(capsys, "secrets:shop", "--query", query, "--metric", "revenue")
+    assert json.loads(output.splitlines()[-1])["dataset"]["rows_scanned"] == int(
+        (frame["platform"] == "web").sum()
+    )
+    code, output = run_cli(capsys, "secrets:nope")
+    assert code == 2 and "no connection 'nope'" in output and "Connections: shop" in output
+
+
+def test_cli_refuses_a_write_before_sending_it(postgres, capsys):
+    server, _, _ = postgres
+    code, output = run_cli(capsys, server.url(), "--query", "DELETE FROM sales")
+    assert code == 2 and "only SELECT is allowed" in output and '--query "SELECT ..."' in output
+    with server.connect() as connection:
+        assert connection.execute("SELECT count(*) FROM sales").fetchone()[0] == 2000

@@ -255,7 +255,7 @@ def open_source(
         return _open_files(location, timeout_s=timeout_s, memory_limit=memory_limit)
     parts = urlsplit(location)
     options = parse_qs(parts.query)
-    table = table or (options.get("table") or [None])[0]
+    table = table or (None if query else (options.get("table") or [None])[0])  # a query wins over ?table=
     if parts.scheme == "duckdb":
         path = unquote(parts.path)
         if not Path(path).is_file():
@@ -513,3 +513,49 @@ def _close(source: IbisSource) -> None:
     if disconnect is not None:
         with contextlib.suppress(Exception):  # closing is best effort: the answer is already computed
             disconnect()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Operator-configured connections: [connections.NAME] in .streamlit/secrets.toml
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def secrets_paths() -> list[Path]:
+    """Where Streamlit looks for secrets: the project's .streamlit/secrets.toml, then the user's."""
+    return [Path.cwd() / ".streamlit" / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml"]
+
+
+def connections(secrets: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """The `[connections.NAME]` tables that have a `url` (Streamlit's convention), by name.
+
+    Args:
+        secrets: Parsed secrets (the page passes `st.secrets`); read from `secrets_paths()` when None.
+    """
+    if secrets is None:
+        import tomllib
+
+        secrets = {}
+        for path in reversed(secrets_paths()):  # the project's file wins over the user's
+            if path.is_file():
+                try:
+                    secrets = {**secrets, **tomllib.loads(path.read_text(encoding="utf-8"))}
+                except (OSError, tomllib.TOMLDecodeError) as error:
+                    raise DataError(f"{path}: could not be read as TOML ({error}).") from None
+    found = secrets.get("connections") or {}
+    return {
+        str(name): dict(value) for name, value in found.items() if hasattr(value, "get") and value.get("url")
+    }
+
+
+def connection_url(name: str, secrets: dict[str, Any] | None = None) -> str:
+    """The URL of connection `name`, with its `table` (when set) as `?table=`; never printed (see `redact`)."""
+    known = connections(secrets)
+    if name not in known:
+        raise DataError(f"no connection {name!r} in .streamlit/secrets.toml. Connections: "
+                        f"{listing(list(known)) or '(none)'}; add [connections.{name}] with url = \"...\".",
+                        setting="table")  # fmt: skip
+    settings = known[name]
+    url = str(settings["url"])
+    if settings.get("table") and "table=" not in url:
+        url += ("&" if "?" in url else "?") + f"table={settings['table']}"
+    return url
