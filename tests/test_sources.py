@@ -343,3 +343,70 @@ def test_cli_refuses_a_write_before_sending_it(postgres, capsys):
     assert code == 2 and "only SELECT is allowed" in output and '--query "SELECT ..."' in output
     with server.connect() as connection:
         assert connection.execute("SELECT count(*) FROM sales").fetchone()[0] == 2000
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The page: Connect beside Sample and Upload, with the operator's connections
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def page(connections: dict | None = None):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    if connections is not None:
+        app.secrets["connections"] = connections
+    return app.run()
+
+
+def test_page_offers_connect_only_with_operator_connections(tmp_path):
+    app = page()
+    assert not app.exception and app.radio(key="source").options == ["Sample", "Upload"]
+    app = page({"broken": {"type": "sql"}})  # no url: not a connection this app can use
+    assert app.radio(key="source").options == ["Sample", "Upload"]
+
+
+def test_page_connects_to_a_duckdb_table_and_runs(tmp_path):
+    path = tmp_path / "shop.duckdb"
+    frame = wide_frame(9)
+    with duckdb.connect(str(path)) as connection:
+        connection.register("frame", frame)
+        connection.execute("CREATE TABLE sales AS SELECT * FROM frame")
+        connection.execute("CREATE TABLE returns AS SELECT country, revenue_before FROM frame")
+    app = page({"shop": {"url": f"duckdb://{path}"}})
+    app.radio(key="source").set_value("Connect").run()
+    assert not app.exception
+    assert app.selectbox(key="connection").options == ["shop"]
+    assert app.selectbox(key="table-shop").options == ["returns", "sales"]
+    app.selectbox(key="table-shop").set_value("sales").run()
+    assert not app.exception, app.exception
+    assert "400 rows → 15 segments" in app.markdown[0].value
+    assert app.warning[0].value.startswith("Computed by duckdb: 400 rows of shop.duckdb:sales ")
+    app.button(key="run_button").click().run()
+    run = app.session_state["run"]
+    assert run.wait_idle(60)
+    app.run()
+    assert not app.exception
+    assert run.request.dataset.describe()["engine"] == "duckdb"
+    assert run.result.to_json()["dataset"]["rows_scanned"] == 400
+
+
+def test_page_connects_to_postgres_and_names_bad_tables(postgres):
+    server, frame, _ = postgres
+    app = page({"warehouse": {"url": server.url().replace("kpi_test@", "kpi_test:hunter2secret@")}})
+    app.radio(key="source").set_value("Connect").run()
+    assert app.selectbox(key="table-warehouse").options == ["sales", "sales_long", "sales_numeric"]
+    app.selectbox(key="table-warehouse").set_value("sales_long").run()
+    assert not app.exception
+    assert app.warning[0].value.startswith(f"Computed by postgres: {2 * len(frame):,} rows")
+    assert "long layout" in app.markdown[0].value
+    shown = " ".join(
+        str(element.value) for element in [*app.markdown, *app.warning, *app.error, *app.caption]
+    )
+    assert "hunter2secret" not in shown
+    app = page({"warehouse": {"url": server.url(), "table": "gone"}})
+    app.radio(key="source").set_value("Connect").run()
+    assert [e.value for e in app.error] == ["kpi.gone: there is no table 'gone'. Tables: sales, sales_long, "
+                                            "sales_numeric."]  # fmt: skip

@@ -403,6 +403,76 @@ class SourcedDataset(Dataset):
         return {**super().describe(), "engine": self.engine, "rows_scanned": self.rows_scanned}
 
 
+@dataclass
+class Summary:
+    """A source summed to one row per segment (and period): what the loader reads instead of the raw rows.
+
+    Attributes:
+        table: The segment table as Parquet bytes (small: one row per segment and period).
+        engine, name: What computed it, over what (see `Source`).
+        rows_scanned: The rows the engine read.
+        segments: Rows of `table`.
+        seconds: How long the group-by took.
+        sample: At most SAMPLE_ROWS rows of the source as stored, for the prompt's preview.
+    """
+
+    table: bytes
+    engine: str
+    name: str
+    rows_scanned: int
+    segments: int
+    seconds: float
+    sample: pd.DataFrame
+
+    def note(self) -> str:
+        """The line the trace and the page show first: which engine, how many rows."""
+        return (f"Computed by {self.engine}: {self.rows_scanned:,} rows of {self.name} summed into "
+                f"{self.segments:,} segments in {self.seconds:.1f} s.")  # fmt: skip
+
+
+def summarise(
+    source: Source,
+    *,
+    by: Sequence[str] | None = None,
+    period_column: str | None = None,
+    long: bool = False,
+    max_segments: int = MAX_SEGMENTS,
+) -> Summary:
+    """Sums a source per segment where it lives.
+
+    A wide table (before/after columns, recognised by name on a sample) sums its metric columns (every
+    scenario's) per segment; any other table (`long`: a period column or dates asked for) sums every numeric
+    column per segment and period or date. Text, dates and flags are the group keys; with `by`, only those and
+    what holds time.
+    """
+    kinds = source.kinds()
+    sample = source.sample(SAMPLE_ROWS)
+    named = [*(by or []), *([period_column] if period_column else [])]
+    missing = [c for c in named if c not in kinds]
+    if missing:
+        raise DataError(f"{source.name}: there is no column {', '.join(map(repr, missing))}. Columns: "
+                        f"{listing(list(kinds))}.", setting="by" if by else "period_column")  # fmt: skip
+    measures = None if long or period_column else _wide_columns(sample, source.name)
+    if measures is None:  # a long table: every numeric column but a period given as a number (year 2024)
+        measures = [c for c, k in kinds.items() if k in ("number", "integer") and c not in named
+                    and not (k == "integer" and is_period_name(c))]  # fmt: skip
+    # Group keys: text, dates and flags, a period given as a number (year 2024) and whatever was named; other
+    # numeric columns are neither summed nor grouped by (the loader ignores them too).
+    keys = [c for c, k in kinds.items() if c not in measures and k != "other"
+            and (k not in ("number", "integer") or c in named or is_period_name(c))]  # fmt: skip
+    if by:  # the dimensions asked for, and what holds the periods
+        keys = [c for c in keys if c in by or c == period_column or _holds_time(c, kinds)]
+    _check_numbers_as_text(sample, keys, source.name)
+    started = time.perf_counter()
+    grouped = source.group_sums(keys, measures, max_groups=max_segments)
+    seconds = time.perf_counter() - started
+    order = [c for c in kinds if c in keys or c in measures]  # the source's column order, as a file has it
+    buffer = io.BytesIO()
+    grouped.frame[order].to_parquet(buffer, index=False)
+    return Summary(buffer.getvalue(), source.engine, source.name, grouped.rows_scanned, len(grouped.frame),
+                   seconds, sample)  # fmt: skip
+
+
 def load_source(
     source: Source,
     *,
@@ -417,59 +487,39 @@ def load_source(
 ) -> SourcedDataset:
     """Loads a source like `load_dataset` loads a file, with the group-by done by the source's engine.
 
-    A wide table (before/after columns, recognised by name on a sample) sums its metric columns per segment; any
-    other table sums every numeric column per segment and period (or date). The result goes through the loader,
-    so layouts, scenarios, windows and messages are those of a file with the same segments.
+    The segment table (`summarise`) goes through the loader, so layouts, scenarios, windows and messages are
+    those of a file with the same segments.
     """
-    kinds = source.kinds()
-    sample = source.sample(SAMPLE_ROWS)
-    wants_series = bool(period_column or periods or compare or windows)
-    named = [*(by or []), *([period_column] if period_column else [])]
-    missing = [c for c in named if c not in kinds]
-    if missing:
-        raise DataError(f"{source.name}: there is no column {', '.join(map(repr, missing))}. Columns: "
-                        f"{listing(list(kinds))}.", setting="by" if by else "period_column")  # fmt: skip
-    measures = None if wants_series else _wide_columns(sample, source.name, after)
-    if measures is None:  # a long table: every numeric column but a period given as a number (year 2024)
-        measures = [c for c, k in kinds.items() if k in ("number", "integer") and c not in named
-                    and not (k == "integer" and is_period_name(c))]  # fmt: skip
-    # Group keys: text, dates and flags, a period given as a number (year 2024) and whatever was named; other
-    # numeric columns are neither summed nor grouped by (the loader ignores them too).
-    keys = [c for c, k in kinds.items() if c not in measures and k != "other"
-            and (k not in ("number", "integer") or c in named or is_period_name(c))]  # fmt: skip
-    if by:  # the dimensions asked for, and what holds the periods
-        keys = [c for c in keys if c in by or c == period_column or _holds_time(c, kinds)]
-    _check_numbers_as_text(sample, keys, source.name)
-    started = time.perf_counter()
-    grouped = source.group_sums(keys, measures, max_groups=max_segments)
-    seconds = time.perf_counter() - started
-    order = [c for c in kinds if c in keys or c in measures]
-    buffer = io.BytesIO()
-    grouped.frame[order].to_parquet(buffer, index=False)
+    long = bool(period_column or periods or compare or windows)
+    summary = summarise(source, by=by, period_column=period_column, long=long, max_segments=max_segments)
     dataset = load_dataset(
-        buffer.getvalue(), name=source.name, by=by, metrics=metrics, after=after, period_column=period_column,
+        summary.table, name=source.name, by=by, metrics=metrics, after=after, period_column=period_column,
         periods=periods, compare=compare, windows=windows,
     )  # fmt: skip
-    dataset.warnings.insert(0, f"Computed by {source.engine}: {grouped.rows_scanned:,} rows of {source.name} "
-                               f"summed into {len(grouped.frame):,} segments in {seconds:.1f} s.")  # fmt: skip
+    return sourced(dataset, summary)
+
+
+def sourced(dataset: Dataset, summary: Summary) -> SourcedDataset:
+    """The dataset loaded from a summary's segment table, saying which engine computed it over how many rows."""
     values = {f.name: getattr(dataset, f.name) for f in fields(Dataset)}
-    values["rows_read"] = grouped.rows_scanned
-    return SourcedDataset(**values, engine=source.engine, rows_scanned=grouped.rows_scanned, seconds=seconds,
-                          sample=sample)  # fmt: skip
+    values["rows_read"] = summary.rows_scanned
+    values["warnings"] = [summary.note(), *dataset.warnings]
+    return SourcedDataset(**values, engine=summary.engine, rows_scanned=summary.rows_scanned,
+                          seconds=summary.seconds, sample=summary.sample)  # fmt: skip
 
 
 def _holds_time(column: str, kinds: dict[str, str]) -> bool:
     return kinds[column] in ("date", "time") or is_period_name(column)
 
 
-def _wide_columns(sample: pd.DataFrame, name: str, after: str | None) -> list[str] | None:
+def _wide_columns(sample: pd.DataFrame, name: str) -> list[str] | None:
     """The metric columns of a wide table (every scenario's), recognised on a sample; None for a long table."""
     if sample.empty:
         return None
     buffer = io.BytesIO()
     sample.to_parquet(buffer, index=False)
     try:
-        layout = load_dataset(buffer.getvalue(), name=name, after=after)
+        layout = load_dataset(buffer.getvalue(), name=name)
     except DataError:
         return None
     if layout.layout != "wide":
