@@ -21,6 +21,9 @@ FLAG_FOR_SETTING = {
     "ratio": "--ratio NUMERATOR/DENOMINATOR",
     "max_size": "--max-file-mb N",
     "compare": "--compare wow|mom|yoy|last-Nd, or --before-window/--after-window",
+    "table": "--table NAME",
+    "query": '--query "SELECT ..."',
+    "timeout": "--timeout SECONDS",
 }
 
 
@@ -34,7 +37,25 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="analyse a before/after file", description="Analyse a before/after file."
     )
-    run.add_argument("file", help="CSV, TSV, semicolon file, Excel (.xlsx) or Parquet")
+    run.add_argument(
+        "file",
+        metavar="SOURCE",
+        help="CSV, TSV, semicolon file, Excel (.xlsx) or Parquet; a glob (data/*.parquet, read by DuckDB); a "
+        "database: duckdb:///path/db.duckdb?table=sales, postgresql://user@host/db?table=sales (password from "
+        "PGPASSWORD or ~/.pgpass), or secrets:NAME for [connections.NAME] in .streamlit/secrets.toml",
+    )
+    run.add_argument("--table", help="the database table to read (schema.table for another schema)")
+    run.add_argument("--query", metavar="SELECT", help="a read-only SELECT to read instead of a table")
+    run.add_argument(
+        "--engine",
+        choices=("auto", "pandas", "duckdb"),
+        default="auto",
+        help="what sums a file: pandas in memory, or DuckDB in place (out of core, for files bigger than "
+        "memory); auto: pandas for one file, DuckDB for globs and databases",
+    )
+    run.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds a database query may run (default 300)"
+    )
     run.add_argument(
         "-q",
         "--question",
@@ -147,17 +168,17 @@ def _run(args: argparse.Namespace) -> int:
     periods = [p.strip() for p in args.periods.split(",")] if args.periods else None
     windows = _windows(args)
 
+    options = dict(by=args.by, period_column=args.period_column, periods=periods, compare=args.compare,
+                   windows=windows)  # fmt: skip
+    in_place = _reads_in_place(args)
+
     def load(after: str | None):
-        return load_dataset(
-            args.file,
-            by=args.by,
-            after=after,
-            period_column=args.period_column,
-            periods=periods,
-            compare=args.compare,
-            windows=windows,
-            max_bytes=int(args.max_file_mb * 1024 * 1024),
-        )
+        if in_place:  # summed where the data lives: DuckDB over files, or the database
+            from tools.sources import open_and_load
+
+            return open_and_load(_location(args.file), table=args.table, query=args.query,
+                                 timeout_s=args.timeout, after=after, **options)  # fmt: skip
+        return load_dataset(args.file, after=after, max_bytes=int(args.max_file_mb * 1024 * 1024), **options)
 
     def request_for(dataset) -> RunRequest:
         return RunRequest(dataset, question=(args.question or [""])[0], metric=args.metric, ratio=args.ratio, by=args.by,
@@ -186,6 +207,31 @@ def _run(args: argparse.Namespace) -> int:
             result.apply(event)
             render(event)
     return EXIT_OK if result.status == "success" else EXIT_RUN_FAILED
+
+
+def _reads_in_place(args: argparse.Namespace) -> bool:
+    """Whether SOURCE is summed where it lives (DuckDB, a database) rather than read whole by pandas."""
+    from tools.loading import DataError
+    from tools.sources import is_source_url
+
+    in_place = (args.engine == "duckdb" or is_source_url(args.file) or args.file.startswith("secrets:")
+                or bool(args.table or args.query))  # fmt: skip
+    if in_place and args.engine == "pandas":
+        raise DataError(
+            f"{args.file}: --engine pandas reads one file; a glob or a database is read in place."
+        )
+    if args.timeout <= 0:
+        raise DataError("--timeout must be more than 0 seconds.", setting="timeout")
+    return in_place
+
+
+def _location(source: str) -> str:
+    """SOURCE as a path, glob or URL: `secrets:NAME` is the URL of [connections.NAME] in .streamlit/secrets.toml."""
+    if not source.startswith("secrets:"):
+        return source
+    from tools.sources import connection_url
+
+    return connection_url(source.removeprefix("secrets:"))
 
 
 def _windows(args: argparse.Namespace):

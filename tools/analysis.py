@@ -150,6 +150,11 @@ def analyze(
         effects = ["rate_effect", "mix_effect", "total_effect"]
         by_segment = {d: r["by_segment"] for d, r in decompositions.items()}
         result["omitted"]["ratio"] = _others(by_segment, max_rows, effects)
+    summed_by = getattr(dataset, "engine", None)
+    if (
+        summed_by
+    ):  # the segment table was summed where the data lives (tools.sources): by what, over how many rows
+        result["source"] = {"engine": summed_by, "rows_scanned": int(getattr(dataset, "rows_scanned", 0))}
     if dataset.windows and dataset.daily is not None and metric in dataset.daily:
         # When, not only where: the later window's days against the earlier window's daily average.
         result["timing"] = jsonable(when_it_changed(dataset.daily, *dataset.windows, value=metric))

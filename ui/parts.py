@@ -175,7 +175,7 @@ def choose_dataset(compare_scenarios: bool = False) -> Dataset:
             st.stop()
         _stop_with(error)
     try:
-        dataset = _scenario_choice(dataset, data, name, chosen, compare_scenarios)
+        dataset = with_engine(_scenario_choice(dataset, data, name, chosen, compare_scenarios))
     except DataError as error:
         _stop_with(error)
     _roles_pickers(data, name, dataset, expanded=bool(dataset.windows))
@@ -223,10 +223,18 @@ def _choose_source() -> tuple[str, bytes]:
     for key in ("source", "sample"):
         if key not in st.session_state and f"kept_{key}" in st.session_state:
             st.session_state[key] = st.session_state[f"kept_{key}"]
-    source = st.radio(
-        "Data", ["Sample", "Upload"], horizontal=True, label_visibility="collapsed", key="source"
-    )
+    known = operator_connections()
+    choices = [
+        "Sample",
+        "Upload",
+        *(["Connect"] if known else []),
+    ]  # Connect: only what the operator configured
+    if st.session_state.get("source") not in (None, *choices):
+        st.session_state["source"] = "Sample"
+    source = st.radio("Data", choices, horizontal=True, label_visibility="collapsed", key="source")
     st.session_state["kept_source"] = source
+    if source == "Connect":
+        return _connected_source(known)
     if source == "Sample":
         name = st.selectbox("Sample file", SAMPLE_FILES, key="sample")
         st.session_state["kept_sample"] = name
@@ -255,6 +263,70 @@ def _choose_source() -> tuple[str, bytes]:
         "Template (CSV)", TEMPLATE_CSV, "kpi-narrator-template.csv", "text/csv", key="template"
     )
     st.stop()
+
+
+def operator_connections() -> dict[str, dict]:
+    """`[connections.NAME]` with a `url` in .streamlit/secrets.toml: set by the operator, never typed by visitors."""
+    from tools.sources import connections
+
+    try:
+        return connections(st.secrets.to_dict() if hasattr(st.secrets, "to_dict") else dict(st.secrets))
+    except Exception:  # no secrets file, or no connections in it: no Connect choice
+        return {}
+
+
+@st.cache_data(show_spinner=False, max_entries=16, ttl=300)
+def cached_tables(connection: str, url: str) -> list[str]:
+    """The tables a connection can read (cached a few minutes; the URL is a cache key, never shown)."""
+    from tools.sources import list_tables, open_source
+
+    source = open_source(url, query="SELECT 1 AS one")
+    try:
+        return list_tables(source.backend)
+    finally:
+        source.backend.disconnect()
+
+
+@st.cache_data(show_spinner=False, max_entries=8, ttl=300)
+def cached_summary(connection: str, url: str, table: str):
+    """The table summed per segment by its own engine (`tools.sources.summarise`), cached a few minutes."""
+    from tools.sources import open_source, summarise
+
+    source = open_source(url, table=table)
+    try:
+        return summarise(source)
+    finally:
+        source.backend.disconnect()
+
+
+def _connected_source(known: dict[str, dict]) -> tuple[str, bytes]:
+    """A connection and a table: the table summed where it lives, then the same flow as a file of its segments."""
+    connection = st.selectbox("Connection", list(known), key="connection")
+    settings = known[connection]
+    url = str(settings["url"])
+    try:
+        tables = [str(settings["table"])] if settings.get("table") else cached_tables(connection, url)
+        if not tables:
+            _stop_with(
+                DataError(f"{connection}: the connection shows no tables. Ask the operator to check it.")
+            )
+        table = st.selectbox("Table", tables, key=f"table-{connection}")
+        with st.spinner(f"Summing {table} per segment in the database…"):
+            summary = cached_summary(connection, url, table)
+    except DataError as error:
+        _stop_with(error)
+    st.session_state["connected"] = summary
+    return f"{connection}.{table}", summary.table
+
+
+def with_engine(dataset: Dataset) -> Dataset:
+    """A dataset from a connection says which engine summed it over how many rows (the trace shows it)."""
+    summary = st.session_state.get("connected")
+    if st.session_state.get("source") != "Connect" or summary is None:
+        return dataset
+    from tools.sources import sourced
+
+    return sourced(dataset, summary)
 
 
 NO_PERIOD_COLUMN = "(none: before/after columns)"
