@@ -20,9 +20,10 @@ def no_spare():
 
 def test_the_next_executor_takes_the_prestarted_worker_and_cleans_it_up():
     worker_pool.prestart()
-    spare = worker_pool._spare
+    worker_pool.prestart()  # one is starting already: nothing new starts
+    spare = worker_pool.spare()
     worker_pool.prestart()  # one is waiting already: nothing new starts
-    assert worker_pool._spare is spare
+    assert worker_pool.spare() is spare
     executor = ProcessExecutor()
     assert executor.worker_pid == spare.process.pid and worker_pool._spare is None
     executor.send_tools({"final_answer": FinalAnswerTool()})
@@ -33,15 +34,29 @@ def test_the_next_executor_takes_the_prestarted_worker_and_cleans_it_up():
 
 def test_a_dead_or_different_spare_is_replaced_not_used():
     worker_pool.prestart()
-    dead = worker_pool._spare
+    dead = worker_pool.spare()
     dead.process.kill()
     dead.process.wait(5)
     worker_pool.prestart()
-    assert worker_pool._spare is not dead and worker_pool._spare.alive()
-    other_cap = worker_pool._spare
+    assert worker_pool.spare() is not dead and worker_pool.spare().alive()
+    other_cap = worker_pool.spare()
     executor = ProcessExecutor(
         memory_bytes=2 * 1024**3
     )  # the spare has the default cap: not taken, discarded
     assert executor.worker_pid != other_cap.process.pid
     assert other_cap.process.poll() is not None and not os.path.exists(other_cap.scratch)
     executor.cleanup()
+
+
+def test_a_spare_still_starting_with_another_cap_is_discarded_once_started():
+    import time
+
+    worker_pool.prestart()
+    first = worker_pool._spare  # a Future: prestart returns while the launcher thread starts the worker
+    worker_pool.prestart(2 * 1024**3)
+    started = first.result(30)
+    deadline = time.monotonic() + 10
+    while started.process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert started.process.poll() is not None and not os.path.exists(started.scratch)
+    assert worker_pool.spare().memory_bytes == 2 * 1024**3

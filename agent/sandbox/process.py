@@ -21,6 +21,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -245,7 +246,7 @@ class ProcessExecutor(PythonExecutor):
         # The agent loop reads `state["_print_outputs"]` to show the prints of a failed step.
         self.state: dict[str, Any] = {"_print_outputs": ""}
         self._tool_names: list[str] = []
-        self._variables: dict[str, tuple[dict, bytes]] = {}
+        self._variables: dict[str, tuple[dict, Any]] = {}  # blobs: bytes or Arrow buffers
         self._replay: list[str] = []  # code of the steps that succeeded, to rebuild variables after a kill
         self._figures: list[dict] = []
         self._start()
@@ -287,7 +288,7 @@ class ProcessExecutor(PythonExecutor):
             raise RuntimeError("the code worker failed to start: it did not say it was ready")
         self._ready = True
 
-    def _request(self, message: dict[str, Any], timeout: float, blobs: list[bytes] = ()) -> dict[str, Any]:
+    def _request(self, message: dict[str, Any], timeout: float, blobs: Sequence[Any] = ()) -> dict[str, Any]:
         """Sends a request and returns the worker's checked reply; WorkerFailed when there is none to use."""
         try:
             self._await_ready()
