@@ -121,3 +121,82 @@ def test_stop_while_waiting_ends_the_run_and_leaves_the_queue(revenue_dataset):
     run.poll()
     assert run.result.status == "stopped" and run.result.steps == []
     assert queue.waiting == 0 and blocker.state == "running"
+
+
+# ---- the loaded-file cache: bounded by size, count and age, counted in the budget --------------------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_file_cache_keeps_what_fits_and_evicts_the_least_recently_used():
+    from ui.file_cache import FileCache
+
+    cache = FileCache(max_bytes=100, max_entries=10, clock=Clock())
+    size = len
+    assert cache.get_or_load("a", lambda: "x" * 40, size) == "x" * 40
+    cache.get_or_load("b", lambda: "y" * 40, size)
+    cache.get_or_load("a", lambda: "never loaded again", size)  # a hit: "a" is now the most recent
+    cache.get_or_load("c", lambda: "z" * 40, size)  # 120 bytes: the least recent ("b") goes
+    assert cache.loads == 3 and cache.bytes_held == 80 and len(cache) == 2
+    assert cache.get_or_load("b", lambda: "b again", size) == "b again"
+    cache.get_or_load("huge", lambda: "h" * 500, size)  # bigger than the whole cache: returned, not kept
+    assert cache.bytes_held <= 100 and cache.get_or_load("huge", lambda: "loaded", size) == "loaded"
+
+
+def test_the_file_cache_bounds_entries_and_age():
+    from ui.file_cache import FileCache
+
+    clock = Clock()
+    cache = FileCache(max_bytes=10**9, max_entries=2, ttl_s=60, clock=clock)
+    for key in "abc":
+        cache.get_or_load(key, lambda key=key: key, len)
+    assert len(cache) == 2
+    clock.now = 61
+    assert len(cache) == 0 and cache.bytes_held == 0  # an hour-old upload is not kept for good
+    cache.get_or_load("a", lambda: "fresh", len)
+    assert cache.loads == 4
+
+
+def test_a_failed_load_is_not_cached():
+    from ui.file_cache import FileCache
+
+    cache = FileCache(max_bytes=100)
+
+    def broken():
+        raise ValueError("bad file")
+
+    with pytest.raises(ValueError):
+        cache.get_or_load("a", broken, len)
+    assert len(cache) == 0 and cache.get_or_load("a", lambda: "ok", len) == "ok"
+
+
+def test_the_cache_counts_against_the_run_budget(revenue_dataset):
+    from ui.file_cache import FileCache, dataset_bytes
+
+    cache = FileCache(max_bytes=10**9)
+    cache.get_or_load("revenue", lambda: revenue_dataset, dataset_bytes)
+    held = cache.bytes_held
+    assert held == dataset_bytes(revenue_dataset) > 0
+    queue = RunQueue(max_running=2, memory_budget_bytes=held + 100, cache_bytes=lambda: cache.bytes_held)
+    with pytest.raises(QueueRefused, match="budget"):
+        queue.enter("a", cost=101)
+    assert queue.enter("a", cost=100).state == "running"
+
+
+def test_the_operator_sets_the_queue_and_cache_limits():
+    from ui.serving import SettingsError, parse_settings
+
+    settings = parse_settings({"max_runs": 3, "memory_budget_mb": 2048, "file_cache_mb": 256,
+                               "file_cache_entries": 4, "file_cache_ttl_s": 600})  # fmt: skip
+    assert settings.run_limits() == (3, 2048 * MB)
+    assert (settings.file_cache_mb, settings.file_cache_entries, settings.file_cache_ttl_s) == (256, 4, 600)
+    runs, budget = parse_settings({}).run_limits()  # defaults: the cores, 3/4 of the memory
+    assert runs >= 1 and budget > 0
+    with pytest.raises(SettingsError, match=r"serving\.max_runs must be a number of 0 or more"):
+        parse_settings({"max_runs": "two"}, "secrets.toml")
+    with pytest.raises(SettingsError, match=r"secrets\.toml: serving\.file_cache_mb"):
+        parse_settings({"file_cache_mb": -1}, "secrets.toml")

@@ -136,11 +136,13 @@ class BackgroundRun:
                 self._queue.put(ev.RunFinished("stopped" if stopped else "error", {}, message))
                 return
             for event in run_events(self.request, self.model, stop=self.stop_event, follow_ups=follow_ups):
+                if isinstance(event, ev.RunFinished):
+                    # The turn is over: the next visitor's run may start. Before the event is out, so that a page
+                    # that sees the run finished may start another one for this visitor.
+                    self._leave_queue()
                 self._queue.put(event)
                 if isinstance(event, ev.StepStarted):
                     self._stepping.set()
-                elif isinstance(event, ev.RunFinished):
-                    self._leave_queue()  # the first turn is over: the next visitor's run may start
         except Exception as error:  # a bad request or a bug: the page shows it, the thread ends cleanly
             message = f"{type(error).__name__}: {error}" if not isinstance(error, ValueError) else str(error)
             self._queue.put(ev.StepError(None, message))
