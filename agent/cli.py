@@ -126,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.executor == "process":  # the code agent's code and the tool-calling agent's tools run in a worker
+        # First of all: the worker's second of imports overlaps this process' own (pandas alone takes 0.3 s), and
+        # prestart returns at once (the launcher thread starts it).
+        worker_pool.prestart()
     # Heavy imports wait until the arguments are known to be good, so --help and usage errors are instant.
     from agent.models.build import ModelConfigError
     from tools.engine import EngineError
@@ -153,9 +157,6 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.executor == "process":  # the code agent's code and the tool-calling agent's tools run in a worker
-        worker_pool.prestart()  # the worker imports pandas and smolagents while this process does the same
-
     from agent.models.build import ModelChoice, build_model
     from agent.run.result import RunResult
     from agent.run.runner import RunRequest, run_events

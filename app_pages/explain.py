@@ -11,6 +11,7 @@ import streamlit as st
 
 from agent.models.build import ModelConfigError, build_model
 from agent.output import export
+from agent.run.queue import QueueRefused
 from agent.run.runner import RunRequest
 from agent.run.session import BackgroundRun, ScenarioComparison, prepare_next_run
 from agent.sandbox import worker_pool
@@ -21,10 +22,12 @@ from ui.parts import (
     draw_charts,
     draw_steps,
     model_settings,
+    page_access,
     save_once,
     scenario_loader,
     what_to_explain,
 )
+from ui.serving import new_session_token, run_queue
 from ui.view_model import (
     claim_notes,
     result_header,
@@ -82,11 +85,18 @@ if start.button("Run", type="primary", disabled=busy or no_dimensions, key="run_
     if compare:
         run = ScenarioComparison(dataset.scenarios, scenario_loader(dataset), request_for, model)
     else:
-        run = BackgroundRun(request_for(dataset), model, conversation=True)  # follow-ups keep its memory
+        # Follow-ups keep its memory; it waits in the server's run queue for its turn (`agent.run.queue`).
+        queue = run_queue(page_access().settings)
+        visitor = st.session_state.setdefault("session_token", new_session_token())
+        run = BackgroundRun(request_for(dataset), model, conversation=True, run_queue=queue, visitor=visitor)
     run.data_hash = st.session_state.get(
         "data_hash"
     )  # the result is shown only beside the file it was made from
-    st.session_state["run"] = run.start()
+    try:
+        st.session_state["run"] = run.start()
+    except QueueRefused as error:
+        st.error(escape_markdown(error))
+        st.stop()
     run.wait_for_first_step(0.5)  # the analysis of a big file takes a moment; then step 1 shows in this rerun
 busy = run is not None and not getattr(run, "idle", run.finished)  # again: Run may have just started one
 if busy and stop.button("Stop", key="stop_button"):
@@ -99,6 +109,9 @@ def show_trace(
     run: BackgroundRun, key: str = "main", rerun_when_done: object = None, live: bool = True
 ) -> None:
     run.poll()
+    waiting = getattr(run, "queue_message", None)
+    if waiting:  # in the run queue: its position now, the trace once its turn comes
+        st.info(escape_markdown(waiting), icon=":material/hourglass_top:")
     trace, charts = st.columns([3, 2])
     with trace:
         st.subheader("Trace")

@@ -20,7 +20,7 @@ from typing import Any
 
 from benchmarks.measure import ROOT
 
-SECTIONS = ("engine", "drill", "end_to_end", "agents", "page", "verification", "windows")
+SECTIONS = ("ratios", "engine", "drill", "end_to_end", "agents", "page", "verification", "windows")
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help="also run the agent suite with this LiteLLM model id")
     parser.add_argument("--api-base", help="an OpenAI-compatible server for --model")
     parser.add_argument("--api-key-env", help="the environment variable holding the key for --model")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile one CLI run on the 1M-row file: where its time goes (pyinstrument if "
+                        "installed, else cProfile's top entries)")  # fmt: skip
     return parser
 
 
@@ -82,6 +85,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
             failures.append(f"{section}: {type(error).__name__}: {error}")
             result[section] = {"error": f"{type(error).__name__}: {error}"}
+    if args.profile:
+        from benchmarks.datasets import scale_file
+        from benchmarks.ratios import profile_run
+
+        print("profile:", flush=True)
+        path = scale_file(1_000_000, args.data)
+        result["profile"] = {
+            "file": path.name,
+            "text": profile_run(path, args.out.parent / "profile_cli.txt"),
+        }
     failures += correctness_failures(result)
     result["failures"] = failures
     result["seconds"] = round(time.perf_counter() - started, 1)
@@ -96,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_section(section: str, args: argparse.Namespace, settings: dict[str, Any], repeats: int) -> Any:
+    if section == "ratios":
+        from benchmarks.ratios import ratios
+
+        return ratios(args.data, repeats)
     if section == "engine":
         from benchmarks.engine_scale import engine_scale
 
@@ -142,6 +159,16 @@ def _run_section(section: str, args: argparse.Namespace, settings: dict[str, Any
 def correctness_failures(result: dict[str, Any]) -> list[str]:
     """What a benchmark run found broken (never a timing)."""
     failures = []
+    ratios = result.get("ratios") or {}
+    for name in ("startup", "million"):
+        status = (ratios.get(name) or {}).get("status")
+        if status is not None and status != "success":
+            failures.append(f"ratios: the {name} CLI run ended {status}")
+    queue = ratios.get("queue") or {}
+    if queue and not queue.get("all_right"):
+        failures.append(
+            f"ratios: {queue.get('right')}/{queue.get('visitors')} queued runs got the right answer"
+        )
     for row in result.get("engine") or []:
         if isinstance(row, dict) and row.get("ours", {}).get("found_planted") is False:
             failures.append(f"engine: the planted slice is not first at {row['rows']:,} rows")

@@ -141,10 +141,43 @@ def verification_table(result: dict[str, Any]) -> str:
     return _table(["mistake planted", "flagged", "rate"], body)
 
 
+def ratios_table(ratios: dict[str, Any]) -> str:
+    """Start-up, 1M rows, verification and the queue as one table of ratios against their goals."""
+    rows = []
+    startup, million = ratios.get("startup") or {}, ratios.get("million") or {}
+    if startup:
+        rows.append(["`python -m agent run` sample / python + pandas read + sum", f"{_s(startup.get('ours_s'), 2)} / "
+                     f"{_s(startup.get('floor_s'), 2)} s", f"**{_s(startup.get('ratio'), 2)}×**", "≤ 2.0×"])  # fmt: skip
+    if million:
+        rows.append([f"CLI on {million.get('rows', 0):,} rows / bare pyarrow read + group-by",
+                     f"{_s(million.get('ours_s'), 2)} / {_s(million.get('floor_s'), 2)} s",
+                     f"**{_s(million.get('ratio'), 2)}×**", "≤ 2.0×"])  # fmt: skip
+        rows.append([f"worker hand-off at {million.get('segments', 0):,} segments (Arrow IPC)",
+                     f"{million.get('sent_mb')} MB sent (CSV {million.get('csv_mb')} MB)",
+                     f"encode {_s(million.get('encode_s'))} s, decode {_s(million.get('decode_s'))} s", "no copy"])  # fmt: skip
+    scaling = ratios.get("verification") or []
+    if scaling:
+        first, last = scaling[0], scaling[-1]
+        rows.append([f"verification, {first['segments']:,} → {last['segments']:,} segments",
+                     " / ".join(f"{row['facts']:,}" for row in scaling) + " facts",
+                     f"**{last['facts'] / max(first['facts'], 1):.2f}×** facts", "1.0×"])  # fmt: skip
+    queue = ratios.get("queue") or {}
+    if queue:
+        rows.append([f"{queue['visitors']} runs at once through the queue ({queue['slots']} slots)",
+                     f"position or first step within {_s(queue['told_within_s'], 2)} s, "
+                     f"{queue['right']}/{queue['visitors']} right", f"at most {queue['most_running']} running",
+                     "≤ 1 s, all right"])  # fmt: skip
+    return _table(["what", "measured", "ratio", "goal"], rows)
+
+
 def markdown_report(result: dict[str, Any]) -> str:
     """All sections present in a result, with the machine and the mode on top."""
     parts = [f"Measured {result['started']} on {machine_line(result['machine'])} "
              f"(`python -m benchmarks{' --quick' if result['mode'] == 'quick' else ''}`, {result['seconds']:.0f} s)."]  # fmt: skip
+    ratios = result.get("ratios")
+    if ratios and "error" not in ratios:
+        parts += ["**Issue 19 ratios** (wall seconds of whole commands, fresh interpreters, run in turn, median):",
+                  ratios_table(ratios)]  # fmt: skip
     if result.get("engine"):
         parts += ["**Engine at scale** (load + full analysis vs bare `pandas.read_csv(engine=\"pyarrow\")` + one "
                   "group-by per dimension, fresh process each, median):", engine_table(result["engine"])]  # fmt: skip

@@ -353,7 +353,7 @@ def test_cli_refuses_a_write_before_sending_it(postgres, capsys):
 def page(connections: dict | None = None):
     from streamlit.testing.v1 import AppTest
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     if connections is not None:

@@ -20,6 +20,7 @@ def no_spare():
 
 def test_the_next_executor_takes_the_prestarted_worker_and_cleans_it_up():
     worker_pool.prestart()
+    worker_pool.prestart()  # one is starting already: nothing new starts
     spare = worker_pool.spare()
     assert spare is not None
     worker_pool.prestart()  # one is waiting already: nothing new starts
@@ -55,3 +56,17 @@ def test_discarding_the_spare_kills_it_and_removes_its_folder():
     worker_pool.discard_spare()
     assert worker_pool.spare() is None
     assert not waiting.alive() and not os.path.exists(waiting.scratch)
+
+
+def test_a_spare_still_starting_with_another_cap_is_discarded_once_started():
+    import time
+
+    worker_pool.prestart()
+    first = worker_pool._spare  # a Future: prestart returns while the launcher thread starts the worker
+    worker_pool.prestart(2 * 1024**3)
+    started = first.result(30)
+    deadline = time.monotonic() + 10
+    while started.process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert started.process.poll() is not None and not os.path.exists(started.scratch)
+    assert worker_pool.spare().memory_bytes == 2 * 1024**3

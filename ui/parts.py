@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import weakref
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -18,10 +19,12 @@ from tools.labels import escape_markdown, safe_figure
 from tools.loading import DataError, Dataset, RawColumns, load_dataset, peek_columns
 from tools.roles import suggest_ratio
 from tools.windows import Window
+from ui.file_cache import dataset_bytes
 from ui.serving import (
     PROXY_HEADERS,
     ServingSettings,
     SettingsError,
+    file_cache,
     history_owner,
     is_served,
     load_settings,
@@ -40,7 +43,6 @@ SAMPLE_FILES = [
 MAX_WARNINGS = 20  # loading warnings shown on the page; a file with thousands would bury it
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
 def cached_dataset(
     data: bytes,
     name: str,
@@ -51,8 +53,21 @@ def cached_dataset(
     compare: str | None = None,
     windows: tuple | None = None,
 ) -> Dataset:
-    return load_dataset(data, name=name, after=after, period_column=period_column, periods=periods, by=by,
-                        compare=compare, windows=windows)  # fmt: skip
+    """The loaded file, from the app's file cache (`ui.file_cache`: bounded by size, count and age, counted in the
+    run queue's memory budget) when the same bytes were loaded with the same options before."""
+    key = (file_hash(data), name, after, period_column, periods, by, compare, windows)
+    load = partial(load_dataset, data, name=name, after=after, period_column=period_column, periods=periods, by=by,
+                   compare=compare, windows=windows)  # fmt: skip
+    return file_cache(_settings()).get_or_load(key, load, dataset_bytes)
+
+
+def _settings() -> ServingSettings:
+    try:
+        return load_settings()
+    except (
+        SettingsError
+    ):  # page_access stops the page with the message; the cache uses its defaults meanwhile
+        return ServingSettings()
 
 
 @dataclass

@@ -9,6 +9,12 @@ deliberate choice, and so is what visitors may set. The operator writes it in th
     visitors_choose_model = false  # true: visitors may type any model id, API base and key (trusted networks only)
     models = ["builtin", "openai/gpt-4o-mini"]   # what visitors may pick (default: the built-in analyst only)
 
+    max_runs = 2                   # runs at once; more wait in a queue (default: the machine's cores)
+    memory_budget_mb = 8000        # runs and loaded files together (default: 3/4 of the machine's memory)
+    file_cache_mb = 1024           # loaded files kept for reruns (default 1024), at most
+    file_cache_entries = 16        # ... this many files (default 16)
+    file_cache_ttl_s = 3600        # ... for this long (default an hour)
+
     [serving.api_base]             # an OpenAI-compatible server for a model of the list
     "openai/my-model" = "http://localhost:8000/v1"
 
@@ -58,6 +64,21 @@ class ServingSettings:
     models: list[str] = field(default_factory=lambda: ["builtin"])
     api_base: dict[str, str] = field(default_factory=dict)
     api_key_env: dict[str, str] = field(default_factory=dict)
+    max_runs: int = 0  # 0: the machine's cores
+    memory_budget_mb: float = 0  # 0: 3/4 of the machine's memory
+    file_cache_mb: float = 1024
+    file_cache_entries: int = 16
+    file_cache_ttl_s: float = 3600
+
+    def run_limits(self) -> tuple[int, int]:
+        """(runs at once, memory budget in bytes) with the defaults filled in."""
+        from agent.run.queue import machine_memory_bytes
+
+        runs = self.max_runs or os.cpu_count() or 1
+        budget = (
+            int(self.memory_budget_mb * 1024**2) if self.memory_budget_mb else machine_memory_bytes() * 3 // 4
+        )
+        return runs, budget
 
     def choice(self, model_id: str) -> ModelChoice:
         """The operator's settings for one model of the list; anything else is refused."""
@@ -112,7 +133,23 @@ def parse_settings(table: dict[str, Any], where: str = "settings") -> ServingSet
                 f'{where}: serving.{name} must map model ids to text, e.g. "openai/m" = "...".'
             )
         mappings[name] = mapping
-    return ServingSettings(mode, choose, [m.strip() for m in models], **mappings)
+    limits = {}
+    for name, kind, example in _LIMITS:
+        value = table.get(name, getattr(ServingSettings, name))
+        if isinstance(value, bool) or not isinstance(value, kind) or value < 0:
+            raise SettingsError(f"{where}: serving.{name} must be a number of 0 or more, e.g. {example}.")
+        limits[name] = value
+    return ServingSettings(mode, choose, [m.strip() for m in models], **mappings, **limits)
+
+
+# The queue's and the file cache's settings: name, accepted types, an example for the message.
+_LIMITS = (
+    ("max_runs", int, "2"),
+    ("memory_budget_mb", (int, float), "8000"),
+    ("file_cache_mb", (int, float), "1024"),
+    ("file_cache_entries", int, "16"),
+    ("file_cache_ttl_s", (int, float), "3600"),
+)
 
 
 def is_loopback(host: str | None) -> bool:
@@ -170,3 +207,21 @@ def history_owner(served: bool, user: dict[str, Any] | None, session_token: str)
 
 def new_session_token() -> str:
     return uuid.uuid4().hex
+
+
+def file_cache(settings: ServingSettings):
+    """The app's loaded-file cache, bounded as the operator set (`ui.file_cache`)."""
+    from ui.file_cache import shared_file_cache
+
+    return shared_file_cache(
+        int(settings.file_cache_mb * 1024**2), settings.file_cache_entries, settings.file_cache_ttl_s
+    )
+
+
+def run_queue(settings: ServingSettings):
+    """The app's run queue (`agent.run.queue`): the operator's limits, the file cache counted in its budget."""
+    from agent.run.queue import shared_queue
+
+    runs, budget = settings.run_limits()
+    cache = file_cache(settings)
+    return shared_queue(runs, budget, lambda: cache.bytes_held)

@@ -13,6 +13,7 @@ import weakref
 
 from agent.models import tokens
 from agent.run import events as ev
+from agent.run.queue import RunQueue, Ticket, run_cost_bytes
 from agent.run.result import RunResult
 from agent.run.runner import RunRequest, run_events
 from agent.sandbox import worker_pool
@@ -41,13 +42,26 @@ class BackgroundRun:
     Args:
         request: What to analyse.
         model: The smolagents model (None: the built-in analyst).
+        run_queue: The served app's run queue (`agent.run.queue`): the run waits there for its turn; None: it starts
+            at once. Its slot is given back when the first turn ends (follow-ups then run outside the queue).
+        visitor: Who runs it (the browser session), for the queue's one run per visitor.
     """
 
     # A conversation waits this long for a follow-up question before its worker process is let go.
     FOLLOW_UP_IDLE_S = 300.0
 
-    def __init__(self, request: RunRequest, model=None, conversation: bool = False):
+    def __init__(
+        self,
+        request: RunRequest,
+        model=None,
+        conversation: bool = False,
+        run_queue: RunQueue | None = None,
+        visitor: str = "",
+    ):
         self.request = request
+        self.run_queue = run_queue
+        self.visitor = visitor
+        self.ticket: Ticket | None = None
         self.model = model
         self.result = RunResult()
         self.events: list[ev.Event] = []  # every event polled so far, for saving
@@ -66,8 +80,37 @@ class BackgroundRun:
         self._stepping = threading.Event()  # set once the first step has started (or the run ended)
 
     def start(self) -> BackgroundRun:
+        """Starts the thread; with a queue, takes a ticket first (QueueRefused: one run per visitor, or too big)."""
+        if self.run_queue is not None:
+            table = self.request.dataset.frame
+            self.ticket = self.run_queue.enter(
+                self.visitor, run_cost_bytes(int(table.memory_usage(deep=False).sum()))
+            )
         self._thread.start()
         return self
+
+    @property
+    def queue_message(self) -> str | None:
+        """While the run waits for its turn: "2 runs ahead of you ..."; None once it runs (or without a queue)."""
+        ticket = self.ticket
+        return ticket.message() if ticket is not None and ticket.state == "waiting" else None
+
+    def _wait_turn(self) -> bool:
+        """Waits in the queue until the run's turn; False when it was stopped or left the queue meanwhile."""
+        ticket = self.ticket
+        if ticket is None:
+            return True
+        while not self.stop_event.is_set():
+            if ticket.wait_turn(0.25):
+                return True
+            if ticket.state == "left":
+                return False
+        ticket.leave()
+        return False
+
+    def _leave_queue(self) -> None:
+        if self.ticket is not None:
+            self.ticket.leave()
 
     def _follow_ups(self):
         """The questions asked with `ask`, as they come; ends on `close`, on Stop, or after a long idle wait."""
@@ -83,7 +126,20 @@ class BackgroundRun:
     def _work(self) -> None:
         follow_ups = self._follow_ups() if self.conversation else ()
         try:
+            if not self._wait_turn():
+                stopped = self.stop_event.is_set()
+                message = (
+                    "Stopped before its turn came."
+                    if stopped
+                    else "The run left the queue (the page went away)."
+                )
+                self._queue.put(ev.RunFinished("stopped" if stopped else "error", {}, message))
+                return
             for event in run_events(self.request, self.model, stop=self.stop_event, follow_ups=follow_ups):
+                if isinstance(event, ev.RunFinished):
+                    # The turn is over: the next visitor's run may start. Before the event is out, so that a page
+                    # that sees the run finished may start another one for this visitor.
+                    self._leave_queue()
                 self._queue.put(event)
                 if isinstance(event, ev.StepStarted):
                     self._stepping.set()
@@ -92,11 +148,14 @@ class BackgroundRun:
             self._queue.put(ev.StepError(None, message))
             self._queue.put(ev.RunFinished("error", {}, message))
         finally:
+            self._leave_queue()
             self._finished.set()
             self._stepping.set()
 
     def poll(self) -> list[ev.Event]:
-        """Events since the last poll, already applied to `result`."""
+        """Events since the last poll, already applied to `result`; polling keeps a waiting run in the queue."""
+        if self.ticket is not None:
+            self.ticket.touch()
         new = []
         while True:
             try:
@@ -148,7 +207,10 @@ class BackgroundRun:
 
     def wait_for_first_step(self, timeout: float) -> bool:
         """Blocks until the first step has started, at most `timeout` seconds: the page that started the run can
-        then show it at once instead of on its next refresh."""
+        then show it at once instead of on its next refresh. A run waiting in the queue returns at once (False):
+        the page shows its position instead."""
+        if self.ticket is not None and self.ticket.state == "waiting":
+            return False
         return self._stepping.wait(timeout)
 
     def wait_idle(self, timeout: float) -> bool:

@@ -39,13 +39,14 @@ class ProtocolError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------------- framing
-def send_frame(sock: socket.socket, data: bytes, timeout: float | None = None) -> None:
+def send_frame(sock: socket.socket, data: bytes | memoryview, timeout: float | None = None) -> None:
+    """Writes one frame; `data` may be any bytes-like object (an Arrow buffer is sent without a copy)."""
     sock.settimeout(timeout)
     sock.sendall(_HEADER.pack(len(data)))
     sock.sendall(data)
 
 
-def _recv_exact(sock: socket.socket, size: int, deadline: float | None) -> bytes:
+def _recv_exact(sock: socket.socket, size: int, deadline: float | None) -> bytearray:
     buffer = bytearray(size)
     view = memoryview(buffer)
     got = 0
@@ -61,10 +62,10 @@ def _recv_exact(sock: socket.socket, size: int, deadline: float | None) -> bytes
         if n == 0:
             raise EOFError("the other end closed the connection")
         got += n
-    return bytes(buffer)
+    return buffer  # not bytes(buffer): a 20 MB table would be copied once more for nothing
 
 
-def recv_frame(sock: socket.socket, deadline: float | None = None, limit: int | None = None) -> bytes:
+def recv_frame(sock: socket.socket, deadline: float | None = None, limit: int | None = None) -> bytearray:
     """One frame's bytes. Raises TimeoutError past `deadline` (time.monotonic), ProtocolError over `limit`."""
     (size,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size, deadline))
     if limit is not None and size > limit:
@@ -118,7 +119,7 @@ def _require(condition: bool, what: str) -> None:
         raise ProtocolError(f"a malformed reply ({what})")
 
 
-def parse_reply(data: bytes) -> dict[str, Any]:
+def parse_reply(data: bytes | bytearray) -> dict[str, Any]:
     """A worker reply, checked against the schema: kind, and per kind the fields and their types."""
     try:
         # parse_constant: NaN/Infinity are not JSON and never sent by an honest worker.
@@ -269,7 +270,7 @@ def cut_reply(reply: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def decode_request(data: bytes) -> dict[str, Any]:
+def decode_request(data: bytes | bytearray) -> dict[str, Any]:
     """A request from the app (the trusted side)."""
     return json.loads(data)
 
@@ -301,8 +302,8 @@ def cut_figures(figures: list[dict[str, Any]], notes: list[str]) -> list[dict[st
 
 
 # ------------------------------------------------------------------------------------- app -> worker: variables
-def encode_variables(variables: dict[str, Any]) -> tuple[list[dict[str, str]], list[bytes]]:
-    """Variables as (descriptions, blobs): tables as Arrow IPC, plain data as JSON.
+def encode_variables(variables: dict[str, Any]) -> tuple[list[dict[str, str]], list[Any]]:
+    """Variables as (descriptions, blobs): tables as Arrow IPC (an Arrow buffer, sent as it is), plain data as JSON.
 
     No pickle either way: a variable that is neither a table nor plain data is refused with its name.
     """
@@ -314,7 +315,7 @@ def encode_variables(variables: dict[str, Any]) -> tuple[list[dict[str, str]], l
     return specs, blobs
 
 
-def _encode_one(name: str, value: Any) -> tuple[str, bytes]:
+def _encode_one(name: str, value: Any) -> tuple[str, Any]:
     import pandas as pd
 
     if isinstance(value, pd.DataFrame):
@@ -329,7 +330,8 @@ def _encode_one(name: str, value: Any) -> tuple[str, bytes]:
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
-        return "arrow", sink.getvalue().to_pybytes()
+        # The Arrow buffer itself (bytes-like): to_pybytes() would copy the whole table once more.
+        return "arrow", sink.getvalue()
     try:
         return "json", json.dumps(value, allow_nan=False).encode()
     except (TypeError, ValueError) as error:
@@ -339,12 +341,12 @@ def _encode_one(name: str, value: Any) -> tuple[str, bytes]:
         ) from error
 
 
-def decode_variable(kind: str, blob: bytes) -> Any:
-    """The worker's side of `encode_variables`."""
+def decode_variable(kind: str, blob: bytes | bytearray) -> Any:
+    """The worker's side of `encode_variables`: an Arrow stream is read in place (no copy of the received frame)."""
     if kind == "arrow":
         import pyarrow as pa
 
-        return pa.ipc.open_stream(blob).read_all().to_pandas()
+        return pa.ipc.open_stream(pa.py_buffer(blob)).read_all().to_pandas()
     if kind == "json":
         return json.loads(blob)
     raise ValueError(f"unknown variable encoding {kind!r}")

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -95,50 +95,97 @@ def launch(
     Args:
         python_args: What the interpreter runs, `{fd}` being the socket's descriptor (default: agent.sandbox.worker).
     """
+    return _launcher.submit(_launch_here, memory_bytes, scratch, python_args).result()
+
+
+def _launch_here(memory_bytes: int, scratch: str | None, python_args: list[str] | None) -> Worker:
+    """`launch` on the launcher thread (which bwrap --die-with-parent ties the worker's life to)."""
     scratch = scratch or tempfile.mkdtemp(prefix="kpi-narrator-")
     # A plain child process (not multiprocessing's spawn, which re-runs the parent's __main__) on a socket pair.
     ours, theirs = socket.socketpair()
     python_args = python_args or ["-m", "agent.sandbox.worker", "{fd}", str(memory_bytes), "{scratch}"]
     python_args = [arg.replace("{fd}", str(theirs.fileno())) for arg in python_args]
-    argv, env, sandboxed = worker_command(python_args, scratch)
-    cwd = scratch
-    log = open(os.path.join(scratch, "worker.log"), "wb")  # noqa: SIM115 - lives as long as the worker
-
-    def start() -> subprocess.Popen:
-        return subprocess.Popen(argv, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=log, cwd=cwd, env=env, start_new_session=True)  # fmt: skip
-
     try:
-        process = _launcher.submit(start).result()
+        argv, env, sandboxed = worker_command(python_args, scratch)
+        log = open(os.path.join(scratch, "worker.log"), "wb")  # noqa: SIM115 - lives as long as the worker
+        try:
+            process = subprocess.Popen(argv, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=log,
+                                       stderr=log, cwd=scratch, env=env, start_new_session=True)  # fmt: skip
+        except BaseException:
+            log.close()
+            raise
+    except BaseException:
+        ours.close()
+        raise
     finally:
         theirs.close()
     return Worker(process, ours, scratch, log, memory_bytes, sandboxed)
 
 
-_spare: Worker | None = None
+# The next run's worker: a Future while the launcher thread starts it (the bubblewrap probe alone takes 0.1 s,
+# which the caller spends importing instead), then the Worker.
+_spare: Future[Worker] | None = None
+_spare_cap = 0
 _lock = threading.Lock()
 
 
 def prestart(memory_bytes: int = DEFAULT_MEMORY_BYTES) -> None:
-    """Starts a worker for the next run unless one is already waiting."""
-    global _spare
+    """Starts a worker for the next run unless one is already waiting or starting; returns at once (the start goes
+    on in the launcher thread)."""
+    global _spare, _spare_cap
     with _lock:
-        if _spare is not None and _spare.alive() and _spare.memory_bytes == memory_bytes:
-            return
-        if _spare is not None:
-            discard(_spare)
-        _spare = launch(memory_bytes)
+        if _spare is not None and not _spare.done():
+            if _spare_cap == memory_bytes:
+                return
+            _spare.add_done_callback(_discard_result)  # starting with another cap: discarded once started
+        elif _spare is not None:
+            current = _resolved(_spare)
+            if current is not None and current.alive() and current.memory_bytes == memory_bytes:
+                return
+            if current is not None:
+                discard(current)
+        _spare, _spare_cap = _launcher.submit(_launch_here, memory_bytes, None, None), memory_bytes
+
+
+def _resolved(pending: Future[Worker] | None) -> Worker | None:
+    """The started worker of a finished Future; None while it starts or when its start failed."""
+    if pending is None or not pending.done() or pending.exception() is not None:
+        return None
+    return pending.result()
+
+
+def _discard_result(pending: Future[Worker]) -> None:
+    worker = _resolved(pending)
+    if worker is not None:
+        discard(worker)
+
+
+def spare() -> Worker | None:
+    """The waiting worker (awaiting its start), without taking it; None when there is none."""
+    with _lock:
+        pending = _spare
+    if pending is None:
+        return None
+    try:
+        return pending.result()
+    except Exception:  # a start that failed: the next run starts its own worker and reports why
+        return None
 
 
 def take(memory_bytes: int) -> Worker | None:
     """The waiting worker, if there is a live one with this memory cap; it is then no longer the spare."""
     global _spare
     with _lock:
-        worker, _spare = _spare, None
-    if worker is not None and worker.alive() and worker.memory_bytes == memory_bytes:
+        pending, _spare = _spare, None
+    if pending is None:
+        return None
+    try:
+        worker = pending.result()
+    except Exception:
+        return None
+    if worker.alive() and worker.memory_bytes == memory_bytes:
         return worker
-    if worker is not None:
-        discard(worker)
+    discard(worker)
     return None
 
 
@@ -158,17 +205,13 @@ def sandboxed() -> bool:
     return bubblewrap.available()
 
 
-def spare() -> Worker | None:
-    """The worker waiting for the next run (started by `prestart()`), if any; it stays the spare."""
-    with _lock:
-        return _spare
-
-
 @atexit.register
 def discard_spare() -> None:
-    """Kills the waiting worker, if any, so that the next run starts its own (also run at exit)."""
+    """Kills the waiting worker, if any (awaiting a start under way, so that no process is left behind), so that the
+    next run starts its own; also run at exit."""
     global _spare
     with _lock:
-        worker, _spare = _spare, None
-    if worker is not None:
-        discard(worker)
+        pending, _spare = _spare, None
+    if pending is not None:
+        with contextlib.suppress(Exception):
+            discard(pending.result())
