@@ -104,7 +104,7 @@ def test_planted_event_is_the_cause_and_decoys_are_not():
     dataset, log = _pair(HOSTILE)
     matched = match_events(log, analyze(dataset), dataset.windows)
     assert [(c["event"], c["match"]) for c in matched["causes"]] == [("E2", "scope")]
-    assert matched["causes"][0]["slice_scope"] == {"country": "France", "customer": "new"}
+    assert matched["causes"][0]["slice_scope"] == {"country": "France", "customer": "new customers"}
     why = {n["event"]: n["why"] for n in matched["not_causes"]}
     assert why["E1"] == "outside the window"  # right scope, weeks before
     assert why["E3"] == "another scope"  # right date, Germany
@@ -126,3 +126,83 @@ def test_a_tracking_event_outside_the_compared_range_is_no_caveat():
     dataset, _ = _pair()
     log = load_events(b"date,description,kind\n2026-09-01,Old SDK,tracking\n", name="e.csv")
     assert match_events(log, analyze(dataset), dataset.windows)["caveats"] == []
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Through the agents: the analyst (CodeAgent) asks the change-log agent (ToolCallingAgent) as a managed agent
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _run(hostile: str | None = None, **options):
+    from agent.run.result import collect
+    from agent.run.runner import RunRequest, run_events
+
+    dataset, log = _pair(hostile)
+    events = list(run_events(RunRequest(dataset, events=log, **options)))
+    return events, collect(events)
+
+
+def test_builtin_analyst_cites_the_planted_event_only():
+    _events, result = _run(HOSTILE)
+    assert result.status == "success"
+    text = result.narrative
+    assert "France × new customers (-54.92%): Payment provider outage: card checkout failing on 2026-11-09 " \
+           "(incident)." in text  # fmt: skip
+    assert "Checkout redesign" not in text  # right date, another scope
+    assert "Back-to-school" not in text  # right scope, outside the window
+    assert "Delivery fee" not in text  # a country that did not move
+    assert "Ignore all previous" not in text and "900" not in text  # hostile text stayed data, uncited
+    assert "Check tracking: Consent banner update" in text  # the tracking event, as a caveat
+    assert not [c for c in result.verification["claims"] if c["verdict"] not in ("verified", "unbound")]
+    data = result.to_json()
+    assert [c["event"] for c in data["causes"]] == ["E2"] and len(data["events"]) == 6
+
+
+def test_managed_steps_nest_under_the_calling_step():
+    from agent.run import events as ev
+
+    events, result = _run()
+    managed = [e for e in events if isinstance(e, ev.ManagedStep)]
+    calling = {e.step for e in managed}
+    assert calling == {2}  # the analyst's second step asked the change log
+    step_two = next(e for e in events if isinstance(e, ev.Code) and e.step == 2)
+    assert "change_log(task=question)" in step_two.code
+    kinds = [(e.kind, e.number) for e in managed]
+    assert kinds == [("ask", None), ("action", 1), ("action", 2), ("action", 3)]
+    assert managed[1].call.startswith("events_in_window(start='2026-11-09', end='2026-11-15'")
+    assert "country=France; customer=new customers" in managed[1].call
+    assert managed[2].call.startswith("events_by_kind(kind='tracking'")
+    # Nested in the result and the JSON, under step 2, in order; their tokens counted apart and in the totals.
+    nested = result.to_json()["steps"][1]["managed"]
+    assert [m["kind"] for m in nested] == ["ask", "action", "action", "action"]
+    assert result.usage["managed_steps"] == 3
+    assert 0 < result.usage["managed_input_tokens"] < result.usage["input_tokens"]
+    # Events come before the step's own end, so the page shows them inside the step.
+    order = [type(e).__name__ for e in events if getattr(e, "step", None) == 2]
+    assert order.index("ManagedStep") < order.index("StepFinished")
+
+
+def test_planning_interval_shows_the_plan():
+    from agent.run import events as ev
+
+    events, result = _run(planning_interval=2)
+    plans = [e for e in events if isinstance(e, ev.Plan)]
+    assert [p.step for p in plans] == [1, 3]
+    assert "Ask the change-log agent" in plans[0].text
+    assert result.to_json()["steps"][0]["plan"] == plans[0].text
+    managed_plans = [e for e in events if isinstance(e, ev.ManagedStep) and e.kind == "plan"]
+    assert managed_plans and "events_in_window" in managed_plans[0].thought
+    assert result.status == "success"
+
+
+def test_no_matching_event_is_said():
+    from agent.run.result import collect
+    from agent.run.runner import RunRequest, run_events
+
+    dataset, _ = _pair()
+    log = load_events(
+        b"date,description,kind,scope\n2026-11-10,Spain release,release,country=Spain\n", name="e.csv"
+    )
+    result = collect(run_events(RunRequest(dataset, events=log)))
+    assert "France × new customers (-54.92%): no known event in the change log." in result.narrative
+    assert "Spain release" not in result.narrative

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 COUNTRIES = ["France", "Germany", "UK", "Spain", "Italy"]
-CUSTOMERS = ["new", "returning"]
+CUSTOMERS = ["new customers", "returning customers"]
 
 
 def checkout_daily_frame(
@@ -27,7 +27,7 @@ def checkout_daily_frame(
         for i, country in enumerate(COUNTRIES):
             for j, customer in enumerate(CUSTOMERS):
                 value = (2000.0 + 300 * i + 900 * j) * weekly * (1 + rng.normal(0, 0.01))
-                if (country, customer) == ("France", "new") and index >= days - drop_days:
+                if (country, customer) == ("France", "new customers") and index >= days - drop_days:
                     value *= 1 - drop
                 rows.append({"date": date.date().isoformat(), "country": country, "customer": customer,
                              "revenue": round(value, 2)})  # fmt: skip
