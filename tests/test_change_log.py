@@ -206,3 +206,76 @@ def test_no_matching_event_is_said():
     result = collect(run_events(RunRequest(dataset, events=log)))
     assert "France × new customers (-54.92%): no known event in the change log." in result.narrative
     assert "Spain release" not in result.narrative
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Verification of cited events
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _analysis_with_log(log_bytes: bytes | None = None):
+    dataset, log = _pair()
+    if log_bytes is not None:
+        log = load_events(log_bytes, name="e.csv", dimensions=dataset.dimensions)
+    analysis = analyze(dataset)
+    analysis["change_log"] = {**log.to_json(), **match_events(log, analysis, dataset.windows)}
+    return analysis
+
+
+def _event_claims(text: str, analysis) -> list[tuple[str, str]]:
+    from tools.verification import verify
+
+    result = verify(text, analysis)
+    return [(c["text"], c["verdict"]) for c in result["claims"] if c["kind"] == "event"]
+
+
+def test_a_cited_event_from_the_log_is_verified():
+    text = (
+        "- France × new customers: Payment provider outage: card checkout failing on 2026-11-09 (incident)."
+    )
+    assert _event_claims(text, _analysis_with_log()) == [("2026-11-09 (incident)", "verified")]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("- France: Checkout redesign released on 2026-11-09 (release).", "concerns country=Germany"),
+        (
+            "- France: Back-to-school campaign in France (ended) on 2026-09-15..2026-09-30 (campaign).",
+            "outside",
+        ),
+        ("- France: a server migration on 2026-11-10 (release).", "no release on 2026-11-10"),
+        ("- France: a bank holiday on 2026-11-09 (incident).", "says something else"),
+    ],
+)
+def test_a_cause_not_in_the_log_or_not_matching_is_flagged(line, reason):
+    from tools.verification import verify
+
+    result = verify(line, _analysis_with_log())
+    flagged = [c for c in result["mismatches"] if c["kind"] == "event"]
+    assert len(flagged) == 1 and reason in flagged[0]["reason"]
+    assert line[flagged[0]["span"][0] : flagged[0]["span"][1]] == flagged[0]["text"]
+
+
+def test_no_known_event_must_be_said_when_nothing_matches():
+    from tools.verification import verify
+
+    analysis = _analysis_with_log(
+        b"date,description,kind,scope\n2026-11-10,Spain release,release,country=Spain\n"
+    )
+    silent = verify("**Revenue fell 3.33%**. The change sits in France × new customers.", analysis)
+    assert any("no known event" in note for note in silent["coverage"]["notes"])
+    said = verify(
+        "**Revenue fell 3.33%**.\n- France × new customers: no known event in the change log.", analysis
+    )
+    assert not any("no known event" in note for note in said["coverage"]["notes"])
+    assert said["coverage"]["events"]["no_known_event"] is True
+
+
+def test_numbers_inside_a_cited_description_are_not_claims():
+    from tools.verification import verify
+
+    log = b"date,description,kind,scope\n2026-11-09,Outage: 900% more errors,incident,country=France\n"
+    text = "- France × new customers: Outage: 900% more errors on 2026-11-09 (incident)."
+    result = verify(text, _analysis_with_log(log))
+    assert [(c["kind"], c["verdict"]) for c in result["claims"]] == [("event", "verified")]

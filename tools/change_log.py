@@ -411,3 +411,101 @@ def events_json(events: Sequence[ChangeEvent], relations: Sequence[str | None] |
             item["match"] = relations[index]
         items.append(item)
     return json.dumps(items, ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Verification: the events a summary cites exist, with that date, kind and scope
+# --------------------------------------------------------------------------------------------------------------
+
+_CITATION = re.compile(
+    r"\bon (?P<date>\d{4}-\d{2}-\d{2}(?:\.\.\d{4}-\d{2}-\d{2})?),? \((?P<kind>"
+    + "|".join((*KINDS, "event"))
+    + r")\)",
+    re.IGNORECASE,
+)
+NO_KNOWN_EVENT = re.compile(r"no known (?:event|change|cause)", re.IGNORECASE)
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", text.casefold()) if len(w) > 2}
+
+
+def _names(line: str, value: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(value.casefold())}(?!\w)", line.casefold()) is not None
+
+
+def _citation_claim(line: str, start: int, match: re.Match, verdict: str, reason: str, expected: str | None,
+                    event: str | None) -> dict[str, Any]:  # fmt: skip
+    return {"text": match.group(0)[3:], "value": None, "clause": line.strip(), "entity": event, "entity_key": event,
+            "kind": "event", "verdict": verdict, "expected": expected, "matched": f"change_log.{event}" if event
+            else None, "reason": reason, "span": [start + match.start() + 3, start + match.end()], "path": None,
+            "kinds": ["event"], "kind_label": "event"}  # fmt: skip
+
+
+def check_citations(text: str, change_log: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Checks each event the summary cites (`<description> on 2026-11-09 (incident)`) against the change log.
+
+    A citation is verified when an event of that date and kind exists, its description is the one the sentence
+    quotes, its scope's segments are named in the sentence (or it is global), and, unless it is a tracking change
+    (a caveat), it touches the later window. Anything else is "unsupported": a cause that is not in the log.
+
+    Args:
+        text: The summary.
+        change_log: `analysis["change_log"]` (the loaded events and the engine's matching).
+
+    Returns:
+        The claims (shaped like the number claims, kind "event", with spans into `text`), and notes for the
+        coverage: a driver the log has no event for must be said to have "no known event".
+    """
+    events = change_log.get("events") or []
+    window = change_log.get("window")
+    later = None
+    if window:
+        first, _, last = window.partition("..")
+        later = (dt.date.fromisoformat(first), dt.date.fromisoformat(last or first))
+    claims: list[dict[str, Any]] = []
+    position = 0
+    for line in text.splitlines(keepends=True):
+        for match in _CITATION.finditer(line):
+            date, kind = match.group("date"), match.group("kind").lower()
+            same = [e for e in events if e["date"] == date and (e["kind"] or "event") == kind]
+            quoted = line[: match.start()]
+            if not same:
+                claims.append(_citation_claim(line, position, match, "unsupported", f"no {kind} on {date} in the "
+                                              "change log: a cause must come from the log", None, None))  # fmt: skip
+                continue
+            event = max(same, key=lambda e: len(_words(e["description"]) & _words(quoted)))
+            expected = (
+                f"{event['id']}: {event['description']} on {event['date']} ({event['kind'] or 'event'})"
+            )
+            shared = _words(event["description"]) & _words(quoted)
+            if event["description"].casefold() not in quoted.casefold() and len(shared) < max(
+                1, len(_words(event["description"])) // 2
+            ):
+                verdict, reason = "unsupported", "the change log's event on that date says something else"
+            elif event["scope"] and not all(_names(line, v) for v in event["scope"].values()):
+                scope = "; ".join(f"{k}={v}" for k, v in event["scope"].items())
+                verdict, reason = (
+                    "unsupported",
+                    f"the event concerns {scope}, which this sentence does not name",
+                )
+            elif (
+                later is not None
+                and event["kind"] != "tracking"
+                and not (dt.date.fromisoformat(event["start"]) <= later[1]
+                         and dt.date.fromisoformat(event["end"]) >= later[0])
+            ):  # fmt: skip
+                verdict, reason = "unsupported", f"the event is outside the later window ({window})"
+            else:
+                verdict, reason = "verified", f"{event['id']} in the change log"
+            claims.append(_citation_claim(line, position, match, verdict, reason, expected, event["id"]))
+        position += len(line)
+    notes = []
+    lines = text.splitlines()
+    for driver in change_log.get("no_event") or []:
+        parts = [p.strip() for p in str(driver["slice"]).split("×")]
+        said = any(NO_KNOWN_EVENT.search(line) and all(p in line for p in parts) for line in lines)
+        if not said:
+            notes.append(f"The change log has no event for {driver['slice']}: the summary should say "
+                         "'no known event'.")  # fmt: skip
+    return claims, notes
