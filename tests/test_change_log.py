@@ -279,3 +279,45 @@ def test_numbers_inside_a_cited_description_are_not_claims():
     text = "- France × new customers: Outage: 900% more errors on 2026-11-09 (incident)."
     result = verify(text, _analysis_with_log(log))
     assert [(c["kind"], c["verdict"]) for c in result["claims"]] == [("event", "verified")]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The command line
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _cli(*args: str):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    process = subprocess.run([sys.executable, "-m", "agent", "run", *args], capture_output=True, text=True,
+                             cwd=root, timeout=300)  # fmt: skip
+    data = json.loads(process.stdout) if "--json" in args and process.stdout.strip() else None
+    return process, data
+
+
+def test_cli_events_flag_gives_causes_events_and_nested_steps():
+    process, data = _cli("sample_data/checkout_daily.csv", "--events", "sample_data/checkout_events.csv", "--json",
+                         "--planning-interval", "3")  # fmt: skip
+    assert process.returncode == 0, process.stderr
+    assert [c["event"] for c in data["causes"]] == ["E2"] and [e["id"] for e in data["events"]][:2] == [
+        "E1",
+        "E2",
+    ]
+    nested = data["steps"][1]["managed"]
+    actions = [m for m in nested if m["kind"] == "action"]
+    assert nested[0]["kind"] == "ask" and nested[1]["kind"] == "plan"  # the managed agent plans too
+    assert actions[0]["call"].startswith("events_in_window(") and actions[0]["number"] == 1
+    assert data["steps"][0]["plan"] and "Payment provider outage" in data["narrative"]
+    assert data["verification"]["coverage"]["events"] == {"cited": 2, "verified": 2, "no_known_event": True}
+
+
+def test_cli_bad_events_file_is_a_clear_message(tmp_path):
+    bad = tmp_path / "events.csv"
+    bad.write_text("when it happened,amount\n2026-11-09,5\n")
+    process, _ = _cli("sample_data/checkout_daily.csv", "--events", str(bad))
+    assert process.returncode == 2
+    assert "events.csv: no date column" in process.stderr and "Traceback" not in process.stderr
