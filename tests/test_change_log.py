@@ -321,3 +321,48 @@ def test_cli_bad_events_file_is_a_clear_message(tmp_path):
     process, _ = _cli("sample_data/checkout_daily.csv", "--events", str(bad))
     assert process.returncode == 2
     assert "events.csv: no date column" in process.stderr and "Traceback" not in process.stderr
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The page (AppTest; the browser test is in tests/test_browser.py)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _page():
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+
+
+def _finish(app):
+    app.button(key="run_button").click().run()
+    assert app.session_state["run"].wait_idle(90)
+    return app.run()
+
+
+def test_page_sample_pair_cites_the_event_and_nests_the_managed_steps():
+    app = _page()
+    app.selectbox(key="sample").set_value("checkout_daily.csv").run()
+    assert any("checkout_events.csv: 5 events" in t.value for t in app.text)
+    _finish(app)
+    assert not app.exception
+    summary = next(m.value for m in app.markdown if "Why (from the change log)" in m.value)
+    assert "Payment provider outage" in summary and "(incident)" in summary
+    assert any("change_log" in m.value and "asked" in m.value for m in app.markdown)
+    assert any(c.value.startswith("events_in_window(") for c in app.code)
+    assert app.success and "verified" in app.success[0].value
+
+
+def test_page_uploaded_events_and_a_bad_events_file():
+    app = _page()
+    app.selectbox(key="sample").set_value("daily_revenue.csv").run()
+    app.file_uploader(key="events_upload").set_value(("mine.csv", b"what,amount\nx,1\n", "text/csv")).run()
+    assert not app.exception
+    assert any("mine.csv: no date column" in e.value for e in app.error)
+    good = b"date,description,kind,scope\n2026-11-23,Android app crash on start,incident,country=Germany\n"
+    app.file_uploader(key="events_upload").set_value(("log.csv", good, "text/csv")).run()
+    _finish(app)
+    summary = next(m.value for m in app.markdown if "Why (from the change log)" in m.value)
+    assert "Android app crash on start on 2026-11-23 (incident)" in summary
