@@ -24,6 +24,7 @@ FLAG_FOR_SETTING = {
     "table": "--table NAME",
     "query": '--query "SELECT ..."',
     "timeout": "--timeout SECONDS",
+    "events": "--events FILE",
 }
 
 
@@ -118,6 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
         default="process",
         help="run the agent's code in a worker process (default) or in this process",
     )
+    run.add_argument(
+        "--events",
+        metavar="FILE",
+        help="a change log beside the metrics (CSV, TSV or Excel: date, description, optional kind and scope): "
+        "the analyst asks a change-log agent about it and cites only its events",
+    )
+    run.add_argument(
+        "--planning-interval",
+        type=int,
+        metavar="N",
+        help="a planning step every N steps (smolagents planning_interval; shown in the trace)",
+    )
     run.add_argument("--max-file-mb", type=float, default=1024, help="refuse larger files (default 1024)")
     run.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
     run.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
@@ -166,6 +179,8 @@ def _run(args: argparse.Namespace) -> int:
         raise DataError("--max-steps must be at least 1.")
     if args.step_timeout <= 0:
         raise DataError("--step-timeout must be more than 0 seconds.")
+    if args.planning_interval is not None and args.planning_interval < 1:
+        raise DataError("--planning-interval must be at least 1.")
     periods = [p.strip() for p in args.periods.split(",")] if args.periods else None
     windows = _windows(args)
 
@@ -182,9 +197,15 @@ def _run(args: argparse.Namespace) -> int:
         return load_dataset(args.file, after=after, max_bytes=int(args.max_file_mb * 1024 * 1024), **options)
 
     def request_for(dataset) -> RunRequest:
+        events = None
+        if args.events:
+            from tools.change_log import load_events
+
+            events = load_events(args.events, dimensions=dataset.dimensions,
+                                 max_bytes=int(args.max_file_mb * 1024 * 1024))  # fmt: skip
         return RunRequest(dataset, question=(args.question or [""])[0], metric=args.metric, ratio=args.ratio, by=args.by,
                           max_steps=args.max_steps, executor=args.executor, step_timeout=args.step_timeout,
-                          agent=args.agent)  # fmt: skip
+                          agent=args.agent, events=events, planning_interval=args.planning_interval)  # fmt: skip
 
     model = build_model(
         ModelChoice(args.model, api_base=args.api_base, api_key_env=args.api_key_env), args.agent

@@ -16,7 +16,9 @@ from agent.run.runner import RunRequest
 from agent.run.session import BackgroundRun, ScenarioComparison, prepare_next_run
 from agent.sandbox import worker_pool
 from tools.labels import escape_markdown
+from ui.change_log_parts import choose_events, planning_setting
 from ui.parts import (
+    SAMPLES,
     choose_dataset,
     compare_all_scenarios,
     draw_charts,
@@ -47,6 +49,7 @@ with st.sidebar:
     st.caption(
         "Code agent: writes Python with the KPI tools. Tool-calling agent: one JSON tool call per step."
     )
+    planning_interval = planning_setting()
     (st.caption if worker_pool.sandboxed() else st.warning)(worker_pool.sandbox_status())
 
 st.title("KPI Narrator")
@@ -62,11 +65,13 @@ metric, ratio, dimensions, question = (
     explained.question,
 )
 compare = compare_all_scenarios(dataset)
+events = choose_events(dataset, SAMPLES)
 
 
 def request_for(loaded) -> RunRequest:
     return RunRequest(loaded, question=question, metric=metric if not ratio else None, ratio=ratio,
-                      by=dimensions or None, max_steps=max_steps, agent=agent_kind)  # fmt: skip
+                      by=dimensions or None, max_steps=max_steps, agent=agent_kind, events=events,
+                      planning_interval=planning_interval)  # fmt: skip
 
 
 run: BackgroundRun | ScenarioComparison | None = st.session_state.get("run")

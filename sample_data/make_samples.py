@@ -15,6 +15,7 @@ from tools.synthetic import (  # noqa: E402
     revenue_by_country_frame,
     scenario_conversion_frame,
 )
+from tools.synthetic_events import checkout_daily_frame, checkout_events_frame  # noqa: E402
 
 
 def write_samples(folder: Path = HERE) -> list[Path]:
@@ -28,7 +29,11 @@ def write_samples(folder: Path = HERE) -> list[Path]:
     conversion_frame().to_csv(paths[2], index=False)
     scenario_conversion_frame().to_csv(paths[3], index=False)
     daily_frame().to_csv(paths[4], index=False)
-    return paths
+    # The change-log pair: a daily metrics file and the events beside it (`--events`).
+    pair = [folder / "checkout_daily.csv", folder / "checkout_events.csv"]
+    checkout_daily_frame().to_csv(pair[0], index=False)
+    checkout_events_frame().to_csv(pair[1], index=False)
+    return paths + pair
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from tools.change_log import check_citations
 from tools.facts import (
     CHANGE_KINDS,
     KIND_LABELS,
@@ -182,6 +183,8 @@ class Lexicon:
             set(self.names) | set(analysis.get("dimensions") or []) | set(analysis.get("periods") or [])
         )
         self.ignore.add(self.metric)
+        # A change-log event's description is quoted data: its numbers are not figures of the data.
+        self.ignore |= {e["description"] for e in (analysis.get("change_log") or {}).get("events") or []}
         # "12 segments", "across 10,000 stores", "6 countries": counts of things, not figures of the data.
         things = {d.lower() for d in analysis.get("dimensions") or []} | {"segment", "row", "slice", "value", "item",
                   "group", "country", "countries", "region", "store", "channel", "product", "categor", "market"}  # fmt: skip
@@ -855,15 +858,23 @@ def verify(
     for path, _value, number in structured:
         claims.append(_claim(number, lexicon, number.mention.text, None, path))
     result_claims = [c.to_dict() for c in claims]
-    counts = {verdict: sum(c.verdict == verdict for c in claims) for verdict in VERDICTS}
     all_text = "\n".join(texts)
+    summary = coverage(claims, all_text, lexicon)
+    change_log = analysis.get("change_log") if isinstance(analysis, dict) else None
+    if change_log:  # cited events checked against the change log (tools.change_log)
+        cited, notes = check_citations(narrative if isinstance(narrative, str) else all_text, change_log)
+        result_claims = result_claims + cited
+        summary["notes"] = summary["notes"] + notes
+        summary["events"] = {"cited": len(cited), "verified": sum(c["verdict"] == "verified" for c in cited),
+                             "no_known_event": not notes}  # fmt: skip
+    counts = {verdict: sum(c["verdict"] == verdict for c in result_claims) for verdict in VERDICTS}
     return {
         "claims": result_claims,
         "checked": result_claims,
         "mismatches": [c for c in result_claims if c["verdict"] in FLAGGED],
         "skipped": skipped,
         "counts": counts,
-        "coverage": coverage(claims, all_text, lexicon),
+        "coverage": summary,
     }
 
 

@@ -19,6 +19,7 @@ from tools.labels import escape_markdown, safe_figure
 from tools.loading import DataError, Dataset, RawColumns, load_dataset, peek_columns
 from tools.roles import suggest_ratio
 from tools.windows import Window
+from ui.change_log_parts import draw_managed, draw_plan
 from ui.file_cache import dataset_bytes
 from ui.serving import (
     PROXY_HEADERS,
@@ -39,6 +40,7 @@ SAMPLE_FILES = [
     "conversion_by_channel.csv",
     "conversion_scenarios.csv",
     "daily_revenue.csv",
+    "checkout_daily.csv",  # with its change log, checkout_events.csv (ui.change_log_parts)
 ]
 MAX_WARNINGS = 20  # loading warnings shown on the page; a file with thousands would bury it
 
@@ -561,10 +563,12 @@ def draw_steps(run: BackgroundRun) -> None:
             icon = ":material/check_circle:" if state == "complete" else ":material/error:"
             block = st.expander(label, expanded=True, icon=icon, type="step")
         with block:
+            draw_plan(step)
             if step["thought"]:
                 st.text(step["thought"])
             if step["code"]:
                 st.code(step["code"], language="python")
+            draw_managed(step)  # the change-log agent's steps, asked by this step's code
             if step["observation"]:
                 st.code(step["observation"], language="text")
             if step["error"]:

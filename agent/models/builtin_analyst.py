@@ -16,6 +16,13 @@ from dataclasses import dataclass
 from smolagents.models import ChatMessage, MessageRole, Model
 from smolagents.monitoring import TokenUsage
 
+from agent.models.analyst_change_log import (
+    CHANGE_LOG_PHASE,
+    causes_code,
+    change_log_step,
+    mix_tracking_caveat_code,
+    plan_text,
+)
 from agent.models.builtin_followup import answer_focus, find_focus, focus_parts, slice_name, words_of
 from agent.models.tokens import count_tokens, preload
 from agent.run.prompt import DEFAULT_QUESTION, ParsedTask, parse_task
@@ -109,7 +116,10 @@ class BuiltinAnalyst(Model):
             raise NotImplementedError("The built-in analyst writes code; it has no tool-calling mode yet.")
         history = read_history(messages)
         last_role, last_text = message_text(messages[-1]) if messages else ("", "")
-        if last_role == "user" and last_text.startswith(MAX_STEPS_REQUEST):
+        if stop_sequences and "<end_plan>" in stop_sequences:  # a planning step (planning_interval)
+            planned = parse_task(next((t for _, t in map(message_text, messages) if "## Data" in t), ""))
+            output = plan_text(bool(planned and planned.change_log)) + "\n<end_plan>"
+        elif last_role == "user" and last_text.startswith(MAX_STEPS_REQUEST):
             output = _max_steps_answer(history)
         else:
             output = next_step(history)
@@ -140,6 +150,8 @@ def next_step(history: _History) -> str:
         return _follow_up_step(task, history.follow_up)
     if "compute" not in done:
         return _compute_step(task, safe=retry)
+    if task.change_log and CHANGE_LOG_PHASE not in done:
+        return _step(*change_log_step(task.windows))
     lead = _lead_dimension(history, task)
     return _report_step(task, lead, safe=retry)
 
@@ -504,8 +516,11 @@ def _caveats_code(task: ParsedTask) -> list[str]:
     code = ["caveats = []"]
     if task.ratio:
         code += ["if ratio_caveat:", "    caveats.append(ratio_caveat)"]
+        code += mix_tracking_caveat_code()
     else:
         code += _segment_caveats_code()
+    if task.change_log:
+        code += causes_code()
     if task.warnings:
         code.append(
             f"caveats.append('Loading the file needed {task.warnings} fix(es) or assumption(s); see the warnings.')"

@@ -88,6 +88,29 @@ class TerminalRenderer:
             Text(f"chart {event.index + 1}: ", style="magenta bold") + Text(event.title or "(untitled)")
         )
 
+    def _on_plan(self, event: ev.Plan) -> None:
+        self.console.print(Panel(Text(event.text), title=f"Plan (before step {event.step})", title_align="left",
+                                 border_style="blue"))  # fmt: skip
+
+    def _on_managed_step(self, event: ev.ManagedStep) -> None:
+        """A step of the change-log agent, indented under the analyst's step that asked it."""
+        where = f"  ↳ step {event.step} · {event.agent}"
+        if event.kind == "ask":
+            self.console.print(Text(f"{where} asked: ", style="blue bold") + Text(event.observation or ""))
+            return
+        if event.kind == "plan":
+            self.console.print(Text(f"{where} plan: ", style="blue bold") + Text(event.thought or ""))
+            return
+        body = Text()
+        if event.call:
+            body.append("call: ", style="bold").append(event.call + "\n")
+        if event.observation:
+            body.append("observation: ", style="bold").append(event.observation)
+        if event.error:
+            body.append("\nerror: ", style="red bold").append(event.error, style="red")
+        self.console.print(Panel(body, title=f"{where} · its step {event.number}", title_align="left",
+                                 border_style="blue", padding=(0, 1)), style="", width=None)  # fmt: skip
+
     def _on_step_finished(self, event: ev.StepFinished) -> None:
         tokens = ""
         if event.input_tokens is not None:

@@ -151,11 +151,46 @@ class TurnStarted(Event):
     task: str = ""
 
 
+@dataclass
+class ManagedStep(Event):
+    """A step of a managed agent (the change-log agent), nested under the analyst's step that called it.
+
+    kind: "ask" (the analyst's question, in `observation`), "plan" (a planning step, the plan in `thought`) or
+    "action" (`number` is the managed agent's own step number; `call` its tool call(s)). call_index counts the
+    analyst's calls to the agent in this run (1, 2, ...).
+    """
+
+    type: ClassVar[str] = "managed_step"
+    step: int
+    agent: str
+    kind: str
+    number: int | None = None
+    thought: str | None = None
+    call: str | None = None
+    observation: str | None = None
+    error: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    duration_s: float = 0.0
+    call_index: int = 1
+
+
+@dataclass
+class Plan(Event):
+    """A planning step of the analyst (smolagents `planning_interval`): the plan, shown before step `step`."""
+
+    type: ClassVar[str] = "plan"
+    step: int
+    text: str
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
         RunStarted, DataWarning, AnalysisReady, StepStarted, Thought, Code, Observation, StepError, Chart,
-        StepFinished, FinalAnswer, Verification, RunFinished, TurnStarted,
+        StepFinished, FinalAnswer, Verification, RunFinished, TurnStarted, ManagedStep, Plan,
     )
 }  # fmt: skip
 

@@ -81,6 +81,7 @@ class TaskSpec:
     dimensions: list[str]
     question: str
     ratio: tuple[str, str] | None = None
+    change_log: str | None = None  # the `change log:` line when an events file came with the metrics
 
 
 def one_line(text: object, limit: int = 80) -> str:
@@ -142,6 +143,8 @@ def build_task(dataset: Dataset, spec: TaskSpec, agent: str = "code") -> str:
         others = [s for s in dataset.scenarios if s != dataset.scenario]
         lines.append(f"scenario: {dataset.scenario} (every metric's after values; say so in the summary's first "
                      f"line{'; other scenarios: ' + ', '.join(others) if others else ''})")  # fmt: skip
+    if spec.change_log:
+        lines.append(spec.change_log)
     if dataset.warnings:
         lines.append(f"loading warnings: {len(dataset.warnings)} (rows left out, summed or assumptions)")
     lines += [
@@ -168,6 +171,7 @@ class ParsedTask:
     scenario: str | None = None
     windows: tuple[str, str] | None = None
     other_metrics: list[str] = field(default_factory=list)
+    change_log: bool = False
 
 
 def parse_task(task: str) -> ParsedTask | None:
@@ -204,4 +208,5 @@ def parse_task(task: str) -> ParsedTask | None:
         scenario=re.sub(r"\W", "", scenario.split(" ", 1)[0]) if scenario else None,
         windows=(windows.group(1), windows.group(2)) if windows else None,
         other_metrics=[m.strip() for m in others.split(",") if m.strip()],
+        change_log=value_of("change log") is not None,
     )

@@ -34,7 +34,8 @@ class RunResult:
             if step["number"] == number:
                 return step
         step = {"number": number, "thought": None, "code": None, "observation": None, "error": None,
-                "input_tokens": None, "output_tokens": None, "duration_s": None, "charts": [], "done": False}  # fmt: skip
+                "input_tokens": None, "output_tokens": None, "duration_s": None, "charts": [], "done": False,
+                "plan": None, "managed": []}  # fmt: skip
         self.steps.append(step)
         return step
 
@@ -78,6 +79,13 @@ class RunResult:
             step = self.step(event.step)
             step.update(input_tokens=event.input_tokens, output_tokens=event.output_tokens,
                         duration_s=event.duration_s, done=True)  # fmt: skip
+        elif isinstance(event, ev.ManagedStep):
+            record = event.to_dict()
+            for key in ("type", "step"):
+                record.pop(key)
+            self.step(event.step)["managed"].append(record)
+        elif isinstance(event, ev.Plan):
+            self.step(event.step)["plan"] = event.text
         elif isinstance(event, ev.FinalAnswer):
             self.narrative, self.answer = event.text, event.value
         elif isinstance(event, ev.Verification):
@@ -89,12 +97,14 @@ class RunResult:
                 self.verification["run_status"] = event.status
             self.error = event.error
             # A step that started but never finished (a stop or a failure) is not part of the trace.
-            self.steps = [s for s in self.steps if s["done"] or s["thought"] or s["code"] or s["error"]]
+            self.steps = [
+                s for s in self.steps if s["done"] or s["thought"] or s["code"] or s["error"] or s["managed"]
+            ]
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` contract. Figures in totals/breakdowns/top_slices/ratio are the engine's."""
         steps = [{k: s[k] for k in ("number", "thought", "code", "observation", "error", "input_tokens",
-                                    "output_tokens", "duration_s")} for s in self.steps]  # fmt: skip
+                                    "output_tokens", "duration_s", "plan", "managed")} for s in self.steps]  # fmt: skip
         return {
             "status": self.status,
             "error": self.error,
@@ -109,6 +119,9 @@ class RunResult:
             "ratio": self.analysis.get("ratio"),
             "timing": self.analysis.get("timing"),
             "omitted": self.analysis.get("omitted"),  # what each cut table left out (count and sums)
+            # The change log (`--events`): the events loaded, and those matched to the drivers by the engine.
+            "events": (self.analysis.get("change_log") or {}).get("events"),
+            "causes": (self.analysis.get("change_log") or {}).get("causes"),
             "narrative": self.narrative,
             "answer": self.answer,
             "steps": steps,

@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 from smolagents import CodeAgent, Tool, ToolCallingAgent
-from smolagents.agents import ActionStep, FinalAnswerStep
+from smolagents.agents import ActionStep, FinalAnswerStep, PlanningStep
 from smolagents.memory import ToolCall
 from smolagents.models import Model
 from smolagents.monitoring import LogLevel
@@ -21,8 +21,15 @@ from smolagents.utils import AgentMaxStepsError
 
 from agent.models.build import describe_model_error, secrets_of
 from agent.models.builtin_analyst import BUILTIN_LABEL, BuiltinAnalyst
+from agent.models.builtin_change_log import BuiltinChangeLogReader
 from agent.models.builtin_tool_caller import BUILTIN_TOOL_CALLER_LABEL, BuiltinToolCaller
 from agent.run import events as ev
+from agent.run.change_log_agent import (
+    CHANGE_LOG_AGENT_NAME,
+    ManagedStepRecorder,
+    build_change_log_agent,
+    task_line,
+)
 from agent.run.prompt import DEFAULT_QUESTION, TaskSpec, build_task, code_agent_prompt_templates
 from agent.sandbox import worker_pool
 from agent.sandbox.figures import FigureCollector, title_of
@@ -30,6 +37,7 @@ from agent.sandbox.interpreter import AUTHORIZED_IMPORTS, local_executor
 from agent.sandbox.process import DEFAULT_STEP_TIMEOUT_S, ProcessExecutor
 from tools.analysis import analyze, find_focus, focus_slices, jsonable, named_metric
 from tools.bound_tools import bound_tools
+from tools.change_log import ChangeLog, match_events
 from tools.kpi_tools import KPI_TOOLS
 from tools.loading import Dataset
 from tools.verification import ClaimCheck, final_answer_check, verify
@@ -67,6 +75,10 @@ class RunRequest:
     executor: str = "process"
     step_timeout: float = DEFAULT_STEP_TIMEOUT_S
     agent: str = "code"
+    events: ChangeLog | None = (
+        None  # the change log beside the metrics: the analyst asks a managed agent about it
+    )
+    planning_interval: int | None = None  # smolagents planning steps, every N steps (None: no planning)
 
 
 AGENT_KINDS = ("code", "tool-calling")
@@ -87,7 +99,14 @@ def _quiet_console() -> Console:
 
 
 def build_code_agent(
-    model: Model, tools: list[Tool], max_steps: int, executor: str = "process", step_timeout: float = 30.0
+    model: Model,
+    tools: list[Tool],
+    max_steps: int,
+    executor: str = "process",
+    step_timeout: float = 30.0,
+    *,
+    managed_agents: list | None = None,
+    planning_interval: int | None = None,
 ) -> CodeAgent:
     """A fresh CodeAgent for one run (never shared: it holds the run's memory and variables)."""
     if executor not in ("process", "local"):
@@ -100,14 +119,24 @@ def build_code_agent(
         prompt_templates=code_agent_prompt_templates(),
         max_steps=max_steps,
         verbosity_level=LogLevel.OFF,
+        managed_agents=managed_agents,
+        planning_interval=planning_interval,
     )
     agent.logger.console = _quiet_console()
     return agent
 
 
-def build_tool_calling_agent(model: Model, tools: list[Tool], max_steps: int) -> ToolCallingAgent:
+def build_tool_calling_agent(
+    model: Model,
+    tools: list[Tool],
+    max_steps: int,
+    *,
+    managed_agents: list | None = None,
+    planning_interval: int | None = None,
+) -> ToolCallingAgent:
     """A fresh ToolCallingAgent for one run: JSON tool calls, no code."""
-    agent = ToolCallingAgent(tools=tools, model=model, max_steps=max_steps, verbosity_level=LogLevel.OFF)
+    agent = ToolCallingAgent(tools=tools, model=model, max_steps=max_steps, verbosity_level=LogLevel.OFF,
+                             managed_agents=managed_agents, planning_interval=planning_interval)  # fmt: skip
     agent.logger.console = _quiet_console()
     return agent
 
@@ -201,6 +230,7 @@ def run_events(
     dataset = request.dataset
     max_steps = request.max_steps or DEFAULT_MAX_STEPS[request.agent]
     drawn: list[dict[str, Any]] = []
+    recorder = ManagedStepRecorder() if request.events is not None else None
     # The agent comes first: its worker process needs half a second to import pandas, and starts it while the
     # engine analyses the file.
     if request.agent == "tool-calling":
@@ -210,13 +240,17 @@ def run_events(
         if worker is not None:
             worker.send_variables({"df": dataset.frame})
         tools = bound_tools(dataset.frame.copy(), drawn, worker.call_tool if worker is not None else None)
-        agent = build_tool_calling_agent(model, tools, max_steps)
+        managed = _change_log_agents(request, model, recorder)
+        agent = build_tool_calling_agent(model, tools, max_steps, managed_agents=managed,
+                                         planning_interval=request.planning_interval)  # fmt: skip
         if worker is not None:
             agent.cleanup = worker.cleanup  # type: ignore[method-assign]
     else:
         model = model if model is not None and not isinstance(model, BuiltinToolCaller) else BuiltinAnalyst()
         worker = None
-        agent = build_code_agent(model, request.tools, max_steps, request.executor, request.step_timeout)
+        managed = _change_log_agents(request, model, recorder)
+        agent = build_code_agent(model, request.tools, max_steps, request.executor, request.step_timeout,
+                                 managed_agents=managed, planning_interval=request.planning_interval)  # fmt: skip
         # `df` goes into the executor's variables, not into the task text (additional_args would paste str(df)).
         agent.state["df"] = dataset.frame.copy()
         if dataset.daily is not None:  # a time series: every date's totals, for when (not only where)
@@ -230,6 +264,12 @@ def run_events(
     # A summary whose claims do not match the engine goes back to the model once, naming each claim and the
     # right figure; the correction is a step of its own in the trace.
     # Segments the question names are checked too (their breakdowns are figures an answer may state).
+    if request.events is not None:
+        # The engine matches events to drivers first: what the summary may cite, and what verification expects.
+        analysis["change_log"] = {
+            **request.events.to_json(),
+            **match_events(request.events, analysis, dataset.windows),
+        }
     checked = _with_focus(analysis, dataset, request.question.strip())
     check = final_answer_check(checked)
     agent.final_answer_checks = [check]
@@ -240,20 +280,21 @@ def run_events(
         dimensions=analysis["dimensions"],
         question=request.question.strip() or DEFAULT_QUESTION.format(metric=analysis["metric"]),
         ratio=ratio_parts,
+        change_log=task_line(request.events) if request.events is not None else None,
     )
     task = build_task(dataset, spec, agent=request.agent)
 
     secrets = secrets_of(model)
     yield ev.RunStarted(model=model_label(model), agent=request.agent, question=spec.question, task=task,
                         dataset=dataset.describe())  # fmt: skip
-    for message in dataset.warnings:
+    for message in dataset.warnings + (request.events.warnings if request.events is not None else []):
         yield ev.DataWarning(message)
     sandbox_note = _sandbox_warning(worker if request.agent == "tool-calling" else agent.python_executor)
     if sandbox_note:
         yield ev.DataWarning(sandbox_note)
     yield ev.AnalysisReady(analysis)
     try:
-        for event in _drive(agent, model, task, max_steps, checked, stop, drawn):
+        for event in _drive(agent, model, task, max_steps, checked, stop, drawn, recorder=recorder):
             yield redact(event, secrets) if secrets else event
         for turn, question in enumerate(follow_ups, start=2):
             if stop is not None and stop.is_set():
@@ -262,11 +303,26 @@ def run_events(
             checked = _with_focus(analysis, dataset, question)
             agent.final_answer_checks = [final_answer_check(checked)]
             yield ev.TurnStarted(turn, question, question)
-            for event in _drive(agent, model, question, max_steps, checked, stop, drawn, reset=False):
+            for event in _drive(agent, model, question, max_steps, checked, stop, drawn, reset=False,
+                                recorder=recorder):  # fmt: skip
                 yield redact(event, secrets) if secrets else event
     finally:
         if hasattr(agent, "cleanup"):
             agent.cleanup()  # stops the worker process, even when the consumer abandons the stream
+
+
+def _change_log_agents(
+    request: RunRequest, model: Model, recorder: ManagedStepRecorder | None
+) -> list | None:
+    """The change-log agent, as the analyst's managed agent, when an events file came with the run. The built-in
+    analysts get the built-in change-log reader; an LLM reads the change log itself, with the same tools."""
+    if request.events is None or recorder is None:
+        return None
+    builtin = isinstance(model, (BuiltinAnalyst, BuiltinToolCaller))
+    reader = BuiltinChangeLogReader() if builtin else model
+    return [
+        build_change_log_agent(reader, request.events, recorder, planning_interval=request.planning_interval)
+    ]
 
 
 def _sandbox_warning(executor: Any) -> str | None:
@@ -311,6 +367,7 @@ def _drive(
     stop: threading.Event | None,
     drawn: list[dict[str, Any]],
     reset: bool = True,
+    recorder: ManagedStepRecorder | None = None,
 ) -> Iterator[ev.Event]:
     """Iterates the agent's stream and translates it into events (`reset=False`: a follow-up in the same memory)."""
     last_output: dict[str, Any] = {}
@@ -328,6 +385,19 @@ def _drive(
     figures = FigureCollector() if executor is not None and not hasattr(executor, "take_figures") else None
     started = time.perf_counter()
     usage = {"steps": 0, "input_tokens": 0, "output_tokens": 0, "duration_s": 0.0, "tokens_estimated": False}
+    if recorder is not None:  # the change-log agent's share, also counted in the totals
+        usage.update(managed_steps=0, managed_input_tokens=0, managed_output_tokens=0)
+
+    def managed_events(step: int) -> Iterator[ev.Event]:
+        # The managed agent ran inside this step (its code called it): its steps nest under the step's number.
+        for record in recorder.take() if recorder is not None else []:
+            if record["kind"] == "action":
+                usage["managed_steps"] += 1
+            for key in ("input_tokens", "output_tokens"):
+                usage[key] += record[key] or 0
+                usage[f"managed_{key}"] += record[key] or 0
+            yield ev.ManagedStep(step=step, agent=CHANGE_LOG_AGENT_NAME, **record)
+
     emitted_steps: set[int] = set()
     shown_code: set[int] = set()
     final_value: Any = None
@@ -353,6 +423,13 @@ def _drive(
                     yield ev.Thought(current, thought)
                 yield ev.Code(current, code)
                 shown_code.add(current)
+            elif isinstance(item, PlanningStep):
+                plan_usage = item.token_usage
+                if plan_usage is not None:
+                    usage["input_tokens"] += plan_usage.input_tokens
+                    usage["output_tokens"] += plan_usage.output_tokens
+                yield ev.Plan(current, item.plan, plan_usage.input_tokens if plan_usage else None,
+                              plan_usage.output_tokens if plan_usage else None)  # fmt: skip
             elif isinstance(item, ActionStep):
                 if item.step_number in emitted_steps:  # smolagents yields the last step twice at max_steps
                     continue
@@ -360,6 +437,7 @@ def _drive(
                 step = item.step_number
                 if step not in shown_code and item.model_output:  # the output could not be parsed into code
                     yield ev.Thought(step, _split_thought(item.model_output, None))
+                yield from managed_events(step)
                 observation = _without_noise(item.observations)
                 if observation:
                     yield ev.Observation(step, observation)

@@ -77,6 +77,30 @@ def _guard_writes(scratch: str) -> None:
     io.open = guarded_open
 
 
+def _proxy_tools(names: list[str], sock: socket.socket) -> dict[str, Tool]:
+    """Stand-ins in the worker for managed agents that live in the app (the change-log agent): calling one sends
+    the question to the app mid-step and waits for its answer; nothing but the question's text leaves the worker."""
+
+    def make(name: str) -> Tool:
+        class AppSideAgent(Tool):
+            description = f"The managed agent {name}: ask it a question in plain words."
+            inputs = {
+                "task": {"type": "string", "description": "The question for the agent."},
+                "additional_args": {"type": "object", "description": "Unused.", "nullable": True},
+            }
+            output_type = "string"
+
+            def forward(self, task: str, additional_args: dict | None = None) -> str:
+                protocol.send_json(sock, {"kind": "ask", "id": None, "tool": name, "task": str(task)})
+                answer = protocol.decode_request(protocol.recv_frame(sock))
+                return str(answer.get("text", ""))
+
+        AppSideAgent.name = name
+        return AppSideAgent()
+
+    return {name: make(name) for name in names}
+
+
 def _worker_tools(names: list[str]) -> dict[str, Tool]:
     from smolagents.default_tools import FinalAnswerTool
 
@@ -220,7 +244,9 @@ def _answer(
     from tools import bound_tools
 
     if kind == "tools":
-        executor.send_tools(_worker_tools(request["names"]))
+        executor.send_tools(
+            {**_worker_tools(request["names"]), **_proxy_tools(request.get("proxies", []), sock)}
+        )
         return {"kind": "ok"}
     if kind == "variables":
         values = {}
@@ -290,6 +316,7 @@ class ProcessExecutor(PythonExecutor):
         # The agent loop reads `state["_print_outputs"]` to show the prints of a failed step.
         self.state: dict[str, Any] = {"_print_outputs": ""}
         self._tool_names: list[str] = []
+        self._app_agents: dict[str, Any] = {}  # managed agents the code may ask, run here in the app
         self._variables: dict[str, tuple[dict, Any]] = {}  # blobs: bytes or Arrow buffers
         self._replay: list[str] = []  # code of the steps that succeeded, to rebuild variables after a kill
         self._figures: list[dict] = []
@@ -353,7 +380,14 @@ class ProcessExecutor(PythonExecutor):
             protocol.send_json(worker.sock, {**message, "id": request_id}, _SEND_TIMEOUT_S)
             for blob in blobs:
                 protocol.send_frame(worker.sock, blob, _SEND_TIMEOUT_S)
-            reply = protocol.read_reply(worker.sock, time.monotonic() + timeout)
+            deadline = time.monotonic() + timeout
+            reply = protocol.read_reply(worker.sock, deadline)
+            while reply["kind"] == "ask" and reply.get("id") is None:
+                asked = time.monotonic()
+                text = self._ask(reply["tool"], reply["task"])
+                protocol.send_json(worker.sock, {"kind": "answer", "id": None, "text": text}, _SEND_TIMEOUT_S)
+                deadline += time.monotonic() - asked  # the managed agent's time is not the step's
+                reply = protocol.read_reply(worker.sock, deadline)
         except TimeoutError:
             raise WorkerFailed("timeout", f"ran longer than {timeout:g} s") from None
         except ProtocolError as error:
@@ -364,8 +398,21 @@ class ProcessExecutor(PythonExecutor):
             raise WorkerFailed("protocol", "sent a reply the app cannot accept: out of turn")
         return reply
 
+    def _ask(self, name: str, task: str) -> str:
+        """Runs a managed agent here in the app for code in the worker; its failure is the code's error text."""
+        agent = self._app_agents.get(name)
+        if agent is None:
+            return f"Error: there is no managed agent named {name!r}."
+        try:
+            return str(agent(task=task))
+        except Exception as error:  # the agent's model failed: the calling code reads it and goes on
+            return f"Error: the managed agent {name} failed ({type(error).__name__}: {str(error)[:300]})."
+
+    def _tools_request(self) -> dict[str, Any]:
+        return {"kind": "tools", "names": self._tool_names, "proxies": list(self._app_agents)}
+
     def _send_state(self) -> None:
-        self._request({"kind": "tools", "names": self._tool_names}, _START_TIMEOUT_S)
+        self._request(self._tools_request(), _START_TIMEOUT_S)
         if self._variables:
             specs = [spec for spec, _ in self._variables.values()]
             blobs = [blob for _, blob in self._variables.values()]
@@ -426,13 +473,15 @@ class ProcessExecutor(PythonExecutor):
 
     def send_tools(self, tools: dict[str, Tool]) -> None:
         known = set(_worker_tools(list(tools)))
-        unknown = sorted(set(tools) - known)
+        # Managed agents (smolagents agents given as tools) run in the app; the worker gets a stand-in for each.
+        self._app_agents = {n: t for n, t in tools.items() if n not in known and hasattr(t, "memory")}
+        unknown = sorted(set(tools) - known - set(self._app_agents))
         if unknown:
             raise ValueError(
                 f"tool(s) {', '.join(unknown)} cannot run in the worker process; use the local executor"
             )
-        self._tool_names = list(tools)
-        self._checked(self._request({"kind": "tools", "names": self._tool_names}, _START_TIMEOUT_S))
+        self._tool_names = [n for n in tools if n not in self._app_agents]
+        self._checked(self._request(self._tools_request(), _START_TIMEOUT_S))
 
     def send_variables(self, variables: dict[str, Any]) -> None:
         specs, blobs = protocol.encode_variables(variables)

@@ -31,7 +31,10 @@ MAX_ITEMS = 20_000  # list items and dict entries in one value, all levels toget
 MAX_DEPTH = 32
 MAX_FIGURE_BYTES = 3 * 1024**2  # one plotly figure's JSON
 MAX_FIGURES_BYTES = 6 * 1024**2  # all figures of one step
-REPLY_KINDS = {"ready", "ok", "done", "error", "tool"}
+REPLY_KINDS = {"ready", "ok", "done", "error", "tool", "ask"}
+# A managed agent (the change-log agent) lives in the app: the code calls a proxy in the worker, which "asks" the
+# app mid-step and waits for the "answer" frame. The question is text only, and bounded.
+MAX_ASK_CHARS = 4_000
 
 
 class ProtocolError(Exception):
@@ -143,6 +146,11 @@ def parse_reply(data: bytes | bytearray) -> dict[str, Any]:
         _require(isinstance(message.get("final"), bool), "final")
         checked["final"] = message["final"]
         checked["output"] = checked_value(message.get("output"))
+    elif kind == "ask":
+        _require(isinstance(message.get("tool"), str) and len(message["tool"]) <= 64, "tool")
+        _require(isinstance(message.get("task"), str), "task")
+        checked["tool"] = message["tool"]
+        checked["task"] = clean_text(message["task"][:MAX_ASK_CHARS])
     elif kind in ("error", "tool"):
         _require(isinstance(message.get("message", ""), str), "message")
         checked["message"] = clean_text(message.get("message", ""))
