@@ -80,8 +80,9 @@ class PostgresServer:
 
         return psycopg.connect(host="127.0.0.1", port=self.port, user=ROLE, dbname=database, autocommit=True)
 
-    def load(self, name: str, frame: pd.DataFrame) -> None:
-        """Creates table `name` from a DataFrame (text, bigint, double precision, numeric, date) with COPY."""
+    def load(self, name: str, frame: pd.DataFrame, append: bool = False) -> None:
+        """Creates table `name` from a DataFrame (text, bigint, double precision, numeric) with COPY; `append`
+        adds the rows to the table instead."""
         types = {
             "i": "bigint", "f": "double precision", "b": "boolean", "M": "timestamp",
         }  # fmt: skip
@@ -95,7 +96,8 @@ class PostgresServer:
         buffer = io.StringIO()
         frame.to_csv(buffer, index=False, header=False)
         with self.connect() as connection:
-            connection.execute(f'DROP TABLE IF EXISTS "{name}"')
-            connection.execute(f'CREATE TABLE "{name}" ({", ".join(columns)})')
+            if not append:
+                connection.execute(f'DROP TABLE IF EXISTS "{name}"')
+                connection.execute(f'CREATE TABLE "{name}" ({", ".join(columns)})')
             with connection.cursor().copy(f'COPY "{name}" FROM STDIN WITH (FORMAT csv)') as copy:
                 copy.write(buffer.getvalue())

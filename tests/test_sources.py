@@ -410,3 +410,22 @@ def test_page_connects_to_postgres_and_names_bad_tables(postgres):
     app.radio(key="source").set_value("Connect").run()
     assert [e.value for e in app.error] == ["kpi.gone: there is no table 'gone'. Tables: sales, sales_long, "
                                             "sales_numeric."]  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The benchmark section
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_benchmark_rows_find_the_planted_slice_and_fail_on_a_miss(tmp_path):
+    from benchmarks.sources import failures, local_file, report
+
+    row = local_file(tmp_path, 20_000, repeats=1, log=lambda *_: None)
+    assert row["found_planted"] and row["rows"] == 20_000
+    assert row["pandas_ratio"] > 0 and row["duckdb_ratio"] > 0
+    assert failures({"local": row}) == []
+    assert failures({"local": {**row, "found_planted": False}}) == [
+        "sources local: the planted slice is not first"
+    ]
+    assert failures({"postgres": {"error": "no server"}}) == ["sources postgres: no server"]
+    assert "as ratios to a bare DuckDB GROUP BY" in report({"local": row})[0]
