@@ -160,6 +160,15 @@ def test_errors_name_the_column_and_what_to_do(tmp_path):
     text.to_csv(tmp_path / "text.csv", index=False)
     with pytest.raises(DataError, match=r"column 'revenue_after' holds numbers written as text"):
         open_and_load(str(tmp_path / "text.csv"))
+    zips = wide_frame(4).assign(zip=lambda f: [f"{10000 + i % 50}" for i in range(len(f))])
+    zips.to_parquet(
+        tmp_path / "zips.parquet", index=False
+    )  # codes written as digits are no amounts: no error
+    loaded = open_and_load(str(tmp_path / "zips.parquet"))
+    assert (
+        loaded.dimensions == load_dataset(tmp_path / "zips.parquet").dimensions
+    )  # as the file loader chooses
+    assert "zip" in open_and_load(str(tmp_path / "zips.parquet"), by=["country", "zip"]).dimensions
     with pytest.raises(DataError, match="no file matches"):
         open_and_load(str(tmp_path / "none-*.parquet"))
 
