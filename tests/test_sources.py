@@ -438,3 +438,18 @@ def test_benchmark_rows_find_the_planted_slice_and_fail_on_a_miss(tmp_path):
     ]
     assert failures({"postgres": {"error": "no server"}}) == ["sources postgres: no server"]
     assert "as ratios to a bare DuckDB GROUP BY" in report({"local": row})[0]
+
+
+@pytest.mark.slow
+def test_quick_benchmark_section_runs_and_reports(tmp_path, capsys):
+    from benchmarks.cli import main
+
+    out = tmp_path / "result.json"
+    code = main(["--only", "sources", "--quick", "--out", str(out), "--data", str(tmp_path / "data")])
+    result = json.loads(out.read_text())
+    assert code == 0, result["failures"]
+    big, local = result["sources"]["big"], result["sources"]["local"]
+    assert big["found_planted"] and big["duckdb"]["rows"] == 500_000 and big["duckdb"]["peak_rss_mb"] > 0
+    assert local["found_planted"] and local["rows"] == 100_000
+    assert result["sources"]["postgres"]["found_planted"] or binaries() is None
+    assert "**Data where it lives**" in out.with_suffix(".md").read_text()
