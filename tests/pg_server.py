@@ -7,6 +7,7 @@ only, no Unix socket, no fsync: a throwaway server.
 
 from __future__ import annotations
 
+import datetime
 import glob
 import io
 import os
@@ -90,8 +91,11 @@ class PostgresServer:
         for column in frame.columns:
             kind = frame[column].dtype.kind
             sql_type = types.get(kind, "text")
-            if kind == "O" and len(frame) and hasattr(frame[column].iloc[0], "as_tuple"):
+            first = frame[column].iloc[0] if kind == "O" and len(frame) else None
+            if hasattr(first, "as_tuple"):
                 sql_type = "numeric(18,2)"  # Decimal values
+            elif isinstance(first, datetime.date):
+                sql_type = "date"
             columns.append(f'"{column}" {sql_type}')
         buffer = io.StringIO()
         frame.to_csv(buffer, index=False, header=False)
