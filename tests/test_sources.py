@@ -41,16 +41,16 @@ def wide_frame(seed: int, rows: int = 400) -> pd.DataFrame:
 def figures(analysis: dict) -> dict:
     """Every number a summary may state, rounded to the cent (rates to 1e-9), keyed by what it is."""
 
-    def cents(value):
+    def cent(value):
         return None if value is None else round(float(value), 2)
 
-    result = {f"total.{k}": cents(v) for k, v in analysis["totals"].items()}
+    result = {f"total.{k}": cent(v) for k, v in analysis["totals"].items()}
     for dimension, rows in analysis["breakdowns"].items():
         for row in rows:
             for column in ("before", "after", "abs_change", "pct_change", "contribution_pct"):
-                result[f"{dimension}={row[dimension]}.{column}"] = cents(row[column])
+                result[f"{dimension}={row[dimension]}.{column}"] = cent(row[column])
     for row in analysis["top_slices"]:
-        result[f"slice {row['label']}"] = (cents(row["before"]), cents(row["after"]))
+        result[f"slice {row['label']}"] = (cent(row["before"]), cent(row["after"]))
     if analysis["ratio"]:
         for key in ("before", "after", "rate_effect", "mix_effect"):
             result[f"ratio.{key}"] = round(analysis["ratio"][key], 9)
