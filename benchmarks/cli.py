@@ -20,7 +20,7 @@ from typing import Any
 
 from benchmarks.measure import ROOT
 
-SECTIONS = ("ratios", "engine", "drill", "end_to_end", "agents", "page", "verification", "windows")
+SECTIONS = ("ratios", "engine", "drill", "end_to_end", "agents", "page", "verification", "windows", "sources")
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -146,6 +146,10 @@ def _run_section(section: str, args: argparse.Namespace, settings: dict[str, Any
         from benchmarks.windows import windows_benchmark
 
         return windows_benchmark(args.data, repeats)
+    if section == "sources":
+        from benchmarks.sources import sources_benchmark
+
+        return sources_benchmark(args.data, repeats, args.quick)
     if section == "verification":
         import tempfile
 
@@ -191,6 +195,10 @@ def correctness_failures(result: dict[str, Any]) -> list[str]:
     windows = result.get("windows") or {}
     if windows and not windows.get("error") and not windows.get("found_planted"):
         failures.append("windows: the planted slice is not first in the week-over-week comparison")
+    if result.get("sources"):
+        from benchmarks.sources import failures as source_failures
+
+        failures += source_failures(result["sources"])
     verification = result.get("verification") or {}
     if verification.get("detection_rate") is not None and verification["detection_rate"] < 0.99:
         failures.append(

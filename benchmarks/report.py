@@ -205,6 +205,10 @@ def markdown_report(result: dict[str, Any]) -> str:
                   "`pandas.read_csv(engine=\"pyarrow\")` + date filter + group-by, same process, median): ours "
                   f"{_s(windows['ours_s'], 3)} s, bare {_s(windows['bare_s'], 3)} s, ratio {_s(windows['ratio'], 2)}; "
                   f"windows {' vs '.join(windows['windows'])}, planted slice first: {windows['found_planted']}."]  # fmt: skip
+    if result.get("sources"):
+        from benchmarks.sources import report as sources_report
+
+        parts += sources_report(result["sources"])
     verification = result.get("verification")
     if verification and "by_kind" in verification:
         parts += [f"**Claim verification** (the built-in analysts' summaries on {verification['datasets']} generated "

@@ -7,6 +7,7 @@ only, no Unix socket, no fsync: a throwaway server.
 
 from __future__ import annotations
 
+import datetime
 import glob
 import io
 import os
@@ -80,8 +81,9 @@ class PostgresServer:
 
         return psycopg.connect(host="127.0.0.1", port=self.port, user=ROLE, dbname=database, autocommit=True)
 
-    def load(self, name: str, frame: pd.DataFrame) -> None:
-        """Creates table `name` from a DataFrame (text, bigint, double precision, numeric, date) with COPY."""
+    def load(self, name: str, frame: pd.DataFrame, append: bool = False) -> None:
+        """Creates table `name` from a DataFrame (text, bigint, double precision, numeric) with COPY; `append`
+        adds the rows to the table instead."""
         types = {
             "i": "bigint", "f": "double precision", "b": "boolean", "M": "timestamp",
         }  # fmt: skip
@@ -89,13 +91,17 @@ class PostgresServer:
         for column in frame.columns:
             kind = frame[column].dtype.kind
             sql_type = types.get(kind, "text")
-            if kind == "O" and len(frame) and hasattr(frame[column].iloc[0], "as_tuple"):
+            first = frame[column].iloc[0] if kind == "O" and len(frame) else None
+            if hasattr(first, "as_tuple"):
                 sql_type = "numeric(18,2)"  # Decimal values
+            elif isinstance(first, datetime.date):
+                sql_type = "date"
             columns.append(f'"{column}" {sql_type}')
         buffer = io.StringIO()
         frame.to_csv(buffer, index=False, header=False)
         with self.connect() as connection:
-            connection.execute(f'DROP TABLE IF EXISTS "{name}"')
-            connection.execute(f'CREATE TABLE "{name}" ({", ".join(columns)})')
+            if not append:
+                connection.execute(f'DROP TABLE IF EXISTS "{name}"')
+                connection.execute(f'CREATE TABLE "{name}" ({", ".join(columns)})')
             with connection.cursor().copy(f'COPY "{name}" FROM STDIN WITH (FORMAT csv)') as copy:
                 copy.write(buffer.getvalue())

@@ -41,20 +41,29 @@ def wide_frame(seed: int, rows: int = 400) -> pd.DataFrame:
 def figures(analysis: dict) -> dict:
     """Every number a summary may state, rounded to the cent (rates to 1e-9), keyed by what it is."""
 
-    def cents(value):
+    def cent(value):
         return None if value is None else round(float(value), 2)
 
-    result = {f"total.{k}": cents(v) for k, v in analysis["totals"].items()}
+    result = {f"total.{k}": cent(v) for k, v in analysis["totals"].items()}
     for dimension, rows in analysis["breakdowns"].items():
         for row in rows:
             for column in ("before", "after", "abs_change", "pct_change", "contribution_pct"):
-                result[f"{dimension}={row[dimension]}.{column}"] = cents(row[column])
+                result[f"{dimension}={row[dimension]}.{column}"] = cent(row[column])
     for row in analysis["top_slices"]:
-        result[f"slice {row['label']}"] = (cents(row["before"]), cents(row["after"]))
+        result[f"slice {row['label']}"] = (cent(row["before"]), cent(row["after"]))
     if analysis["ratio"]:
         for key in ("before", "after", "rate_effect", "mix_effect"):
             result[f"ratio.{key}"] = round(analysis["ratio"][key], 9)
     return result
+
+
+def cents(value):
+    """Every float in a JSON-like value rounded to the cent: sums in another order differ in float noise only."""
+    if isinstance(value, dict):
+        return {key: cents(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [cents(item) for item in value]
+    return round(value, 2) if isinstance(value, float) else value
 
 
 def test_pandas_source_is_the_reference_path(tmp_path):
@@ -110,8 +119,8 @@ def test_duckdb_matches_pandas_on_generated_tables(tmp_path, seed, rows, long):
     assert figures(analyze(open_and_load(str(path)), metric="revenue")) == figures(reference)
 
 
-def test_duckdb_long_daily_table_with_windows(tmp_path):
-    """A daily long table compared week over week: same windows, totals, breakdown and timing."""
+def daily_frame() -> pd.DataFrame:
+    """21 days × 3 countries of cents, dates as ISO text."""
     rng = np.random.default_rng(5)
     days = pd.date_range("2026-10-01", periods=21, freq="D").strftime("%Y-%m-%d")
     rows = [
@@ -119,14 +128,19 @@ def test_duckdb_long_daily_table_with_windows(tmp_path):
         for day in days
         for country in ["DE", "FR", "UK"]
     ]
-    frame = pd.DataFrame(rows, columns=["date", "country", "revenue"])
+    return pd.DataFrame(rows, columns=["date", "country", "revenue"])
+
+
+def test_duckdb_long_daily_table_with_windows(tmp_path):
+    """A daily long table compared week over week: same windows, totals, breakdown and timing."""
+    frame = daily_frame()
     frame.to_csv(tmp_path / "daily.csv", index=False)
     reference = load_dataset(tmp_path / "daily.csv", compare="wow")
     dataset = open_and_load(str(tmp_path / "daily.csv"), compare="wow")
     assert [w.label() for w in dataset.windows] == [w.label() for w in reference.windows]
     ours, theirs = analyze(dataset), analyze(reference)
     assert figures(ours) == figures(theirs)
-    assert ours["timing"] == theirs["timing"]
+    assert cents(ours["timing"]) == cents(theirs["timing"])
 
 
 def test_duckdb_database_table_query_and_refusals(tmp_path):
@@ -160,6 +174,15 @@ def test_errors_name_the_column_and_what_to_do(tmp_path):
     text.to_csv(tmp_path / "text.csv", index=False)
     with pytest.raises(DataError, match=r"column 'revenue_after' holds numbers written as text"):
         open_and_load(str(tmp_path / "text.csv"))
+    zips = wide_frame(4).assign(zip=lambda f: [f"{10000 + i % 50}" for i in range(len(f))])
+    zips.to_parquet(
+        tmp_path / "zips.parquet", index=False
+    )  # codes written as digits are no amounts: no error
+    loaded = open_and_load(str(tmp_path / "zips.parquet"))
+    assert (
+        loaded.dimensions == load_dataset(tmp_path / "zips.parquet").dimensions
+    )  # as the file loader chooses
+    assert "zip" in open_and_load(str(tmp_path / "zips.parquet"), by=["country", "zip"]).dimensions
     with pytest.raises(DataError, match="no file matches"):
         open_and_load(str(tmp_path / "none-*.parquet"))
 
@@ -222,6 +245,7 @@ def postgres():
             frame[["country", "platform"]].assign(year=2025, revenue=frame["revenue_after"]),
         ], ignore_index=True)  # fmt: skip
         server.load("sales_long", long)
+        server.load("daily", daily_frame().assign(date=lambda f: pd.to_datetime(f["date"]).dt.date))
         with server.connect() as connection:
             connection.execute("CREATE SEQUENCE tickets")
         yield server, frame, long
@@ -242,6 +266,16 @@ def test_postgres_matches_pandas_to_the_cent(postgres, tmp_path):
     long_dataset = open_and_load(server.url("sales_long"))
     assert long_dataset.layout == "long" and long_dataset.periods == ("2024", "2025")
     assert figures(analyze(long_dataset)) == figures(analyze(load_dataset(tmp_path / "long.csv")))
+
+
+def test_postgres_date_column_compared_week_over_week(postgres, tmp_path):
+    server, _, _ = postgres
+    daily_frame().to_csv(tmp_path / "daily.csv", index=False)
+    reference = load_dataset(tmp_path / "daily.csv", compare="wow")
+    dataset = open_and_load(server.url("daily"), compare="wow")  # a DATE column, read as the file's ISO dates
+    assert [w.label() for w in dataset.windows] == [w.label() for w in reference.windows]
+    ours, theirs = analyze(dataset), analyze(reference)
+    assert figures(ours) == figures(theirs) and cents(ours["timing"]) == cents(theirs["timing"])
 
 
 def test_postgres_query_reads_only(postgres):
@@ -269,7 +303,7 @@ def test_postgres_timeout_cancels_a_long_query(postgres):
 
 def test_postgres_errors_name_the_table(postgres):
     server, _, _ = postgres
-    with pytest.raises(DataError, match=r"no table 'sale'\. Tables: sales, sales_long, sales_numeric"):
+    with pytest.raises(DataError, match=r"no table 'sale'\. Tables: daily, sales, sales_long, sales_numeric"):
         open_and_load(server.url("sale"))
     with pytest.raises(DataError, match=r"column \"revenu\" does not exist.*Fix the SELECT"):
         open_and_load(server.url(), query="SELECT revenu FROM sales")
@@ -397,7 +431,7 @@ def test_page_connects_to_postgres_and_names_bad_tables(postgres):
     server, frame, _ = postgres
     app = page({"warehouse": {"url": server.url().replace("kpi_test@", "kpi_test:hunter2secret@")}})
     app.radio(key="source").set_value("Connect").run()
-    assert app.selectbox(key="table-warehouse").options == ["sales", "sales_long", "sales_numeric"]
+    assert app.selectbox(key="table-warehouse").options == ["daily", "sales", "sales_long", "sales_numeric"]
     app.selectbox(key="table-warehouse").set_value("sales_long").run()
     assert not app.exception
     assert app.warning[0].value.startswith(f"Computed by postgres: {2 * len(frame):,} rows")
@@ -408,5 +442,39 @@ def test_page_connects_to_postgres_and_names_bad_tables(postgres):
     assert "hunter2secret" not in shown
     app = page({"warehouse": {"url": server.url(), "table": "gone"}})
     app.radio(key="source").set_value("Connect").run()
-    assert [e.value for e in app.error] == ["kpi.gone: there is no table 'gone'. Tables: sales, sales_long, "
+    assert [e.value for e in app.error] == ["kpi.gone: there is no table 'gone'. Tables: daily, sales, sales_long, "
                                             "sales_numeric."]  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The benchmark section
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_benchmark_rows_find_the_planted_slice_and_fail_on_a_miss(tmp_path):
+    from benchmarks.sources import failures, local_file, report
+
+    row = local_file(tmp_path, 20_000, repeats=1, log=lambda *_: None)
+    assert row["found_planted"] and row["rows"] == 20_000
+    assert row["pandas_ratio"] > 0 and row["duckdb_ratio"] > 0
+    assert failures({"local": row}) == []
+    assert failures({"local": {**row, "found_planted": False}}) == [
+        "sources local: the planted slice is not first"
+    ]
+    assert failures({"postgres": {"error": "no server"}}) == ["sources postgres: no server"]
+    assert "as ratios to a bare DuckDB GROUP BY" in report({"local": row})[0]
+
+
+@pytest.mark.slow
+def test_quick_benchmark_section_runs_and_reports(tmp_path, capsys):
+    from benchmarks.cli import main
+
+    out = tmp_path / "result.json"
+    code = main(["--only", "sources", "--quick", "--out", str(out), "--data", str(tmp_path / "data")])
+    result = json.loads(out.read_text())
+    assert code == 0, result["failures"]
+    big, local = result["sources"]["big"], result["sources"]["local"]
+    assert big["found_planted"] and big["duckdb"]["rows"] == 500_000 and big["duckdb"]["peak_rss_mb"] > 0
+    assert local["found_planted"] and local["rows"] == 100_000
+    assert result["sources"]["postgres"]["found_planted"] or binaries() is None
+    assert "**Data where it lives**" in out.with_suffix(".md").read_text()
