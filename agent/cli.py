@@ -9,6 +9,7 @@ import traceback
 from collections.abc import Sequence
 
 from agent.sandbox import worker_pool
+from agent.settings import AGENT_KINDS, DEFAULT_AGENT_KIND, DEFAULT_STEP_TIMEOUT_S
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # The flag that sets what a DataError's `setting` names: the loader's messages name no surface's controls.
@@ -98,20 +99,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--api-key-env", metavar="NAME", help="read the API key from this environment variable")
     run.add_argument(
         "--agent",
-        choices=("code", "tool-calling"),
-        default="code",
-        help="code agent (default) or JSON tool-calling agent, for comparison",
+        choices=tuple(AGENT_KINDS),
+        default=DEFAULT_AGENT_KIND,
+        help="; ".join(f"{kind.name}: {kind.description}" for kind in AGENT_KINDS.values()),
     )
     run.add_argument(
         "--max-steps",
         type=int,
-        help="the agent's step limit (default 6 for the code agent, 12 for tool-calling)",
+        help="the agent's step limit (default "
+        + ", ".join(f"{kind.default_max_steps} for {kind.name}" for kind in AGENT_KINDS.values())
+        + ")",
     )
     run.add_argument(
         "--step-timeout",
         type=float,
-        default=30.0,
-        help="seconds a step's code may run before it is stopped (default 30)",
+        default=DEFAULT_STEP_TIMEOUT_S,
+        help=f"seconds a step's code may run before it is stopped (default {DEFAULT_STEP_TIMEOUT_S:g})",
     )
     run.add_argument(
         "--executor",

@@ -9,6 +9,7 @@ from agent.models.build import ModelConfigError, build_model
 from agent.output.comparison import comparison_rows
 from agent.run.runner import RunRequest
 from agent.run.session import BackgroundRun, prepare_next_run
+from agent.settings import AGENT_KINDS
 from tools.labels import escape_markdown
 from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, save_once, what_to_explain
 from ui.view_model import summary_markdown, verification_badge
@@ -49,7 +50,7 @@ if st.button("Run both", type="primary", disabled=busy or no_dimensions, key="co
                 ),
                 build_model(choice, kind),
             ).start()
-            for kind in ("code", "tool-calling")
+            for kind in AGENT_KINDS
         }
     except ModelConfigError as error:
         st.error(escape_markdown(error))

@@ -15,6 +15,7 @@ from agent.run.queue import QueueRefused
 from agent.run.runner import RunRequest
 from agent.run.session import BackgroundRun, ScenarioComparison, prepare_next_run
 from agent.sandbox import worker_pool
+from agent.settings import AGENT_KINDS
 from tools.labels import escape_markdown
 from ui.change_log_parts import choose_events, planning_setting
 from ui.parts import (
@@ -43,9 +44,9 @@ st.set_page_config(page_title="Explain a change Â· KPI Narrator", page_icon="ðŸ“
 
 choice, max_steps = model_settings()
 with st.sidebar:
-    agent_kind = st.radio("Agent", ["code", "tool-calling"], horizontal=True, key="agent_kind",
-                          help="code: writes and runs Python with the KPI tools (fewer steps); tool-calling: one "
-                          "JSON tool call per step, for comparison.")  # fmt: skip
+    agent_kind = st.radio("Agent", list(AGENT_KINDS), horizontal=True, key="agent_kind",
+                          format_func=lambda name: AGENT_KINDS[name].label,
+                          help="; ".join(f"{k.label}: {k.description}" for k in AGENT_KINDS.values()) + ".")  # fmt: skip
     st.caption(
         "Code agent: writes Python with the KPI tools. Tool-calling agent: one JSON tool call per step."
     )

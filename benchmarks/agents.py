@@ -8,7 +8,8 @@ from typing import Any
 
 from agent.models.build import ModelChoice, ModelConfigError, build_model
 from agent.run.result import collect
-from agent.run.runner import AGENT_KINDS, RunRequest, run_events
+from agent.run.runner import RunRequest, run_events
+from agent.settings import AGENT_KINDS
 from benchmarks.cases import CASES, Case, check_answer
 from tools.loading import DataError, load_dataset
 
@@ -52,7 +53,7 @@ def run_case(
     }
 
 
-def agent_suite(folder: Path, choices: list[ModelChoice], kinds: tuple[str, ...] = AGENT_KINDS,
+def agent_suite(folder: Path, choices: list[ModelChoice], kinds: tuple[str, ...] = tuple(AGENT_KINDS),
                 cases: list[Case] | None = None, log=print) -> list[dict[str, Any]]:  # fmt: skip
     """Every case × agent kind × model."""
     rows = []

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 import traceback
 from collections.abc import Sequence
@@ -55,7 +54,9 @@ def plan(quick: bool) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    from agent.settings import apply_environment_defaults
+
+    apply_environment_defaults()
     from benchmarks.machine import describe_machine
     from benchmarks.report import markdown_report
 

@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def child_env() -> dict[str, str]:
     """The environment of every child process: the project importable, litellm kept offline."""
-    return {**os.environ, "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    from agent.settings import ENVIRONMENT_DEFAULTS
+
+    return {**os.environ, "PYTHONPATH": str(ROOT), **ENVIRONMENT_DEFAULTS}
 
 
 def probe(target: str, args: dict[str, Any], timeout: float = 600.0) -> dict[str, Any]:

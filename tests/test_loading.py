@@ -405,3 +405,22 @@ def test_ten_thousand_columns_load_quietly(write_file, recwarn):
     dataset = load_dataset(write_file("wide.csv", text))
     assert len(dataset.metrics) == 2500 and dataset.dimensions == ["country"]
     assert not [w for w in recwarn if "fragmented" in str(w.message)]
+
+
+def test_a_new_file_format_is_one_entry_of_the_registry(write_file, monkeypatch):
+    from tools import loading
+
+    def read_json_lines(source):
+        frame = pd.read_json(io.BytesIO(source.data()), lines=True)
+        return frame, None, []
+
+    json_lines = loading.FileFormat("JSON lines", frozenset({".jsonl"}), (), read_json_lines)
+    monkeypatch.setitem(loading.FILE_FORMATS, "json-lines", json_lines)
+    text = '{"country": "DE", "revenue_before": 10, "revenue_after": 7}\n{"country": "UK", "revenue_before": 5, "revenue_after": 6}\n'
+    dataset = load_dataset(write_file("revenue.jsonl", text))
+    assert dataset.metrics == ["revenue"] and dataset.dimensions == ["country"]
+    assert dataset.frame["revenue_after"].sum() == 13
+    # Formats are recognised in order, by suffix or first bytes; what none claims is delimited text.
+    assert loading.FILE_FORMATS["parquet"].matches(b"PAR1....", ".bin")
+    with pytest.raises(DataError, match=r"old Excel \(\.xls\) files are not supported"):
+        load_dataset(write_file("old.bin", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100))

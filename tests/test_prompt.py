@@ -49,3 +49,17 @@ def test_system_prompt_is_our_compact_one():
     templates = code_agent_prompt_templates()
     assert templates["system_prompt"].startswith("You are a KPI analyst")
     assert "final_answer" in templates and "planning" in templates
+
+
+def test_task_positions_find_the_first_task_and_each_follow_up():
+    from agent.run.prompt import task_positions
+
+    texts = [
+        ("system", "New task: not a user's"),
+        ("user", "New task:\n## Data\nmetric: revenue"),
+        ("assistant", "Thought: ..."),
+        ("user", "Observation: New task: inside an observation"),
+        ("user", "New task:\nAnd Germany?"),
+    ]
+    assert task_positions(texts) == [1, 4]
+    assert task_positions([("assistant", "New task: x")]) == []

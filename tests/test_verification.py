@@ -303,3 +303,21 @@ def test_a_markdown_table_binds_by_row_name_and_column_header(analysis):
     assert {c["verdict"] for c in claims[4:]} == {"verified"} and claims[4]["entity"] == "the total"
     swapped = table.replace("| 240,704.63 | 107,857.06 |", "| 107,857.06 | 240,704.63 |")
     assert [c["verdict"] for c in verify(swapped, analysis)["claims"][:2]] == ["wrong_kind", "wrong_kind"]
+
+
+def test_one_tally_for_every_place_that_counts_claims(revenue_dataset):
+    from tools.verification import tally
+
+    analysis = analyze(revenue_dataset)
+    result = verify(
+        "Revenue fell 7.67% (-132,919.66). France drove 12.5% of the change. Up 99.95%.", analysis
+    )
+    counts = tally(result)
+    assert counts.checked == len(result["claims"]) >= 3
+    assert counts.mismatched == len(result["mismatches"]) >= 1
+    assert counts.passed == counts.checked - counts.mismatched
+    assert counts.weak == sum(c["verdict"] == "unbound" for c in result["claims"])
+    assert counts.verified == counts.passed - counts.weak
+    # A run stored by an older version has only checked and mismatches.
+    assert tally({"checked": [{}, {}], "mismatches": [{}]}).passed == 1
+    assert tally(None).checked == 0

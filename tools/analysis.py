@@ -1,9 +1,16 @@
-"""The deterministic analysis of a loaded file: every figure the agent's answer is verified against."""
+"""The deterministic analysis of a loaded file: every figure the agent's answer is verified against.
+
+The contract (`tools.facts.Analysis`): only the figures in what `analyze` returns can pass verification; a number
+of an answer that is not among them is "unsupported", however right. The analysis holds the totals, each
+dimension's breakdown, the drill-down, the ratio's rate and mix effects and the timing, plus the figures KPI tools
+contribute: a tool whose numbers are not among these (a new kind of breakdown, say) declares them in its one
+definition (`tools.tool_spec.KpiTool.facts`), and `analyze(..., tools=...)` adds them as `tool_facts`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -12,6 +19,9 @@ from tools import engine
 from tools.facts import Analysis
 from tools.loading import DataError, Dataset, listing
 from tools.windows import when_it_changed
+
+if TYPE_CHECKING:
+    from tools.tool_spec import KpiTool
 
 # Rows per table that go into the analysis (the `--json` output, the page, the history, the reports). The engine's
 # tables are ordered by the size of the change, so these are the segments a summary speaks of; the rest is one
@@ -74,10 +84,12 @@ def analyze(
     by: Sequence[str] | None = None,
     top: int = 10,
     max_rows: int = TABLE_ROWS,
+    tools: Sequence[KpiTool] = (),
 ) -> Analysis:
     """Computes totals, per-dimension breakdowns, the drill-down and (with a ratio) rate and mix effects.
 
-    Each table keeps its `max_rows` largest changes; what is left out is summed in `omitted`.
+    Each table keeps its `max_rows` largest changes; what is left out is summed in `omitted`. Each of `tools` with
+    `facts` adds its figures (`tool_facts`, only when there are some), so that verification knows them.
 
     Returns:
         A JSON-able dict: metric, dimensions, periods, totals, breakdowns, top_slices, ratio (or None), notes,
@@ -159,6 +171,9 @@ def analyze(
         # When, not only where: the later window's days against the earlier window's daily average.
         result["timing"] = jsonable(when_it_changed(dataset.daily, *dataset.windows, value=metric))
         result["windows"] = [window.label() for window in dataset.windows]
+    contributed = [fact for spec in tools if spec.facts is not None for fact in spec.facts(frame, result)]
+    if contributed:
+        result["tool_facts"] = jsonable(contributed)
     # Every part is JSON-safe already: walking 10,000 breakdown rows again would cost more than the analysis.
     return result  # type: ignore[return-value]
 

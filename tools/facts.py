@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 TOTAL = "total"
 
@@ -103,8 +103,25 @@ class Ratio(TypedDict):
     by_dimension: dict[str, RatioDimension]
 
 
+class ToolFact(TypedDict):
+    """A figure a KPI tool contributes to verification (`tools.tool_spec.KpiTool.facts`).
+
+    slice: whose figure: {} for the total, {"country": "France"}, or a slice of several dimensions.
+    kind: one of `KIND_LABELS`, in prose units (percent, pp or the metric's units).
+    """
+
+    slice: dict[str, str]
+    metric: str
+    kind: str
+    value: float
+
+
 class Analysis(TypedDict):
-    """What `tools.analysis.analyze` returns: every figure an answer is verified against (JSON-safe)."""
+    """What `tools.analysis.analyze` returns: every figure an answer is verified against (JSON-safe).
+
+    The contract: verification (`fact_table`) knows these figures and no others. A number an answer takes from
+    anywhere else is "unsupported" unless a KPI tool contributes it as a `ToolFact` (`tool_facts`).
+    """
 
     metric: str
     dimensions: list[str]
@@ -114,6 +131,7 @@ class Analysis(TypedDict):
     top_slices: list[SliceRow]
     ratio: Ratio | None
     notes: list[str]
+    tool_facts: NotRequired[list[ToolFact]]
 
 
 # The kinds of figure, as the verifier names them to people.
@@ -254,6 +272,11 @@ def fact_table(analysis: Analysis | dict[str, Any]) -> list[Fact]:
     ratio = analysis.get("ratio")
     if ratio:
         _ratio_facts(build, ratio)
+    for i, fact in enumerate(analysis.get("tool_facts") or []):
+        slice_ = {str(d): str(v) for d, v in (fact.get("slice") or {}).items()}
+        label = " × ".join(slice_.values()) if slice_ else "the total"
+        build.add(entity_key(slice_), label, str(fact.get("metric") or metric), str(fact.get("kind")),
+                  fact.get("value"), f"tool_facts[{i}]")  # fmt: skip
     run = (analysis.get("timing") or {}).get("run")
     if (
         run
@@ -309,13 +332,16 @@ def segment_names(analysis: Analysis | dict[str, Any]) -> dict[str, set[str]]:
             names.setdefault(str(row.get(dimension)), set()).add(
                 entity_key({dimension: str(row.get(dimension))})
             )
+    for fact in analysis.get("tool_facts") or []:  # segments a KPI tool's figures name
+        for dimension, value in (fact.get("slice") or {}).items():
+            names.setdefault(str(value), set()).add(entity_key({str(dimension): str(value)}))
     return names
 
 
 def slice_entities(analysis: Analysis | dict[str, Any]) -> dict[frozenset[str], str]:
     """The slices of two or more dimensions: {{"country=Germany", "platform=Android"}: "country=...&..."}."""
     found = {}
-    for row in analysis.get("top_slices") or []:
+    for row in [*(analysis.get("top_slices") or []), *(analysis.get("tool_facts") or [])]:
         slice_ = {str(d): str(v) for d, v in (row.get("slice") or {}).items()}
         if len(slice_) > 1:
             found[frozenset(entity_key({d: v}) for d, v in slice_.items())] = entity_key(slice_)

@@ -12,7 +12,7 @@ import io
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -281,20 +281,71 @@ def read_table(source: FileSource) -> tuple[pd.DataFrame, np.ndarray | None, lis
         raise DataError(
             f"{name}: the file is empty. Upload a table with a header row and one row per segment."
         )
-    if head[:4] == b"PK\x03\x04" or suffix in EXCEL_SUFFIXES:
-        frame, warnings = _read_excel(source), []
-    elif head[:4] == b"PAR1" or suffix in PARQUET_SUFFIXES:
-        frame, warnings = _read_parquet(source)
-    elif suffix == ".xls" or head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise DataError(f"{name}: old Excel (.xls) files are not supported. Save it as .xlsx or CSV.")
-    else:
-        return _read_text(source)
+    file_format = next((f for f in FILE_FORMATS.values() if f.matches(head, suffix)), TEXT_FORMAT)
+    return file_format.read(source)
+
+
+def _sheet(reader: Callable[[FileSource], tuple[pd.DataFrame, list[str]]]) -> Reader:
+    """A reader of a format whose cells come typed (Excel, Parquet): names cleaned, blank rows' numbers kept."""
+
+    def read(source: FileSource) -> tuple[pd.DataFrame, np.ndarray | None, list[str]]:
+        frame, warnings = reader(source)
+        return _finish_sheet(frame, source.name, warnings)
+
+    return read
+
+
+def _refuse(message: str) -> Reader:
+    """A "reader" of a format that is recognised only to say what to do instead."""
+
+    def read(source: FileSource) -> tuple[pd.DataFrame, np.ndarray | None, list[str]]:
+        raise DataError(f"{source.name}: {message}")
+
+    return read
+
+
+def _finish_sheet(
+    frame: pd.DataFrame, name: str, warnings: list[str]
+) -> tuple[pd.DataFrame, np.ndarray | None, list[str]]:
     frame = _clean_column_names(frame, name)
     if frame.empty:
         raise DataError(f"{name}: the table has a header but no data rows.")
     # Spreadsheet row numbers survive the blank rows dropped above.
     rows = frame.index.to_numpy() + 2
     return frame.reset_index(drop=True), rows, warnings
+
+
+# A reader: the file -> (its raw table, each row's spreadsheet row number or None, warnings); see `read_table`.
+Reader = Callable[[FileSource], tuple[pd.DataFrame, np.ndarray | None, list[str]]]
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """A file format the loader reads, recognised by its first bytes or its file name's suffix.
+
+    Attributes:
+        name: How messages name it.
+        suffixes: File name endings (lower case, with the dot).
+        magic: First bytes any file of the format starts with.
+        read: Its reader (`Reader`).
+    """
+
+    name: str
+    suffixes: frozenset[str]
+    magic: tuple[bytes, ...]
+    read: Reader
+
+    def matches(self, head: bytes, suffix: str) -> bool:
+        return suffix in self.suffixes or any(head.startswith(magic) for magic in self.magic)
+
+
+# Tried in order; a file no entry matches is read as delimited text (`TEXT_FORMAT`). A new format is one entry.
+FILE_FORMATS: dict[str, FileFormat] = {
+    "excel": FileFormat("Excel", frozenset(EXCEL_SUFFIXES), (b"PK\x03\x04",), _sheet(lambda s: (_read_excel(s), []))),
+    "parquet": FileFormat("Parquet", frozenset(PARQUET_SUFFIXES), (b"PAR1",), _sheet(lambda s: _read_parquet(s))),
+    "old-excel": FileFormat("old Excel", frozenset({".xls"}), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",),
+                            _refuse("old Excel (.xls) files are not supported. Save it as .xlsx or CSV.")),
+}  # fmt: skip
 
 
 def row_number(rows: np.ndarray | None, position: int) -> int:
@@ -422,6 +473,10 @@ def _read_text(source: FileSource) -> tuple[pd.DataFrame, np.ndarray | None, lis
             "A field that holds the delimiter must be quoted."
         )
     return frame, rows, warnings
+
+
+# CSV, TSV, semicolon and pipe files: whatever no entry of `FILE_FORMATS` claims (the delimiter is sniffed).
+TEXT_FORMAT = FileFormat("delimited text", frozenset({".csv", ".tsv", ".tab", ".txt"}), (), _read_text)
 
 
 def _is_binary(column_type) -> bool:

@@ -878,6 +878,43 @@ def verify(
     }
 
 
+@dataclass(frozen=True)
+class Tally:
+    """How a verification came out, counted once for every place that shows it (history, reports, the page, the
+    agent comparison).
+
+    Attributes:
+        checked: Every claim checked.
+        mismatched: The flagged ones (misattributed, wrong direction or kind, unsupported).
+        weak: Unbound claims: no entity named, matched some engine figure (a weak pass).
+    """
+
+    checked: int
+    mismatched: int
+    weak: int
+
+    @property
+    def passed(self) -> int:
+        """Claims not flagged: checked − mismatched (weak passes included)."""
+        return self.checked - self.mismatched
+
+    @property
+    def verified(self) -> int:
+        """Claims bound to their entity and verified: passed − weak."""
+        return self.passed - self.weak
+
+
+def tally(verification: dict[str, Any] | None) -> Tally:
+    """The counts of a `verify` result (or of one stored by an older version, with only checked and mismatches)."""
+    verification = verification or {}
+    claims = verification.get("claims") or []
+    return Tally(
+        checked=len(verification.get("checked") or []),
+        mismatched=len(verification.get("mismatches") or []),
+        weak=sum(claim.get("verdict") == "unbound" for claim in claims),
+    )
+
+
 def _claim(
     number: _Number, lexicon: Lexicon, clause: str, span: list[int] | None, path: str | None = None
 ) -> Claim:

@@ -10,7 +10,7 @@ from typing import Any
 
 from tools.labels import escape_markdown, safe_markdown
 from tools.numbers import all_whole_numbers, amount
-from tools.verification import FLAGGED, VERDICT_LABELS
+from tools.verification import FLAGGED, VERDICT_LABELS, tally
 
 
 @dataclass
@@ -249,18 +249,18 @@ def verification_badge(verification: dict[str, Any] | None, markdown: bool = Tru
 
 
 def _legacy_badge(verification: dict[str, Any]) -> tuple[bool, str]:
-    checked, wrong = len(verification.get("checked") or []), verification.get("mismatches") or []
+    counts, wrong = tally(verification), verification.get("mismatches") or []
     status = verification.get("run_status")
     prefix = f"{_STOPPED[status]}. " if status in _STOPPED else ""
     if not wrong:
-        return not prefix, f"{prefix}All {checked} numbers in the summary match the engine."
+        return not prefix, f"{prefix}All {counts.checked} numbers in the summary match the engine."
     texts = ", ".join(
         m["text"] for m in wrong[:8]
     )  # quoted from the answer: shown as text (`st.error` is Markdown)
     return (
         False,
         escape_markdown(
-            f"{prefix}{checked - len(wrong)} of {checked} numbers match the engine; not found in it: {texts}."
+            f"{prefix}{counts.passed} of {counts.checked} numbers match the engine; not found in it: {texts}."
         ),
     )
 

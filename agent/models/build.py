@@ -6,9 +6,9 @@ import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
-# litellm fetches its model price list from the internet at import unless told to use its bundled copy.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+from agent.settings import DEFAULT_AGENT_KIND, agent_kind
 
 BUILTIN_NAMES = {"builtin", "builtin-analyst", "built-in"}
 RETRY_ATTEMPTS = 4
@@ -29,6 +29,52 @@ PROVIDER_KEY_VARIABLES = {
 }
 SECRETS_FILE = Path(".streamlit") / "secrets.toml"
 NO_KEY = "no-key"  # what is sent to an OpenAI-compatible server when no key was given
+
+
+class DescribedModel(Protocol):
+    """What the runner reads from a model, besides smolagents' `Model` interface. Each attribute is optional: a
+    model without it is an LLM named by its `model_id`, answering any agent kind, whose provider counts tokens.
+
+    Attributes:
+        label: How the model is named to users ("Built-in analyst (rule-based, not an LLM)").
+        rule_based: True for a deterministic model: its token counts are computed here, not by a provider.
+        answers: The one agent kind it can answer (`agent.settings.AGENT_KINDS`), or None for any.
+        last_usage_estimated: Whether the last reply's token counts were computed here (the provider gave none).
+    """
+
+    model_id: str | None
+    label: str
+    rule_based: bool
+    answers: str | None
+    last_usage_estimated: bool
+
+
+def model_label(model: Any) -> str:
+    """How a model is named to users: its declared `label`, else its model id."""
+    label = getattr(model, "label", None)
+    return (
+        label if isinstance(label, str) and label else str(getattr(model, "model_id", type(model).__name__))
+    )
+
+
+def usage_estimated(model: Any) -> bool:
+    """Whether the model's last token counts were computed here rather than reported by a provider."""
+    return bool(getattr(model, "rule_based", False) or getattr(model, "last_usage_estimated", False))
+
+
+def check_answers(model: Any, kind: str) -> None:
+    """Refuses a model that declares it answers another agent kind (the built-in code analyst cannot make JSON tool
+    calls).
+
+    Raises:
+        ValueError: Naming the model, its kind and the kind asked for.
+    """
+    answers = getattr(model, "answers", None)
+    if answers is not None and answers != kind:
+        raise ValueError(
+            f"{model_label(model)} answers the {answers} agent, not the {kind} agent: build the model with "
+            f"build_model(choice, {kind!r})."
+        )
 
 
 class ModelConfigError(ValueError):
@@ -108,16 +154,10 @@ def _checked_key(key: str, source: str) -> str:
     return key
 
 
-def build_model(choice: ModelChoice, agent: str = "code"):
-    """The smolagents model for a choice: a built-in analyst (code or tool-calling), or LiteLLM."""
+def build_model(choice: ModelChoice, agent: str = DEFAULT_AGENT_KIND):
+    """The smolagents model for a choice: the agent kind's built-in analyst (`agent.settings`), or LiteLLM."""
     if choice.is_builtin:
-        if agent == "tool-calling":
-            from agent.models.builtin_tool_caller import BuiltinToolCaller
-
-            return BuiltinToolCaller()
-        from agent.models.builtin_analyst import BuiltinAnalyst
-
-        return BuiltinAnalyst()
+        return agent_kind(agent).make_builtin_model()
     key = resolve_api_key(choice)
     variable = key_variable(choice.model_id)
     if key is None and variable and not choice.api_base:
@@ -184,6 +224,10 @@ def _litellm_model_class():
                 reraise=True,
             )
             self.last_usage_estimated = False
+
+        label = property(lambda self: str(self.model_id))  # an LLM is named by its model id
+        rule_based = False
+        answers = None  # any agent kind
 
         def __repr__(self) -> str:  # never show the key
             return f"NarratorLiteLLMModel(model_id={self.model_id!r}, api_base={self.api_base!r})"

@@ -25,7 +25,7 @@ from agent.models.analyst_change_log import (
 )
 from agent.models.builtin_followup import answer_focus, find_focus, focus_parts, slice_name, words_of
 from agent.models.tokens import count_tokens, preload
-from agent.run.prompt import DEFAULT_QUESTION, ParsedTask, parse_task
+from agent.run.prompt import DEFAULT_QUESTION, TASK_PREFIX, ParsedTask, parse_task, task_positions
 from tools.numbers import amount
 
 FOLLOW_UP_FUNCTIONS = (words_of, find_focus, focus_parts, slice_name, answer_focus)
@@ -72,11 +72,11 @@ def read_history(messages: list[ChatMessage | dict]) -> _History:
     first task, the question and the steps from the latest one.
     """
     texts = [message_text(m) for m in messages]
-    tasks = [i for i, (role, t) in enumerate(texts) if role == "user" and t.startswith("New task:")]
+    tasks = task_positions(texts)
     task_text = texts[tasks[0]][1] if tasks else ""
     follow_up = None
     if len(tasks) > 1:
-        follow_up = texts[tasks[-1]][1][len("New task:") :].strip()
+        follow_up = texts[tasks[-1]][1][len(TASK_PREFIX) :].strip()
         texts = texts[tasks[-1] :]
     phases: list[str] = []
     failed: list[bool] = []
@@ -98,6 +98,8 @@ class BuiltinAnalyst(Model):
     """A deterministic analyst that writes pandas and KPI-tool code. Rule-based, not an LLM; needs no network."""
 
     label = BUILTIN_LABEL
+    rule_based = True  # token counts are computed here
+    answers = "code"  # the agent kind it writes for
 
     def __init__(self, **kwargs):
         super().__init__(model_id=BUILTIN_MODEL_ID, **kwargs)

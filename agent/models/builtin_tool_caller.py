@@ -21,7 +21,7 @@ from smolagents.monitoring import TokenUsage
 
 from agent.models.builtin_analyst import MAX_STEPS_REQUEST, message_text
 from agent.models.tokens import count_tokens, preload
-from agent.run.prompt import ParsedTask, parse_task
+from agent.run.prompt import ParsedTask, parse_task, task_positions
 from tools.numbers import amount
 
 BUILTIN_TOOL_CALLER_ID = "builtin-analyst-tool-calling"
@@ -110,6 +110,8 @@ class BuiltinToolCaller(Model):
     """Deterministic tool-calling analyst: one tool call per step, then `final_answer`. Not an LLM."""
 
     label = BUILTIN_TOOL_CALLER_LABEL
+    rule_based = True  # token counts are computed here
+    answers = "tool-calling"  # the agent kind it writes for
 
     def __init__(self, **kwargs):
         super().__init__(model_id=BUILTIN_TOOL_CALLER_ID, **kwargs)
@@ -120,8 +122,8 @@ class BuiltinToolCaller(Model):
     ):
         prompt = "\n".join(text for _, text in map(message_text, messages))
         texts = [message_text(m) for m in messages]
-        task_text = next((t for role, t in texts if role == "user" and t.startswith("New task:")), "")
-        task = parse_task(task_text)
+        tasks = task_positions(texts)
+        task = parse_task(texts[tasks[0]][1] if tasks else "")
         observations = _observations(messages)
         if texts and texts[-1][0] == "user" and texts[-1][1].startswith(MAX_STEPS_REQUEST):
             content, call = (
@@ -133,7 +135,7 @@ class BuiltinToolCaller(Model):
                 "This is not a KPI Narrator task.",
                 ("final_answer", {"answer": "Not a KPI task."}),
             )
-        elif sum(1 for role, t in texts if role == "user" and t.startswith("New task:")) > 1:
+        elif len(tasks) > 1:
             # A follow-up: this rule-based caller plans the first question only; it says so, never repeats it.
             content, call = (
                 "A follow-up question: beyond my fixed plan.",

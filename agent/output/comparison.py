@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent.run.result import RunResult
+from tools.verification import tally
 
 # The published comparison on the revenue-by-country task, shown beside ours.
 PUBLISHED = {
@@ -16,9 +17,7 @@ def comparison_rows(results: dict[str, RunResult]) -> list[dict]:
     named, matched some engine figure) and mismatched (flagged: misattributed, wrong direction or kind, unsupported)."""
     rows = []
     for kind, result in results.items():
-        verification = result.verification or {"checked": [], "mismatches": []}
-        checked, wrong = len(verification["checked"]), len(verification["mismatches"])
-        weak = sum(claim.get("verdict") == "unbound" for claim in verification.get("claims") or [])
+        counts = tally(result.verification)
         rows.append(
             {
                 "agent": kind,
@@ -28,9 +27,9 @@ def comparison_rows(results: dict[str, RunResult]) -> list[dict]:
                 "input tokens": result.usage.get("input_tokens"),
                 "output tokens": result.usage.get("output_tokens"),
                 "seconds": result.usage.get("duration_s"),
-                "verified": checked - wrong - weak,
-                "weak passes": weak,
-                "mismatched": wrong,
+                "verified": counts.verified,
+                "weak passes": counts.weak,
+                "mismatched": counts.mismatched,
                 "published steps": PUBLISHED.get(kind, {}).get("steps"),
                 "published input tokens": PUBLISHED.get(kind, {}).get("input_tokens"),
             }

@@ -22,6 +22,7 @@ from agent.run.result import RunResult
 from tools import engine
 from tools.labels import escape_markdown, safe_figure
 from tools.loading import Dataset
+from tools.verification import tally
 from ui.view_model import (
     claim_notes,
     csv_table,
@@ -210,13 +211,12 @@ def _markdown_cell(text: str) -> str:
 def _verification_line(result: RunResult, markdown: bool = True) -> str:
     if (result.verification or {}).get("claims") is not None:
         return verification_badge(result.verification, markdown)[1]
-    verification = result.verification or {"checked": [], "mismatches": []}
-    checked, wrong = len(verification["checked"]), len(verification["mismatches"])
-    if wrong:
-        texts = ", ".join(m["text"] for m in verification["mismatches"])
-        line = f"Verified {checked - wrong} of {checked} numbers against the engine; not found: {texts}."
+    counts = tally(result.verification)
+    if counts.mismatched:
+        texts = ", ".join(m["text"] for m in result.verification["mismatches"])
+        line = f"Verified {counts.passed} of {counts.checked} numbers against the engine; not found: {texts}."
         return escape_markdown(line) if markdown else line  # the texts are quoted from the answer
-    return f"Verified {checked} of {checked} numbers against the engine."
+    return f"Verified {counts.checked} of {counts.checked} numbers against the engine."
 
 
 def _turn_html(number: int, turn: RunResult) -> str:

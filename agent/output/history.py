@@ -19,6 +19,7 @@ from typing import Any
 
 from agent.run import events as ev
 from agent.run.result import RunResult, collect
+from tools.verification import tally
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -101,11 +102,10 @@ class RunHistory:
         """Stores a finished run's events; returns its id."""
         events = list(events)
         result = collect(events)
-        verification = result.verification or {"checked": [], "mismatches": []}
-        wrong = len(verification["mismatches"])
+        counts = tally(result.verification)
         row = (
             time.time(), result.dataset.get("source") or "", data_hash, result.question, result.model, result.agent,
-            result.status, len(verification["checked"]) - wrong, wrong, result.usage.get("input_tokens"),
+            result.status, counts.passed, counts.mismatched, result.usage.get("input_tokens"),
             result.usage.get("output_tokens"), result.usage.get("duration_s"), result.narrative,
             json.dumps([e.to_dict() for e in events], ensure_ascii=False), self.owner, _measure(result),
         )  # fmt: skip

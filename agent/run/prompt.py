@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.resources
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import yaml
@@ -172,6 +173,17 @@ class ParsedTask:
     windows: tuple[str, str] | None = None
     other_metrics: list[str] = field(default_factory=list)
     change_log: bool = False
+
+
+TASK_PREFIX = (
+    "New task:"  # how smolagents opens each task (the first question, then each follow-up) in memory
+)
+
+
+def task_positions(texts: Sequence[tuple[str, str]]) -> list[int]:
+    """Where the tasks of a conversation of (role, text) messages start, in order: the first question's task,
+    then each follow-up's. The built-in models read the schema from the first and the question from the last."""
+    return [i for i, (role, text) in enumerate(texts) if role == "user" and text.startswith(TASK_PREFIX)]
 
 
 def parse_task(task: str) -> ParsedTask | None:

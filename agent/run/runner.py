@@ -1,4 +1,8 @@
-"""Runs a code agent on a loaded file and turns everything it does into the event stream (`agent.run.events`)."""
+"""Runs an agent on a loaded file and turns everything it does into the event stream (`agent.run.events`).
+
+The runner knows no concrete model: it reads what a model declares (`agent.models.build.DescribedModel`) and
+builds the agent its kind's registry entry names (`agent.settings.AGENT_KINDS`).
+"""
 
 from __future__ import annotations
 
@@ -13,16 +17,14 @@ from typing import Any
 
 from rich.console import Console
 from smolagents import CodeAgent, Tool, ToolCallingAgent
-from smolagents.agents import ActionStep, FinalAnswerStep, PlanningStep
+from smolagents.agents import ActionStep, FinalAnswerStep, MultiStepAgent, PlanningStep
 from smolagents.memory import ToolCall
-from smolagents.models import Model
+from smolagents.models import ChatMessage, Model
 from smolagents.monitoring import LogLevel
 from smolagents.utils import AgentMaxStepsError
 
-from agent.models.build import describe_model_error, secrets_of
-from agent.models.builtin_analyst import BUILTIN_LABEL, BuiltinAnalyst
+from agent.models.build import check_answers, describe_model_error, model_label, secrets_of, usage_estimated
 from agent.models.builtin_change_log import BuiltinChangeLogReader
-from agent.models.builtin_tool_caller import BUILTIN_TOOL_CALLER_LABEL, BuiltinToolCaller
 from agent.run import events as ev
 from agent.run.change_log_agent import (
     CHANGE_LOG_AGENT_NAME,
@@ -32,19 +34,17 @@ from agent.run.change_log_agent import (
 )
 from agent.run.prompt import DEFAULT_QUESTION, TaskSpec, build_task, code_agent_prompt_templates
 from agent.sandbox import worker_pool
-from agent.sandbox.figures import FigureCollector, title_of
+from agent.sandbox.figures import FigureCollector, install_show_capture, title_of
 from agent.sandbox.interpreter import AUTHORIZED_IMPORTS, local_executor
-from agent.sandbox.process import DEFAULT_STEP_TIMEOUT_S, ProcessExecutor
+from agent.sandbox.process import ProcessExecutor
+from agent.settings import DEFAULT_AGENT_KIND, DEFAULT_STEP_TIMEOUT_S, agent_kind
 from tools.analysis import analyze, find_focus, focus_slices, jsonable, named_metric
 from tools.bound_tools import bound_tools
 from tools.change_log import ChangeLog, match_events
 from tools.kpi_tools import KPI_TOOLS
 from tools.loading import Dataset
+from tools.tool_spec import KpiTool
 from tools.verification import ClaimCheck, final_answer_check, verify
-
-# A tool-calling agent makes one call per step (totals, each dimension, slices, chart, answer): a 3-dimension file
-# needs 7 steps where the code agent needs 2. Its default leaves room for that, as in the published comparison.
-DEFAULT_MAX_STEPS = {"code": 6, "tool-calling": 12}
 
 
 @dataclass
@@ -57,12 +57,12 @@ class RunRequest:
         metric: The metric to explain; default the ratio's numerator or the file's first metric.
         ratio: "NUMERATOR/DENOMINATOR" for a rate metric such as orders/users.
         by: The dimensions to analyse; default all of the file's.
-        max_steps: The agent's step limit; None for the agent kind's default (`DEFAULT_MAX_STEPS`).
+        max_steps: The agent's step limit; None for the agent kind's default (`agent.settings.AGENT_KINDS`).
         executor: "process" (a killable worker process, the default) or "local" (in this process; for tools that
             cannot be sent to a worker).
         step_timeout: Seconds a step's code may run (process executor) before it is stopped.
-        agent: "code" (a CodeAgent writing Python, the default) or "tool-calling" (a ToolCallingAgent making JSON
-            tool calls, for comparison).
+        agent: An agent kind of `agent.settings.AGENT_KINDS`: "code" (a CodeAgent writing Python, the default) or
+            "tool-calling" (a ToolCallingAgent making JSON tool calls, for comparison).
     """
 
     dataset: Dataset
@@ -74,23 +74,44 @@ class RunRequest:
     tools: list[Tool] = field(default_factory=lambda: list(KPI_TOOLS))
     executor: str = "process"
     step_timeout: float = DEFAULT_STEP_TIMEOUT_S
-    agent: str = "code"
+    agent: str = DEFAULT_AGENT_KIND
     events: ChangeLog | None = (
         None  # the change log beside the metrics: the analyst asks a managed agent about it
     )
     planning_interval: int | None = None  # smolagents planning steps, every N steps (None: no planning)
 
+    def tool_specs(self) -> list[KpiTool]:
+        """The one definitions of the request's KPI tools (`tools.tool_spec`); a hand-made `Tool` has none."""
+        return [
+            spec for spec in (getattr(tool, "spec", None) for tool in self.tools) if isinstance(spec, KpiTool)
+        ]
 
-AGENT_KINDS = ("code", "tool-calling")
 
+class RecordingModel(Model):
+    """The agent's view of the caller's model: every call is passed on, and the text of the last reply is kept.
 
-def model_label(model: Model) -> str:
-    """How a model is named to users: the built-in analysts say what they are."""
-    if isinstance(model, BuiltinAnalyst):
-        return BUILTIN_LABEL
-    if isinstance(model, BuiltinToolCaller):
-        return BUILTIN_TOOL_CALLER_LABEL
-    return str(getattr(model, "model_id", type(model).__name__))
+    The Thought must be shown before the code runs, but smolagents only yields the step after it ran; the caller's
+    model object is never changed.
+    """
+
+    def __init__(
+        self, inner: Model
+    ) -> None:  # Model.__init__ is not called: every other attribute is the inner's
+        self.__dict__["inner"] = inner
+        self.__dict__["last_text"] = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["inner"], name)
+
+    def generate(self, *args: Any, **kwargs: Any) -> ChatMessage:
+        message = self.inner.generate(*args, **kwargs)
+        self.__dict__["last_text"] = (
+            message.content if isinstance(message.content, str) else str(message.content)
+        )
+        return message
+
+    def parse_tool_calls(self, message: ChatMessage) -> ChatMessage:
+        return self.inner.parse_tool_calls(message)
 
 
 def _quiet_console() -> Console:
@@ -103,7 +124,7 @@ def build_code_agent(
     tools: list[Tool],
     max_steps: int,
     executor: str = "process",
-    step_timeout: float = 30.0,
+    step_timeout: float = DEFAULT_STEP_TIMEOUT_S,
     *,
     managed_agents: list | None = None,
     planning_interval: int | None = None,
@@ -184,13 +205,6 @@ def _without_noise(observation: str | None) -> str:
     return "" if text.strip() in ("", "Execution logs:") else text
 
 
-def _usage_estimated(model: Model) -> bool:
-    """Whether the last step's tokens were counted here rather than reported by a provider."""
-    return isinstance(model, (BuiltinAnalyst, BuiltinToolCaller)) or bool(
-        getattr(model, "last_usage_estimated", False)
-    )
-
-
 def answer_text(value: Any) -> str:
     """The narrative of a final answer: itself if text, else its summary field, else its JSON."""
     if isinstance(value, str):
@@ -205,6 +219,67 @@ def answer_text(value: Any) -> str:
         return str(value)
 
 
+@dataclass
+class PreparedAgent:
+    """One run's agent, as an agent kind's builder (`agent.settings.AgentKind.build`) makes it.
+
+    Attributes:
+        agent: The smolagents agent, with the data in its executor or bound to its tools.
+        sandbox_note: A sentence when the agent's code or tools run less confined than they should.
+        managed: What the change-log agent did inside the analyst's steps, when the run has a change log.
+    """
+
+    agent: MultiStepAgent
+    sandbox_note: str | None
+    managed: ManagedStepRecorder | None = None
+
+
+def _change_log_agents(request: RunRequest, model: Model) -> tuple[list | None, ManagedStepRecorder | None]:
+    """The change-log agent, as the analyst's managed agent, when an events file came with the run. A rule-based
+    model gets the built-in change-log reader; an LLM reads the change log itself, with the same tools."""
+    if request.events is None:
+        return None, None
+    recorder = ManagedStepRecorder()
+    inner = getattr(model, "inner", model)  # the caller's model, not the analyst's recording view of it
+    reader = BuiltinChangeLogReader() if getattr(inner, "rule_based", False) else inner
+    agent = build_change_log_agent(
+        reader, request.events, recorder, planning_interval=request.planning_interval
+    )
+    return [agent], recorder
+
+
+def prepare_code_agent(request: RunRequest, model: Model, drawn: list[dict[str, Any]]) -> PreparedAgent:
+    """The code agent for one run: `df` (and `daily` for a time series) in its executor's variables."""
+    max_steps = request.max_steps or agent_kind("code").default_max_steps
+    managed, recorder = _change_log_agents(request, model)
+    agent = build_code_agent(model, request.tools, max_steps, request.executor, request.step_timeout,
+                             managed_agents=managed, planning_interval=request.planning_interval)  # fmt: skip
+    # `df` goes into the executor's variables, not into the task text (additional_args would paste str(df)).
+    agent.state["df"] = request.dataset.frame.copy()
+    if request.dataset.daily is not None:  # a time series: every date's totals, for when (not only where)
+        agent.state["daily"] = request.dataset.daily.copy()
+    return PreparedAgent(agent, _sandbox_warning(agent.python_executor), recorder)
+
+
+def prepare_tool_calling_agent(
+    request: RunRequest, model: Model, drawn: list[dict[str, Any]]
+) -> PreparedAgent:
+    """The tool-calling agent for one run: its tools bound to the table; charts they draw go to `drawn`."""
+    max_steps = request.max_steps or agent_kind("tool-calling").default_max_steps
+    # The tools run in a worker (same limits as the code agent's code) unless the local executor was asked for.
+    worker = ProcessExecutor(step_timeout=request.step_timeout) if request.executor == "process" else None
+    if worker is not None:
+        worker.send_variables({"df": request.dataset.frame})
+    remote = worker.call_tool if worker is not None else None
+    tools = bound_tools(request.dataset.frame.copy(), drawn, remote, specs=request.tool_specs())
+    managed, recorder = _change_log_agents(request, model)
+    agent = build_tool_calling_agent(model, tools, max_steps, managed_agents=managed,
+                                     planning_interval=request.planning_interval)  # fmt: skip
+    if worker is not None:
+        agent.cleanup = worker.cleanup  # type: ignore[method-assign]
+    return PreparedAgent(agent, _sandbox_warning(worker), recorder)
+
+
 def run_events(
     request: RunRequest,
     model: Model | None = None,
@@ -212,51 +287,34 @@ def run_events(
     stop: threading.Event | None = None,
     follow_ups: Iterable[str] = (),
 ) -> Iterator[ev.Event]:
-    """Runs the code agent and yields every event of the run as it happens.
+    """Runs the agent of the request's kind and yields every event of the run as it happens.
 
     Args:
         request: What to analyse.
-        model: The smolagents model (None: the built-in analyst of the agent kind).
+        model: The smolagents model (None: the built-in analyst of the agent kind, `agent.settings`).
         stop: Set it to end the run after the current step.
         follow_ups: Further questions, asked in order once the first turn is over, each in the same agent memory
             (smolagents `reset=False`): a `TurnStarted` event, then that turn's steps, answer, verification and
             `RunFinished`. It may block (a page waiting for the next question); the worker lives until it ends.
 
     Raises:
+        ValueError: An unknown agent kind, or a model that declares it answers another kind.
         DataError: Before the first event, when the request does not fit the file (unknown metric or ratio).
     """
-    if request.agent not in AGENT_KINDS:
-        raise ValueError(f"agent must be one of {AGENT_KINDS}, not {request.agent!r}")
+    kind = agent_kind(request.agent)
+    specs = request.tool_specs()  # their facts join the analysis, so verification knows every tool's figures
     dataset = request.dataset
-    max_steps = request.max_steps or DEFAULT_MAX_STEPS[request.agent]
+    max_steps = request.max_steps or kind.default_max_steps
+    model = kind.make_builtin_model() if model is None else model
+    check_answers(model, kind.name)
     drawn: list[dict[str, Any]] = []
-    recorder = ManagedStepRecorder() if request.events is not None else None
     # The agent comes first: its worker process needs half a second to import pandas, and starts it while the
-    # engine analyses the file.
-    if request.agent == "tool-calling":
-        model = model if model is not None and not isinstance(model, BuiltinAnalyst) else BuiltinToolCaller()
-        # The tools run in a worker (same limits as the code agent's code) unless the local executor was asked for.
-        worker = ProcessExecutor(step_timeout=request.step_timeout) if request.executor == "process" else None
-        if worker is not None:
-            worker.send_variables({"df": dataset.frame})
-        tools = bound_tools(dataset.frame.copy(), drawn, worker.call_tool if worker is not None else None)
-        managed = _change_log_agents(request, model, recorder)
-        agent = build_tool_calling_agent(model, tools, max_steps, managed_agents=managed,
-                                         planning_interval=request.planning_interval)  # fmt: skip
-        if worker is not None:
-            agent.cleanup = worker.cleanup  # type: ignore[method-assign]
-    else:
-        model = model if model is not None and not isinstance(model, BuiltinToolCaller) else BuiltinAnalyst()
-        worker = None
-        managed = _change_log_agents(request, model, recorder)
-        agent = build_code_agent(model, request.tools, max_steps, request.executor, request.step_timeout,
-                                 managed_agents=managed, planning_interval=request.planning_interval)  # fmt: skip
-        # `df` goes into the executor's variables, not into the task text (additional_args would paste str(df)).
-        agent.state["df"] = dataset.frame.copy()
-        if dataset.daily is not None:  # a time series: every date's totals, for when (not only where)
-            agent.state["daily"] = dataset.daily.copy()
+    # engine analyses the file. The agent talks to our recording wrapper, never to the caller's model itself.
+    recorder = RecordingModel(model)
+    prepared = kind.builder()(request, recorder, drawn)
+    agent = prepared.agent
     try:
-        analysis = analyze(dataset, metric=request.metric, ratio=request.ratio, by=request.by)
+        analysis = analyze(dataset, metric=request.metric, ratio=request.ratio, by=request.by, tools=specs)
     except BaseException:
         if hasattr(agent, "cleanup"):
             agent.cleanup()
@@ -270,7 +328,7 @@ def run_events(
             **request.events.to_json(),
             **match_events(request.events, analysis, dataset.windows),
         }
-    checked = _with_focus(analysis, dataset, request.question.strip())
+    checked = _with_focus(analysis, dataset, request.question.strip(), specs)
     check = final_answer_check(checked)
     agent.final_answer_checks = [check]
     ratio = analysis["ratio"]
@@ -289,40 +347,25 @@ def run_events(
                         dataset=dataset.describe())  # fmt: skip
     for message in dataset.warnings + (request.events.warnings if request.events is not None else []):
         yield ev.DataWarning(message)
-    sandbox_note = _sandbox_warning(worker if request.agent == "tool-calling" else agent.python_executor)
-    if sandbox_note:
-        yield ev.DataWarning(sandbox_note)
+    if prepared.sandbox_note:
+        yield ev.DataWarning(prepared.sandbox_note)
     yield ev.AnalysisReady(analysis)
     try:
-        for event in _drive(agent, model, task, max_steps, checked, stop, drawn, recorder=recorder):
+        for event in _drive(agent, recorder, task, max_steps, checked, stop, drawn, managed=prepared.managed):
             yield redact(event, secrets) if secrets else event
         for turn, question in enumerate(follow_ups, start=2):
             if stop is not None and stop.is_set():
                 break
             # The follow-up's answer is checked against the engine's figures plus those of the segments it names.
-            checked = _with_focus(analysis, dataset, question)
+            checked = _with_focus(analysis, dataset, question, specs)
             agent.final_answer_checks = [final_answer_check(checked)]
             yield ev.TurnStarted(turn, question, question)
-            for event in _drive(agent, model, question, max_steps, checked, stop, drawn, reset=False,
-                                recorder=recorder):  # fmt: skip
+            for event in _drive(agent, recorder, question, max_steps, checked, stop, drawn, reset=False,
+                                managed=prepared.managed):  # fmt: skip
                 yield redact(event, secrets) if secrets else event
     finally:
         if hasattr(agent, "cleanup"):
             agent.cleanup()  # stops the worker process, even when the consumer abandons the stream
-
-
-def _change_log_agents(
-    request: RunRequest, model: Model, recorder: ManagedStepRecorder | None
-) -> list | None:
-    """The change-log agent, as the analyst's managed agent, when an events file came with the run. The built-in
-    analysts get the built-in change-log reader; an LLM reads the change log itself, with the same tools."""
-    if request.events is None or recorder is None:
-        return None
-    builtin = isinstance(model, (BuiltinAnalyst, BuiltinToolCaller))
-    reader = BuiltinChangeLogReader() if builtin else model
-    return [
-        build_change_log_agent(reader, request.events, recorder, planning_interval=request.planning_interval)
-    ]
 
 
 def _sandbox_warning(executor: Any) -> str | None:
@@ -334,12 +377,14 @@ def _sandbox_warning(executor: Any) -> str | None:
     return "The agent's code runs in this process (--executor local), outside the sandbox."
 
 
-def _with_focus(analysis: dict[str, Any], dataset: Dataset, question: str) -> dict[str, Any]:
+def _with_focus(
+    analysis: dict[str, Any], dataset: Dataset, question: str, specs: Sequence[KpiTool] = ()
+) -> dict[str, Any]:
     """What an answer to this question is checked against: the analysis of the metric it names (another metric of
     the file, or the run's), plus the slices of the segments it names (Germany × Android and its breakdown)."""
     named = named_metric(question, dataset) if question else None
     if named and named != analysis["metric"] and named not in (analysis.get("ratio") or {}).values():
-        analysis = analyze(dataset, metric=named, by=analysis["dimensions"])
+        analysis = analyze(dataset, metric=named, by=analysis["dimensions"], tools=specs)
     focus = find_focus(question, dataset, analysis["dimensions"]) if question else {}
     if not focus:
         return analysis
@@ -358,142 +403,202 @@ def redact(event: ev.Event, secrets: list[str]) -> ev.Event:
     return dataclasses.replace(event, **changes) if changes else event
 
 
+def internal_error(error: BaseException) -> str:
+    """The run's error when our own code failed (not the model's or the provider's)."""
+    return (
+        f"KPI Narrator failed while following the agent (a bug here, not the model's fault): "
+        f"{type(error).__name__}: {error}"
+    )
+
+
+class _Translator:
+    """Turns what smolagents yields into events. This is our code: a failure here is reported as ours."""
+
+    def __init__(
+        self,
+        agent: MultiStepAgent,
+        model: RecordingModel,
+        max_steps: int,
+        stop: threading.Event | None,
+        drawn: list[dict[str, Any]],
+        figures: FigureCollector | None,
+        managed: ManagedStepRecorder | None = None,
+    ) -> None:
+        self.agent, self.model, self.max_steps, self.stop = agent, model, max_steps, stop
+        self.drawn, self.figures, self.managed = drawn, figures, managed
+        self.usage: dict[str, Any] = {"steps": 0, "input_tokens": 0, "output_tokens": 0, "duration_s": 0.0,
+                                      "tokens_estimated": False}  # fmt: skip
+        if managed is not None:  # the change-log agent's share, also counted in the totals
+            self.usage.update(managed_steps=0, managed_input_tokens=0, managed_output_tokens=0)
+        self.emitted_steps: set[int] = set()
+        self.shown_code: set[int] = set()
+        self.final_value: Any = None
+        self.has_final = False
+        self.current = 1
+        self.chart_index = 0
+
+    def events(self, item: Any) -> list[ev.Event]:
+        """The events of one item of the agent's stream (a tool call, a finished step, the final answer)."""
+        if isinstance(item, ToolCall):
+            return self._tool_call(item)
+        if isinstance(item, PlanningStep):
+            return self._plan(item)
+        if isinstance(item, ActionStep):
+            return self._step(item)
+        if isinstance(item, FinalAnswerStep):
+            self.final_value, self.has_final = item.output, True
+        return []
+
+    def _tool_call(self, item: ToolCall) -> list[ev.Event]:
+        last_text = self.model.last_text
+        if item.name == "python_interpreter":
+            thought, code = _split_thought(last_text, item.arguments), str(item.arguments)
+        else:  # a JSON tool call: the model's text is the thought, the call is the "code"
+            thought, code = (last_text or "").strip(), _render_call(item.name, item.arguments)
+        found: list[ev.Event] = [] if self.current in self.shown_code else [ev.Thought(self.current, thought)]
+        found.append(ev.Code(self.current, code))
+        self.shown_code.add(self.current)
+        return found
+
+    def _plan(self, item: PlanningStep) -> list[ev.Event]:
+        tokens = item.token_usage
+        if tokens is not None:
+            self.usage["input_tokens"] += tokens.input_tokens
+            self.usage["output_tokens"] += tokens.output_tokens
+        return [ev.Plan(self.current, item.plan, tokens.input_tokens if tokens else None,
+                        tokens.output_tokens if tokens else None)]  # fmt: skip
+
+    def _managed_steps(self, step: int) -> list[ev.Event]:
+        # The managed agent ran inside this step (its code called it): its steps nest under the step's number.
+        found: list[ev.Event] = []
+        for record in self.managed.take() if self.managed is not None else []:
+            if record["kind"] == "action":
+                self.usage["managed_steps"] += 1
+            for key in ("input_tokens", "output_tokens"):
+                self.usage[key] += record[key] or 0
+                self.usage[f"managed_{key}"] += record[key] or 0
+            found.append(ev.ManagedStep(step=step, agent=CHANGE_LOG_AGENT_NAME, **record))
+        return found
+
+    def _step(self, item: ActionStep) -> list[ev.Event]:
+        if item.step_number in self.emitted_steps:  # smolagents yields the last step twice at max_steps
+            return []
+        self.emitted_steps.add(item.step_number)
+        step = item.step_number
+        found: list[ev.Event] = []
+        if step not in self.shown_code and item.model_output:  # the output could not be parsed into code
+            found.append(ev.Thought(step, _split_thought(item.model_output, None)))
+        found.extend(self._managed_steps(step))
+        observation = _without_noise(item.observations)
+        if observation:
+            found.append(ev.Observation(step, observation))
+        if item.error is not None:
+            found.append(ev.StepError(step, str(item.error)))
+        for figure in _new_figures(self.agent, self.figures, self.drawn):
+            found.append(ev.Chart(step, self.chart_index, title_of(figure), figure))
+            self.chart_index += 1
+        tokens = item.token_usage
+        estimated = usage_estimated(self.model.inner)
+        self.usage["tokens_estimated"] = self.usage["tokens_estimated"] or estimated
+        self.usage["steps"] += 1
+        if tokens is not None:
+            self.usage["input_tokens"] += tokens.input_tokens
+            self.usage["output_tokens"] += tokens.output_tokens
+        found.append(ev.StepFinished(step, tokens.input_tokens if tokens else None,
+                                     tokens.output_tokens if tokens else None, round(item.timing.duration or 0.0, 4),
+                                     tokens_estimated=estimated))  # fmt: skip
+        if (
+            not item.is_final_answer
+            and step < self.max_steps
+            and not (self.stop is not None and self.stop.is_set())
+        ):
+            self.current = step + 1
+            found.append(ev.StepStarted(self.current))
+        return found
+
+    def finish(self) -> str:
+        """The status of a stream that ended by itself: "max_steps" when the step limit ended it."""
+        last = self.agent.memory.steps[-1] if self.agent.memory.steps else None
+        if not isinstance(getattr(last, "error", None), AgentMaxStepsError):
+            return "success"
+        if last.token_usage is not None:
+            self.usage["input_tokens"] += last.token_usage.input_tokens
+            self.usage["output_tokens"] += last.token_usage.output_tokens
+        return "max_steps"
+
+    def failed_step(self) -> int | None:
+        """The step a model failure belongs to: one that ended without code, else none."""
+        if self.emitted_steps and max(self.emitted_steps) not in self.shown_code:
+            return max(self.emitted_steps)
+        return None
+
+
 def _drive(
-    agent: CodeAgent | ToolCallingAgent,
-    model: Model,
+    agent: MultiStepAgent,
+    model: RecordingModel,
     task: str,
     max_steps: int,
     analysis: dict,
     stop: threading.Event | None,
     drawn: list[dict[str, Any]],
     reset: bool = True,
-    recorder: ManagedStepRecorder | None = None,
+    managed: ManagedStepRecorder | None = None,
 ) -> Iterator[ev.Event]:
-    """Iterates the agent's stream and translates it into events (`reset=False`: a follow-up in the same memory)."""
-    last_output: dict[str, Any] = {}
-    original_generate = model.generate
+    """Iterates the agent's stream and translates it into events (`reset=False`: a follow-up in the same memory).
 
-    def recording_generate(*args, **kwargs):
-        # The Thought must be shown before the code runs; smolagents only yields the step after it ran.
-        message = original_generate(*args, **kwargs)
-        last_output["text"] = message.content if isinstance(message.content, str) else str(message.content)
-        return message
-
-    model.generate = recording_generate  # type: ignore[method-assign]
+    Two kinds of failure are kept apart: the agent loop's (the model or its provider: "the model failed") and the
+    translation's (our own code: an internal error, said as such).
+    """
     executor = getattr(agent, "python_executor", None)
+    figures = None
     # Only the in-process executor needs plotly's show() capture (importing plotly's renderers costs 0.3 s).
-    figures = FigureCollector() if executor is not None and not hasattr(executor, "take_figures") else None
+    if executor is not None and not hasattr(executor, "take_figures"):
+        install_show_capture()
+        figures = FigureCollector()
+    translator = _Translator(agent, model, max_steps, stop, drawn, figures, managed)
     started = time.perf_counter()
-    usage = {"steps": 0, "input_tokens": 0, "output_tokens": 0, "duration_s": 0.0, "tokens_estimated": False}
-    if recorder is not None:  # the change-log agent's share, also counted in the totals
-        usage.update(managed_steps=0, managed_input_tokens=0, managed_output_tokens=0)
-
-    def managed_events(step: int) -> Iterator[ev.Event]:
-        # The managed agent ran inside this step (its code called it): its steps nest under the step's number.
-        for record in recorder.take() if recorder is not None else []:
-            if record["kind"] == "action":
-                usage["managed_steps"] += 1
-            for key in ("input_tokens", "output_tokens"):
-                usage[key] += record[key] or 0
-                usage[f"managed_{key}"] += record[key] or 0
-            yield ev.ManagedStep(step=step, agent=CHANGE_LOG_AGENT_NAME, **record)
-
-    emitted_steps: set[int] = set()
-    shown_code: set[int] = set()
-    final_value: Any = None
-    has_final = False
     status, run_error = "success", None
-    current = 1
-    chart_index = 0
-    yield ev.StepStarted(current)
+    yield ev.StepStarted(translator.current)
+    stream = agent.run(task, stream=True, reset=reset, max_steps=max_steps)
     try:
-        for item in agent.run(task, stream=True, reset=reset, max_steps=max_steps):
-            if isinstance(item, ToolCall):
-                if item.name == "python_interpreter":
-                    thought, code = (
-                        _split_thought(last_output.get("text"), item.arguments),
-                        str(item.arguments),
-                    )
-                else:  # a JSON tool call: the model's text is the thought, the call is the "code"
-                    thought, code = (
-                        (last_output.get("text") or "").strip(),
-                        _render_call(item.name, item.arguments),
-                    )
-                if current not in shown_code:
-                    yield ev.Thought(current, thought)
-                yield ev.Code(current, code)
-                shown_code.add(current)
-            elif isinstance(item, PlanningStep):
-                plan_usage = item.token_usage
-                if plan_usage is not None:
-                    usage["input_tokens"] += plan_usage.input_tokens
-                    usage["output_tokens"] += plan_usage.output_tokens
-                yield ev.Plan(current, item.plan, plan_usage.input_tokens if plan_usage else None,
-                              plan_usage.output_tokens if plan_usage else None)  # fmt: skip
-            elif isinstance(item, ActionStep):
-                if item.step_number in emitted_steps:  # smolagents yields the last step twice at max_steps
-                    continue
-                emitted_steps.add(item.step_number)
-                step = item.step_number
-                if step not in shown_code and item.model_output:  # the output could not be parsed into code
-                    yield ev.Thought(step, _split_thought(item.model_output, None))
-                yield from managed_events(step)
-                observation = _without_noise(item.observations)
-                if observation:
-                    yield ev.Observation(step, observation)
-                if item.error is not None:
-                    yield ev.StepError(step, str(item.error))
-                for figure in _new_figures(agent, figures, drawn):
-                    yield ev.Chart(step, chart_index, title_of(figure), figure)
-                    chart_index += 1
-                tokens = item.token_usage
-                estimated = _usage_estimated(model)
-                usage["tokens_estimated"] = usage["tokens_estimated"] or estimated
-                usage["steps"] += 1
-                if tokens is not None:
-                    usage["input_tokens"] += tokens.input_tokens
-                    usage["output_tokens"] += tokens.output_tokens
-                yield ev.StepFinished(
-                    step,
-                    tokens.input_tokens if tokens else None,
-                    tokens.output_tokens if tokens else None,
-                    round(item.timing.duration or 0.0, 4),
-                    tokens_estimated=estimated,
-                )
-                if not item.is_final_answer and step < max_steps and not (stop is not None and stop.is_set()):
-                    current = step + 1
-                    yield ev.StepStarted(current)
-            elif isinstance(item, FinalAnswerStep):
-                final_value, has_final = item.output, True
+        while True:
+            try:
+                item = next(stream)
+            except StopIteration:
+                break
+            except Exception as error:  # the model or provider failed; keep every step made so far
+                interrupted = stop is not None and stop.is_set()
+                status = "stopped" if interrupted else "error"
+                run_error = "Stopped by the user." if interrupted else describe_model_error(
+                    error, str(model.model_id), getattr(model, "api_base", None)
+                )  # fmt: skip
+                if not interrupted:
+                    # A model that failed mid-step leaves that step without code: the error belongs to it.
+                    yield ev.StepError(translator.failed_step(), run_error)
+                break
+            try:
+                found = translator.events(item)
+            except Exception as error:  # our bug, not the model's: said so, and the run ends here
+                status, run_error = "error", internal_error(error)
+                yield ev.StepError(translator.current, run_error)
+                break
+            yield from found
             # The consumer ran while we were suspended at a yield: a stop it asked for must land before the
             # agent starts another step (smolagents checks the switch at the top of each step).
             if stop is not None and stop.is_set():
                 agent.interrupt()
-        last = agent.memory.steps[-1] if agent.memory.steps else None
-        if isinstance(getattr(last, "error", None), AgentMaxStepsError):
-            status = "max_steps"
-            if last.token_usage is not None:
-                usage["input_tokens"] += last.token_usage.input_tokens
-                usage["output_tokens"] += last.token_usage.output_tokens
-    except Exception as error:  # the model or provider failed; keep every step made so far
-        interrupted = stop is not None and stop.is_set()
-        status = "stopped" if interrupted else "error"
-        run_error = (
-            "Stopped by the user."
-            if interrupted
-            else describe_model_error(error, str(model.model_id), getattr(model, "api_base", None))
-        )
-        if not interrupted:
-            # A model that failed mid-step leaves that step without code: the error belongs to it.
-            failed_step = (
-                max(emitted_steps) if emitted_steps and max(emitted_steps) not in shown_code else None
-            )
-            yield ev.StepError(failed_step, run_error)
+        if status == "success":
+            try:
+                status = translator.finish()
+            except Exception as error:  # ours as well
+                status, run_error = "error", internal_error(error)
     finally:
-        model.generate = original_generate  # type: ignore[method-assign]
+        stream.close()
 
+    usage = translator.usage
     usage["duration_s"] = round(time.perf_counter() - started, 4)
-    if has_final:
+    if translator.has_final:
+        final_value = translator.final_value
         value = jsonable(final_value) if not isinstance(final_value, str) else final_value
         yield ev.FinalAnswer(answer_text(final_value), value)
         check = next((c for c in agent.final_answer_checks if isinstance(c, ClaimCheck)), None)

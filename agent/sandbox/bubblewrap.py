@@ -23,7 +23,8 @@ import sysconfig
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from agent.settings import ENVIRONMENT_DEFAULTS, PROJECT_ROOT
+
 SANDBOX_ROOT = "/app"  # where the project's packages appear inside
 SCRATCH = "/scratch"
 SCRATCH_BYTES = 512 * 1024**2
@@ -124,7 +125,7 @@ def environment() -> dict[str, str]:
         "PYTHONNOUSERSITE": "1",
         "PYTHONHASHSEED": "0",
         "MPLCONFIGDIR": "/tmp",
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        **ENVIRONMENT_DEFAULTS,
     }
 
 

@@ -10,8 +10,12 @@ _RENDERER = "kpi_narrator_capture"
 _shown = threading.local()
 
 
-def _install_show_capture() -> None:
-    """Makes `fig.show()` hand the figure to the current run instead of opening a browser."""
+def install_show_capture() -> None:
+    """Makes `fig.show()` hand the figure to the current run instead of opening a browser.
+
+    It sets plotly's default renderer for the whole process, so it is called by whoever runs the agent's code (the
+    worker, the in-process executor), never at import. Idempotent.
+    """
     import plotly.io as pio
     from plotly.io._base_renderers import ExternalRenderer
 
@@ -44,7 +48,7 @@ class FigureCollector:
     """Finds figures that are new since the last look, in the order the code made them."""
 
     def __init__(self) -> None:
-        _install_show_capture()
+        # `fig.show()` reaches the collector only after `install_show_capture()`.
         # Keeping the objects (not only their ids) stops Python from reusing an id for a new figure.
         self._seen: dict[int, Any] = {}
         _shown.figures = []

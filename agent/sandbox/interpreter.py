@@ -41,8 +41,6 @@ def _strict_evaluate_name(
     raise InterpreterError(f"The variable `{name.id}` is not defined.{hint}")
 
 
-lpe.evaluate_name = _strict_evaluate_name
-
 # Modules under the allowed packages that load pickles, native code or templates, or start programs.
 BLOCKED_MODULES = (
     "numpy.ctypeslib", "numpy.lib.format", "numpy.lib.npyio", "numpy.lib._npyio_impl", "numpy.lib._format_impl",
@@ -196,13 +194,18 @@ _numpy_load = None
 
 
 def install_guards() -> None:
-    """Puts the extra checks into smolagents' interpreter (once per process)."""
+    """Puts the extra checks and the strict name lookup into smolagents' interpreter (once per process).
+
+    They change smolagents' module for the whole process, so they are installed by whoever makes an executor
+    (`local_executor`), never at import. Idempotent.
+    """
     global _numpy_load
     if lpe.check_safer_result is _guarded_check_safer_result:
         return
     import numpy as np
     import pandas as pd
 
+    lpe.evaluate_name = _strict_evaluate_name
     lpe.check_safer_result = _guarded_check_safer_result
     lpe.check_import_authorized = _guarded_check_import_authorized
     lpe.evaluate_call = _guarded_evaluate_call

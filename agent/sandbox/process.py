@@ -33,8 +33,8 @@ from smolagents.tools import Tool
 from agent.sandbox import protocol, worker_pool
 from agent.sandbox.protocol import ProtocolError
 from agent.sandbox.worker_pool import DEFAULT_MEMORY_BYTES
+from agent.settings import DEFAULT_STEP_TIMEOUT_S, PROJECT_ROOT
 
-DEFAULT_STEP_TIMEOUT_S = 30.0
 _START_TIMEOUT_S = 60.0
 _SEND_TIMEOUT_S = 120.0
 MAX_FILE_BYTES = 1024**3  # one file the worker writes (its scratch tmpfs is capped as a whole too)
@@ -131,7 +131,7 @@ def readable_paths() -> list[str]:
     """What the worker may read besides its scratch folder: the runtime, system libraries, its two packages."""
     from agent.sandbox import bubblewrap
 
-    root = Path(__file__).resolve().parents[2]
+    root = PROJECT_ROOT
     devices = ["/dev/null", "/dev/zero", "/dev/urandom"]
     packages = [str(root / "agent"), str(root / "tools")]
     return [*bubblewrap._python_paths(), *bubblewrap._library_paths(), *packages, *devices]
@@ -209,11 +209,12 @@ def _worker_main(fd: int, memory_bytes: int, scratch: str) -> None:
     # that floods them (from native code, say) fills nothing. Opened before Landlock forbids writing there.
     sink = os.open(os.devnull, os.O_WRONLY)
     confine(memory_bytes, scratch)
-    from agent.sandbox.figures import FigureCollector
+    from agent.sandbox.figures import FigureCollector, install_show_capture
     from agent.sandbox.interpreter import local_executor
 
     sock = socket.socket(fileno=fd)
     executor = local_executor()
+    install_show_capture()
     figures = FigureCollector()
     drawn: list[dict] = []  # charts drawn by bound tools (tool-calling agent)
     protocol.send_json(sock, {"kind": "ready", "id": None})

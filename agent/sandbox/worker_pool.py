@@ -22,10 +22,10 @@ import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import BinaryIO
 
 from agent.sandbox import bubblewrap
+from agent.settings import ENVIRONMENT_DEFAULTS, PROJECT_ROOT
 
 DEFAULT_MEMORY_BYTES = 4 * 1024**3
 # Environment variables a plain (not bubblewrapped) worker keeps: what the interpreter needs, nothing secret.
@@ -67,10 +67,10 @@ _launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpi-worker-lau
 
 
 def _plain_environment(scratch: str) -> dict[str, str]:
-    root = str(Path(__file__).resolve().parents[2])
+    root = str(PROJECT_ROOT)
     env = {name: os.environ[name] for name in _PLAIN_ENV_KEEP if name in os.environ}
     env.update(HOME=scratch, TMPDIR=scratch, PYTHONPATH=root, PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1",
-               LITELLM_LOCAL_MODEL_COST_MAP="True")  # fmt: skip
+               **ENVIRONMENT_DEFAULTS)  # fmt: skip
     return env
 
 
