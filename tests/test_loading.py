@@ -405,3 +405,12 @@ def test_ten_thousand_columns_load_quietly(write_file, recwarn):
     dataset = load_dataset(write_file("wide.csv", text))
     assert len(dataset.metrics) == 2500 and dataset.dimensions == ["country"]
     assert not [w for w in recwarn if "fragmented" in str(w.message)]
+
+
+def test_mean_text_length_of_a_categorical_column_counts_every_row():
+    from tools.loading import _mean_text_length
+
+    values = ["a" * 100, "bb", None, "bb", "bb"]
+    plain = pd.Series(values, dtype=object)
+    categorical = pd.Series(values, dtype="category")  # measured on its distinct values, weighted by rows
+    assert _mean_text_length(categorical) == _mean_text_length(plain) == pytest.approx((100 + 2 * 3) / 4)
