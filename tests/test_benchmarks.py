@@ -254,3 +254,30 @@ def test_page_latency_benchmark_times_a_run_on_the_sample(tmp_path, request):
     (row,) = page_latency([None], tmp_path, repeats=1, log=lambda line: None, browser=browser)
     assert "error" not in row, row
     assert 0 < row["first_step_s"] <= row["summary_s"] and row["exceptions"] == 0
+
+
+def test_the_ratios_section_fails_on_wrong_answers_never_on_its_ratios():
+    from benchmarks.report import ratios_table
+
+    ratios = {
+        "startup": {"ours_s": 9.0, "floor_s": 1.0, "ratio": 9.0, "status": "success"},
+        "million": {"rows": 1_000_000, "ours_s": 9.0, "floor_s": 1.0, "ratio": 9.0, "status": "error: boom",
+                    "segments": 1_000_000, "sent_mb": 19.2, "csv_mb": 37.7, "encode_s": 0.05, "decode_s": 0.01},
+        "verification": [{"segments": 100, "facts": 954}, {"segments": 1_000_000, "facts": 954}],
+        "queue": {"visitors": 16, "slots": 2, "most_running": 2, "told_within_s": 0.01, "right": 15,
+                  "all_right": False},
+    }  # fmt: skip
+    assert correctness_failures({"ratios": ratios}) == [
+        "ratios: the million CLI run ended error: boom",
+        "ratios: 15/16 queued runs got the right answer",
+    ]
+    table = ratios_table(ratios)
+    assert "**9.00×**" in table and "954 / 954 facts" in table and "**1.00×** facts" in table
+    assert "15/16 right" in table and "19.2 MB sent" in table
+
+
+def test_verification_scaling_counts_the_same_facts_at_every_size():
+    from benchmarks.ratios import verification_scaling
+
+    rows = verification_scaling((150, 5_000), log=lambda *_: None)
+    assert rows[0]["facts"] == rows[1]["facts"] > 0 and all(row["verified"] == 3 for row in rows)

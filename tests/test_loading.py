@@ -424,3 +424,12 @@ def test_a_new_file_format_is_one_entry_of_the_registry(write_file, monkeypatch)
     assert loading.FILE_FORMATS["parquet"].matches(b"PAR1....", ".bin")
     with pytest.raises(DataError, match=r"old Excel \(\.xls\) files are not supported"):
         load_dataset(write_file("old.bin", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100))
+
+
+def test_mean_text_length_of_a_categorical_column_counts_every_row():
+    from tools.loading import _mean_text_length
+
+    values = ["a" * 100, "bb", None, "bb", "bb"]
+    plain = pd.Series(values, dtype=object)
+    categorical = pd.Series(values, dtype="category")  # measured on its distinct values, weighted by rows
+    assert _mean_text_length(categorical) == _mean_text_length(plain) == pytest.approx((100 + 2 * 3) / 4)

@@ -200,3 +200,45 @@ def test_the_operator_sets_the_queue_and_cache_limits():
         parse_settings({"max_runs": "two"}, "secrets.toml")
     with pytest.raises(SettingsError, match=r"secrets\.toml: serving\.file_cache_mb"):
         parse_settings({"file_cache_mb": -1}, "secrets.toml")
+
+
+# ---- in a browser: several visitors at once, one slot ---------------------------------------------------------------
+def test_visitors_clicking_together_see_a_step_or_their_place_and_each_gets_their_result(tmp_path):
+    """Three browser contexts (three visitors) on a server that runs one run at a time."""
+    import time
+    from pathlib import Path
+
+    from benchmarks.streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_app
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    settings = tmp_path / "settings.toml"
+    settings.write_text("[serving]\nmax_runs = 1\n")
+    env = {"KPI_NARRATOR_SETTINGS": str(settings), "KPI_NARRATOR_HISTORY": str(tmp_path / "history.sqlite")}
+    with (
+        streamlit_app(tmp_path / "streamlit.log", env=env) as url,
+        playwright_sync.sync_playwright() as driver,
+    ):
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pages = []
+        for _ in range(3):
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.goto(url)
+            page.get_by_text("revenue_by_country.tsv · wide layout · 6 rows").wait_for(timeout=120_000)
+            pages.append(page)
+        for page in pages:
+            page.get_by_role("button", name="Run", exact=True).click()
+        told = []
+        for page in pages:  # each one: its first step, or its place in the queue
+            clicked = time.monotonic()
+            page.get_by_text("Step 1 ·").or_(page.get_by_text("ahead of you")).first.wait_for(timeout=120_000)
+            told.append(time.monotonic() - clicked)
+        for page in pages:
+            page.get_by_text("Revenue fell 7.67%").first.wait_for(timeout=180_000)
+            page.get_by_text("20 claims: 20 verified.").wait_for(timeout=60_000)
+            assert page.locator('[data-testid="stException"]').count() == 0
+        browser.close()
+    print(
+        f"\nqueue in the browser: step or place shown {', '.join(f'{s:.2f}' for s in told)} s after the clicks"
+    )

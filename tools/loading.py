@@ -1318,7 +1318,7 @@ def _usable_dimensions(
             ignored[column] = "one value in every row"
         elif rows >= 20 and distinct >= 0.9 * rows and (words & _ID_WORDS or _looks_like_ids(values)):
             ignored[column] = "an id (a different value in almost every row)"
-        elif rows >= 20 and values.dropna().astype(str).str.len().mean() > 60:
+        elif rows >= 20 and _mean_text_length(values) > 60:
             ignored[column] = "free text"
         else:
             kept.append(column)
@@ -1328,6 +1328,19 @@ def _usable_dimensions(
         described = "; ".join(f"{c} ({why})" for c, why in ignored.items())
         warnings.append(f"Not used as dimensions: {described}. Choose them as dimensions to use them anyway.")
     return kept, ignored
+
+
+def _mean_text_length(values: pd.Series) -> float:
+    """The mean length of the values as text (missing ones left out), like `values.dropna().astype(str).str.len()
+    .mean()`; a categorical column is measured on its distinct values (1M rows as text took 0.3 s a column)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        codes = codes[codes >= 0]
+        if not len(codes):
+            return float("nan")
+        lengths = values.cat.categories.astype(str).str.len().to_numpy(dtype="float64")
+        return float(lengths[codes].mean())
+    return values.dropna().astype(str).str.len().mean()
 
 
 def _looks_like_ids(values: pd.Series) -> bool:
