@@ -366,3 +366,26 @@ def test_page_uploaded_events_and_a_bad_events_file():
     _finish(app)
     summary = next(m.value for m in app.markdown if "Why (from the change log)" in m.value)
     assert "Android app crash on start on 2026-11-23 (incident)" in summary
+
+
+# --------------------------------------------------------------------------------------------------------------
+# History and reports
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_history_replays_managed_steps_and_reports_list_the_events(tmp_path):
+    from agent.output import export
+    from agent.output.history import RunHistory
+
+    events, result = _run(HOSTILE.replace("Ignore", "<script>alert(1)</script> Ignore"))
+    history = RunHistory(tmp_path / "h.sqlite")
+    run_id = history.save(events)
+    replayed = history.result(run_id)
+    assert replayed.to_json()["steps"] == result.to_json()["steps"]  # nested managed steps survive
+    assert replayed.to_json()["causes"] == result.to_json()["causes"]
+    assert history.list()[0]["measure"].endswith("change log events.csv")
+    markdown = export.report_markdown(replayed)
+    assert "Change log \\(events.csv\\): causes" in markdown and "| E2 |" in markdown
+    assert "Events that are not causes" in markdown and "outside the window" in markdown
+    page = export.report_html(replayed)
+    assert "Payment provider outage" in page and "<script>alert" not in page and "&lt;script&gt;" in page
