@@ -198,7 +198,9 @@ def test_change_log_cases_with_and_without_events(tmp_path):
     decoys, says 'no known event' when nothing matches, and the change-log agent's cost shows in the table."""
     from benchmarks.change_log import EVENT_CASES, change_log_table, run_event_case
 
-    rows = [run_event_case(case, tmp_path / case.name, ModelChoice(), on) for case in EVENT_CASES for on in (0, 1)]
+    rows = [
+        run_event_case(case, tmp_path / case.name, ModelChoice(), on) for case in EVENT_CASES for on in (0, 1)
+    ]
     assert all(row["success"] for row in rows), [row["problems"] for row in rows]
     with_events = [row for row in rows if row["events"]]
     assert all(row["managed_steps"] == 3 and row["steps"] == 3 for row in with_events)

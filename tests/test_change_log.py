@@ -465,3 +465,21 @@ def test_llm_citing_a_decoy_event_is_sent_back_with_the_reason():
     assert result.status == "success" and "Payment provider outage" in result.narrative
     assert "concerns country=Germany, which this sentence does not name" in result.steps[1]["error"]
     assert "concerns country=Germany" in json.dumps(server.requests[-1]["body"]["messages"])
+
+
+def test_managed_steps_arrive_while_the_managed_agent_is_still_working():
+    """Live: the change-log agent's first step reaches the stream while its next model call is still pending."""
+    from agent.run import events as ev
+    from agent.run.runner import RunRequest, run_events
+    from tests.openai_server import ScriptedChatServer
+    from tests.test_models import llm
+
+    dataset, log = _pair()
+    slow = [MANAGED[0], {**MANAGED[1], "delay": 3}, MANAGED[2]]
+    with ScriptedChatServer([{"content": ASK}, *slow, _final(GOOD)]) as server:
+        seen = None
+        for event in run_events(RunRequest(dataset, events=log), llm(server)):
+            if isinstance(event, ev.ManagedStep) and event.kind == "action" and seen is None:
+                seen = len(server.requests), event.step
+    # The first managed step came while request 3 (the managed agent's second call) was still being answered.
+    assert seen == (3, 1)

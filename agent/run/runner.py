@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -325,6 +326,51 @@ def _change_log_agents(
     ]
 
 
+def _lockstep(
+    stream: Iterator[Any], recorder: ManagedStepRecorder, poll_s: float = 0.1
+) -> Iterator[tuple[bool, Any]]:
+    """The agent's stream read in a worker thread, one item at a time: (True, item) for each item, and (False,
+    None) whenever the managed agent finished a step while the analyst's step is still running.
+
+    Lockstep: the agent thread waits until the consumer asks for the next item, as when iterating directly, so a
+    stop asked while an event is handled still lands before the next step. Errors of the stream are raised here.
+    """
+    items: queue.Queue = queue.Queue()
+    resume, abandoned = threading.Event(), threading.Event()
+
+    def pump() -> None:
+        try:
+            for item in stream:
+                items.put((True, item))
+                resume.wait()
+                resume.clear()
+                if abandoned.is_set():  # the consumer went away: end the agent's stream here
+                    stream.close()  # type: ignore[attr-defined]
+                    break
+            items.put((None, None))
+        except BaseException as error:  # handed to the consumer, which raises it where the loop would have
+            items.put((False, error))
+
+    threading.Thread(target=pump, daemon=True, name="agent-stream").start()
+    try:
+        while True:
+            try:
+                kind, value = items.get(timeout=poll_s)
+            except queue.Empty:
+                if recorder.pending():
+                    yield False, None
+                continue
+            if kind is None:
+                return
+            if kind is False:
+                raise value
+            yield True, value
+            resume.set()
+    finally:
+        abandoned.set()
+        resume.set()
+
+
 def _sandbox_warning(executor: Any) -> str | None:
     """A sentence when the agent's code is less confined than it should be (no bubblewrap, or in-process)."""
     if isinstance(executor, ProcessExecutor):
@@ -407,7 +453,14 @@ def _drive(
     chart_index = 0
     yield ev.StepStarted(current)
     try:
-        for item in agent.run(task, stream=True, reset=reset, max_steps=max_steps):
+        stream = agent.run(task, stream=True, reset=reset, max_steps=max_steps)
+        # With a change-log agent, its steps happen inside one of the analyst's steps: the stream is read in a
+        # thread, in lockstep, so they can be shown as they finish rather than when the calling step ends.
+        items = _lockstep(stream, recorder) if recorder is not None else ((True, i) for i in stream)
+        for is_item, item in items:
+            if not is_item:
+                yield from managed_events(current)
+                continue
             if isinstance(item, ToolCall):
                 if item.name == "python_interpreter":
                     thought, code = (
