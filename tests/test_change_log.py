@@ -483,3 +483,16 @@ def test_managed_steps_arrive_while_the_managed_agent_is_still_working():
                 seen = len(server.requests), event.step
     # The first managed step came while request 3 (the managed agent's second call) was still being answered.
     assert seen == (3, 1)
+
+
+def test_builtin_tool_calling_analyst_calls_the_change_log_agent_as_a_tool():
+    from agent.run import events as ev
+
+    events, result = _run(agent="tool-calling")
+    calls = [e.code for e in events if isinstance(e, ev.Code)]
+    asked = next(c for c in calls if c.startswith("change_log("))
+    assert "(country=France; customer=new customers) between 2026-11-09 and 2026-11-15" in asked
+    assert "France × new customers (-54.92%): Payment provider outage: card checkout failing on 2026-11-09 " \
+           "(incident)." in result.narrative  # fmt: skip
+    assert "Checkout redesign" not in result.narrative and result.usage["managed_steps"] == 3
+    assert not result.verification["mismatches"]
