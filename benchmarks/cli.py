@@ -136,9 +136,12 @@ def _run_section(section: str, args: argparse.Namespace, settings: dict[str, Any
         if args.model or args.api_base:
             choices.append(ModelChoice(args.model or "openai/local", api_base=args.api_base,
                                        api_key_env=args.api_key_env))  # fmt: skip
+        from benchmarks.change_log import change_log_suite
+
         with tempfile.TemporaryDirectory() as folder:
             cases = agent_suite(Path(folder), choices)
-        return {"cases": cases, "summary": suite_summary(cases)}
+            change_log = change_log_suite(Path(folder) / "change_log", choices)
+        return {"cases": cases, "summary": suite_summary(cases), "change_log": change_log}
     if section == "page":
         from benchmarks.page import page_latency
 
@@ -189,6 +192,11 @@ def correctness_failures(result: dict[str, Any]) -> list[str]:
         if row["model"] == "builtin" and not row["success"]:
             failures.append(
                 f"agents: built-in {row['agent']} failed {row['case']}: {'; '.join(row['problems'])}"
+            )
+    for row in agents.get("change_log") or []:
+        if row["model"] == "builtin" and not row["success"]:
+            failures.append(
+                f"agents: built-in change-log case {row['case']} failed: {'; '.join(row['problems'])}"
             )
     for row in result.get("page") or []:
         if isinstance(row, dict) and (row.get("error") or row.get("exceptions")):

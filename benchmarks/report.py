@@ -193,6 +193,11 @@ def markdown_report(result: dict[str, Any]) -> str:
                   f"**Agent task suite** ({len({r['case'] for r in result['agents']['cases']})} cases with planted "
                   "answers; means per case):",
                   agent_summary_table(result["agents"]["summary"]), agent_cases_table(result["agents"]["cases"])]  # fmt: skip
+        if result["agents"].get("change_log"):
+            from benchmarks.change_log import change_log_table
+
+            parts += ["**Change-log cases** (code agent, each run without and with its events file; the change-log "
+                      "agent's steps and tokens are part of the totals):", change_log_table(result["agents"]["change_log"])]  # fmt: skip
     if result.get("page"):
         parts += [
             "**Page latency** (headless Chromium, built-in analyst, median):",

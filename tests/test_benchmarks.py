@@ -281,3 +281,22 @@ def test_verification_scaling_counts_the_same_facts_at_every_size():
 
     rows = verification_scaling((150, 5_000), log=lambda *_: None)
     assert rows[0]["facts"] == rows[1]["facts"] > 0 and all(row["verified"] == 3 for row in rows)
+
+
+def test_change_log_cases_with_and_without_events(tmp_path):
+    """Each change-log case runs without and with its events: the built-in analyst cites the planted event, not the
+    decoys, says 'no known event' when nothing matches, and the change-log agent's cost shows in the table."""
+    from benchmarks.change_log import EVENT_CASES, change_log_table, run_event_case
+
+    rows = [
+        run_event_case(case, tmp_path / case.name, ModelChoice(), on) for case in EVENT_CASES for on in (0, 1)
+    ]
+    assert all(row["success"] for row in rows), [row["problems"] for row in rows]
+    with_events = [row for row in rows if row["events"]]
+    assert all(row["managed_steps"] == 3 and row["steps"] == 3 for row in with_events)
+    assert all(row["steps"] == 2 and not row.get("managed_steps") for row in rows if not row["events"])
+    table = change_log_table(rows)
+    assert "| change_log_outage | builtin | 2 / 3 |" in table and table.count("| yes |") == 3
+    # A wrong answer is caught: the same check on a case whose log is swapped for the decoys only.
+    broken = EVENT_CASES[0].__class__(**{**EVENT_CASES[0].__dict__, "events": EVENT_CASES[2].events})
+    assert not run_event_case(broken, tmp_path / "broken", ModelChoice(), True)["success"]

@@ -264,3 +264,47 @@ def test_a_daily_table_compares_weeks_and_says_when(server, page, tmp_path):
     page.get_by_text("When: the drop is spread over the later window").first.wait_for(timeout=30_000)
     no_exceptions(page)
     page.screenshot(path=str(ARTIFACTS / "daily-windows.png"), full_page=True)
+
+
+def test_events_upload_nested_change_log_steps_live_and_cited_events(server, page, tmp_path):
+    """An events file uploaded beside a sample; an LLM (the scripted server) asks the change-log agent in step 1;
+    its nested steps are on the page while step 2 still waits on the model; the summary cites the event."""
+    from tests.openai_server import ScriptedChatServer
+
+    events = tmp_path / "changes.csv"
+    events.write_text("date,description,kind,scope\n2026-11-22,Android app crash on start,incident,"
+                      "country=Germany; platform=Android\n2026-11-22,Spring sale ended,campaign,country=Italy\n")  # fmt: skip
+    ask = ("Thought: Ask the change log.\n<code>\nanswer = change_log(task='What changed for Germany × Android "
+           "(country=Germany; platform=Android) between 2026-11-22 and 2026-11-28?')\nprint(answer)\n</code>")  # fmt: skip
+    managed = [
+        {"content": "The window.", "tool_calls": [{"name": "events_in_window", "arguments": {
+            "start": "2026-11-22", "end": "2026-11-28", "scope": "country=Germany; platform=Android"}}]},
+        {"content": "", "tool_calls": [{"name": "final_answer", "arguments": {"answer": "E1 matches."}}]},
+    ]  # fmt: skip
+    summary = ("**Revenue fell 1.49%**.\n\n- Germany × Android: Android app crash on start on 2026-11-22 "
+               "(incident).")  # fmt: skip
+    final = {"content": f"Thought: Write it.\n<code>\nfinal_answer({summary!r})\n</code>", "delay": 5}
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    with ScriptedChatServer([{"content": ask}, *managed, final]) as llm:
+        page.goto(server)
+        page.get_by_role("combobox", name="Sample file").click()
+        page.get_by_role("option", name="daily_revenue.csv").click()
+        page.get_by_text("No change log").wait_for(timeout=30_000)
+        page.locator('input[type="file"]').set_input_files(str(events))
+        page.get_by_text("changes.csv: 2 events").wait_for(timeout=30_000)
+        page.get_by_role("combobox", name="Model").click()
+        page.get_by_role("option", name="Other LiteLLM model…").click()
+        page.get_by_role("textbox", name="LiteLLM model id").fill("openai/test-model")
+        page.get_by_role("textbox", name="API base (optional)").fill(llm.url)
+        page.get_by_role("textbox", name="API base (optional)").press("Enter")
+        page.get_by_role("button", name="Run", exact=True).click()
+        # Live: step 2 waits 5 s on the model while step 1's nested change-log steps are already shown.
+        page.get_by_text("Step 2 ·").first.wait_for(timeout=60_000)
+        page.get_by_text("↳ change_log · step 1").first.wait_for(timeout=10_000)
+        page.get_by_text("events_in_window(start='2026-11-22'").first.wait_for(timeout=10_000)
+        assert page.get_by_text("Android app crash on start on 2026-11-22").count() == 0  # no summary yet
+        page.screenshot(path=str(ARTIFACTS / "change-log-mid-run.png"))
+        page.get_by_text("Android app crash on start on 2026-11-22 (incident)").first.wait_for(timeout=60_000)
+        no_exceptions(page)
+        page.screenshot(path=str(ARTIFACTS / "change-log-summary.png"), full_page=True)
+    assert "events_in_window" in str(llm.requests[1]["body"]["tools"])

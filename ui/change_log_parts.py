@@ -26,9 +26,10 @@ def choose_events(dataset: Dataset, samples_folder) -> ChangeLog | None:
     A file that cannot be used shows the loader's message (naming the file and what to do) and the run goes on
     without it; rows left out are said in a warning.
     """
-    with st.expander(
-        "Change log (optional): why, not only where", expanded=dataset.source in SAMPLES_WITH_EVENTS
-    ):
+    # A bordered box, not an expander: an expander keeps the open/closed state of its first drawing, and what was
+    # loaded (or why not) must be in sight once a file is dropped.
+    with st.container(border=True):
+        st.markdown("**Change log** (optional): why, not only where")
         upload = st.file_uploader(
             "Events file", type=EVENT_TYPES, key="events_upload",
             help="CSV, TSV or Excel: one event per row with a date (or start and end), a description, and "

@@ -397,6 +397,9 @@ def known_labels(analysis: dict[str, Any], dataset: dict[str, Any] | None = None
     names.update(str(ratio.get(key)) for key in ("numerator", "denominator") if ratio.get(key))
     for dimension, part in (ratio.get("by_dimension") or {}).items():
         names.update(str(row.get(dimension)) for row in part.get("by_segment") or [])
+    for event in (analysis.get("change_log") or {}).get("events") or []:  # a cited event's text is data too
+        names.add(str(event.get("description")))
+        names.update(str(value) for value in (event.get("scope") or {}).values())
     dataset = dataset or {}
     names.update(str(n) for n in [dataset.get("source"), *(dataset.get("metrics") or [])] if n)
     return names

@@ -8,6 +8,8 @@ fields; the description, last on its line, is only ever copied as text.
 
 from __future__ import annotations
 
+import re
+
 CHANGE_LOG_PHASE = "changelog"
 
 
@@ -99,3 +101,34 @@ def mix_tracking_caveat_code() -> list[str]:
         "    caveats.append(f\"Check tracking: the change is volume shifting between {effects['dimension']} segments \"",
         "                   'with no rate change of note; rule out a logging or tracking change first.')",
     ]
+
+
+_EVENT_LINE = re.compile(
+    r"^- (E\d+) \| ([0-9.-]+) \| (\w+) \| (.*?) \| (scope|narrower|tracking) \| (.*)$", re.MULTILINE
+)
+
+
+def change_log_question(segment: str, scope: dict, windows: tuple[str, str] | None) -> str:
+    """The question to the change-log agent about one driving slice (the tool-calling analyst's form of it)."""
+    parts = "; ".join(f"{key}={value}" for key, value in scope.items())
+    if not windows:
+        return f"What changed for {segment} ({parts})? List tracking or data changes too."
+    earlier, later = (w.split("..") for w in windows)
+    return (f"What changed for {segment} ({parts}) between {later[0]} and {later[-1]}? List tracking or data "
+            f"changes between {earlier[0]} and {later[-1]} too.")  # fmt: skip
+
+
+def why_lines(report: str, segment: str, pct: float | None) -> tuple[list[str], list[str]]:
+    """The "Why" lines and the tracking caveats for one driver, from the change-log agent's line-per-event answer
+    (the same text the code analyst writes from it)."""
+    found = _EVENT_LINE.findall(report)
+    pct_text = "" if pct is None else f" ({pct:+.2f}%)"
+    causes = [m for m in found if m[4] != "tracking" and m[2] != "tracking"]
+    lines = [
+        f"- {segment}{pct_text}: {m[5]} on {m[1]} ({'event' if m[2] == 'unspecified' else m[2]})."
+        for m in causes
+    ]
+    lines = lines or [f"- {segment}{pct_text}: no known event in the change log."]
+    caveats = [f"Check tracking: {m[5]} on {m[1]} (tracking) changed how data is recorded in the compared range; "
+               "rule it out before acting." for m in found if m[4] == "tracking"]  # fmt: skip
+    return lines, caveats

@@ -19,6 +19,7 @@ from smolagents.models import (
 )
 from smolagents.monitoring import TokenUsage
 
+from agent.models.analyst_change_log import change_log_question, why_lines
 from agent.models.builtin_analyst import MAX_STEPS_REQUEST, message_text
 from agent.models.tokens import count_tokens, preload
 from agent.run.prompt import ParsedTask, parse_task, task_positions
@@ -37,9 +38,28 @@ def _plan(task: ParsedTask) -> list[tuple[str, dict]]:
     if task.ratio and task.dimensions:
         calls.append(("rate_mix_effects", {"numerator": task.ratio[0], "denominator": task.ratio[1],
                                            "dimension": task.dimensions[0]}))  # fmt: skip
+    if task.change_log and task.dimensions:
+        calls.append(
+            ("change_log", {})
+        )  # the question is written from the top_slices answer (`_ask_change_log`)
     if task.dimensions:
         calls.append(("change_chart", {"metric": task.metric, "dimension": task.dimensions[0]}))
     return calls
+
+
+def _ask_change_log(task: ParsedTask, observations: list[str]) -> dict:
+    """The managed change-log agent's question about the leading slice the tools returned."""
+    found = [_json(o) for o in observations]
+    slices = next((f for f in found if isinstance(f, list) and f and "label" in f[0]), None)
+    lead = slices[0] if slices else None
+    if lead is None:
+        return {"task": "What changed? List tracking or data changes too."}
+    # The tool answers with the slice as its label, `country=France × customer=new customers`.
+    scope = lead.get("slice") if isinstance(lead.get("slice"), dict) else None
+    if scope is None:
+        parts = [p.split("=", 1) for p in str(lead.get("label", "")).split(" × ")]
+        scope = {k.strip(): v.strip() for k, v in (p for p in parts if len(p) == 2)}
+    return {"task": change_log_question(str(lead.get("segment")), scope, task.windows)}
 
 
 def _observations(messages) -> list[str]:
@@ -97,6 +117,12 @@ def _narrative(task: ParsedTask, observations: list[str]) -> str:
                 else f", {row['contribution_pct']:.2f}% of the change"
             )
             lines.append(f"- {row[dimension]}: {amount(row['abs_change'], True)} ({row_pct}){share}")
+    report = next((o for o in observations if "Possible causes" in o), None)
+    if report is not None and slices:
+        why, caveats = why_lines(report, str(slices[0].get("segment")), slices[0].get("pct_change"))
+        lines += ["", "Why (from the change log):", *why]
+        if caveats:
+            lines += ["", "Caveats:", *(f"- {c}" for c in caveats)]
     return "\n".join(lines)
 
 
@@ -146,6 +172,8 @@ class BuiltinToolCaller(Model):
             done = len(observations)
             if done < len(plan):
                 name, arguments = plan[done]
+                if name == "change_log":
+                    arguments = _ask_change_log(task, observations)
                 content, call = f"Next I call {name} to get {re.sub('_', ' ', name)}.", (name, arguments)
             else:
                 content = "I have every figure I need; I write the answer from the tool outputs."

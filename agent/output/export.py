@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from agent.output.change_log_report import change_log_html, change_log_markdown
 from agent.run.result import RunResult
 from tools import engine
 from tools.labels import escape_markdown, safe_figure
@@ -165,6 +166,7 @@ def report_markdown(result: RunResult) -> str:
     for number, turn in enumerate(result.turns, start=1):  # follow-up questions, each with its checked answer
         lines += [f"## Follow-up {number}: {escape_markdown(turn.question)}", "", _summary(turn), "",
                   _verification_line(turn), ""]  # fmt: skip
+    lines += change_log_markdown(result, _markdown_table, escape_markdown)  # causes cited, caveats, the rest
     for name, frame in display_tables_of(result).items():
         lines += [f"## {escape_markdown(name.replace('_', ' '))}", "", _markdown_table(frame), ""]
         note = omitted_note(result, name)
@@ -264,6 +266,7 @@ def report_html(result: RunResult) -> str:
         f"<p>Model: {html.escape(result.model)} · agent: {html.escape(result.agent)}</p>"
         + _claims_html(result)
         + "".join(_turn_html(number, turn) for number, turn in enumerate(result.turns, start=1))
+        + change_log_html(result)
         + "".join(charts)
         + "".join(tables)
         + "</body></html>"

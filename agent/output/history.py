@@ -64,6 +64,8 @@ def _measure(result) -> str:
         text += f" · scenario {data['scenario']}"
     if data.get("windows"):
         text += " · " + " vs ".join(data["windows"])
+    if analysis.get("change_log"):
+        text += f" · change log {analysis['change_log'].get('source')}"
     return text
 
 

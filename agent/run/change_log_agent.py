@@ -168,6 +168,11 @@ class ManagedStepRecorder:
                                 "error": None, "input_tokens": None, "output_tokens": None, "duration_s": 0.0,
                                 "call_index": self.calls})  # fmt: skip
 
+    def pending(self) -> bool:
+        """Whether steps are waiting to be taken."""
+        with self._lock:
+            return bool(self._steps)
+
     def take(self) -> list[dict[str, Any]]:
         """The steps recorded since the last call, in order."""
         with self._lock:

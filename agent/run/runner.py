@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -368,6 +369,60 @@ def run_events(
             agent.cleanup()  # stops the worker process, even when the consumer abandons the stream
 
 
+def _direct(stream: Iterator[Any]) -> Iterator[tuple[bool, Any]]:
+    """The agent's stream as `_lockstep` gives it, read here: (True, item) for each item."""
+    try:
+        for item in stream:
+            yield True, item
+    finally:
+        stream.close()  # type: ignore[attr-defined]
+
+
+def _lockstep(
+    stream: Iterator[Any], recorder: ManagedStepRecorder, poll_s: float = 0.1
+) -> Iterator[tuple[bool, Any]]:
+    """The agent's stream read in a worker thread, one item at a time: (True, item) for each item, and (False,
+    None) whenever the managed agent finished a step while the analyst's step is still running.
+
+    Lockstep: the agent thread waits until the consumer asks for the next item, as when iterating directly, so a
+    stop asked while an event is handled still lands before the next step. Errors of the stream are raised here.
+    """
+    items: queue.Queue = queue.Queue()
+    resume, abandoned = threading.Event(), threading.Event()
+
+    def pump() -> None:
+        try:
+            for item in stream:
+                items.put((True, item))
+                resume.wait()
+                resume.clear()
+                if abandoned.is_set():  # the consumer went away: end the agent's stream here
+                    stream.close()  # type: ignore[attr-defined]
+                    break
+            items.put((None, None))
+        except BaseException as error:  # handed to the consumer, which raises it where the loop would have
+            items.put((False, error))
+
+    threading.Thread(target=pump, daemon=True, name="agent-stream").start()
+    try:
+        while True:
+            try:
+                kind, value = items.get(timeout=poll_s)
+            except queue.Empty:
+                if recorder.pending():
+                    yield False, None
+                continue
+            if kind is None:
+                return
+            if kind is False:
+                raise value
+            yield True, value
+            resume.set()
+    finally:
+        abandoned.set()
+        resume.set()
+
+
 def _sandbox_warning(executor: Any) -> str | None:
     """A sentence when the agent's code is less confined than it should be (no bubblewrap, or in-process)."""
     if isinstance(executor, ProcessExecutor):
@@ -468,8 +523,8 @@ class _Translator:
         return [ev.Plan(self.current, item.plan, tokens.input_tokens if tokens else None,
                         tokens.output_tokens if tokens else None)]  # fmt: skip
 
-    def _managed_steps(self, step: int) -> list[ev.Event]:
-        # The managed agent ran inside this step (its code called it): its steps nest under the step's number.
+    def managed_steps(self, step: int) -> list[ev.Event]:
+        """The managed agent's steps finished since last asked, nested under the analyst's step that called it."""
         found: list[ev.Event] = []
         for record in self.managed.take() if self.managed is not None else []:
             if record["kind"] == "action":
@@ -488,7 +543,7 @@ class _Translator:
         found: list[ev.Event] = []
         if step not in self.shown_code and item.model_output:  # the output could not be parsed into code
             found.append(ev.Thought(step, _split_thought(item.model_output, None)))
-        found.extend(self._managed_steps(step))
+        found.extend(self.managed_steps(step))
         observation = _without_noise(item.observations)
         if observation:
             found.append(ev.Observation(step, observation))
@@ -560,10 +615,13 @@ def _drive(
     status, run_error = "success", None
     yield ev.StepStarted(translator.current)
     stream = agent.run(task, stream=True, reset=reset, max_steps=max_steps)
+    # With a change-log agent, its steps happen inside one of the analyst's steps: the stream is read in a thread,
+    # in lockstep, so they can be shown as they finish rather than when the calling step ends.
+    items = _lockstep(stream, managed) if managed is not None else _direct(stream)
     try:
         while True:
             try:
-                item = next(stream)
+                is_item, item = next(items)
             except StopIteration:
                 break
             except Exception as error:  # the model or provider failed; keep every step made so far
@@ -577,7 +635,7 @@ def _drive(
                     yield ev.StepError(translator.failed_step(), run_error)
                 break
             try:
-                found = translator.events(item)
+                found = translator.events(item) if is_item else translator.managed_steps(translator.current)
             except Exception as error:  # our bug, not the model's: said so, and the run ends here
                 status, run_error = "error", internal_error(error)
                 yield ev.StepError(translator.current, run_error)
@@ -593,7 +651,7 @@ def _drive(
             except Exception as error:  # ours as well
                 status, run_error = "error", internal_error(error)
     finally:
-        stream.close()
+        items.close()  # ends the agent's stream (lockstep: from its own thread)
 
     usage = translator.usage
     usage["duration_s"] = round(time.perf_counter() - started, 4)
