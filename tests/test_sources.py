@@ -183,6 +183,8 @@ def test_errors_name_the_column_and_what_to_do(tmp_path):
         loaded.dimensions == load_dataset(tmp_path / "zips.parquet").dimensions
     )  # as the file loader chooses
     assert "zip" in open_and_load(str(tmp_path / "zips.parquet"), by=["country", "zip"]).dimensions
+    with pytest.raises(DataError, match="a table or a query applies to a database"):
+        open_and_load(str(tmp_path / "ids.parquet"), query="SELECT * FROM source")
     with pytest.raises(DataError, match="no file matches"):
         open_and_load(str(tmp_path / "none-*.parquet"))
 
