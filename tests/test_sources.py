@@ -161,6 +161,15 @@ def test_duckdb_database_table_query_and_refusals(tmp_path):
         assert connection.execute("SELECT count(*) FROM sales").fetchone()[0] == 400
 
 
+def test_duckdb_timeout_interrupts_a_long_query(tmp_path):
+    path = tmp_path / "empty.duckdb"
+    duckdb.connect(str(path)).close()
+    endless = ("SELECT CAST(range % 7 AS VARCHAR) AS country, range AS revenue_before, range AS revenue_after "
+               "FROM range(10000000000000)")  # fmt: skip
+    with pytest.raises(DataError, match=r"ran past the 0.5 s limit and was cancelled"):
+        open_and_load(f"duckdb://{path}", query=endless, timeout_s=0.5)
+
+
 def test_errors_name_the_column_and_what_to_do(tmp_path):
     frame = wide_frame(4)
     frame["order_id"] = [f"A{i:08d}" for i in range(len(frame))]  # an id per row: no summary groups by it
