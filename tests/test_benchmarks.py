@@ -300,3 +300,35 @@ def test_change_log_cases_with_and_without_events(tmp_path):
     # A wrong answer is caught: the same check on a case whose log is swapped for the decoys only.
     broken = EVENT_CASES[0].__class__(**{**EVENT_CASES[0].__dict__, "events": EVENT_CASES[2].events})
     assert not run_event_case(broken, tmp_path / "broken", ModelChoice(), True)["success"]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Data where it lives (benchmarks/sources.py)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_benchmark_rows_find_the_planted_slice_and_fail_on_a_miss(tmp_path):
+    from benchmarks.sources import failures, local_file, report
+
+    row = local_file(tmp_path, 20_000, repeats=1, log=lambda *_: None)
+    assert row["found_planted"] and row["rows"] == 20_000
+    assert row["pandas_ratio"] > 0 and row["duckdb_ratio"] > 0
+    assert failures({"local": row}) == []
+    assert failures({"local": {**row, "found_planted": False}}) == [
+        "sources local: the planted slice is not first"
+    ]
+    assert failures({"postgres": {"error": "no server"}}) == ["sources postgres: no server"]
+    assert "as ratios to a bare DuckDB GROUP BY" in report({"local": row})[0]
+
+
+@pytest.mark.slow
+def test_quick_benchmark_section_runs_and_reports(tmp_path, capsys):
+    out = tmp_path / "result.json"
+    code = main(["--only", "sources", "--quick", "--out", str(out), "--data", str(tmp_path / "data")])
+    result = json.loads(out.read_text())
+    assert code == 0, result["failures"]
+    big, local = result["sources"]["big"], result["sources"]["local"]
+    assert big["found_planted"] and big["duckdb"]["rows"] == 500_000 and big["duckdb"]["peak_rss_mb"] > 0
+    assert local["found_planted"] and local["rows"] == 100_000
+    assert result["sources"]["postgres"]["found_planted"]
+    assert "**Data where it lives**" in out.with_suffix(".md").read_text()

@@ -161,6 +161,15 @@ def test_duckdb_database_table_query_and_refusals(tmp_path):
         assert connection.execute("SELECT count(*) FROM sales").fetchone()[0] == 400
 
 
+def test_duckdb_timeout_interrupts_a_long_query(tmp_path):
+    path = tmp_path / "empty.duckdb"
+    duckdb.connect(str(path)).close()
+    endless = ("SELECT CAST(range % 7 AS VARCHAR) AS country, range AS revenue_before, range AS revenue_after "
+               "FROM range(10000000000000)")  # fmt: skip
+    with pytest.raises(DataError, match=r"ran past the 0.5 s limit and was cancelled"):
+        open_and_load(f"duckdb://{path}", query=endless, timeout_s=0.5)
+
+
 def test_errors_name_the_column_and_what_to_do(tmp_path):
     frame = wide_frame(4)
     frame["order_id"] = [f"A{i:08d}" for i in range(len(frame))]  # an id per row: no summary groups by it
@@ -183,6 +192,8 @@ def test_errors_name_the_column_and_what_to_do(tmp_path):
         loaded.dimensions == load_dataset(tmp_path / "zips.parquet").dimensions
     )  # as the file loader chooses
     assert "zip" in open_and_load(str(tmp_path / "zips.parquet"), by=["country", "zip"]).dimensions
+    with pytest.raises(DataError, match="a table or a query applies to a database"):
+        open_and_load(str(tmp_path / "ids.parquet"), query="SELECT * FROM source")
     with pytest.raises(DataError, match="no file matches"):
         open_and_load(str(tmp_path / "none-*.parquet"))
 
@@ -444,37 +455,3 @@ def test_page_connects_to_postgres_and_names_bad_tables(postgres):
     app.radio(key="source").set_value("Connect").run()
     assert [e.value for e in app.error] == ["kpi.gone: there is no table 'gone'. Tables: daily, sales, sales_long, "
                                             "sales_numeric."]  # fmt: skip
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# The benchmark section
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def test_benchmark_rows_find_the_planted_slice_and_fail_on_a_miss(tmp_path):
-    from benchmarks.sources import failures, local_file, report
-
-    row = local_file(tmp_path, 20_000, repeats=1, log=lambda *_: None)
-    assert row["found_planted"] and row["rows"] == 20_000
-    assert row["pandas_ratio"] > 0 and row["duckdb_ratio"] > 0
-    assert failures({"local": row}) == []
-    assert failures({"local": {**row, "found_planted": False}}) == [
-        "sources local: the planted slice is not first"
-    ]
-    assert failures({"postgres": {"error": "no server"}}) == ["sources postgres: no server"]
-    assert "as ratios to a bare DuckDB GROUP BY" in report({"local": row})[0]
-
-
-@pytest.mark.slow
-def test_quick_benchmark_section_runs_and_reports(tmp_path, capsys):
-    from benchmarks.cli import main
-
-    out = tmp_path / "result.json"
-    code = main(["--only", "sources", "--quick", "--out", str(out), "--data", str(tmp_path / "data")])
-    result = json.loads(out.read_text())
-    assert code == 0, result["failures"]
-    big, local = result["sources"]["big"], result["sources"]["local"]
-    assert big["found_planted"] and big["duckdb"]["rows"] == 500_000 and big["duckdb"]["peak_rss_mb"] > 0
-    assert local["found_planted"] and local["rows"] == 100_000
-    assert result["sources"]["postgres"]["found_planted"] or binaries() is None
-    assert "**Data where it lives**" in out.with_suffix(".md").read_text()

@@ -270,6 +270,9 @@ def open_source(
         raise DataError("give either a table or a query, not both.", setting="table")
     shown = redact(location)
     if not (location.startswith(URL_SCHEMES) or "://" in location):
+        if table or query:
+            raise DataError(f"{shown}: a table or a query applies to a database (duckdb:///PATH, "
+                            "postgresql://...); a file or a glob is read whole.", setting="table")  # fmt: skip
         return _open_files(location, timeout_s=timeout_s, memory_limit=memory_limit)
     parts = urlsplit(location)
     options = parse_qs(parts.query)
