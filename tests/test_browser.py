@@ -26,11 +26,16 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    history = tmp_path_factory.mktemp("history") / "history.sqlite"
+def history_file(tmp_path_factory) -> Path:
+    """The served app's run history: every run of this module's tests is saved there."""
+    return tmp_path_factory.mktemp("history") / "history.sqlite"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, history_file):
     log = tmp_path_factory.mktemp("logs") / "streamlit.log"
     try:
-        with streamlit_app(log, env={"KPI_NARRATOR_HISTORY": str(history)}) as url:
+        with streamlit_app(log, env={"KPI_NARRATOR_HISTORY": str(history_file)}) as url:
             yield url
     except RuntimeError as error:
         pytest.fail(str(error))
@@ -80,15 +85,13 @@ def test_compare_page(server, page):
     page.screenshot(path=str(ARTIFACTS / "compare-page.png"), full_page=True)
 
 
-def test_history_replays_a_saved_run(server, page):
-    # Its own run first (any test order, any earlier runs): the newest saved run is the one opened by default.
-    page.set_viewport_size({"width": 1500, "height": 1100})
-    page.goto(server)
-    page.get_by_text("revenue_by_country.tsv · wide layout · 6 rows").wait_for(timeout=30_000)
-    page.get_by_role("button", name="Run", exact=True).click()
-    page.get_by_text("20 claims: 20 verified.").wait_for(timeout=60_000)
-    page.get_by_role("link", name="Run history").click()  # the same session, by the page menu
-    page.get_by_text("revenue_by_country.tsv · revenue · code agent").first.wait_for(timeout=30_000)
+def test_history_replays_a_saved_run(server, page, history_file, revenue_dataset):
+    from agent.output.history import RunHistory
+    from agent.run.runner import RunRequest, run_events
+
+    # Its own saved run (whatever ran before): the newest run is the one the page opens.
+    RunHistory(history_file).save(list(run_events(RunRequest(revenue_dataset))))
+    page.goto(f"{server}/Run_history")
     page.get_by_text("Revenue fell 7.67%").first.wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     page.get_by_role("button", name="Replay trace").click()
