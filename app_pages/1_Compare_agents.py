@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
@@ -10,6 +12,7 @@ from agent.output.comparison import comparison_rows
 from agent.run.runner import RunRequest
 from agent.run.session import BackgroundRun, prepare_next_run
 from tools.labels import escape_markdown
+from ui.live import draw_live
 from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, save_once, what_to_explain
 from ui.view_model import summary_markdown, verification_badge
 
@@ -77,13 +80,14 @@ def show_both(runs: dict[str, BackgroundRun]) -> None:
             st.subheader(f"{kind} agent")
             draw_steps(run)
             draw_charts(run, kind)
-    if all(run.finished for run in runs.values()) and st.session_state.get("compare_drawn") is not runs:
-        st.session_state["compare_drawn"] = runs
-        st.rerun()
+
+
+def all_finished(runs: dict[str, BackgroundRun]) -> bool:
+    return all(run.finished for run in runs.values())
 
 
 if runs:
-    if all(run.finished for run in runs.values()):
+    if all_finished(runs):
         for run in runs.values():
             run.poll()
             save_once(run)
@@ -93,4 +97,4 @@ if runs:
         show_summaries(runs)
         show_both(runs)
     else:
-        st.fragment(run_every=0.5)(show_both)(runs)
+        draw_live(partial(show_both, runs), runs, done=partial(all_finished, runs))

@@ -15,6 +15,7 @@ from agent.run.runner import RunRequest
 from agent.run.session import BackgroundRun, ScenarioComparison, prepare_next_run
 from agent.sandbox import worker_pool
 from tools.labels import escape_markdown
+from ui.live import draw_live
 from ui.parts import (
     choose_dataset,
     compare_all_scenarios,
@@ -23,6 +24,7 @@ from ui.parts import (
     model_settings,
     save_once,
     scenario_loader,
+    trace_and_charts,
     what_to_explain,
 )
 from ui.view_model import (
@@ -95,23 +97,15 @@ if not busy:
     prepare_next_run(agent_kind)  # while the user reads the page
 
 
-def show_trace(
-    run: BackgroundRun, key: str = "main", rerun_when_done: object = None, live: bool = True
-) -> None:
+def show_trace(run: BackgroundRun, key: str = "main") -> None:
     run.poll()
-    trace, charts = st.columns([3, 2])
+    trace, charts = trace_and_charts(key)
     with trace:
         st.subheader("Trace")
         draw_steps(run)
     with charts:
         st.subheader("Charts")
         draw_charts(run, key)
-    done = rerun_when_done or run
-    # A conversation is done with a turn before its thread ends (it waits for a follow-up): `idle`.
-    marker = (id(done), len(getattr(done.result, "turns", None) or []))
-    if live and getattr(done, "idle", done.finished) and st.session_state.get("drawn_final") != marker:
-        st.session_state["drawn_final"] = marker
-        st.rerun()  # one full rerun draws the summary and stops the ticking
 
 
 def show_turns(run: BackgroundRun, live: bool = False) -> None:
@@ -134,10 +128,6 @@ def show_turns(run: BackgroundRun, live: bool = False) -> None:
 def show_follow_up_live(run: BackgroundRun) -> None:
     run.poll()
     show_turns(run, live=True)
-    marker = (id(run), len(run.result.turns))
-    if run.idle and st.session_state.get("drawn_final") != marker:
-        st.session_state["drawn_final"] = marker
-        st.rerun()
 
 
 def show_comparison_live(comparison: ScenarioComparison) -> None:
@@ -147,7 +137,7 @@ def show_comparison_live(comparison: ScenarioComparison) -> None:
     if current:
         scenario, run = current
         st.caption(f"Running scenario {len(comparison.runs)} of {len(comparison.scenarios)}: {scenario}")
-        show_trace(run, f"scenario-{scenario}", rerun_when_done=comparison)
+        show_trace(run, f"scenario-{scenario}")
 
 
 def show_scenario_rows(comparison: ScenarioComparison) -> None:
@@ -229,9 +219,9 @@ if isinstance(run, ScenarioComparison):
             with tab:
                 save_once(scenario_run)
                 show_summary(scenario_run, key=f"scenario-{scenario}")
-                show_trace(scenario_run, key=f"scenario-{scenario}", live=False)
+                show_trace(scenario_run, key=f"scenario-{scenario}")
     else:
-        st.fragment(run_every=0.5)(show_comparison_live)(run)
+        draw_live(partial(show_comparison_live, run), run)
 elif (
     run is not None
     and getattr(run, "data_hash", None) not in (None, st.session_state.get("data_hash"))
@@ -243,11 +233,11 @@ elif (
 elif run is not None:
     run.poll()
     if not run.idle and not run.result.turns:
-        st.fragment(run_every=0.5)(show_trace)(run)
+        draw_live(partial(show_trace, run), run)
     else:
         save_once(run)
         show_summary(run)
-        show_trace(run, live=False)
+        show_trace(run)
         if run.idle:
             show_turns(run)
             if run.can_follow_up:
@@ -260,4 +250,4 @@ elif run is not None:
                     else:
                         st.rerun()
         else:  # a follow-up is running: earlier turns stay, the new one streams
-            st.fragment(run_every=0.5)(show_follow_up_live)(run)
+            draw_live(partial(show_follow_up_live, run), run)

@@ -267,3 +267,72 @@ def test_a_daily_table_compares_weeks_and_says_when(server, page, tmp_path):
     page.get_by_text("When: the drop is spread over the later window").first.wait_for(timeout=30_000)
     no_exceptions(page)
     page.screenshot(path=str(ARTIFACTS / "daily-windows.png"), full_page=True)
+
+
+def use_scripted_llm(page, url: str) -> None:
+    """Picks an LLM served by the scripted OpenAI-compatible server (no key: a local server wants none)."""
+    page.get_by_role("combobox", name="Model").click()
+    page.get_by_role("option", name="Other LiteLLM model…").click()
+    page.get_by_role("textbox", name="LiteLLM model id").fill("openai/test-model")
+    page.get_by_role("textbox", name="API base (optional)").fill(url)
+    page.get_by_role("textbox", name="API base (optional)").press("Enter")
+
+
+# Every code block on the page, with the running step's label if the block is inside it.
+CODE_BLOCKS = """() => Array.from(document.querySelectorAll('[data-testid="stCode"]')).map(block => ({
+    text: block.innerText,
+    running: (block.closest('[data-testid="stExpander"]')?.innerText || '').includes('running…'),
+}))"""
+
+
+def test_a_slow_stream_shows_its_text_in_the_running_step(server, page):
+    from tests.openai_server import ScriptedChatServer
+    from tests.test_models import ANSWER, COMPUTE
+
+    slow = {**ANSWER, "chunk_size": 4, "chunk_delay": 0.4}  # about 11 s of text, 4 characters at a time
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    with ScriptedChatServer([COMPUTE, slow]) as llm:
+        page.goto(server)
+        page.get_by_text("revenue_by_country.tsv · wide layout · 6 rows").wait_for(timeout=30_000)
+        use_scripted_llm(page, llm.url)
+        page.get_by_role("button", name="Run", exact=True).click()
+        # Step 2's thought shows while the model is still writing it, before the step (and the run) ends.
+        page.get_by_text("Write it.").first.wait_for(timeout=60_000)
+        assert page.get_by_text("Step 2 · running…").count() >= 1
+        assert page.get_by_text("Revenue fell 7.67%").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "main-page-streaming.png"))
+        # Until the summary: no code block is ever empty, and the running step shows its code as it arrives.
+        partial_code = False
+        while page.get_by_text("Revenue fell 7.67% (-132,919.66).").count() == 0:
+            blocks = page.evaluate(CODE_BLOCKS)
+            assert all(block["text"].strip() for block in blocks), blocks
+            partial_code = partial_code or any(
+                block["running"] and "final_answer" in block["text"] for block in blocks
+            )
+            page.wait_for_timeout(100)
+        assert partial_code
+        page.get_by_text("claims:").first.wait_for(timeout=30_000)
+        no_exceptions(page)
+
+
+def test_on_a_phone_the_summary_and_charts_come_before_the_trace(server, page):
+    def top(locator) -> float:
+        return locator.first.bounding_box()["y"]
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server)
+    page.get_by_text("revenue_by_country.tsv · wide layout · 6 rows").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Run", exact=True).click()
+    summary = page.get_by_text("Revenue fell 7.67%")
+    summary.first.wait_for(timeout=60_000)
+    chart, step = page.locator(".js-plotly-plot"), page.get_by_text("Step 1 ·")
+    chart.first.wait_for(timeout=30_000)
+    assert top(summary) < top(chart) < top(step)
+    page.screenshot(path=str(ARTIFACTS / "main-page-phone.png"), full_page=True)
+    # Side by side on a desktop: the trace on the left, the charts beside it from the same height.
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    page.wait_for_timeout(500)
+    step_box, chart_box = step.first.bounding_box(), chart.first.bounding_box()
+    assert step_box["x"] + step_box["width"] <= chart_box["x"]
+    assert chart_box["y"] < step_box["y"] + 600  # beside the trace, not under it
+    no_exceptions(page)

@@ -185,6 +185,9 @@ def _litellm_model_class():
             )
             self.last_usage_estimated = False
 
+        # The code agent streams this model's text into the running step (`stream_outputs`, `ev.TextDelta`).
+        streams = True
+
         def __repr__(self) -> str:  # never show the key
             return f"NarratorLiteLLMModel(model_id={self.model_id!r}, api_base={self.api_base!r})"
 
@@ -206,6 +209,28 @@ def _litellm_model_class():
                     count_tokens(prompt), count_tokens(str(message.content or ""))
                 )
             return message
+
+        def generate_stream(
+            self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs
+        ):
+            """Streams the answer; a provider that reports no usage gets the tokens counted here (a last delta)."""
+            from smolagents.models import ChatMessageStreamDelta
+            from smolagents.monitoring import TokenUsage
+
+            text, reported = [], False
+            for delta in super().generate_stream(
+                messages, stop_sequences, response_format, tools_to_call_from, **kwargs
+            ):
+                reported = reported or bool(
+                    delta.token_usage and (delta.token_usage.input_tokens or delta.token_usage.output_tokens)
+                )
+                text.append(delta.content or "")
+                yield delta
+            self.last_usage_estimated = not reported
+            if not reported:
+                prompt = "\n".join(str(getattr(m, "content", m)) for m in messages)
+                usage = TokenUsage(count_tokens(prompt), count_tokens("".join(text)))
+                yield ChatMessageStreamDelta(content="", token_usage=usage)
 
     return _NarratorLiteLLMModel
 

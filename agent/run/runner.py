@@ -15,7 +15,7 @@ from rich.console import Console
 from smolagents import CodeAgent, Tool, ToolCallingAgent
 from smolagents.agents import ActionStep, FinalAnswerStep
 from smolagents.memory import ToolCall
-from smolagents.models import Model
+from smolagents.models import ChatMessageStreamDelta, Model
 from smolagents.monitoring import LogLevel
 from smolagents.utils import AgentMaxStepsError
 
@@ -100,6 +100,8 @@ def build_code_agent(
         prompt_templates=code_agent_prompt_templates(),
         max_steps=max_steps,
         verbosity_level=LogLevel.OFF,
+        # An LLM's text streams into the running step (`ev.TextDelta`): a 10-second step is not a blank box.
+        stream_outputs=bool(getattr(model, "streams", False)),
     )
     agent.logger.console = _quiet_console()
     return agent
@@ -253,7 +255,7 @@ def run_events(
         yield ev.DataWarning(sandbox_note)
     yield ev.AnalysisReady(analysis)
     try:
-        for event in _drive(agent, model, task, max_steps, checked, stop, drawn):
+        for event in _drive(agent, model, task, max_steps, checked, stop, drawn, secrets=secrets):
             yield redact(event, secrets) if secrets else event
         for turn, question in enumerate(follow_ups, start=2):
             if stop is not None and stop.is_set():
@@ -262,7 +264,8 @@ def run_events(
             checked = _with_focus(analysis, dataset, question)
             agent.final_answer_checks = [final_answer_check(checked)]
             yield ev.TurnStarted(turn, question, question)
-            for event in _drive(agent, model, question, max_steps, checked, stop, drawn, reset=False):
+            for event in _drive(agent, model, question, max_steps, checked, stop, drawn, reset=False,
+                                secrets=secrets):  # fmt: skip
                 yield redact(event, secrets) if secrets else event
     finally:
         if hasattr(agent, "cleanup"):
@@ -302,6 +305,34 @@ def redact(event: ev.Event, secrets: list[str]) -> ev.Event:
     return dataclasses.replace(event, **changes) if changes else event
 
 
+class StreamedText:
+    """The running step's text as the model streams it, released in pieces that never hold part of a secret.
+
+    Each piece is cut from the text with every secret masked, and the last (longest secret - 1) characters are
+    held back: a key split over two deltas is masked before any of it is released.
+    """
+
+    def __init__(self, secrets: Sequence[str] = ()):
+        self.secrets = [secret for secret in secrets if secret]
+        self.hold = max((len(secret) for secret in self.secrets), default=1) - 1
+        self.text = ""  # everything streamed in this step, unmasked (for splitting the thought from the code)
+        self._released = 0
+
+    def reset(self) -> None:
+        self.text, self._released = "", 0
+
+    def add(self, piece: str) -> str:
+        """Takes a delta; returns what may be shown now (maybe "")."""
+        self.text += piece
+        masked = self.text
+        for secret in self.secrets:
+            masked = masked.replace(secret, "***")
+        end = len(masked) - self.hold
+        released = masked[self._released : end] if end > self._released else ""
+        self._released = max(self._released, end)
+        return released
+
+
 def _drive(
     agent: CodeAgent | ToolCallingAgent,
     model: Model,
@@ -311,9 +342,11 @@ def _drive(
     stop: threading.Event | None,
     drawn: list[dict[str, Any]],
     reset: bool = True,
+    secrets: Sequence[str] = (),
 ) -> Iterator[ev.Event]:
     """Iterates the agent's stream and translates it into events (`reset=False`: a follow-up in the same memory)."""
     last_output: dict[str, Any] = {}
+    streamed = StreamedText(secrets)
     original_generate = model.generate
 
     def recording_generate(*args, **kwargs):
@@ -338,6 +371,13 @@ def _drive(
     yield ev.StepStarted(current)
     try:
         for item in agent.run(task, stream=True, reset=reset, max_steps=max_steps):
+            if isinstance(item, ChatMessageStreamDelta):  # a streaming model: generate() is not called
+                if item.content:
+                    last_output["text"] = streamed.text + item.content
+                    piece = streamed.add(item.content)
+                    if piece:
+                        yield ev.TextDelta(current, piece)
+                continue
             if isinstance(item, ToolCall):
                 if item.name == "python_interpreter":
                     thought, code = (
@@ -382,6 +422,8 @@ def _drive(
                     round(item.timing.duration or 0.0, 4),
                     tokens_estimated=estimated,
                 )
+                streamed.reset()
+                last_output.pop("text", None)  # the next step's text is its own (a failed parse left none)
                 if not item.is_final_answer and step < max_steps and not (stop is not None and stop.is_set()):
                     current = step + 1
                     yield ev.StepStarted(current)
