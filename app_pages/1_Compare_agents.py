@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import partial
 
-import pandas as pd
 import streamlit as st
 
 from agent.models.build import ModelConfigError, build_model
@@ -13,7 +12,15 @@ from agent.run.runner import RunRequest
 from agent.run.session import BackgroundRun, prepare_next_run
 from tools.labels import escape_markdown
 from ui.live import draw_live
-from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, save_once, what_to_explain
+from ui.parts import (
+    choose_dataset,
+    comparison_table,
+    draw_charts,
+    draw_steps,
+    model_settings,
+    save_once,
+    what_to_explain,
+)
 from ui.view_model import summary_markdown, verification_badge
 
 st.set_page_config(page_title="Compare agents · KPI Narrator", page_icon="⚖️", layout="wide")
@@ -92,8 +99,8 @@ if runs:
             run.poll()
             save_once(run)
         st.subheader("Result")
-        st.dataframe(pd.DataFrame(comparison_rows({k: r.result for k, r in runs.items()})), hide_index=True,
-                     width="stretch")  # fmt: skip
+        # A static table, one column per agent: it fits a 1280 px page and a phone without scrolling sideways.
+        st.table(comparison_table(comparison_rows({k: r.result for k, r in runs.items()})))
         show_summaries(runs)
         show_both(runs)
     else:

@@ -80,6 +80,20 @@ def test_compare_page(server, page):
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     no_exceptions(page)
     page.screenshot(path=str(ARTIFACTS / "compare-page.png"), full_page=True)
+    # The result table fits, on a laptop and on a phone: nothing cut off at its right, no sideways scrolling.
+    table = page.locator('[data-testid="stTable"]')
+    for width, height in ((1280, 800), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(500)
+        table.scroll_into_view_if_needed()
+        fit = table.evaluate(
+            """t => ({scroll: t.scrollWidth, client: t.clientWidth, right: t.getBoundingClientRect().right,
+                     cells: Array.from(t.querySelectorAll('th, td')).map(c => c.getBoundingClientRect().right)})"""
+        )
+        assert fit["scroll"] <= fit["client"] + 1 and fit["right"] <= width, (width, fit)
+        assert max(fit["cells"]) <= fit["right"] + 1, (width, fit)
+        assert "5,451" in table.inner_text()  # the published figures are in it
+        page.screenshot(path=str(ARTIFACTS / f"compare-table-{width}.png"))
 
 
 def test_history_replays_a_saved_run(server, page):

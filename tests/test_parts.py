@@ -27,3 +27,18 @@ def test_streamed_text_is_split_into_thought_and_code(text, thought, code):
 def test_the_code_so_far_keeps_its_lines():
     _, code = streamed_parts("Thought: x\n<code>\na = 1\nif a:\n    print(a)\n")
     assert code == "a = 1\nif a:\n    print(a)"
+
+
+def test_the_comparison_table_has_a_column_per_agent_with_figures_as_text():
+    from ui.parts import comparison_table
+
+    rows = [
+        {"agent": "code", "status": "success", "input tokens": 5451, "seconds": 3.2149, "published steps": None},
+        {"agent": "tool-calling", "status": "max_steps", "input tokens": 29201, "seconds": float("nan"),
+         "published steps": 12},
+    ]  # fmt: skip
+    table = comparison_table(rows)
+    assert list(table.columns) == ["code agent", "tool-calling agent"]
+    assert list(table.index) == ["Status", "Input tokens", "Seconds", "Published steps"]
+    assert list(table.loc["Input tokens"]) == ["5,451", "29,201"]
+    assert list(table.loc["Seconds"]) == ["3.21", "—"] and list(table.loc["Published steps"]) == ["—", "12"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -527,6 +529,28 @@ def _without_partial_tag(text: str, tag: str) -> str:
         if text.endswith(tag[:length]):
             return text[:-length]
     return text
+
+
+def comparison_table(rows: list[dict]) -> pd.DataFrame:
+    """The Compare page's table turned on its side: one row per measure, one column per agent, figures as text
+    ("5,451", "3.21", "—"). Twelve measures as columns overflowed a 1280 px page and a phone; two agents fit."""
+
+    def shown(value: object) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "—"
+        if isinstance(value, float):
+            return f"{value:,.2f}"
+        if isinstance(value, int):
+            return f"{value:,}"
+        return str(value)
+
+    measures = [key for key in rows[0] if key != "agent"] if rows else []
+    table = pd.DataFrame(
+        {f"{row['agent']} agent": [shown(row.get(measure)) for measure in measures] for row in rows},
+        index=[measure[:1].upper() + measure[1:] for measure in measures],
+    )
+    table.index.name = "Measure"
+    return table
 
 
 # Streamlit stacks columns below 640 px in their order: the trace (long) would push the charts off the phone's
