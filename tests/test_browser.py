@@ -350,3 +350,29 @@ def test_on_a_phone_the_summary_and_charts_come_before_the_trace(server, page):
     assert step_box["x"] + step_box["width"] <= chart_box["x"]
     assert chart_box["y"] < step_box["y"] + 600  # beside the trace, not under it
     no_exceptions(page)
+
+
+def test_a_stopped_run_says_so_at_the_top_and_keeps_its_downloads(server, page):
+    from tests.openai_server import ScriptedChatServer
+    from tests.test_models import COMPUTE
+
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    slow = {**COMPUTE, "delay": 4}  # never a final answer: the run goes on until it is stopped
+    with ScriptedChatServer([COMPUTE, *[slow] * 6]) as llm:
+        page.goto(server)
+        page.get_by_text("revenue_by_country.tsv · wide layout · 6 rows").wait_for(timeout=30_000)
+        use_scripted_llm(page, llm.url)
+        page.get_by_role("button", name="Run", exact=True).click()
+        page.get_by_text("Step 2 · running…").first.wait_for(timeout=60_000)
+        page.locator(".st-key-stop_button button").click()
+        stopped = page.get_by_text("Stopped by the user")
+        stopped.first.wait_for(timeout=60_000)
+        trace = page.get_by_role("heading", name="Trace")
+        assert (
+            stopped.first.bounding_box()["y"] < trace.first.bounding_box()["y"]
+        )  # at the top, not under the trace
+        assert page.locator('[data-testid="stAlertContentSuccess"]').count() == 0  # never a green badge
+        page.get_by_role("button", name="Trace (JSON)").wait_for(timeout=10_000)  # the downloads stay
+        page.get_by_text("Totals first.").first.wait_for(timeout=10_000)  # and the steps made so far
+        no_exceptions(page)
+        page.screenshot(path=str(ARTIFACTS / "main-page-stopped.png"))

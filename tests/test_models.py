@@ -82,6 +82,7 @@ def test_provider_errors_end_the_run_with_one_clear_message(revenue_dataset, rep
         result = collect(run_events(RunRequest(revenue_dataset), llm(server)))
     assert result.status == "error"
     assert message in result.error
+    assert " --" not in result.error  # the page shows it too: no CLI flag names
     assert result.steps[0]["observation"]  # the step made before the error is kept
     assert SECRET not in json.dumps(result.to_json())
 

@@ -255,7 +255,10 @@ def describe_model_error(error: BaseException, model_id: str, api_base: str | No
         return "The API key has a space or line break in it (often a trailing newline); remove it."
     if name == "AuthenticationError" or " 401" in text:
         variable = key_variable(model_id) or "the provider's key variable"
-        return f"The provider refused the API key for {model_id} (401). Check {variable} or --api-key-env."
+        # One sentence for the page and the terminal alike: no CLI flag names.
+        return (
+            f"The provider refused the API key for {model_id} (401). Check the key you gave, or {variable}."
+        )
     if name == "NotFoundError" or " 404" in text:
         return f"The provider{where} does not know the model {model_id!r} (404). Check the model id."
     if name == "APIConnectionError" or any(

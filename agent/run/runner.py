@@ -377,6 +377,8 @@ def _drive(
                     piece = streamed.add(item.content)
                     if piece:
                         yield ev.TextDelta(current, piece)
+                if stop is not None and stop.is_set():
+                    agent.interrupt()
                 continue
             if isinstance(item, ToolCall):
                 if item.name == "python_interpreter":
