@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from functools import partial
+
 import streamlit as st
 
 from agent.models.build import ModelConfigError, build_model
@@ -11,7 +12,16 @@ from agent.run.runner import RunRequest
 from agent.run.session import BackgroundRun, prepare_next_run
 from agent.settings import AGENT_KINDS
 from tools.labels import escape_markdown
-from ui.parts import choose_dataset, draw_charts, draw_steps, model_settings, save_once, what_to_explain
+from ui.live import draw_live
+from ui.parts import (
+    choose_dataset,
+    comparison_table,
+    draw_charts,
+    draw_steps,
+    model_settings,
+    save_once,
+    what_to_explain,
+)
 from ui.view_model import summary_markdown, verification_badge
 
 st.set_page_config(page_title="Compare agents · KPI Narrator", page_icon="⚖️", layout="wide")
@@ -78,20 +88,21 @@ def show_both(runs: dict[str, BackgroundRun]) -> None:
             st.subheader(f"{kind} agent")
             draw_steps(run)
             draw_charts(run, kind)
-    if all(run.finished for run in runs.values()) and st.session_state.get("compare_drawn") is not runs:
-        st.session_state["compare_drawn"] = runs
-        st.rerun()
+
+
+def all_finished(runs: dict[str, BackgroundRun]) -> bool:
+    return all(run.finished for run in runs.values())
 
 
 if runs:
-    if all(run.finished for run in runs.values()):
+    if all_finished(runs):
         for run in runs.values():
             run.poll()
             save_once(run)
         st.subheader("Result")
-        st.dataframe(pd.DataFrame(comparison_rows({k: r.result for k, r in runs.items()})), hide_index=True,
-                     width="stretch")  # fmt: skip
+        # A static table, one column per agent: it fits a 1280 px page and a phone without scrolling sideways.
+        st.table(comparison_table(comparison_rows({k: r.result for k, r in runs.items()})))
         show_summaries(runs)
         show_both(runs)
     else:
-        st.fragment(run_every=0.5)(show_both)(runs)
+        draw_live(partial(show_both, runs), runs, done=partial(all_finished, runs))

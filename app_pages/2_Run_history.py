@@ -13,7 +13,8 @@ import streamlit as st
 from agent.output import export
 from agent.run.session import Replay
 from tools.labels import escape_markdown
-from ui.parts import draw_charts, draw_steps, page_access, run_history
+from ui.live import draw_live
+from ui.parts import draw_charts, draw_steps, page_access, run_history, trace_and_charts
 from ui.view_model import claim_notes, summary_markdown, verification_badge
 
 st.set_page_config(page_title="Run history · KPI Narrator", page_icon="🗂️", layout="wide")
@@ -88,14 +89,11 @@ if replay_clicked or replay is None or replay.run_id != run_id:
 
 def show_replay(replay: Replay) -> None:
     replay.poll()
-    trace, charts = st.columns([3, 2])
+    trace, charts = trace_and_charts(f"history-{replay.run_id}")
     with trace:
         draw_steps(replay)
     with charts:
         draw_charts(replay, f"history-{replay.run_id}")
 
 
-if replay.finished:
-    show_replay(replay)
-else:
-    st.fragment(run_every=0.25)(show_replay)(replay)
+draw_live(partial(show_replay, replay), replay, every_s=0.25)

@@ -18,6 +18,7 @@ from agent.sandbox import worker_pool
 from agent.settings import AGENT_KINDS
 from tools.labels import escape_markdown
 from ui.change_log_parts import choose_events, planning_setting
+from ui.live import draw_live
 from ui.parts import (
     SAMPLES,
     choose_dataset,
@@ -28,6 +29,7 @@ from ui.parts import (
     page_access,
     save_once,
     scenario_loader,
+    trace_and_charts,
     what_to_explain,
 )
 from ui.serving import new_session_token, run_queue
@@ -111,26 +113,18 @@ if not busy:
     prepare_next_run(agent_kind)  # while the user reads the page
 
 
-def show_trace(
-    run: BackgroundRun, key: str = "main", rerun_when_done: object = None, live: bool = True
-) -> None:
+def show_trace(run: BackgroundRun, key: str = "main") -> None:
     run.poll()
     waiting = getattr(run, "queue_message", None)
     if waiting:  # in the run queue: its position now, the trace once its turn comes
         st.info(escape_markdown(waiting), icon=":material/hourglass_top:")
-    trace, charts = st.columns([3, 2])
+    trace, charts = trace_and_charts(key)
     with trace:
         st.subheader("Trace")
         draw_steps(run)
     with charts:
         st.subheader("Charts")
         draw_charts(run, key)
-    done = rerun_when_done or run
-    # A conversation is done with a turn before its thread ends (it waits for a follow-up): `idle`.
-    marker = (id(done), len(getattr(done.result, "turns", None) or []))
-    if live and getattr(done, "idle", done.finished) and st.session_state.get("drawn_final") != marker:
-        st.session_state["drawn_final"] = marker
-        st.rerun()  # one full rerun draws the summary and stops the ticking
 
 
 def show_turns(run: BackgroundRun, live: bool = False) -> None:
@@ -153,10 +147,6 @@ def show_turns(run: BackgroundRun, live: bool = False) -> None:
 def show_follow_up_live(run: BackgroundRun) -> None:
     run.poll()
     show_turns(run, live=True)
-    marker = (id(run), len(run.result.turns))
-    if run.idle and st.session_state.get("drawn_final") != marker:
-        st.session_state["drawn_final"] = marker
-        st.rerun()
 
 
 def show_comparison_live(comparison: ScenarioComparison) -> None:
@@ -166,7 +156,7 @@ def show_comparison_live(comparison: ScenarioComparison) -> None:
     if current:
         scenario, run = current
         st.caption(f"Running scenario {len(comparison.runs)} of {len(comparison.scenarios)}: {scenario}")
-        show_trace(run, f"scenario-{scenario}", rerun_when_done=comparison)
+        show_trace(run, f"scenario-{scenario}")
 
 
 def show_scenario_rows(comparison: ScenarioComparison) -> None:
@@ -248,9 +238,9 @@ if isinstance(run, ScenarioComparison):
             with tab:
                 save_once(scenario_run)
                 show_summary(scenario_run, key=f"scenario-{scenario}")
-                show_trace(scenario_run, key=f"scenario-{scenario}", live=False)
+                show_trace(scenario_run, key=f"scenario-{scenario}")
     else:
-        st.fragment(run_every=0.5)(show_comparison_live)(run)
+        draw_live(partial(show_comparison_live, run), run)
 elif (
     run is not None
     and getattr(run, "data_hash", None) not in (None, st.session_state.get("data_hash"))
@@ -262,11 +252,11 @@ elif (
 elif run is not None:
     run.poll()
     if not run.idle and not run.result.turns:
-        st.fragment(run_every=0.5)(show_trace)(run)
+        draw_live(partial(show_trace, run), run)
     else:
         save_once(run)
         show_summary(run)
-        show_trace(run, live=False)
+        show_trace(run)
         if run.idle:
             show_turns(run)
             if run.can_follow_up:
@@ -279,4 +269,4 @@ elif run is not None:
                     else:
                         st.rerun()
         else:  # a follow-up is running: earlier turns stay, the new one streams
-            st.fragment(run_every=0.5)(show_follow_up_live)(run)
+            draw_live(partial(show_follow_up_live, run), run)

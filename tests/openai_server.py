@@ -1,7 +1,7 @@
 """A scripted OpenAI-compatible chat server on 127.0.0.1 for tests: it answers with the replies it is given, in order.
 
 Each reply is a dict: {"content": str} for a plain answer (streamed as server-sent events when the request asks
-for a stream), {"tool_calls": [...]} for tool calls, {"status": 429, "error": "..."} for an HTTP error, and
+for a stream, in pieces of "chunk_size" characters, 12 by default, "chunk_delay" seconds apart), {"tool_calls": [...]} for tool calls, {"status": 429, "error": "..."} for an HTTP error, and
 optionally {"usage": None} to leave usage out. The server records every request it receives (headers included)
 so tests can check what was sent.
 """
@@ -70,8 +70,11 @@ class ScriptedChatServer:
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
                 content = reply.get("content") or ""
-                pieces = [content[i : i + 12] for i in range(0, len(content), 12)] or [""]
-                for piece in pieces:
+                size = reply.get("chunk_size", 12)
+                pieces = [content[i : i + size] for i in range(0, len(content), size)] or [""]
+                for index, piece in enumerate(pieces):
+                    if index and reply.get("chunk_delay"):  # a slow model: the page shows the text so far
+                        time.sleep(reply["chunk_delay"])
                     chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": body.get("model"),
                              "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": None}]}  # fmt: skip
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())

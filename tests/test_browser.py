@@ -83,6 +83,20 @@ def test_compare_page(server, page):
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     no_exceptions(page)
     page.screenshot(path=str(ARTIFACTS / "compare-page.png"), full_page=True)
+    # The result table fits, on a laptop and on a phone: nothing cut off at its right, no sideways scrolling.
+    table = page.locator('[data-testid="stTable"]')
+    for width, height in ((1280, 800), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(500)
+        table.scroll_into_view_if_needed()
+        fit = table.evaluate(
+            """t => ({scroll: t.scrollWidth, client: t.clientWidth, right: t.getBoundingClientRect().right,
+                     cells: Array.from(t.querySelectorAll('th, td')).map(c => c.getBoundingClientRect().right)})"""
+        )
+        assert fit["scroll"] <= fit["client"] + 1 and fit["right"] <= width, (width, fit)
+        assert max(fit["cells"]) <= fit["right"] + 1, (width, fit)
+        assert "5,451" in table.inner_text()  # the published figures are in it
+        page.screenshot(path=str(ARTIFACTS / f"compare-table-{width}.png"))
 
 
 def test_history_replays_a_saved_run(server, page, history_file, revenue_dataset):
@@ -311,3 +325,98 @@ def test_events_upload_nested_change_log_steps_live_and_cited_events(server, pag
         no_exceptions(page)
         page.screenshot(path=str(ARTIFACTS / "change-log-summary.png"), full_page=True)
     assert "events_in_window" in str(llm.requests[1]["body"]["tools"])
+
+
+def use_scripted_llm(page, url: str) -> None:
+    """Picks an LLM served by the scripted OpenAI-compatible server (no key: a local server wants none)."""
+    page.get_by_role("combobox", name="Model").click()
+    page.get_by_role("option", name="Other LiteLLM model…").click()
+    page.get_by_role("textbox", name="LiteLLM model id").fill("openai/test-model")
+    page.get_by_role("textbox", name="API base (optional)").fill(url)
+    page.get_by_role("textbox", name="API base (optional)").press("Enter")
+
+
+# Every code block on the page, with the running step's label if the block is inside it.
+CODE_BLOCKS = """() => Array.from(document.querySelectorAll('[data-testid="stCode"]')).map(block => ({
+    text: block.innerText,
+    running: (block.closest('[data-testid="stExpander"]')?.innerText || '').includes('running…'),
+}))"""
+
+
+def test_a_slow_stream_shows_its_text_in_the_running_step(server, page):
+    from tests.openai_server import ScriptedChatServer
+    from tests.test_models import ANSWER, COMPUTE
+
+    slow = {**ANSWER, "chunk_size": 4, "chunk_delay": 0.4}  # about 11 s of text, 4 characters at a time
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    with ScriptedChatServer([COMPUTE, slow]) as llm:
+        page.goto(server)
+        page.get_by_text("revenue_by_country.tsv · wide layout · 6 rows").wait_for(timeout=30_000)
+        use_scripted_llm(page, llm.url)
+        page.get_by_role("button", name="Run", exact=True).click()
+        # Step 2's thought shows while the model is still writing it, before the step (and the run) ends.
+        page.get_by_text("Write it.").first.wait_for(timeout=60_000)
+        assert page.get_by_text("Step 2 · running…").count() >= 1
+        assert page.get_by_text("Revenue fell 7.67%").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "main-page-streaming.png"))
+        # Until the summary: no code block is ever empty, and the running step shows its code as it arrives.
+        partial_code = False
+        while page.get_by_text("Revenue fell 7.67% (-132,919.66).").count() == 0:
+            blocks = page.evaluate(CODE_BLOCKS)
+            assert all(block["text"].strip() for block in blocks), blocks
+            partial_code = partial_code or any(
+                block["running"] and "final_answer" in block["text"] for block in blocks
+            )
+            page.wait_for_timeout(100)
+        assert partial_code
+        page.get_by_text("claims:").first.wait_for(timeout=30_000)
+        no_exceptions(page)
+
+
+def test_on_a_phone_the_summary_and_charts_come_before_the_trace(server, page):
+    def top(locator) -> float:
+        return locator.first.bounding_box()["y"]
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server)
+    page.get_by_text("revenue_by_country.tsv · wide layout · 6 rows").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Run", exact=True).click()
+    summary = page.get_by_text("Revenue fell 7.67%")
+    summary.first.wait_for(timeout=60_000)
+    chart, step = page.locator(".js-plotly-plot"), page.get_by_text("Step 1 ·")
+    chart.first.wait_for(timeout=30_000)
+    assert top(summary) < top(chart) < top(step)
+    page.screenshot(path=str(ARTIFACTS / "main-page-phone.png"), full_page=True)
+    # Side by side on a desktop: the trace on the left, the charts beside it from the same height.
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    page.wait_for_timeout(500)
+    step_box, chart_box = step.first.bounding_box(), chart.first.bounding_box()
+    assert step_box["x"] + step_box["width"] <= chart_box["x"]
+    assert chart_box["y"] < step_box["y"] + 600  # beside the trace, not under it
+    no_exceptions(page)
+
+
+def test_a_stopped_run_says_so_at_the_top_and_keeps_its_downloads(server, page):
+    from tests.openai_server import ScriptedChatServer
+    from tests.test_models import COMPUTE
+
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    slow = {**COMPUTE, "delay": 4}  # never a final answer: the run goes on until it is stopped
+    with ScriptedChatServer([COMPUTE, *[slow] * 6]) as llm:
+        page.goto(server)
+        page.get_by_text("revenue_by_country.tsv · wide layout · 6 rows").wait_for(timeout=30_000)
+        use_scripted_llm(page, llm.url)
+        page.get_by_role("button", name="Run", exact=True).click()
+        page.get_by_text("Step 2 · running…").first.wait_for(timeout=60_000)
+        page.locator(".st-key-stop_button button").click()
+        stopped = page.get_by_text("Stopped by the user")
+        stopped.first.wait_for(timeout=60_000)
+        trace = page.get_by_role("heading", name="Trace")
+        assert (
+            stopped.first.bounding_box()["y"] < trace.first.bounding_box()["y"]
+        )  # at the top, not under the trace
+        assert page.locator('[data-testid="stAlertContentSuccess"]').count() == 0  # never a green badge
+        page.get_by_role("button", name="Trace (JSON)").wait_for(timeout=10_000)  # the downloads stay
+        page.get_by_text("Totals first.").first.wait_for(timeout=10_000)  # and the steps made so far
+        no_exceptions(page)
+        page.screenshot(path=str(ARTIFACTS / "main-page-stopped.png"))

@@ -25,10 +25,10 @@ def test_compare_page_runs_both_agents():
     assert all(run.wait(60) for run in runs.values())
     app.run()
     assert not app.exception
-    table = next(d.value for d in app.dataframe if "agent" in d.value.columns)  # not the file preview
-    assert list(table["agent"]) == ["code", "tool-calling"]
-    assert list(table["status"]) == ["success", "success"]
-    assert list(table["mismatched"]) == [0, 0]
+    table = app.table[0].value  # one column per agent, one row per measure
+    assert list(table.columns) == ["code agent", "tool-calling agent"]
+    assert list(table.loc["Status"]) == ["success", "success"]
+    assert list(table.loc["Mismatched"]) == ["0", "0"]
 
 
 def test_compare_page_takes_metric_and_dimensions_like_the_main_page():

@@ -42,7 +42,9 @@ def test_wrong_number_from_an_llm_is_flagged(revenue_dataset):
 
 def test_missing_usage_is_counted_locally_and_marked(revenue_dataset):
     with ScriptedChatServer([{**COMPUTE, "usage": None}, ANSWER]) as server:
-        result = collect(run_events(RunRequest(revenue_dataset), llm(server)))
+        model = llm(server)
+        model.streams = False  # unstreamed: in a stream without usage litellm counts the tokens itself
+        result = collect(run_events(RunRequest(revenue_dataset), model))
     assert result.steps[0]["input_tokens"] > 200  # counted from the prompt, not the provider's 0
     assert result.usage["tokens_estimated"] is True
 
@@ -66,6 +68,7 @@ def test_provider_errors_end_the_run_with_one_clear_message(revenue_dataset, rep
         result = collect(run_events(RunRequest(revenue_dataset), llm(server)))
     assert result.status == "error"
     assert message in result.error
+    assert " --" not in result.error  # the page shows it too: no CLI flag names
     assert result.steps[0]["observation"]  # the step made before the error is kept
     assert SECRET not in json.dumps(result.to_json())
 
@@ -177,3 +180,58 @@ def test_a_missing_key_is_one_sentence_saying_what_to_set(monkeypatch, tmp_path)
         models.build_model(models.ModelChoice("anthropic/claude-3-5-haiku-latest"))
     assert "needs an API key and none is set: set ANTHROPIC_API_KEY" in str(error.value)
     assert "\n" not in str(error.value) and "InternalServerError" not in str(error.value)
+
+
+def test_an_llm_step_streams_its_text_before_its_code_runs(revenue_dataset):
+    from agent.run import events as ev
+
+    with ScriptedChatServer([{**COMPUTE, "chunk_size": 5}, ANSWER]) as server:
+        # No key: nothing is held back from the pieces.
+        events = list(run_events(RunRequest(revenue_dataset), llm(server, key=None)))
+    assert server.requests[0]["body"]["stream"] is True
+    kinds = [type(e).__name__ for e in events]
+    first_delta, first_code = kinds.index("TextDelta"), kinds.index("Code")
+    assert first_delta < first_code  # the text shows while the model is still writing
+    step_one = [e.text for e in events if isinstance(e, ev.TextDelta) and e.step == 1]
+    assert len(step_one) > 5 and "".join(step_one) == COMPUTE["content"]
+    result = collect(events)
+    # The step's Thought and Code are the same as without streaming; the provider's usage is kept.
+    assert result.steps[0]["thought"] == "Totals first." and "metric_totals" in result.steps[0]["code"]
+    assert result.steps[0]["input_tokens"] == 100 and result.usage["tokens_estimated"] is False
+    assert result.narrative == "Revenue fell 7.67% (-132,919.66)."
+    # What is saved and replayed (`--json`, the history) does not carry the pieces.
+    replayed = collect(e for e in events if not isinstance(e, ev.TextDelta))
+    assert replayed.to_json() == result.to_json()
+
+
+def test_a_key_split_over_streamed_pieces_is_never_shown(revenue_dataset):
+    from agent.run import events as ev
+
+    leaky = {
+        "content": f"Thought: my key is {SECRET} and now the totals of every segment.\n<code>\nprint(1)\n</code>",
+        "chunk_size": 7,
+    }
+    with ScriptedChatServer([leaky, ANSWER]) as server:
+        events = list(run_events(RunRequest(revenue_dataset), llm(server)))
+    shown = "".join(e.text for e in events if isinstance(e, ev.TextDelta) and e.step == 1)
+    assert SECRET not in shown and "my key is ***" in shown
+    assert all(SECRET[:7] not in e.text for e in events if isinstance(e, ev.TextDelta))
+
+
+def test_streamed_text_holds_back_what_could_be_the_start_of_a_secret():
+    from agent.run.runner import StreamedText
+
+    text = StreamedText(["abcdef"])
+    released = [text.add(piece) for piece in ("hello ab", "cd", "ef world", "!")]
+    assert "".join(released) == "hello *** w"  # the last 5 characters wait for what follows
+    assert all("ab" not in piece for piece in released)
+    plain = StreamedText()
+    assert [plain.add("a"), plain.add("bc")] == ["a", "bc"]  # nothing to hide: nothing held back
+
+
+def test_the_built_in_analyst_does_not_stream(revenue_dataset):
+    from agent.run import events as ev
+
+    events = list(run_events(RunRequest(revenue_dataset)))
+    assert not any(isinstance(e, ev.TextDelta) for e in events)
+    assert collect(events).status == "success"

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import weakref
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from agent.models.build import ModelChoice
 from agent.output.history import RunHistory, file_hash
+from agent.run import events as ev
 from agent.run.session import BackgroundRun, Replay
 from tools.charts import trend_chart
 from tools.labels import escape_markdown, safe_figure
@@ -564,6 +567,13 @@ def draw_steps(run: BackgroundRun) -> None:
             block = st.expander(label, expanded=True, icon=icon, type="step")
         with block:
             draw_plan(step)
+            if step["thought"] is None and step["code"] is None and step.get("streamed"):
+                # The model is still writing: its text so far. A code block shows once it has code in it.
+                thought, code = streamed_parts(step["streamed"])
+                if thought:
+                    st.text(thought)
+                if code:
+                    st.code(code, language="python")
             if step["thought"]:
                 st.text(step["thought"])
             if step["code"]:
@@ -575,6 +585,81 @@ def draw_steps(run: BackgroundRun) -> None:
                 st.error(escape_markdown(step["error"], keep_lines=True))
     if result.error and not any(s["error"] == result.error for s in result.steps):
         st.error(escape_markdown(result.error, keep_lines=True))
+
+
+CODE_TAGS = (("<code>", "</code>"), ("```", "```"))
+
+
+def streamed_parts(text: str) -> tuple[str, str]:
+    """A step's text as it streams in, as (thought, code so far): no "Thought:" label, no code tags, and no half
+    tag ("<co") at the end; the code is "" until it has a character of code."""
+    for opening, closing in CODE_TAGS:
+        if opening in text:
+            thought, code = text.split(opening, 1)
+            # A fence's first line names the language ("```py" may still grow into "```python").
+            if opening == "```":
+                code = code.split("\n", 1)[1] if "\n" in code else ""
+            code = code.split(closing, 1)[0]
+            code = _without_partial_tag(code, closing)
+            break
+    else:
+        thought, code = text, ""
+        for opening, _ in CODE_TAGS:
+            thought = _without_partial_tag(thought, opening)
+    thought = thought.strip()
+    if "Thought:".startswith(thought):  # the label itself, still arriving
+        thought = ""
+    if thought.startswith("Thought:"):
+        thought = thought[len("Thought:") :].strip()
+    return thought, code.strip("\n") if code.strip() else ""
+
+
+def _without_partial_tag(text: str, tag: str) -> str:
+    """The text without a beginning of `tag` at its end ("Let me see <co" -> "Let me see ")."""
+    for length in range(min(len(tag) - 1, len(text)), 0, -1):
+        if text.endswith(tag[:length]):
+            return text[:-length]
+    return text
+
+
+def comparison_table(rows: list[dict]) -> pd.DataFrame:
+    """The Compare page's table turned on its side: one row per measure, one column per agent, figures as text
+    ("5,451", "3.21", "—"). Twelve measures as columns overflowed a 1280 px page and a phone; two agents fit."""
+
+    def shown(value: object) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "—"
+        if isinstance(value, float):
+            return f"{value:,.2f}"
+        if isinstance(value, int):
+            return f"{value:,}"
+        return str(value)
+
+    measures = [key for key in rows[0] if key != "agent"] if rows else []
+    table = pd.DataFrame(
+        {f"{row['agent']} agent": [shown(row.get(measure)) for measure in measures] for row in rows},
+        index=[measure[:1].upper() + measure[1:] for measure in measures],
+    )
+    table.index.name = "Measure"
+    return table
+
+
+# Streamlit stacks columns below 640 px in their order: the trace (long) would push the charts off the phone's
+# screen. There the charts column goes first; side by side, the trace stays on the left.
+_CHARTS_FIRST_ON_PHONES = """<style>
+@media (max-width: 640px) {
+  [class*="st-key-trace_charts"] [data-testid="stHorizontalBlock"] > [data-testid="stColumn"]:last-child {
+    order: -1;
+  }
+}
+</style>"""
+
+
+def trace_and_charts(key: str) -> tuple:
+    """Two columns, the trace (3/5) and the charts (2/5); on a phone the charts come first."""
+    st.html(_CHARTS_FIRST_ON_PHONES)
+    with st.container(key=f"trace_charts-{key}"):
+        return tuple(st.columns([3, 2]))
 
 
 # Building a plotly Figure validates the whole dict (70 ms a chart); the trace is redrawn every half second.
@@ -601,7 +686,10 @@ def save_once(run: BackgroundRun) -> None:
         history = run_history()
         if run.saved_id is not None and run.saved_id > 0:  # a conversation grew: its saved copy is replaced
             history.delete(run.saved_id)
-        run.saved_id, run.saved_turns = history.save(run.events, st.session_state.get("data_hash", "")), turns
+        # The streamed pieces are left out: the step's Thought and Code hold the same text, and a replay paced per
+        # event would crawl through hundreds of them.
+        events = [event for event in run.events if not isinstance(event, ev.TextDelta)]
+        run.saved_id, run.saved_turns = history.save(events, st.session_state.get("data_hash", "")), turns
     except (OSError, sqlite3.Error) as error:
         run.saved_id = -1
         st.warning(escape_markdown(f"The run could not be saved to the history: {error}"))

@@ -228,6 +228,8 @@ def _litellm_model_class():
         label = property(lambda self: str(self.model_id))  # an LLM is named by its model id
         rule_based = False
         answers = None  # any agent kind
+        # The code agent streams this model's text into the running step (`stream_outputs`, `ev.TextDelta`).
+        streams = True
 
         def __repr__(self) -> str:  # never show the key
             return f"NarratorLiteLLMModel(model_id={self.model_id!r}, api_base={self.api_base!r})"
@@ -250,6 +252,28 @@ def _litellm_model_class():
                     count_tokens(prompt), count_tokens(str(message.content or ""))
                 )
             return message
+
+        def generate_stream(
+            self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs
+        ):
+            """Streams the answer; a provider that reports no usage gets the tokens counted here (a last delta)."""
+            from smolagents.models import ChatMessageStreamDelta
+            from smolagents.monitoring import TokenUsage
+
+            text, reported = [], False
+            for delta in super().generate_stream(
+                messages, stop_sequences, response_format, tools_to_call_from, **kwargs
+            ):
+                reported = reported or bool(
+                    delta.token_usage and (delta.token_usage.input_tokens or delta.token_usage.output_tokens)
+                )
+                text.append(delta.content or "")
+                yield delta
+            self.last_usage_estimated = not reported
+            if not reported:
+                prompt = "\n".join(str(getattr(m, "content", m)) for m in messages)
+                usage = TokenUsage(count_tokens(prompt), count_tokens("".join(text)))
+                yield ChatMessageStreamDelta(content="", token_usage=usage)
 
     return _NarratorLiteLLMModel
 
@@ -274,7 +298,10 @@ def describe_model_error(error: BaseException, model_id: str, api_base: str | No
         return "The API key has a space or line break in it (often a trailing newline); remove it."
     if name == "AuthenticationError" or " 401" in text:
         variable = key_variable(model_id) or "the provider's key variable"
-        return f"The provider refused the API key for {model_id} (401). Check {variable} or --api-key-env."
+        # One sentence for the page and the terminal alike: no CLI flag names.
+        return (
+            f"The provider refused the API key for {model_id} (401). Check the key you gave, or {variable}."
+        )
     if name == "NotFoundError" or " 404" in text:
         return f"The provider{where} does not know the model {model_id!r} (404). Check the model id."
     if name == "APIConnectionError" or any(

@@ -62,6 +62,16 @@ class Thought(Event):
 
 
 @dataclass
+class TextDelta(Event):
+    """A piece of the model's text as it streams in (an LLM with streaming): the page shows the running step's
+    text growing. The step's Thought and Code events follow with the whole text, so folding may ignore these."""
+
+    type: ClassVar[str] = "text_delta"
+    step: int
+    text: str
+
+
+@dataclass
 class Code(Event):
     type: ClassVar[str] = "code"
     step: int
@@ -189,7 +199,7 @@ class Plan(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
-        RunStarted, DataWarning, AnalysisReady, StepStarted, Thought, Code, Observation, StepError, Chart,
+        RunStarted, DataWarning, AnalysisReady, StepStarted, Thought, TextDelta, Code, Observation, StepError, Chart,
         StepFinished, FinalAnswer, Verification, RunFinished, TurnStarted, ManagedStep, Plan,
     )
 }  # fmt: skip

@@ -35,7 +35,7 @@ class RunResult:
                 return step
         step = {"number": number, "thought": None, "code": None, "observation": None, "error": None,
                 "input_tokens": None, "output_tokens": None, "duration_s": None, "charts": [], "done": False,
-                "plan": None, "managed": []}  # fmt: skip
+                "plan": None, "managed": [], "streamed": ""}  # fmt: skip
         self.steps.append(step)
         return step
 
@@ -63,6 +63,8 @@ class RunResult:
             self.step(event.step)
         elif isinstance(event, ev.Thought):
             self.step(event.step)["thought"] = event.text
+        elif isinstance(event, ev.TextDelta):  # the model's text so far; its Thought and Code replace it
+            self.step(event.step)["streamed"] += event.text
         elif isinstance(event, ev.Code):
             self.step(event.step)["code"] = event.code
         elif isinstance(event, ev.Observation):

@@ -20,7 +20,7 @@ from rich.console import Console
 from smolagents import CodeAgent, Tool, ToolCallingAgent
 from smolagents.agents import ActionStep, FinalAnswerStep, MultiStepAgent, PlanningStep
 from smolagents.memory import ToolCall
-from smolagents.models import ChatMessage, Model
+from smolagents.models import ChatMessage, ChatMessageStreamDelta, Model
 from smolagents.monitoring import LogLevel
 from smolagents.utils import AgentMaxStepsError
 
@@ -143,6 +143,8 @@ def build_code_agent(
         verbosity_level=LogLevel.OFF,
         managed_agents=managed_agents,
         planning_interval=planning_interval,
+        # An LLM's text streams into the running step (`ev.TextDelta`): a 10-second step is not a blank box.
+        stream_outputs=bool(getattr(model, "streams", False)),
     )
     agent.logger.console = _quiet_console()
     return agent
@@ -352,7 +354,8 @@ def run_events(
         yield ev.DataWarning(prepared.sandbox_note)
     yield ev.AnalysisReady(analysis)
     try:
-        for event in _drive(agent, recorder, task, max_steps, checked, stop, drawn, managed=prepared.managed):
+        for event in _drive(agent, recorder, task, max_steps, checked, stop, drawn, managed=prepared.managed,
+                            secrets=secrets):  # fmt: skip
             yield redact(event, secrets) if secrets else event
         for turn, question in enumerate(follow_ups, start=2):
             if stop is not None and stop.is_set():
@@ -362,7 +365,7 @@ def run_events(
             agent.final_answer_checks = [final_answer_check(checked)]
             yield ev.TurnStarted(turn, question, question)
             for event in _drive(agent, recorder, question, max_steps, checked, stop, drawn, reset=False,
-                                managed=prepared.managed):  # fmt: skip
+                                managed=prepared.managed, secrets=secrets):  # fmt: skip
                 yield redact(event, secrets) if secrets else event
     finally:
         if hasattr(agent, "cleanup"):
@@ -478,9 +481,12 @@ class _Translator:
         drawn: list[dict[str, Any]],
         figures: FigureCollector | None,
         managed: ManagedStepRecorder | None = None,
+        secrets: Sequence[str] = (),
     ) -> None:
         self.agent, self.model, self.max_steps, self.stop = agent, model, max_steps, stop
         self.drawn, self.figures, self.managed = drawn, figures, managed
+        self.streamed = StreamedText(secrets)  # a streaming model's text of the running step
+        self.streamed_text: str | None = None
         self.usage: dict[str, Any] = {"steps": 0, "input_tokens": 0, "output_tokens": 0, "duration_s": 0.0,
                                       "tokens_estimated": False}  # fmt: skip
         if managed is not None:  # the change-log agent's share, also counted in the totals
@@ -493,7 +499,10 @@ class _Translator:
         self.chart_index = 0
 
     def events(self, item: Any) -> list[ev.Event]:
-        """The events of one item of the agent's stream (a tool call, a finished step, the final answer)."""
+        """The events of one item of the agent's stream (a streamed piece of text, a tool call, a plan, a finished
+        step, the final answer)."""
+        if isinstance(item, ChatMessageStreamDelta):  # a streaming model: generate() is not called
+            return self._text_delta(item)
         if isinstance(item, ToolCall):
             return self._tool_call(item)
         if isinstance(item, PlanningStep):
@@ -504,8 +513,15 @@ class _Translator:
             self.final_value, self.has_final = item.output, True
         return []
 
+    def _text_delta(self, item: ChatMessageStreamDelta) -> list[ev.Event]:
+        if not item.content:
+            return []
+        piece = self.streamed.add(item.content)
+        self.streamed_text = self.streamed.text
+        return [ev.TextDelta(self.current, piece)] if piece else []
+
     def _tool_call(self, item: ToolCall) -> list[ev.Event]:
-        last_text = self.model.last_text
+        last_text = self.streamed_text if self.streamed_text is not None else self.model.last_text
         if item.name == "python_interpreter":
             thought, code = _split_thought(last_text, item.arguments), str(item.arguments)
         else:  # a JSON tool call: the model's text is the thought, the call is the "code"
@@ -562,6 +578,8 @@ class _Translator:
         found.append(ev.StepFinished(step, tokens.input_tokens if tokens else None,
                                      tokens.output_tokens if tokens else None, round(item.timing.duration or 0.0, 4),
                                      tokens_estimated=estimated))  # fmt: skip
+        self.streamed.reset()
+        self.streamed_text = None  # the next step's text is its own (a failed parse left none)
         if (
             not item.is_final_answer
             and step < self.max_steps
@@ -588,6 +606,34 @@ class _Translator:
         return None
 
 
+class StreamedText:
+    """The running step's text as the model streams it, released in pieces that never hold part of a secret.
+
+    Each piece is cut from the text with every secret masked, and the last (longest secret - 1) characters are
+    held back: a key split over two deltas is masked before any of it is released.
+    """
+
+    def __init__(self, secrets: Sequence[str] = ()):
+        self.secrets = [secret for secret in secrets if secret]
+        self.hold = max((len(secret) for secret in self.secrets), default=1) - 1
+        self.text = ""  # everything streamed in this step, unmasked (for splitting the thought from the code)
+        self._released = 0
+
+    def reset(self) -> None:
+        self.text, self._released = "", 0
+
+    def add(self, piece: str) -> str:
+        """Takes a delta; returns what may be shown now (maybe "")."""
+        self.text += piece
+        masked = self.text
+        for secret in self.secrets:
+            masked = masked.replace(secret, "***")
+        end = len(masked) - self.hold
+        released = masked[self._released : end] if end > self._released else ""
+        self._released = max(self._released, end)
+        return released
+
+
 def _drive(
     agent: MultiStepAgent,
     model: RecordingModel,
@@ -598,6 +644,7 @@ def _drive(
     drawn: list[dict[str, Any]],
     reset: bool = True,
     managed: ManagedStepRecorder | None = None,
+    secrets: Sequence[str] = (),
 ) -> Iterator[ev.Event]:
     """Iterates the agent's stream and translates it into events (`reset=False`: a follow-up in the same memory).
 
@@ -610,7 +657,7 @@ def _drive(
     if executor is not None and not hasattr(executor, "take_figures"):
         install_show_capture()
         figures = FigureCollector()
-    translator = _Translator(agent, model, max_steps, stop, drawn, figures, managed)
+    translator = _Translator(agent, model, max_steps, stop, drawn, figures, managed, secrets)
     started = time.perf_counter()
     status, run_error = "success", None
     yield ev.StepStarted(translator.current)
