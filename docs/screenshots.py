@@ -14,8 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_app  # noqa: E402
 from tests.openai_server import ScriptedChatServer  # noqa: E402
+from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_app  # noqa: E402
 
 DOCS = ROOT / "docs"
 SAMPLE_LINE = "revenue_by_country.tsv · wide layout · 6 rows"

@@ -344,8 +344,8 @@ CODE_BLOCKS = """() => Array.from(document.querySelectorAll('[data-testid="stCod
 
 
 def test_a_slow_stream_shows_its_text_in_the_running_step(server, page):
+    from tests.helpers import ANSWER, COMPUTE
     from tests.openai_server import ScriptedChatServer
-    from tests.test_models import ANSWER, COMPUTE
 
     slow = {**ANSWER, "chunk_size": 4, "chunk_delay": 0.4}  # about 11 s of text, 4 characters at a time
     page.set_viewport_size({"width": 1500, "height": 1100})
@@ -397,8 +397,8 @@ def test_on_a_phone_the_summary_and_charts_come_before_the_trace(server, page):
 
 
 def test_a_stopped_run_says_so_at_the_top_and_keeps_its_downloads(server, page):
+    from tests.helpers import COMPUTE
     from tests.openai_server import ScriptedChatServer
-    from tests.test_models import COMPUTE
 
     page.set_viewport_size({"width": 1500, "height": 1100})
     slow = {**COMPUTE, "delay": 4}  # never a final answer: the run goes on until it is stopped

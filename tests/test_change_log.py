@@ -419,8 +419,8 @@ def _final(text: str) -> dict:
 def test_llm_analyst_asks_the_change_log_agent_whose_tool_calls_reach_the_server():
     from agent.run.result import collect
     from agent.run.runner import RunRequest, run_events
+    from tests.helpers import llm
     from tests.openai_server import ScriptedChatServer
-    from tests.test_models import llm
 
     dataset, log = _pair()
     with ScriptedChatServer([{"content": ASK}, *MANAGED, _final(GOOD)]) as server:
@@ -453,8 +453,8 @@ def test_llm_analyst_asks_the_change_log_agent_whose_tool_calls_reach_the_server
 def test_llm_citing_a_decoy_event_is_sent_back_with_the_reason():
     from agent.run.result import collect
     from agent.run.runner import RunRequest, run_events
+    from tests.helpers import llm
     from tests.openai_server import ScriptedChatServer
-    from tests.test_models import llm
 
     dataset, log = _pair()
     decoy = GOOD.replace(
@@ -471,8 +471,8 @@ def test_managed_steps_arrive_while_the_managed_agent_is_still_working():
     """Live: the change-log agent's first step reaches the stream while its next model call is still pending."""
     from agent.run import events as ev
     from agent.run.runner import RunRequest, run_events
+    from tests.helpers import llm
     from tests.openai_server import ScriptedChatServer
-    from tests.test_models import llm
 
     dataset, log = _pair()
     slow = [MANAGED[0], {**MANAGED[1], "delay": 3}, MANAGED[2]]

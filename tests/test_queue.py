@@ -208,7 +208,7 @@ def test_visitors_clicking_together_see_a_step_or_their_place_and_each_gets_thei
     import time
     from pathlib import Path
 
-    from benchmarks.streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_app
+    from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_app
 
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed")

@@ -161,18 +161,16 @@ PLATFORM_CHANGES = KpiTool(
 )
 
 
-def test_a_new_tools_numbers_verify_through_its_one_definition(write_file):
+def test_a_new_tools_numbers_verify_through_its_one_definition(write_file, scripted_model):
     dataset = load_dataset(write_file("pairs.csv", PAIRS))
     code = "rows = platform_changes(df, metric='orders')\nandroid = rows[rows['platform'] == 'Android']['pct_change'].iloc[0]"
     answer = "final_answer(f'Android orders fell {abs(android):.2f}%.')"
     script = [f"Thought: by platform.\n<code>\n{code}\n{answer}\n</code>"]
 
     def run(tools):
-        from tests.conftest import ScriptedModel
-
         request = RunRequest(dataset, metric="orders", by=["country"], tools=tools, executor="local")
         # Twice: a flagged answer goes back to the model once, and is accepted with its flags the second time.
-        return collect(run_events(request, ScriptedModel(script * 2)))
+        return collect(run_events(request, scripted_model(script * 2)))
 
     with_facts = run([*KPI_TOOLS, code_tool(PLATFORM_CHANGES)])
     assert with_facts.narrative == "Android orders fell 31.05%."
