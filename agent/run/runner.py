@@ -92,12 +92,10 @@ class RecordingModel(Model):
     """The agent's view of the caller's model: every call is passed on, and the text of the last reply is kept.
 
     The Thought must be shown before the code runs, but smolagents only yields the step after it ran; the caller's
-    model object is never changed.
+    model object is never changed. `Model.__init__` is not called: every attribute but these is the inner model's.
     """
 
-    def __init__(
-        self, inner: Model
-    ) -> None:  # Model.__init__ is not called: every other attribute is the inner's
+    def __init__(self, inner: Model) -> None:
         self.__dict__["inner"] = inner
         self.__dict__["last_text"] = None
 
