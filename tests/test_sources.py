@@ -438,7 +438,7 @@ def test_page_connects_to_a_duckdb_table_and_runs(tmp_path):
     assert run.result.to_json()["dataset"]["rows_scanned"] == 400
 
 
-def test_page_connects_to_postgres_and_names_bad_tables(postgres):
+def test_page_connects_to_postgres_and_names_bad_tables(postgres, tmp_path):
     server, frame, _ = postgres
     app = page({"warehouse": {"url": server.url().replace("kpi_test@", "kpi_test:hunter2secret@")}})
     app.radio(key="source").set_value("Connect").run()
@@ -451,6 +451,15 @@ def test_page_connects_to_postgres_and_names_bad_tables(postgres):
         str(element.value) for element in [*app.markdown, *app.warning, *app.error, *app.caption]
     )
     assert "hunter2secret" not in shown
+    app.button(key="run_button").click().run()
+    run = app.session_state["run"]
+    assert run.wait_idle(60)
+    app.run()
+    trace = json.dumps(run.result.to_json(), default=str)
+    assert run.result.to_json()["dataset"]["engine"] == "postgres" and "hunter2secret" not in trace
+    saved = [path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()]
+    assert (tmp_path / "history.sqlite").is_file()  # the run was saved to the history
+    assert not any(b"hunter2secret" in data for data in saved)
     app = page({"warehouse": {"url": server.url(), "table": "gone"}})
     app.radio(key="source").set_value("Connect").run()
     assert [e.value for e in app.error] == ["kpi.gone: there is no table 'gone'. Tables: daily, sales, sales_long, "
