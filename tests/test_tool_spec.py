@@ -185,3 +185,21 @@ def test_a_new_tools_numbers_verify_through_its_one_definition(write_file, scrip
     # The tool-calling agent gets the same tool from the same definition.
     [bound] = bound_tools(dataset.frame, [], specs=[PLATFORM_CHANGES])
     assert json.loads(bound(metric="orders"))[0] == {"platform": "Android", "pct_change": -31.052632}
+
+
+def test_the_code_agent_drills_a_file_of_seven_dimensions_without_a_failed_step(write_file):
+    """The shared dimension check must not refuse what `analyze()` drills: a 7-dimension file in 2 clean steps."""
+    import itertools
+
+    import numpy as np
+
+    levels = [[f"v{i}{j}" for j in range(2)] for i in range(7)]
+    frame = pd.DataFrame(list(itertools.product(*levels)), columns=[f"d{i}" for i in range(7)])
+    frame["revenue_before"] = np.random.default_rng(0).uniform(100, 200, len(frame)).round(2)
+    frame["revenue_after"] = frame["revenue_before"]
+    planted = (frame.d0 == "v00") & (frame.d3 == "v30")
+    frame.loc[planted, "revenue_after"] = (frame.loc[planted, "revenue_before"] / 2).round(2)
+    dataset = load_dataset(write_file("seven.csv", frame.to_csv(index=False)))
+    result = collect(run_events(RunRequest(dataset, executor="local")))
+    assert [step["error"] for step in result.steps] == [None, None]
+    assert "v00 × v30" in result.narrative and result.verification["mismatches"] == []

@@ -27,7 +27,7 @@ from smolagents import Tool
 from tools.analysis import jsonable
 
 TOP_ROWS = 10  # rows of a table the tool-calling agent reads
-MAX_DIMENSIONS = 6  # drill-down pairs grow with the square of this
+MAX_DIMENSIONS = 12  # drill-down pairs grow with the square of this (12: 66 pairs); analyze() itself drills every dimension
 MAX_LISTED_DIMENSIONS = 10_000  # repeats included; longer lists are refused before they are read
 MAX_NAME_CHARS = 200
 _REQUIRED = object()
