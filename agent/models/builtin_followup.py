@@ -22,10 +22,9 @@ def find_focus(df, question, dimensions):
         if len(values) > 5000:
             continue
         found = [value for value in values if words_of(value).strip() and words_of(value) in asked]
+        # A name in two dimensions: the first takes it.
         taken = [value for named in focus.values() for value in named]
-        found = [
-            value for value in found if value not in taken
-        ]  # a name in two dimensions: the first takes it
+        found = [value for value in found if value not in taken]
         if found:
             focus[dimension] = sorted(found, key=lambda value: asked.find(words_of(value)))
     return focus
@@ -53,20 +52,7 @@ def focus_parts(df, focus):
 
 def slice_name(combination):
     """The slice as the summary names it: a value alone when it is clear, with its dimension when not."""
-    generic = {
-        "new",
-        "existing",
-        "other",
-        "others",
-        "all",
-        "total",
-        "none",
-        "unknown",
-        "yes",
-        "no",
-        "true",
-        "false",
-    }
+    generic = set("new existing other others all total none unknown yes no true false".split())
     names = []
     for dimension, value in combination.items():
         plain = value.strip().lower()

@@ -35,8 +35,9 @@ def _plan(task: ParsedTask) -> list[tuple[str, dict]]:
     if task.dimensions:
         calls.append(("top_slices", {"metric": task.metric, "dimensions": task.dimensions}))
     if task.ratio and task.dimensions:
-        calls.append(("rate_mix_effects", {"numerator": task.ratio[0], "denominator": task.ratio[1],
-                                           "dimension": task.dimensions[0]}))  # fmt: skip
+        numerator, denominator = task.ratio
+        arguments = {"numerator": numerator, "denominator": denominator, "dimension": task.dimensions[0]}
+        calls.append(("rate_mix_effects", arguments))
     if task.dimensions:
         calls.append(("change_chart", {"metric": task.metric, "dimension": task.dimensions[0]}))
     return calls
@@ -64,13 +65,17 @@ def _narrative(task: ParsedTask, observations: list[str]) -> str:
     verb = "rose" if change > 0 else "fell" if change < 0 else "did not change"
     pct_text = "new" if pct is None else f"{abs(pct):.2f}%"
     name = task.metric[:1].upper() + task.metric[1:]  # VOLUME stays VOLUME
-    lines = [f"**{name} {verb} {pct_text}**, from {amount(totals['before'])} to {amount(totals['after'])} "
-             f"({amount(change, True)})."]  # fmt: skip
+    lines = [
+        f"**{name} {verb} {pct_text}**, from {amount(totals['before'])} to {amount(totals['after'])} "
+        f"({amount(change, True)})."
+    ]
     slices = next((f for f in found if isinstance(f, list) and f and "label" in f[0]), None)
     if slices and slices[0].get("contribution_pct") is not None:
         lead = slices[0]
-        lines.append(f"The change sits in **{lead['segment']}**: {amount(lead['abs_change'], True)}, "
-                     f"{lead['contribution_pct']:.2f}% of the total change.")  # fmt: skip
+        lines.append(
+            f"The change sits in **{lead['segment']}**: {amount(lead['abs_change'], True)}, "
+            f"{lead['contribution_pct']:.2f}% of the total change."
+        )
     ratio = next((f for f in found if isinstance(f, dict) and "mix_effect" in f), None)
     if ratio and task.ratio:
         effects = [
@@ -79,8 +84,10 @@ def _narrative(task: ParsedTask, observations: list[str]) -> str:
         ]
         if abs(ratio["rate_effect"]) > abs(ratio["mix_effect"]):
             effects.reverse()  # the larger effect first
-        lines.append(f"{task.ratio[0]} / {task.ratio[1]} went from {ratio['before']:.2%} to {ratio['after']:.2%}: "
-                     f"{', '.join(effects)}.")  # fmt: skip
+        lines.append(
+            f"{task.ratio[0]} / {task.ratio[1]} went from {ratio['before']:.2%} to {ratio['after']:.2%}: "
+            f"{', '.join(effects)}."
+        )
     dimension = task.dimensions[0] if task.dimensions else None
     rows = (
         next((f for f in found if isinstance(f, list) and f and dimension in f[0]), None)
