@@ -46,6 +46,11 @@ def source_of(function: Callable[..., Any]) -> str:
             if hint.end_lineno != argument.lineno:
                 raise ValueError(f"{function.__name__}: a type hint over several lines cannot be cut")
             cuts.append((argument.lineno, name_end, hint.end_col_offset or 0, ""))
+    for node in ast.walk(definition):
+        if isinstance(node, ast.AnnAssign) and node.value is not None:  # `x: list[str] = []` becomes `x = []`
+            if node.value.lineno != node.target.lineno:
+                raise ValueError(f"{function.__name__}: a type hint over several lines cannot be cut")
+            cuts.append((node.lineno, node.target.end_col_offset or 0, node.value.col_offset, " = "))
     if definition.returns is not None:
         hint = definition.returns
         line = lines[hint.lineno - 1]

@@ -34,7 +34,7 @@ _PHASE = re.compile(r"^# phase: (\w[\w-]*)", re.MULTILINE)
 MAX_STEPS_REQUEST = "Based on the above, please provide an answer"
 
 
-def message_text(message: ChatMessage | dict) -> tuple[str, str]:
+def message_text(message: ChatMessage | dict[str, Any]) -> tuple[str, str]:
     """(role, text) of a chat message, whatever shape its content has."""
     role = message.role if isinstance(message, ChatMessage) else message.get("role", "")
     content = message.content if isinstance(message, ChatMessage) else message.get("content")
@@ -63,7 +63,7 @@ class _History:
         return count
 
 
-def read_history(messages: list[ChatMessage | dict]) -> _History:
+def read_history(messages: list[ChatMessage | dict[str, Any]]) -> _History:
     """Splits the conversation into the task and the current turn's phases, errors and observations.
 
     A follow-up question arrives as a later "New task:" message in the same memory: the schema comes from the
@@ -97,17 +97,17 @@ class BuiltinAnalyst(Model):
 
     label = BUILTIN_LABEL
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(model_id=BUILTIN_MODEL_ID, **kwargs)
         preload()  # the tokenizer loads while the engine analyses the file
 
     def generate(
         self,
-        messages: list[ChatMessage | dict],
+        messages: list[ChatMessage | dict[str, Any]],
         stop_sequences: list[str] | None = None,
-        response_format: dict | None = None,
-        tools_to_call_from: list | None = None,
-        **kwargs,
+        response_format: dict[str, Any] | None = None,
+        tools_to_call_from: list[Any] | None = None,
+        **kwargs: Any,
     ) -> ChatMessage:
         prompt = "\n".join(text for _, text in map(message_text, messages))
         if tools_to_call_from:
