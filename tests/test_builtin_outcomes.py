@@ -97,3 +97,46 @@ def test_a_question_naming_a_segment_is_answered_first():
     assert_all_verified(result, at_least=10)
     lines = result.narrative.splitlines()
     assert lines[2].startswith("**Android: revenue fell") and "Overall:" in lines
+
+
+def failing(name: str):
+    """The KPI tool `name`, failing as a service behind it would."""
+    from smolagents import Tool
+
+    from tools.kpi_tools import KPI_TOOLS
+
+    original = next(tool for tool in KPI_TOOLS if tool.name == name)
+
+    class Failing(Tool):
+        skip_forward_signature_validation = True
+
+        def forward(self, *args, **kwargs):
+            raise RuntimeError(f"{name} service unavailable")
+
+    Failing.name, Failing.description = original.name, original.description
+    Failing.inputs, Failing.output_type = original.inputs, original.output_type
+    return [tool for tool in KPI_TOOLS if tool.name != name] + [Failing()]
+
+
+@pytest.mark.parametrize(
+    ("file", "ratio", "broken", "retried"),
+    [
+        ("conversion_by_channel.csv", "orders/users", "rate_mix_effects", "compute"),
+        ("sales_by_segment.csv", None, "change_heatmap", "report"),
+    ],
+)
+def test_a_failing_tool_is_retried_guarded_and_the_rest_still_verified(file, ratio, broken, retried):
+    dataset = load_dataset(SAMPLES / file)
+    result = run(dataset, ratio=ratio, tools=failing(broken), executor="local")
+    phases = [step["code"].split("\n", 1)[0] for step in result.steps]
+    first_failure = next(i for i, step in enumerate(result.steps) if step["error"])
+    assert f"{broken} service unavailable" in result.steps[first_failure]["error"]
+    assert phases[first_failure] == phases[first_failure + 1] == f"# phase: {retried}"
+    retry = result.steps[first_failure + 1]
+    assert "try:" in retry["code"] and not retry["error"]
+    assert f"failed: {broken} service unavailable" in retry["observation"]  # said, not hidden
+    assert not result.verification["mismatches"]
+    if ratio:
+        assert "the rate could not be decomposed" in result.narrative
+    else:
+        assert f"**{' × '.join(PLANTED_SLICE.values())}**" in result.narrative
