@@ -158,3 +158,31 @@ def test_a_two_dimension_driver_gets_a_heatmap_and_a_size_vs_change_chart():
     titles = [figure["layout"]["title"]["text"] for figure in result.charts]
     assert "Revenue change by country and platform" in titles
     assert "Revenue: size vs change, country × platform" in titles
+
+
+def helpers_of(code: str) -> dict[str, ast.FunctionDef]:
+    return {node.name: node for node in ast.parse(code).body if isinstance(node, ast.FunctionDef)}
+
+
+def test_each_step_writes_the_helpers_it_calls_without_docstrings_or_hints(write_file):
+    from tools.loading import load_dataset
+
+    text = "country,platform,users_before,users_after,orders_before,orders_after\nUK,iOS,10,12,1,2\nFR,Web,5,5,1,1\n"
+    dataset = load_dataset(write_file("d.csv", text))
+    for ratio, question in ((None, "Why?"), (("orders", "users"), "What happened on iOS?")):
+        spec = TaskSpec("orders", ["country", "platform"], question, ratio=ratio)
+        task = build_task(dataset, spec)
+        first = BuiltinAnalyst().generate(conversation(task)).content
+        observation = ("tool-response", "Observation:\nlead dimensions: country")
+        second = BuiltinAnalyst().generate(conversation(task, ("assistant", first), observation)).content
+        for code in (code_of(first), code_of(second)):
+            helpers = helpers_of(code)
+            called = {
+                n.func.id
+                for n in ast.walk(ast.parse(code))
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+            }
+            assert helpers and set(helpers) <= called, set(helpers) - called  # no helper written for nothing
+            for helper in helpers.values():
+                assert ast.get_docstring(helper) is None and helper.returns is None
+                assert all(a.annotation is None for a in helper.args.args)

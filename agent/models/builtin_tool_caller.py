@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from typing import Any
 
 from smolagents.models import (
     ChatMessage,
@@ -29,19 +30,19 @@ BUILTIN_TOOL_CALLER_ID = "builtin-analyst-tool-calling"
 BUILTIN_TOOL_CALLER_LABEL = "Built-in analyst, tool-calling (rule-based, not an LLM)"
 
 
-def _plan(task: ParsedTask) -> list[tuple[str, dict]]:
+def _plan(task: ParsedTask) -> list[tuple[str, dict[str, Any]]]:
     """The tool calls, in order, that gather what the answer needs."""
-    calls: list[tuple[str, dict]] = [("metric_totals", {"metric": task.metric})]
+    calls: list[tuple[str, dict[str, Any]]] = [("metric_totals", {"metric": task.metric})]
     calls += [("segment_changes", {"metric": task.metric, "dimension": d}) for d in task.dimensions]
     if task.dimensions:
         calls.append(("top_slices", {"metric": task.metric, "dimensions": task.dimensions}))
     if task.ratio and task.dimensions:
-        calls.append(("rate_mix_effects", {"numerator": task.ratio[0], "denominator": task.ratio[1],
-                                           "dimension": task.dimensions[0]}))  # fmt: skip
+        numerator, denominator = task.ratio
+        arguments = {"numerator": numerator, "denominator": denominator, "dimension": task.dimensions[0]}
+        calls.append(("rate_mix_effects", arguments))
     if task.change_log and task.dimensions:
-        calls.append(
-            ("change_log", {})
-        )  # the question is written from the top_slices answer (`_ask_change_log`)
+        # The question is written from the top_slices answer (`_ask_change_log`).
+        calls.append(("change_log", {}))
     if task.dimensions:
         calls.append(("change_chart", {"metric": task.metric, "dimension": task.dimensions[0]}))
     return calls
@@ -62,12 +63,12 @@ def _ask_change_log(task: ParsedTask, observations: list[str]) -> dict:
     return {"task": change_log_question(str(lead.get("segment")), scope, task.windows)}
 
 
-def _observations(messages) -> list[str]:
+def _observations(messages: list[ChatMessage | dict[str, Any]]) -> list[str]:
     texts = [message_text(m) for m in messages]
     return [text.split("Observation:\n", 1)[-1] for role, text in texts if role == "tool-response"]
 
 
-def _json(text: str):
+def _json(text: str) -> Any:
     try:
         return json.loads(text)
     except (json.JSONDecodeError, TypeError):
@@ -84,13 +85,17 @@ def _narrative(task: ParsedTask, observations: list[str]) -> str:
     verb = "rose" if change > 0 else "fell" if change < 0 else "did not change"
     pct_text = "new" if pct is None else f"{abs(pct):.2f}%"
     name = task.metric[:1].upper() + task.metric[1:]  # VOLUME stays VOLUME
-    lines = [f"**{name} {verb} {pct_text}**, from {amount(totals['before'])} to {amount(totals['after'])} "
-             f"({amount(change, True)})."]  # fmt: skip
+    lines = [
+        f"**{name} {verb} {pct_text}**, from {amount(totals['before'])} to {amount(totals['after'])} "
+        f"({amount(change, True)})."
+    ]
     slices = next((f for f in found if isinstance(f, list) and f and "label" in f[0]), None)
     if slices and slices[0].get("contribution_pct") is not None:
         lead = slices[0]
-        lines.append(f"The change sits in **{lead['segment']}**: {amount(lead['abs_change'], True)}, "
-                     f"{lead['contribution_pct']:.2f}% of the total change.")  # fmt: skip
+        lines.append(
+            f"The change sits in **{lead['segment']}**: {amount(lead['abs_change'], True)}, "
+            f"{lead['contribution_pct']:.2f}% of the total change."
+        )
     ratio = next((f for f in found if isinstance(f, dict) and "mix_effect" in f), None)
     if ratio and task.ratio:
         effects = [
@@ -99,8 +104,10 @@ def _narrative(task: ParsedTask, observations: list[str]) -> str:
         ]
         if abs(ratio["rate_effect"]) > abs(ratio["mix_effect"]):
             effects.reverse()  # the larger effect first
-        lines.append(f"{task.ratio[0]} / {task.ratio[1]} went from {ratio['before']:.2%} to {ratio['after']:.2%}: "
-                     f"{', '.join(effects)}.")  # fmt: skip
+        lines.append(
+            f"{task.ratio[0]} / {task.ratio[1]} went from {ratio['before']:.2%} to {ratio['after']:.2%}: "
+            f"{', '.join(effects)}."
+        )
     dimension = task.dimensions[0] if task.dimensions else None
     rows = (
         next((f for f in found if isinstance(f, list) and f and dimension in f[0]), None)
@@ -139,13 +146,18 @@ class BuiltinToolCaller(Model):
     rule_based = True  # token counts are computed here
     answers = "tool-calling"  # the agent kind it writes for
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(model_id=BUILTIN_TOOL_CALLER_ID, **kwargs)
         preload()  # the tokenizer loads while the engine analyses the file
 
     def generate(
-        self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs
-    ):
+        self,
+        messages: list[ChatMessage | dict[str, Any]],
+        stop_sequences: list[str] | None = None,
+        response_format: dict[str, Any] | None = None,
+        tools_to_call_from: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> ChatMessage:
         prompt = "\n".join(text for _, text in map(message_text, messages))
         texts = [message_text(m) for m in messages]
         tasks = task_positions(texts)
