@@ -167,7 +167,7 @@ def test_managed_steps_nest_under_the_calling_step():
     calling = {e.step for e in managed}
     assert calling == {2}  # the analyst's second step asked the change log
     step_two = next(e for e in events if isinstance(e, ev.Code) and e.step == 2)
-    assert "change_log(task=question)" in step_two.code
+    assert "change_log(task=" in step_two.code and "ask_change_log(drivers, " in step_two.code
     kinds = [(e.kind, e.number) for e in managed]
     assert kinds == [("ask", None), ("action", 1), ("action", 2), ("action", 3)]
     assert managed[1].call.startswith("events_in_window(start='2026-11-09', end='2026-11-15'")
