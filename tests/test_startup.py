@@ -85,9 +85,3 @@ def test_prestart_returns_while_the_worker_is_still_starting(blocked_launcher):
     # The launcher cannot start anything yet: a prestart that waited for its worker would not return.
     assert returned.wait(10), "prestart waited for the worker to start"
     assert worker_pool._spare is not None and not worker_pool._spare.done()
-
-
-def test_the_worker_can_warm_every_kind_of_chart_the_tools_draw():
-    from agent.sandbox.process import warm_charts
-
-    assert warm_charts() == 4  # the worker runs it in a thread after "ready"; a failure there is swallowed

@@ -17,11 +17,9 @@ sockets or signals to others); the interpreter's guards (agent.sandbox.interpret
 from __future__ import annotations
 
 import ast
-import contextlib
 import os
 import socket
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -162,47 +160,6 @@ def confine(memory_bytes: int, scratch: str) -> dict[str, bool]:
     return {"landlock": landlock, "seccomp": filtered}
 
 
-def warm_charts() -> int:
-    """Draws one small chart of each kind the KPI tools make, and returns how many.
-
-    plotly loads a validator module for each property the first time a figure uses it: the first waterfall and bar
-    chart of a run took 0.6 s (0.17 s after that). The worker does it once, in a thread, after it said "ready"
-    (so the first request is not held up) and after it was confined (so the thread is too).
-    """
-    import pandas as pd
-
-    from agent.sandbox.figures import figure_to_dict
-    from tools.kpi_tools import (
-        change_chart,
-        change_heatmap,
-        metric_totals,
-        segment_changes,
-        size_change_chart,
-        waterfall_chart,
-    )
-
-    frame = pd.DataFrame({"country": pd.Categorical(["a", "a", "b", "b"]),
-                          "platform": pd.Categorical(["x", "y", "x", "y"]),
-                          "m_before": [1.0, 2.0, 3.0, 4.0], "m_after": [2.0, 1.0, 3.5, 3.0]})  # fmt: skip
-    totals = metric_totals(frame, metric="m")
-    table = segment_changes(frame, metric="m", dimension="country")
-    figures = [
-        waterfall_chart(table, dimension="country", before_total=totals["before"], after_total=totals["after"],
-                        title="w"),
-        change_chart(table, dimension="country", title="c"),
-        change_heatmap(frame, metric="m", rows="country", columns="platform", title="h"),
-        size_change_chart(frame, metric="m", dimensions=["country", "platform"], title="s"),
-    ]  # fmt: skip
-    for figure in figures:
-        figure_to_dict(figure)
-    return len(figures)
-
-
-def _warm_quietly() -> None:
-    with contextlib.suppress(Exception):  # only a head start: else the agent's first chart pays, as before
-        warm_charts()
-
-
 def _worker_main(fd: int, memory_bytes: int, scratch: str) -> None:
     """The worker's loop: receive tools, variables and code; answer with plain JSON (agent.sandbox.protocol)."""
     # stdout/stderr go to the app's log file, which only start-up errors need: once ready, to /dev/null, so code
@@ -222,7 +179,6 @@ def _worker_main(fd: int, memory_bytes: int, scratch: str) -> None:
     sys.stderr.flush()
     os.dup2(sink, 1)
     os.dup2(sink, 2)
-    threading.Thread(target=_warm_quietly, name="kpi-warm-charts", daemon=True).start()
     while True:
         try:
             request = protocol.decode_request(protocol.recv_frame(sock))
