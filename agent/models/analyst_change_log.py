@@ -97,7 +97,7 @@ def mix_tracking_caveat_code() -> list[str]:
     """Ratio report code: a mix shift with no rate change of note may be a logging change (volume moving between
     segments), so the summary says to check tracking first."""
     return [
-        "if effects is not None and effects['mix_effect'] and abs(effects['rate_effect']) < 0.1 * abs(effects['mix_effect']):",
+        "if effects is not None and effects['mix_effect'] and abs(effects['rate_effect']) < 0.25 * abs(effects['mix_effect']):",
         "    caveats.append(f\"Check tracking: the change is volume shifting between {effects['dimension']} segments \"",
         "                   'with no rate change of note; rule out a logging or tracking change first.')",
     ]
