@@ -512,3 +512,19 @@ def test_a_hostile_cited_description_is_text_in_the_summary():
     shown = summary_markdown(result.narrative, result.analysis, result.dataset, result.verification["claims"])
     assert "](http://evil.invalid)" not in shown and "**Outage**" not in shown
     assert [c["verdict"] for c in result.verification["claims"] if c["kind"] == "event"] == ["verified"]
+
+
+def test_a_mix_shift_with_no_rate_change_gets_the_check_tracking_caveat():
+    from agent.run.result import collect
+    from agent.run.runner import RunRequest, run_events
+    from tools.synthetic import conversion_frame
+
+    mix = load_dataset(conversion_frame().to_csv(index=False).encode(), name="traffic.csv")
+    text = collect(run_events(RunRequest(mix, ratio="orders/users"))).narrative
+    assert "Check tracking: the change is volume shifting between" in text
+    rate = conversion_frame()
+    rate["orders_after"] = (
+        (rate["orders_after"] * 0.5).round().astype(int)
+    )  # every rate halves: a real rate move
+    moved = load_dataset(rate.to_csv(index=False).encode(), name="rate.csv")
+    assert "Check tracking" not in collect(run_events(RunRequest(moved, ratio="orders/users"))).narrative

@@ -101,7 +101,9 @@ def mix_tracking_caveats(effects: dict[str, Any] | None) -> list[str]:
     summary says to check tracking first."""
     if effects is None or not effects["mix_effect"]:
         return []
-    if abs(effects["rate_effect"]) >= 0.1 * abs(effects["mix_effect"]):
+    if abs(effects["rate_effect"]) >= 0.25 * abs(
+        effects["mix_effect"]
+    ):  # under a quarter: "no rate change of note"
         return []
     return [f"Check tracking: the change is volume shifting between {effects['dimension']} segments with no rate "
             "change of note; rule out a logging or tracking change first."]  # fmt: skip

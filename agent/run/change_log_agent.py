@@ -226,5 +226,6 @@ def task_line(log: ChangeLog) -> str:
     first = min(e.start for e in log.events)
     last = max(e.end for e in log.events)
     return (f"change log: {len(log.events)} events ({first}..{last}); ask the managed agent "
-            f"{CHANGE_LOG_AGENT_NAME}(task=...) what changed for the driving segments in the later window, cite only "
-            "events it returns, and say 'no known event' when it returns none")  # fmt: skip
+            f"{CHANGE_LOG_AGENT_NAME}(task=...) what changed for the driving segments in the later window; cite only "
+            "events it returns, as `<segment>: <description> on <date> (<kind>)`, tracking changes as caveats, and "
+            "say 'no known event' for a driver it has none for")  # fmt: skip

@@ -49,6 +49,12 @@ Tools (Python functions you call in code; df is the table, metric a name such as
 {%- for tool in tools.values() %}
 - {{ tool.name }}({% for name, spec in tool.inputs.items() %}{{ name }}{% if spec.get('nullable') %}=...{% endif %}{% if not loop.last %}, {% endif %}{% endfor %}): {{ tool.description | replace("\n", " ") }}
 {%- endfor %}
+{%- if managed_agents %}
+Agents you can ask (call them like a tool, with task="..."; they answer in text):
+{%- for agent in managed_agents.values() %}
+- {{ agent.name }}(task): {{ agent.description | replace("\n", " ") }}
+{%- endfor %}
+{%- endif %}
 
 Rules
 1. The data is the DataFrame `df`. Use it; never type numbers from the preview or from memory.

@@ -76,9 +76,8 @@ class RunRequest:
     executor: str = "process"
     step_timeout: float = DEFAULT_STEP_TIMEOUT_S
     agent: str = DEFAULT_AGENT_KIND
-    events: ChangeLog | None = (
-        None  # the change log beside the metrics: the analyst asks a managed agent about it
-    )
+    # The change log beside the metrics: the analyst asks a managed agent about it.
+    events: ChangeLog | None = None
     planning_interval: int | None = None  # smolagents planning steps, every N steps (None: no planning)
 
     def tool_specs(self) -> list[KpiTool]:
