@@ -58,21 +58,29 @@ class _BoundTool(Tool):
         self.figures.extend(figures)
         return text
 
-    def compute(self, **arguments: Any) -> str:
+    def compute(self, *args: Any, **arguments: Any) -> str:  # each tool names its own arguments
         raise NotImplementedError
+
+    def table(self) -> pd.DataFrame:
+        """The data table; a tool whose work runs in the worker has none here."""
+        if self.frame is None:
+            raise RuntimeError(f"{self.name} has no data table in this process (it runs in the worker)")
+        return self.frame
 
     def columns(self, metric: str) -> tuple[str, str]:
         metric = _name(metric, "metric")
         before, after = f"{metric}_before", f"{metric}_after"
-        if before not in self.frame.columns:
-            metrics = sorted({c[: -len("_before")] for c in self.frame.columns if str(c).endswith("_before")})
+        frame = self.table()
+        if before not in frame.columns:
+            metrics = sorted({c[: -len("_before")] for c in frame.columns if str(c).endswith("_before")})
             raise KeyError(f"no metric {metric!r}; metrics: {', '.join(metrics)}")
         return before, after
 
     def dimension(self, dimension: str) -> str:
         dimension = _name(dimension, "dimension")
-        if dimension not in self.frame.columns or str(dimension).endswith(("_before", "_after")):
-            known = [c for c in self.frame.columns if not str(c).endswith(("_before", "_after"))]
+        frame = self.table()
+        if dimension not in frame.columns or str(dimension).endswith(("_before", "_after")):
+            known = [c for c in frame.columns if not str(c).endswith(("_before", "_after"))]
             raise KeyError(f"no dimension {dimension!r}; dimensions: {', '.join(map(str, known))}")
         return dimension
 

@@ -32,7 +32,7 @@ def metric_totals(df: Any, metric: str) -> dict:
         df: The data table.
         metric: Metric name, e.g. "revenue" for columns revenue_before / revenue_after.
     """
-    return engine.totals(df, *_columns(df, metric))
+    return dict(engine.totals(df, *_columns(df, metric)))
 
 
 @tool
@@ -146,7 +146,7 @@ def change_timing(daily: Any, metric: str, earlier: str, later: str) -> dict:
     from tools.windows import parse_range, when_it_changed
 
     frame = daily.assign(date=pd.to_datetime(daily["date"]))
-    return when_it_changed(frame, parse_range(earlier), parse_range(later), metric)
+    return dict(when_it_changed(frame, parse_range(earlier), parse_range(later), metric))
 
 
 @tool

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tools.numbers import is_mostly_numeric, parse_number_column
-from tools.periods import parse_periods, time_order
+from tools.periods import Label, parse_periods, time_order
 from tools.windows import Window, WindowError, preset_windows
 
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024  # 1 GiB; the CLI and the page can lower it.
@@ -217,17 +217,23 @@ class FileSource:
 
     def __init__(self, name: str, *, data: bytes | None = None, path: Path | None = None) -> None:
         self.name, self.path, self._data = name, path, data
-        self.size = len(data) if data is not None else path.stat().st_size
+        self.size = len(data) if data is not None else self._file().stat().st_size
+
+    def _file(self) -> Path:
+        """The path on disk; a source always has its bytes or its path."""
+        if self.path is None:
+            raise ValueError(f"{self.name}: a source needs its bytes or its path")
+        return self.path
 
     def head(self, size: int = 65536) -> bytes:
         if self._data is not None:
             return self._data[:size]
-        with open(self.path, "rb") as file:
+        with open(self._file(), "rb") as file:
             return file.read(size)
 
     def data(self) -> bytes:
         if self._data is None:
-            self._data = self.path.read_bytes()
+            self._data = self._file().read_bytes()
         return self._data
 
     def replace(self, data: bytes) -> None:
@@ -281,6 +287,7 @@ def read_table(source: FileSource) -> tuple[pd.DataFrame, np.ndarray | None, lis
         raise DataError(
             f"{name}: the file is empty. Upload a table with a header row and one row per segment."
         )
+    warnings: list[str]
     if head[:4] == b"PK\x03\x04" or suffix in EXCEL_SUFFIXES:
         frame, warnings = _read_excel(source), []
     elif head[:4] == b"PAR1" or suffix in PARQUET_SUFFIXES:
@@ -616,7 +623,7 @@ def _metric_name_from_file(name: str) -> str:
     return match.group(1) if match else "value"
 
 
-def order_periods(values: Sequence[object]) -> tuple[list[object], bool]:
+def order_periods(values: Sequence[Label]) -> tuple[list[Label], bool]:
     """Orders two or more period labels from earliest to latest.
 
     Returns:
@@ -628,12 +635,12 @@ def order_periods(values: Sequence[object]) -> tuple[list[object], bool]:
         if len(values) == 2 and set(words) == {before, after}:
             return (values if words[0] == before else values[::-1]), True
     if all(isinstance(v, (int, float, np.integer, np.floating)) for v in values):
-        return sorted(values), True
+        return sorted(values), True  # type: ignore[type-var]  # numbers, checked just above
     by_time = time_order(values)  # 2026-W9 before 2026-W10, Oct 2026 before Nov 2026: time, never text order
     if by_time is not None:
         return by_time, True
-    quarters = [_quarter_key(w) for w in words]
-    if all(q is not None for q in quarters):
+    quarters = [key for key in map(_quarter_key, words) if key is not None]
+    if len(quarters) == len(words):
         return [v for _, v in sorted(zip(quarters, values), key=lambda p: p[0])], True
     try:
         stamps = pd.to_datetime(pd.Series([str(v) for v in values]), errors="raise", format="mixed")
@@ -767,7 +774,8 @@ def load_dataset(
     by = [b.strip() for b in by] if by else None
     by = _resolve_columns(raw, name, by, "dimension", "by")
     if period_column:
-        period_column = _resolve_columns(raw, name, [period_column], "period column", "period_column")[0]
+        named = _resolve_columns(raw, name, [period_column], "period column", "period_column")
+        period_column = named[0] if named else period_column
 
     if periods and (compare or windows):
         raise DataError(
@@ -809,7 +817,7 @@ def load_dataset(
         by_name = {normal_name(m): m for m in [*columns, *(wide.left_out if wide else {})]}
         wanted = [by_name.get(normal_name(m), m.strip()) for m in metrics]
         lacking = [m for m in wanted if wide and m in wide.left_out]
-        if lacking:
+        if wide and lacking:
             raise DataError(f"{name}: {', '.join(lacking)} has no column for scenario {wide.scenario!r} (its after "
                             f"columns: {', '.join(wide.left_out[lacking[0]])}). Choose a scenario that "
                             f"{lacking[0]} has.")  # fmt: skip
@@ -833,6 +841,7 @@ def load_dataset(
     if layout == "long":
         dimensions = [c for c in tidy.columns if c not in value_columns]
     else:
+        assert wide is not None  # the wide layout is the one that has it
         dimensions = _choose_dimensions(raw, tidy, name, by, wide.other_columns, warnings)
     ignored: dict[str, str] = {}
     if not by:
@@ -869,7 +878,7 @@ def load_dataset(
         ignored=ignored,
         windows=series.windows if series else None,
         daily=series.daily if series else None,
-        averaged=bool(series) and series.scales != (1.0, 1.0),
+        averaged=series is not None and series.scales != (1.0, 1.0),
     )
 
 
@@ -935,13 +944,13 @@ def _wide_to_tidy(
         metric: dict(sorted(((scenario_of(c), c) for c in afters), key=lambda item: position[item[1]]))
         for metric, _, afters in pairs
     }
-    first_column = {}
+    first_column: dict[str, int] = {}
     for keys in by_metric.values():
         for key, column in keys.items():
             first_column.setdefault(key, position[column])
             first_column[key] = min(first_column[key], position[column])
     has_scenarios = any(len(keys) > 1 for keys in by_metric.values())
-    scenarios = sorted(first_column, key=first_column.get) if has_scenarios else []
+    scenarios = sorted(first_column, key=first_column.__getitem__) if has_scenarios else []
 
     if not has_scenarios:
         chosen = None
@@ -1164,14 +1173,15 @@ def _time_series(
             raise DataError(f"{name}: comparison windows need dates, but {period_column!r} holds "
                             f"{listing(map(repr, unparsed), 5)}.", setting="compare")  # fmt: skip
         return None
-    kinds = {value[0] for value in parsed.values()}
+    known = {label: value for label, value in parsed.items() if value is not None}  # every one, checked above
+    kinds = {value[0] for value in known.values()}
     if not asked:
         if kinds != {"day"} or len(distinct) < MIN_DAILY_SERIES:
             return None
         compare = "wow"
-    dates = {label: np.datetime64(value[1], "D") for label, value in parsed.items()}
-    latest = max(value[1] for value in parsed.values())
-    first = min(value[1] for value in parsed.values())
+    dates = {label: np.datetime64(value[1], "D") for label, value in known.items()}
+    latest = max(value[1] for value in known.values())
+    first = min(value[1] for value in known.values())
     try:
         before, after = windows or preset_windows(compare or "", latest)
     except WindowError as error:

@@ -4,7 +4,7 @@ summary as safe Markdown (labels from the data shown as text, never as links, im
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +49,7 @@ def _exact(value: float | None, whole: bool, signed: bool = False) -> str | None
     return f"Exact: {text}"
 
 
-def summary_cards(analysis: dict[str, Any]) -> list[Card]:
+def summary_cards(analysis: Mapping[str, Any]) -> list[Card]:
     """Before, after and change of the metric; for a ratio, the rate before and after with its change in pp.
 
     Large values are compact (1.73M) with the exact figure on hover; counts have no decimals; the % change shows
@@ -383,7 +383,7 @@ def scenario_table(rows) -> list[dict[str, Any]]:
     return table
 
 
-def known_labels(analysis: dict[str, Any], dataset: dict[str, Any] | None = None) -> set[str]:
+def known_labels(analysis: Mapping[str, Any], dataset: dict[str, Any] | None = None) -> set[str]:
     """Every name from the data a summary may quote: segments, slices, dimensions, metrics, periods, the file."""
     analysis = analysis or {}
     names = {str(n) for n in [analysis.get("metric"), *(analysis.get("dimensions") or [])] if n}
@@ -404,7 +404,7 @@ def known_labels(analysis: dict[str, Any], dataset: dict[str, Any] | None = None
 
 def summary_markdown(
     narrative: str | None,
-    analysis: dict[str, Any],
+    analysis: Mapping[str, Any],
     dataset: dict[str, Any] | None = None,
     claims: list[dict[str, Any]] | None = None,
 ) -> str:

@@ -8,6 +8,7 @@ holds every run.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
@@ -116,7 +117,9 @@ class RunHistory:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
-            return int(cursor.lastrowid)
+            if cursor.lastrowid is None:  # sqlite always sets it after an INSERT
+                raise sqlite3.DatabaseError("the run was not saved")
+            return cursor.lastrowid
 
     def list(self) -> list[dict[str, Any]]:
         """This owner's saved runs, newest first, without their events."""
@@ -129,7 +132,7 @@ class RunHistory:
             ).fetchall()
         return [dict(row) for row in rows]
 
-    def events(self, run_id: int) -> list[ev.Event]:
+    def events(self, run_id: int) -> builtins.list[ev.Event]:  # `list` in this class is the method above
         """The run's events, exactly as recorded; another owner's run is as absent as a deleted one."""
         condition, parameters = self._mine()
         with self._connect() as db:

@@ -115,7 +115,7 @@ class TerminalRenderer:
             table.add_row(
                 str(number), Text(str(claim.get("text"))), Text(str(claim.get("entity") or "—")),
                 Text(str(claim.get("kind_label") or claim.get("kind") or "")),
-                Text(VERDICT_LABELS.get(claim.get("verdict"), str(claim.get("verdict"))),
+                Text(VERDICT_LABELS.get(str(claim.get("verdict")), str(claim.get("verdict"))),
                      style="red bold" if flagged else "green" if claim.get("verdict") == "verified" else "yellow"),
                 Text(str(claim.get("expected") or "")),
             )  # fmt: skip

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.run import events as ev
+from tools.facts import Analysis
 
 
 @dataclass
@@ -16,7 +17,7 @@ class RunResult:
     agent: str = ""
     question: str = ""
     dataset: dict[str, Any] = field(default_factory=dict)
-    analysis: dict[str, Any] = field(default_factory=dict)
+    analysis: Analysis | dict[str, Any] = field(default_factory=dict)  # {} until the AnalysisReady event
     warnings: list[str] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
     charts: list[dict[str, Any]] = field(default_factory=list)

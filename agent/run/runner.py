@@ -30,6 +30,7 @@ from agent.sandbox.interpreter import AUTHORIZED_IMPORTS, local_executor
 from agent.sandbox.process import DEFAULT_STEP_TIMEOUT_S, ProcessExecutor
 from tools.analysis import analyze, find_focus, focus_slices, jsonable, named_metric
 from tools.bound_tools import bound_tools
+from tools.facts import Analysis
 from tools.kpi_tools import KPI_TOOLS
 from tools.loading import Dataset
 from tools.verification import ClaimCheck, final_answer_check, verify
@@ -278,7 +279,7 @@ def _sandbox_warning(executor: Any) -> str | None:
     return "The agent's code runs in this process (--executor local), outside the sandbox."
 
 
-def _with_focus(analysis: dict[str, Any], dataset: Dataset, question: str) -> dict[str, Any]:
+def _with_focus(analysis: Analysis, dataset: Dataset, question: str) -> Analysis:
     """What an answer to this question is checked against: the analysis of the metric it names (another metric of
     the file, or the run's), plus the slices of the segments it names (Germany × Android and its breakdown)."""
     named = named_metric(question, dataset) if question else None
@@ -307,7 +308,7 @@ def _drive(
     model: Model,
     task: str,
     max_steps: int,
-    analysis: dict,
+    analysis: Analysis,
     stop: threading.Event | None,
     drawn: list[dict[str, Any]],
     reset: bool = True,
@@ -392,7 +393,7 @@ def _drive(
             if stop is not None and stop.is_set():
                 agent.interrupt()
         last = agent.memory.steps[-1] if agent.memory.steps else None
-        if isinstance(getattr(last, "error", None), AgentMaxStepsError):
+        if last is not None and isinstance(getattr(last, "error", None), AgentMaxStepsError):
             status = "max_steps"
             if last.token_usage is not None:
                 usage["input_tokens"] += last.token_usage.input_tokens

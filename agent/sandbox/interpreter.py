@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 import string
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -185,14 +186,17 @@ def _guard_pandas_expressions(pd: Any) -> None:
         setattr(cls, name, guarded)
 
 
-def _no_pickle_load(*args, allow_pickle: bool = False, **kwargs):
+def _no_pickle_load(*args: Any, allow_pickle: bool = False, **kwargs: Any) -> Any:
     """numpy.load that never unpickles (a pickle in an .npy file can run any code)."""
     if allow_pickle:
         raise PermissionError("np.load(allow_pickle=True) is not allowed: pickles can run code")
-    return _numpy_load(*args, allow_pickle=False, **kwargs)
+    load = _numpy_load
+    if load is None:  # only reachable through install_guards, which sets it first
+        raise RuntimeError("np.load is guarded but numpy's own load was not kept")
+    return load(*args, allow_pickle=False, **kwargs)
 
 
-_numpy_load = None
+_numpy_load: Callable[..., Any] | None = None
 
 
 def install_guards() -> None:

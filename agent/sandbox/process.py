@@ -21,6 +21,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +170,7 @@ def _worker_main(fd: int, memory_bytes: int, scratch: str) -> None:
 
 
 def _answer(
-    kind: str, request: dict[str, Any], sock: socket.socket, executor, figures, drawn: list[dict]
+    kind: object, request: dict[str, Any], sock: socket.socket, executor, figures, drawn: list[dict]
 ) -> dict:
     """The worker's reply to one request, before it is cut to size."""
     from tools import bound_tools
@@ -287,7 +288,9 @@ class ProcessExecutor(PythonExecutor):
             raise RuntimeError("the code worker failed to start: it did not say it was ready")
         self._ready = True
 
-    def _request(self, message: dict[str, Any], timeout: float, blobs: list[bytes] = ()) -> dict[str, Any]:
+    def _request(
+        self, message: dict[str, Any], timeout: float, blobs: Sequence[bytes] = ()
+    ) -> dict[str, Any]:
         """Sends a request and returns the worker's checked reply; WorkerFailed when there is none to use."""
         try:
             self._await_ready()
