@@ -5,11 +5,9 @@ import os
 import socket
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import pytest
 
-from agent.models import build
 from agent.models.build import ModelChoice, ModelConfigError, build_model, resolve_api_key
 from agent.run.result import collect
 from agent.run.runner import RunRequest, run_events
@@ -123,26 +121,6 @@ def test_key_sources(monkeypatch, tmp_path):
     (tmp_path / ".streamlit" / "secrets.toml").write_text('ANTHROPIC_API_KEY = "from-secrets-file"\n')
     assert resolve_api_key(ModelChoice("anthropic/claude")) == "from-secrets-file"
     assert "from-secrets-file" not in repr(build_model(ModelChoice("anthropic/claude")))
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ('OPENAI_API_KEY = "sk-a"\n', "sk-a"),
-        ("OTHER = 1\nOPENAI_API_KEY='sk-b'  # a comment\n", "sk-b"),
-        ('OPENAI_API_KEY="sk-c"\n[serving]\nmodels = ["builtin", "openai/m"]\n', "sk-c"),
-        ('[serving]\nOPENAI_API_KEY = "in-a-table"\n', None),
-        ('OPENAI_API_KEY = ""\n', None),
-    ],
-)
-def test_secrets_file_is_read_on_python_3_10_as_tomllib_reads_it(monkeypatch, tmp_path, text, expected):
-    # Python 3.10 (which pyproject.toml supports) has no tomllib: importing it there failed for every secrets file.
-    path = tmp_path / "secrets.toml"
-    path.write_text(text)
-    assert build._secrets_file_value("OPENAI_API_KEY", path) == expected  # tomllib, on this Python
-    monkeypatch.setattr(build, "sys", SimpleNamespace(version_info=(3, 10, 12)))
-    monkeypatch.setitem(sys.modules, "tomllib", None)  # `import tomllib` now fails, as on 3.10
-    assert build._secrets_file_value("OPENAI_API_KEY", path) == expected
 
 
 def test_key_never_appears_in_cli_output(revenue_file):

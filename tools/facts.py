@@ -270,7 +270,7 @@ class _Builder:
 
     def add(
         self, entity: str, label: str, metric: str, kind: str, value: Any, source: str, scale: float = 1.0
-    ):
+    ) -> None:
         if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
             return
         value = float(value) * scale

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agent.run.result import Step
 from tools.labels import escape_markdown, safe_markdown
 from tools.numbers import all_whole_numbers, amount
 from tools.verification import FLAGGED, VERDICT_LABELS
@@ -325,14 +326,14 @@ def claim_notes(claims: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def step_state(step: dict[str, Any], run_finished: bool) -> str:
+def step_state(step: Step, run_finished: bool) -> str:
     """The `st.status` state of a step: error, complete or running."""
     if step.get("error"):
         return "error"
     return "complete" if step.get("done") or run_finished else "running"
 
 
-def step_caption(step: dict[str, Any]) -> str:
+def step_caption(step: Step) -> str:
     """Seconds and tokens of a finished step."""
     if not step.get("done"):
         return "running…"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,36 +66,13 @@ def _secrets_file_value(name: str, path: Path = SECRETS_FILE) -> str | None:
     """A top-level string from .streamlit/secrets.toml, read directly (st.secrets raises when the file is absent)."""
     if not path.is_file():
         return None
+    import tomllib
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        value = tomllib.loads(path.read_text(encoding="utf-8")).get(name)
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
         return None
-    if sys.version_info < (3, 11):  # tomllib is new in 3.11; the project supports 3.10
-        value: object = _top_level_string(text, name)
-    else:
-        import tomllib
-
-        try:
-            value = tomllib.loads(text).get(name)
-        except tomllib.TOMLDecodeError:
-            return None
     return value if isinstance(value, str) and value else None
-
-
-def _top_level_string(text: str, name: str) -> str | None:
-    """`name = "value"` (or 'value') above the first [table] of a TOML text: the secrets-file lines Python 3.10 reads.
-
-    A value with escapes, or written any other way, is not read (None): the key is then asked for on the page.
-    """
-    line_of_name = re.compile(rf"""{re.escape(name)}\s*=\s*(?:"([^"\\]*)"|'([^']*)')\s*(?:#.*)?""")
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("["):
-            return None
-        match = line_of_name.fullmatch(line)
-        if match:
-            return match.group(1) if match.group(1) is not None else match.group(2)
-    return None
 
 
 def resolve_api_key(choice: ModelChoice) -> str | None:
