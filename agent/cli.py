@@ -6,9 +6,17 @@ import argparse
 import json
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from agent.sandbox import worker_pool
+
+if TYPE_CHECKING:  # imported where used: `--help` must not wait for pandas and smolagents
+    from smolagents.models import Model
+
+    from agent.run.runner import RunRequest
+    from tools.loading import Dataset
+    from tools.windows import Window
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # The flag that sets what a DataError's `setting` names: the loader's messages name no surface's controls.
@@ -147,7 +155,7 @@ def _run(args: argparse.Namespace) -> int:
     periods = [p.strip() for p in args.periods.split(",")] if args.periods else None
     windows = _windows(args)
 
-    def load(after: str | None):
+    def load(after: str | None) -> Dataset:
         return load_dataset(
             args.file,
             by=args.by,
@@ -159,7 +167,7 @@ def _run(args: argparse.Namespace) -> int:
             max_bytes=int(args.max_file_mb * 1024 * 1024),
         )
 
-    def request_for(dataset) -> RunRequest:
+    def request_for(dataset: Dataset) -> RunRequest:
         return RunRequest(dataset, question=(args.question or [""])[0], metric=args.metric, ratio=args.ratio, by=args.by,
                           max_steps=args.max_steps, executor=args.executor, step_timeout=args.step_timeout,
                           agent=args.agent)  # fmt: skip
@@ -188,7 +196,7 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK if result.status == "success" else EXIT_RUN_FAILED
 
 
-def _windows(args: argparse.Namespace):
+def _windows(args: argparse.Namespace) -> tuple[Window, Window] | None:
     """--before-window and --after-window, both or neither."""
     from tools.loading import DataError
     from tools.windows import WindowError, parse_range
@@ -203,7 +211,12 @@ def _windows(args: argparse.Namespace):
         raise DataError(str(error)) from error
 
 
-def _run_all_scenarios(args: argparse.Namespace, load, request_for, model) -> int:
+def _run_all_scenarios(
+    args: argparse.Namespace,
+    load: Callable[[str | None], Dataset],
+    request_for: Callable[[Dataset], RunRequest],
+    model: Model,
+) -> int:
     """`--after all`: one full, verified run per scenario, then a row per scenario."""
     from agent.run.runner import run_events
     from agent.run.scenarios import comparison_status, run_scenarios

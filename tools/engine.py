@@ -120,7 +120,9 @@ class _Columns:
         return self._values[column]
 
 
-def _sums_of(frame: pd.DataFrame, keys: Sequence[str], columns: Sequence[str], cache: GroupSumCache | None):
+def _sums_of(
+    frame: pd.DataFrame, keys: Sequence[str], columns: Sequence[str], cache: GroupSumCache | None
+) -> _GroupSums:
     if cache is not None and cache.frame is frame:
         return cache.get(keys, columns)
     return _GroupSums(frame, list(keys), list(columns))

@@ -12,10 +12,10 @@ import io
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -59,11 +59,11 @@ _YEAR = re.compile(r"^(19|20)\d{2}$")
 _NAME_SPLIT = re.compile(r"[\s_\-.]+")
 
 
-def listing(names, limit: int = 12) -> str:
+def listing(names: Iterable[object], limit: int = 12) -> str:
     """Names for a message, at most `limit` of them: a file with 10,000 columns must not print them all."""
-    names = [str(n) for n in names]
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
+    texts = [str(n) for n in names]
+    shown = ", ".join(texts[:limit])
+    return shown + (f" and {len(texts) - limit:,} more" if len(texts) > limit else "")
 
 
 class DataError(ValueError):
@@ -240,7 +240,7 @@ class FileSource:
         """Holds transcoded bytes instead of the file's own."""
         self._data, self.path, self.size = data, None, len(data)
 
-    def readable(self):
+    def readable(self) -> str | io.BytesIO:
         """What pyarrow and pandas read: the path, or the bytes as a file object."""
         return str(self.path) if self._data is None else io.BytesIO(self._data)
 
@@ -367,13 +367,13 @@ def _read_text(source: FileSource) -> tuple[pd.DataFrame, np.ndarray | None, lis
     delimiter = sniff_delimiter(source.head(65537), name)
     skipped: list[str] = []
 
-    def skip_row(row) -> str:
+    def skip_row(row: Any) -> str:  # pyarrow's InvalidRow
         skipped.append(row.text)
         return "skip"
 
     block_size = CSV_BLOCK_BYTES
 
-    def parse(newlines_in_values: bool):
+    def parse(newlines_in_values: bool) -> Any:  # a pyarrow Table
         skipped.clear()
         return pacsv.read_csv(
             source.readable(),
@@ -431,7 +431,7 @@ def _read_text(source: FileSource) -> tuple[pd.DataFrame, np.ndarray | None, lis
     return frame, rows, warnings
 
 
-def _is_binary(column_type) -> bool:
+def _is_binary(column_type: Any) -> bool:
     import pyarrow as pa
 
     if pa.types.is_dictionary(column_type):

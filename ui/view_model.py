@@ -4,14 +4,17 @@ summary as safe Markdown (labels from the data shown as text, never as links, im
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.run.result import Step
+from agent.run.result import RunResult, Step
 from tools.labels import escape_markdown, safe_markdown
 from tools.numbers import all_whole_numbers, amount
 from tools.verification import FLAGGED, VERDICT_LABELS
+
+if TYPE_CHECKING:
+    from agent.run.scenarios import ScenarioRow
 
 
 @dataclass
@@ -343,7 +346,7 @@ def step_caption(step: Step) -> str:
     return text
 
 
-def result_header(result) -> str:
+def result_header(result: RunResult) -> str:
     """What a result was made from, in one line of plain text: file, measure, periods, scenario, model."""
     data, analysis = result.dataset or {}, result.analysis or {}
     ratio = analysis.get("ratio")
@@ -359,7 +362,7 @@ def result_header(result) -> str:
     return " · ".join(part for part in parts if part)
 
 
-def scenario_table(rows) -> list[dict[str, Any]]:
+def scenario_table(rows: Iterable[ScenarioRow]) -> list[dict[str, Any]]:
     """The scenario comparison as display rows: formatted figures, one row per scenario."""
     table = []
     for row in rows:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from typing import Any
 
 from smolagents.models import (
     ChatMessage,
@@ -42,12 +43,12 @@ def _plan(task: ParsedTask) -> list[tuple[str, dict]]:
     return calls
 
 
-def _observations(messages) -> list[str]:
+def _observations(messages: list[Any]) -> list[str]:
     texts = [message_text(m) for m in messages]
     return [text.split("Observation:\n", 1)[-1] for role, text in texts if role == "tool-response"]
 
 
-def _json(text: str):
+def _json(text: str) -> Any:
     try:
         return json.loads(text)
     except (json.JSONDecodeError, TypeError):
@@ -111,13 +112,18 @@ class BuiltinToolCaller(Model):
 
     label = BUILTIN_TOOL_CALLER_LABEL
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(model_id=BUILTIN_TOOL_CALLER_ID, **kwargs)
         preload()  # the tokenizer loads while the engine analyses the file
 
     def generate(
-        self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs
-    ):
+        self,
+        messages: list[Any],
+        stop_sequences: list[str] | None = None,
+        response_format: dict[str, str] | None = None,
+        tools_to_call_from: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> ChatMessage:
         prompt = "\n".join(text for _, text in map(message_text, messages))
         texts = [message_text(m) for m in messages]
         task_text = next((t for role, t in texts if role == "user" and t.startswith("New task:")), "")

@@ -55,7 +55,7 @@ def file_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _measure(result) -> str:
+def _measure(result: RunResult) -> str:
     """What a run explained, for the list: `revenue`, `orders / users`, with its scenario or windows."""
     analysis, data = result.analysis or {}, result.dataset or {}
     ratio = analysis.get("ratio")

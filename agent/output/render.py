@@ -6,6 +6,8 @@ Text that comes from the file or the model is printed as plain `Text`, never as 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console, Group
 from rich.markdown import Markdown
 from rich.panel import Panel
@@ -16,6 +18,9 @@ from rich.text import Text
 
 from agent.run import events as ev
 from tools.labels import safe_markdown
+
+if TYPE_CHECKING:
+    from agent.run.scenarios import ScenarioRow
 from tools.verification import FLAGGED, VERDICT_LABELS
 from ui.view_model import known_labels, verification_badge
 
@@ -145,7 +150,7 @@ class ScenarioRenderer:
         self.render(event)
 
 
-def print_scenario_rows(rows, console: Console | None = None) -> None:
+def print_scenario_rows(rows: list[ScenarioRow], console: Console | None = None) -> None:
     """The comparison of `--after all`: one row per scenario, figures from the engine."""
     console = console or Console()
     measure = rows[0].measure if rows else ""
@@ -175,7 +180,7 @@ def _figure(value: float | None, ratio: bool) -> str:
     return f"{value:.2%}" if ratio else f"{value:,.2f}"
 
 
-def _change(row) -> str:
+def _change(row: ScenarioRow) -> str:
     if row.change is None:
         return "—"
     if "/" in row.measure:

@@ -135,7 +135,7 @@ def _split_thought(model_output: str | None, code: str | None) -> str:
 
 
 def _new_figures(
-    agent, collector: FigureCollector | None, drawn: list[dict[str, Any]]
+    agent: CodeAgent | ToolCallingAgent, collector: FigureCollector | None, drawn: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Figures the last step made: drawn by bound tools, reported by a worker, or in the executor's variables."""
     if drawn:
@@ -317,7 +317,7 @@ def _drive(
     last_output: dict[str, Any] = {}
     original_generate = model.generate
 
-    def recording_generate(*args, **kwargs):
+    def recording_generate(*args: Any, **kwargs: Any) -> Any:
         # The Thought must be shown before the code runs; smolagents only yields the step after it ran.
         message = original_generate(*args, **kwargs)
         last_output["text"] = message.content if isinstance(message.content, str) else str(message.content)

@@ -22,12 +22,19 @@ from smolagents.local_python_executor import InterpreterError, LocalPythonExecut
 # `.*` matters: a bare "pandas" forbids `pandas.api`, `numpy.linalg` and the like.
 AUTHORIZED_IMPORTS = ["pandas", "pandas.*", "numpy", "numpy.*", "plotly", "plotly.*"]
 
+# The interpreter's tables of callables by name (its static tools, the agent's custom tools).
+Tools = dict[str, Callable[..., Any]]
+
 _original_evaluate_name = lpe.evaluate_name
 
 
 def _strict_evaluate_name(
-    name: ast.Name, state: dict[str, Any], static_tools, custom_tools, authorized_imports
-):
+    name: ast.Name,
+    state: dict[str, Any],
+    static_tools: Tools,
+    custom_tools: Tools,
+    authorized_imports: list[str],
+) -> Any:
     """Like smolagents' lookup, without silently using the closest known name for an unknown one.
 
     smolagents replaces an undefined name with a difflib near-match (`total` -> `totals`), which makes a typo
@@ -84,7 +91,9 @@ def _attribute_fields(template: str) -> list[str]:
     return found
 
 
-def _guarded_check_safer_result(result: Any, static_tools=None, authorized_imports=None) -> None:
+def _guarded_check_safer_result(
+    result: Any, static_tools: Tools | None = None, authorized_imports: list[str] | None = None
+) -> None:
     """smolagents' check of every value the interpreter makes, plus the ways out listed in BLOCKED_MODULES."""
     _original_check_safer_result(result, static_tools, authorized_imports)
     if isinstance(result, str) or (isinstance(result, (list, tuple)) and len(result) <= 10_000):
@@ -134,8 +143,12 @@ _CALL_TARGET = "_kpi_narrator_call_target"
 
 
 def _guarded_evaluate_call(
-    call: ast.Call, state: dict[str, Any], static_tools, custom_tools, authorized_imports
-):
+    call: ast.Call,
+    state: dict[str, Any],
+    static_tools: Tools,
+    custom_tools: Tools,
+    authorized_imports: list[str],
+) -> Any:
     """smolagents' call, with the method being called checked like any other value first.
 
     smolagents looks a method up with a bare getattr (`pd.read_pickle(...)`, `'{0.x}'.format(df)`), past its
@@ -178,7 +191,7 @@ def _guard_pandas_expressions(pd: Any) -> None:
     for cls, name in ((pd.DataFrame, "query"), (pd.DataFrame, "eval")):
         original = getattr(cls, name)
 
-        def guarded(self, expr, *args, _original=original, **kwargs):
+        def guarded(self: Any, expr: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
             _checked_expression(expr)
             return _original(self, expr, *args, **kwargs)
 
