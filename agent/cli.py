@@ -6,10 +6,18 @@ import argparse
 import json
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from agent.sandbox import worker_pool
 from agent.settings import AGENT_KINDS, DEFAULT_AGENT_KIND, DEFAULT_STEP_TIMEOUT_S
+
+if TYPE_CHECKING:  # imported where used: `--help` must not wait for pandas and smolagents
+    from smolagents.models import Model
+
+    from agent.run.runner import RunRequest
+    from tools.loading import Dataset
+    from tools.windows import Window
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # The flag that sets what a DataError's `setting` names: the loader's messages name no surface's controls.
@@ -191,7 +199,7 @@ def _run(args: argparse.Namespace) -> int:
                    windows=windows)  # fmt: skip
     in_place = _reads_in_place(args)
 
-    def load(after: str | None):
+    def load(after: str | None) -> Dataset:
         if in_place:  # summed where the data lives: DuckDB over files, or the database
             from tools.sources import open_and_load
 
@@ -199,7 +207,7 @@ def _run(args: argparse.Namespace) -> int:
                                  timeout_s=args.timeout, after=after, **options)  # fmt: skip
         return load_dataset(args.file, after=after, max_bytes=int(args.max_file_mb * 1024 * 1024), **options)
 
-    def request_for(dataset) -> RunRequest:
+    def request_for(dataset: Dataset) -> RunRequest:
         events = None
         if args.events:
             from tools.change_log import load_events
@@ -259,7 +267,7 @@ def _location(source: str) -> str:
     return connection_url(source.removeprefix("secrets:"))
 
 
-def _windows(args: argparse.Namespace):
+def _windows(args: argparse.Namespace) -> tuple[Window, Window] | None:
     """--before-window and --after-window, both or neither."""
     from tools.loading import DataError
     from tools.windows import WindowError, parse_range
@@ -274,7 +282,12 @@ def _windows(args: argparse.Namespace):
         raise DataError(str(error)) from error
 
 
-def _run_all_scenarios(args: argparse.Namespace, load, request_for, model) -> int:
+def _run_all_scenarios(
+    args: argparse.Namespace,
+    load: Callable[[str | None], Dataset],
+    request_for: Callable[[Dataset], RunRequest],
+    model: Model,
+) -> int:
     """`--after all`: one full, verified run per scenario, then a row per scenario."""
     from agent.run.runner import run_events
     from agent.run.scenarios import comparison_status, run_scenarios

@@ -89,3 +89,39 @@ def test_a_run_stopped_at_its_step_limit_is_not_green(revenue_dataset, scripted_
     assert result.verification["run_status"] == "max_steps"
     assert verification_badge(result.verification)[0] is False
     assert json.loads(json.dumps(result.to_json()))["verification"]["run_status"] == "max_steps"
+
+
+def test_steps_have_the_keys_their_typed_shapes_name():
+    # The page reads `RunResult.steps`, `--json` writes `steps` and each turn's `steps`: the TypedDicts in
+    # agent/run/result.py say which keys each has, so they must stay the keys that are really there.
+    from agent.run import events as ev
+    from agent.run.result import Step, StepJson, TurnStepJson
+
+    def step_events(question_step: int) -> list[ev.Event]:
+        return [
+            ev.StepStarted(question_step),
+            ev.Thought(question_step, "look at the total"),
+            ev.Code(question_step, "print(metric_totals(df, 'revenue'))"),
+            ev.Observation(question_step, "{'abs_change': -5.0}"),
+            ev.Chart(question_step, 0, "Revenue", {"data": []}),
+            ev.StepFinished(question_step, 120, 30, 0.5),
+        ]
+
+    events = [
+        ev.RunStarted(model="built-in", agent="code", question="why?", task="t", dataset={}),
+        *step_events(1),
+        ev.FinalAnswer("Revenue fell."),
+        ev.RunFinished("success", {}),
+        ev.TurnStarted(2, "and Germany?"),
+        *step_events(1),
+        ev.RunFinished("success", {}),
+    ]
+    result = collect(events)
+    step = result.steps[0]
+    assert list(step) == list(Step.__annotations__)
+    assert step["code"] == "print(metric_totals(df, 'revenue'))" and step["charts"] == [0] and step["done"]
+    assert (step["input_tokens"], step["output_tokens"], step["duration_s"]) == (120, 30, 0.5)
+    written = json.loads(json.dumps(result.to_json()))
+    assert list(written["steps"][0]) == list(StepJson.__annotations__)
+    assert written["steps"][0]["observation"] == "{'abs_change': -5.0}"
+    assert [list(turn["steps"][0]) for turn in written["turns"]] == [list(TurnStepJson.__annotations__)] * 2

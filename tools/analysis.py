@@ -9,14 +9,14 @@ definition (`tools.tool_spec.KpiTool.facts`), and `analyze(..., tools=...)` adds
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from tools import engine
-from tools.facts import Analysis
+from tools.facts import Analysis, SliceRow
 from tools.loading import DataError, Dataset, listing
 from tools.windows import when_it_changed
 
@@ -281,9 +281,7 @@ def _words(text: str) -> list[str]:
     return [w for w in "".join(ch.lower() if ch.isalnum() else " " for ch in text).split() if w]
 
 
-def focus_slices(
-    dataset: Dataset, analysis: dict[str, Any], focus: dict[str, list[str]]
-) -> list[dict[str, Any]]:
+def focus_slices(dataset: Dataset, analysis: Analysis, focus: dict[str, list[str]]) -> list[SliceRow]:
     """Slice rows (as in `top_slices`) for the segments a question names and their breakdown by the other
     dimensions: the figures an answer about them may state, so that verification knows them.
 
@@ -316,7 +314,7 @@ def _combinations(focus: dict[str, list[str]]) -> list[dict[str, str]]:
     return combinations[:50]
 
 
-def _slice_row(parts: dict[str, str], figures: dict[str, Any], total: dict[str, Any]) -> dict[str, Any]:
+def _slice_row(parts: dict[str, str], figures: Mapping[str, Any], total: Mapping[str, Any]) -> dict[str, Any]:
     from tools.segment_labels import slice_label
 
     before, after = float(figures["before"]), float(figures["after"])

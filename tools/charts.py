@@ -11,12 +11,18 @@ is escaped for plotly where a figure is shown (`tools.labels.safe_figure`), sinc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from tools.labels import shorten_label, shorten_labels
 from tools.numbers import amount
+
+if TYPE_CHECKING:
+    from tools.windows import Window
 
 UP, DOWN, NEUTRAL = "#2e7d32", "#c62828", "#78909c"
 OTHERS = "others"
@@ -59,7 +65,7 @@ def _title(text: str) -> dict:
     }
 
 
-def _layout(title: str, **more) -> dict:
+def _layout(title: str, **more: Any) -> dict[str, Any]:
     """Layout shared by every chart: the title under the mode bar, small side margins, flat legends."""
     layout = {
         "title": _title(title),
@@ -73,7 +79,7 @@ def _layout(title: str, **more) -> dict:
     return layout
 
 
-def _room(values, share: float = LABEL_ROOM) -> list[float]:
+def _room(values: Sequence[float] | np.ndarray, share: float = LABEL_ROOM) -> list[float]:
     """An axis range from 0 (or the smallest value) to the largest, with `share` of the span added on the side
     where labels sit outside the bars."""
     low = min(0.0, float(np.nanmin(values))) if len(values) else 0.0
@@ -355,7 +361,9 @@ def size_change_chart(
     return figure
 
 
-def trend_chart(daily: pd.DataFrame, metric: str, windows=None, *, title: str | None = None) -> go.Figure:
+def trend_chart(
+    daily: pd.DataFrame, metric: str, windows: Sequence[Window] | None = None, *, title: str | None = None
+) -> go.Figure:
     """The metric's total per date over every date of the file, with the two compared windows shaded.
 
     Args:

@@ -7,13 +7,14 @@ points (-7.67 means -7.67%); rates are fractions (0.034 means 3.4%).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import combinations
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from tools.facts import Totals
 from tools.numbers import all_whole_numbers
 from tools.segment_labels import slice_label
 
@@ -51,7 +52,7 @@ def pct_change(before: np.ndarray | float, after: np.ndarray | float) -> np.ndar
     return float(result) if result.ndim == 0 else result
 
 
-def totals(frame: pd.DataFrame, before: str, after: str) -> dict[str, float | None]:
+def totals(frame: pd.DataFrame, before: str, after: str) -> Totals:
     """Total before, after, absolute change and percentage change of a metric."""
     total_before = float(_values(frame, before).sum())
     total_after = float(_values(frame, after).sum())
@@ -119,7 +120,9 @@ class _Columns:
         return self._values[column]
 
 
-def _sums_of(frame: pd.DataFrame, keys: Sequence[str], columns: Sequence[str], cache: GroupSumCache | None):
+def _sums_of(
+    frame: pd.DataFrame, keys: Sequence[str], columns: Sequence[str], cache: GroupSumCache | None
+) -> _GroupSums:
     if cache is not None and cache.frame is frame:
         return cache.get(keys, columns)
     return _GroupSums(frame, list(keys), list(columns))
@@ -155,7 +158,9 @@ class _GroupSums:
     def __init__(
         self, frame: pd.DataFrame, keys: list[str], columns: list[str], prepared: _Columns | None = None
     ) -> None:
-        self.labels = None
+        # Set by `_use_bins` on the bincount path; the pandas path keeps `full` None and reads `table`.
+        self.labels: Callable[[np.ndarray], list[np.ndarray]] | None = None
+        self.full: dict[str, np.ndarray] | None = None
         categoricals = [frame[k] for k in keys if isinstance(frame[k].dtype, pd.CategoricalDtype)]
         sizes = [len(c.cat.categories) for c in categoricals]
         if len(categoricals) == len(keys) and 0 < math.prod(sizes) <= max(4 * len(frame), 1 << 20):
@@ -169,7 +174,6 @@ class _GroupSums:
                 full = {c: np.bincount(combined, weights=v, minlength=bins) for c, v in zip(columns, values)}
                 self._use_bins(counts, full, sizes, [c.cat.categories for c in categoricals])
                 return
-        self.full = None
         self.table = frame.groupby(keys, observed=True, sort=False)[columns].sum()
         self.values = {c: self.table[c].to_numpy(dtype="float64") for c in columns}
         self.size = len(self.table)
@@ -190,13 +194,16 @@ class _GroupSums:
 
     def marginal(self, position: int) -> _GroupSums:
         """The sums by this table's key at `position` alone, added up from its bins: no pass over the rows."""
+        if self.full is None:  # callers check first: only bincount sums keep their bins
+            raise ValueError("marginal() needs sums taken over categorical codes")
+        full = self.full
         others = tuple(axis for axis in range(len(self.sizes)) if axis != position)
 
         def add_up(array: np.ndarray) -> np.ndarray:
             return array.reshape(self.sizes).sum(axis=others)
 
         sums = _GroupSums.__new__(_GroupSums)
-        sums._use_bins(add_up(self.counts), {c: add_up(a) for c, a in self.full.items()}, [self.sizes[position]],
+        sums._use_bins(add_up(self.counts), {c: add_up(a) for c, a in full.items()}, [self.sizes[position]],
                        [self.categories[position]])  # fmt: skip
         return sums
 
@@ -303,7 +310,7 @@ def drill_down(
         return pd.DataFrame(columns=DRILL_DOWN_COLUMNS)
     total = totals(frame, before, after)
     keep = max(top * 5, 50)
-    candidates = []
+    candidates: list[dict[str, Any]] = []
     for depth in range(1, min(max_depth, len(dimensions)) + 1):
         for combo in combinations(dimensions, depth):
             sums = _sums_of(frame, combo, [before, after], cache)
@@ -483,7 +490,7 @@ def _two_proportion_p_values(n0: np.ndarray, d0: np.ndarray, n1: np.ndarray, d1:
     return p_values
 
 
-def _none_if_nan(value: float | None) -> float | None:
+def _none_if_nan(value: np.ndarray | float | None) -> float | None:
     if value is None:
         return None
     value = float(value)

@@ -10,8 +10,9 @@ rate changes and rate/mix effects (the engine keeps rates as fractions), the met
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, cast
 
 TOTAL = "total"
 
@@ -116,13 +117,53 @@ class ToolFact(TypedDict):
     value: float
 
 
-class Analysis(TypedDict):
-    """What `tools.analysis.analyze` returns: every figure an answer is verified against (JSON-safe).
+class LeftOut(TypedDict, total=False):
+    """The rows a cut table left out: how many, and their summed figures (before/after/abs_change or effects)."""
 
-    The contract: verification (`fact_table`) knows these figures and no others. A number an answer takes from
-    anywhere else is "unsupported" unless a KPI tool contributes it as a `ToolFact` (`tool_facts`).
-    """
+    segments: int
+    before: float | None
+    after: float | None
+    abs_change: float | None
+    rate_effect: float | None
+    mix_effect: float | None
+    total_effect: float | None
 
+
+class Omitted(TypedDict, total=False):
+    """Per cut table (keyed by dimension): what it left out. A table that was not cut is absent."""
+
+    breakdowns: dict[str, LeftOut]
+    ratio: dict[str, LeftOut]
+
+
+class Day(TypedDict):
+    """One day of the later window: its total and its difference from the earlier window's baseline."""
+
+    date: str  # ISO date
+    total: float
+    difference: float
+
+
+class ConcentratedRun(TypedDict):
+    """The shortest run of consecutive later days holding at least 70% of the total difference."""
+
+    start: str
+    end: str
+    days: int
+    share_pct: float
+
+
+class Timing(TypedDict):
+    """When the change happened (time series only); see `tools.windows.when_it_changed`."""
+
+    baseline: float
+    days: list[Day]
+    total_difference: float
+    run: ConcentratedRun | None
+    concentrated: bool
+
+
+class _AnalysisCore(TypedDict):
     metric: str
     dimensions: list[str]
     periods: list[str]
@@ -132,6 +173,26 @@ class Analysis(TypedDict):
     ratio: Ratio | None
     notes: list[str]
     tool_facts: NotRequired[list[ToolFact]]
+
+
+class Analysis(_AnalysisCore, total=False):
+    """What `tools.analysis.analyze` returns: every figure an answer is verified against (JSON-safe).
+
+    The contract for every reader (verification, facts, runner, export, render, view model): the keys of
+    `_AnalysisCore` are always there; `omitted` is there for a fresh analysis (older saved runs lack it), `timing`
+    and `windows` only for a time series. Only figures reachable from here are facts (`fact_table`), so only they
+    can pass verification: a new tool's numbers must land in this dict to count as verified.
+    """
+
+    omitted: Omitted
+    timing: Timing
+    windows: list[str]  # the two window labels, earlier first
+
+
+def dimension_value(row: SegmentRow | RatioSegmentRow | Mapping[str, Any], dimension: str) -> Any:
+    """A row's value of its dimension: rows hold it under the dimension's own name ({"country": "France"}), a key
+    a TypedDict cannot name."""
+    return cast("Mapping[str, Any]", row)[dimension]
 
 
 # The kinds of figure, as the verifier names them to people.
@@ -223,7 +284,7 @@ class _Builder:
 
     def add(
         self, entity: str, label: str, metric: str, kind: str, value: Any, source: str, scale: float = 1.0
-    ):
+    ) -> None:
         if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
             return
         value = float(value) * scale
@@ -295,14 +356,18 @@ def _ratio_facts(build: _Builder, ratio: Ratio | dict[str, Any]) -> None:
     build.add(TOTAL, "the total", rate, "pct_change", ratio.get("pct_change"), "ratio.pct_change")
     build.add(TOTAL, "the total", rate, "rate_share", ratio.get("rate_share_pct"), "ratio.rate_share_pct")
     build.add(TOTAL, "the total", rate, "mix_share", ratio.get("mix_share_pct"), "ratio.mix_share_pct")
-    for name, part in ((numerator, "numerator_totals"), (denominator, "denominator_totals")):
+    levels = (
+        ("numerator_totals", numerator, ratio.get("numerator_totals")),
+        ("denominator_totals", denominator, ratio.get("denominator_totals")),
+    )
+    for part, name, figures in levels:
         for key, kind in _LEVEL_KEYS.items():
-            build.add(TOTAL, "the total", name, kind, (ratio.get(part) or {}).get(key), f"ratio.{part}.{key}")
-    by_dimension = ratio.get("by_dimension") or {
+            build.add(TOTAL, "the total", name, kind, (figures or {}).get(key), f"ratio.{part}.{key}")
+    by_dimension: dict[str, Any] = ratio.get("by_dimension") or {
         str(ratio["dimension"]): {"by_segment": ratio.get("by_segment")}
     }
-    for dimension, part in by_dimension.items():
-        for i, row in enumerate(part.get("by_segment") or []):
+    for dimension, split in by_dimension.items():
+        for i, row in enumerate(split.get("by_segment") or []):
             name = str(row.get(dimension))
             entity = entity_key({dimension: name})
             where = f"ratio.by_dimension.{dimension}.by_segment[{i}]"

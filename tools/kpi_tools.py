@@ -70,7 +70,7 @@ def _change_timing(daily: Any, metric: str, earlier: str, later: str) -> dict:
     from tools.windows import parse_range, when_it_changed
 
     frame = daily.assign(date=pd.to_datetime(daily["date"]))
-    return when_it_changed(frame, parse_range(earlier), parse_range(later), metric)
+    return dict(when_it_changed(frame, parse_range(earlier), parse_range(later), metric))
 
 
 def _change_heatmap(df: Any, metric: str, rows: str, columns: str, title: str = "") -> Any:

@@ -86,7 +86,7 @@ def escape_markdown(text: object, keep_lines: bool = False) -> str:
     return _LINE_START.sub(_escape_line_start, escaped)
 
 
-def _escape_line_start(match: re.Match) -> str:
+def _escape_line_start(match: re.Match[str]) -> str:
     start = match.group(1)
     return f"{start}\\" if start.isdigit() else f"\\{start}"  # `1.` -> `1\.`, `#` -> `\#`
 
@@ -123,7 +123,7 @@ def safe_markdown(text: object, labels: Iterable[object] = (), limit: int = LABE
     return _PLACEHOLDER.sub(lambda match: shown[int(match.group(1))], prose)
 
 
-def _break_autolink(match: re.Match) -> str:
+def _break_autolink(match: re.Match[str]) -> str:
     """`http://x`, `www.x`, `a@b.c` with a word joiner after `http`, `www`, `a`: shown the same, never linked."""
     return match.group(0) + WORD_JOINER
 
@@ -139,7 +139,8 @@ def safe_figure(figure: dict[str, Any]) -> dict[str, Any]:
     Every string is escaped with `escape_plotly` (hover and text templates keep plotly's own `<br>`, `<b>`,
     `<extra>` tags and `%{...}` fields); images, map styles and layer sources that point at a URL are dropped.
     """
-    return _safe_part(figure, "")
+    safe: dict[str, Any] = _safe_part(figure, "")
+    return safe
 
 
 def _safe_part(value: Any, key: str) -> Any:

@@ -12,16 +12,16 @@ import io
 import math
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
 
 from tools.numbers import is_mostly_numeric, parse_number_column
-from tools.periods import parse_periods, time_order
+from tools.periods import Label, parse_periods, time_order
 from tools.windows import Window, WindowError, preset_windows
 
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024  # 1 GiB; the CLI and the page can lower it.
@@ -59,11 +59,11 @@ _YEAR = re.compile(r"^(19|20)\d{2}$")
 _NAME_SPLIT = re.compile(r"[\s_\-.]+")
 
 
-def listing(names, limit: int = 12) -> str:
+def listing(names: Iterable[object], limit: int = 12) -> str:
     """Names for a message, at most `limit` of them: a file with 10,000 columns must not print them all."""
-    names = [str(n) for n in names]
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
+    texts = [str(n) for n in names]
+    shown = ", ".join(texts[:limit])
+    return shown + (f" and {len(texts) - limit:,} more" if len(texts) > limit else "")
 
 
 class DataError(ValueError):
@@ -217,24 +217,30 @@ class FileSource:
 
     def __init__(self, name: str, *, data: bytes | None = None, path: Path | None = None) -> None:
         self.name, self.path, self._data = name, path, data
-        self.size = len(data) if data is not None else path.stat().st_size
+        self.size = len(data) if data is not None else self._file().stat().st_size
+
+    def _file(self) -> Path:
+        """The path on disk; a source always has its bytes or its path."""
+        if self.path is None:
+            raise ValueError(f"{self.name}: a source needs its bytes or its path")
+        return self.path
 
     def head(self, size: int = 65536) -> bytes:
         if self._data is not None:
             return self._data[:size]
-        with open(self.path, "rb") as file:
+        with open(self._file(), "rb") as file:
             return file.read(size)
 
     def data(self) -> bytes:
         if self._data is None:
-            self._data = self.path.read_bytes()
+            self._data = self._file().read_bytes()
         return self._data
 
     def replace(self, data: bytes) -> None:
         """Holds transcoded bytes instead of the file's own."""
         self._data, self.path, self.size = data, None, len(data)
 
-    def readable(self):
+    def readable(self) -> str | io.BytesIO:
         """What pyarrow and pandas read: the path, or the bytes as a file object."""
         return str(self.path) if self._data is None else io.BytesIO(self._data)
 
@@ -411,13 +417,13 @@ def _read_text(source: FileSource) -> tuple[pd.DataFrame, np.ndarray | None, lis
     delimiter = sniff_delimiter(source.head(65537), name)
     skipped: list[str] = []
 
-    def skip_row(row) -> str:
+    def skip_row(row: Any) -> str:  # pyarrow's InvalidRow
         skipped.append(row.text)
         return "skip"
 
     block_size = CSV_BLOCK_BYTES
 
-    def parse(newlines_in_values: bool):
+    def parse(newlines_in_values: bool) -> Any:  # a pyarrow Table
         skipped.clear()
         return pacsv.read_csv(
             source.readable(),
@@ -479,7 +485,7 @@ def _read_text(source: FileSource) -> tuple[pd.DataFrame, np.ndarray | None, lis
 TEXT_FORMAT = FileFormat("delimited text", frozenset({".csv", ".tsv", ".tab", ".txt"}), (), _read_text)
 
 
-def _is_binary(column_type) -> bool:
+def _is_binary(column_type: Any) -> bool:
     import pyarrow as pa
 
     if pa.types.is_dictionary(column_type):
@@ -671,7 +677,7 @@ def _metric_name_from_file(name: str) -> str:
     return match.group(1) if match else "value"
 
 
-def order_periods(values: Sequence[object]) -> tuple[list[object], bool]:
+def order_periods(values: Sequence[Label]) -> tuple[list[Label], bool]:
     """Orders two or more period labels from earliest to latest.
 
     Returns:
@@ -683,12 +689,12 @@ def order_periods(values: Sequence[object]) -> tuple[list[object], bool]:
         if len(values) == 2 and set(words) == {before, after}:
             return (values if words[0] == before else values[::-1]), True
     if all(isinstance(v, (int, float, np.integer, np.floating)) for v in values):
-        return sorted(values), True
+        return sorted(values), True  # type: ignore[type-var]  # numbers, checked just above
     by_time = time_order(values)  # 2026-W9 before 2026-W10, Oct 2026 before Nov 2026: time, never text order
     if by_time is not None:
         return by_time, True
-    quarters = [_quarter_key(w) for w in words]
-    if all(q is not None for q in quarters):
+    quarters = [key for key in map(_quarter_key, words) if key is not None]
+    if len(quarters) == len(words):
         return [v for _, v in sorted(zip(quarters, values), key=lambda p: p[0])], True
     try:
         stamps = pd.to_datetime(pd.Series([str(v) for v in values]), errors="raise", format="mixed")
@@ -822,7 +828,8 @@ def load_dataset(
     by = [b.strip() for b in by] if by else None
     by = _resolve_columns(raw, name, by, "dimension", "by")
     if period_column:
-        period_column = _resolve_columns(raw, name, [period_column], "period column", "period_column")[0]
+        named = _resolve_columns(raw, name, [period_column], "period column", "period_column")
+        period_column = named[0] if named else period_column
 
     if periods and (compare or windows):
         raise DataError(
@@ -864,7 +871,7 @@ def load_dataset(
         by_name = {normal_name(m): m for m in [*columns, *(wide.left_out if wide else {})]}
         wanted = [by_name.get(normal_name(m), m.strip()) for m in metrics]
         lacking = [m for m in wanted if wide and m in wide.left_out]
-        if lacking:
+        if wide and lacking:
             raise DataError(f"{name}: {', '.join(lacking)} has no column for scenario {wide.scenario!r} (its after "
                             f"columns: {', '.join(wide.left_out[lacking[0]])}). Choose a scenario that "
                             f"{lacking[0]} has.")  # fmt: skip
@@ -888,6 +895,7 @@ def load_dataset(
     if layout == "long":
         dimensions = [c for c in tidy.columns if c not in value_columns]
     else:
+        assert wide is not None  # the wide layout is the one that has it
         dimensions = _choose_dimensions(raw, tidy, name, by, wide.other_columns, warnings)
     ignored: dict[str, str] = {}
     if not by:
@@ -924,7 +932,7 @@ def load_dataset(
         ignored=ignored,
         windows=series.windows if series else None,
         daily=series.daily if series else None,
-        averaged=bool(series) and series.scales != (1.0, 1.0),
+        averaged=series is not None and series.scales != (1.0, 1.0),
     )
 
 
@@ -990,13 +998,13 @@ def _wide_to_tidy(
         metric: dict(sorted(((scenario_of(c), c) for c in afters), key=lambda item: position[item[1]]))
         for metric, _, afters in pairs
     }
-    first_column = {}
+    first_column: dict[str, int] = {}
     for keys in by_metric.values():
         for key, column in keys.items():
             first_column.setdefault(key, position[column])
             first_column[key] = min(first_column[key], position[column])
     has_scenarios = any(len(keys) > 1 for keys in by_metric.values())
-    scenarios = sorted(first_column, key=first_column.get) if has_scenarios else []
+    scenarios = sorted(first_column, key=first_column.__getitem__) if has_scenarios else []
 
     if not has_scenarios:
         chosen = None
@@ -1219,14 +1227,15 @@ def _time_series(
             raise DataError(f"{name}: comparison windows need dates, but {period_column!r} holds "
                             f"{listing(map(repr, unparsed), 5)}.", setting="compare")  # fmt: skip
         return None
-    kinds = {value[0] for value in parsed.values()}
+    known = {label: value for label, value in parsed.items() if value is not None}  # every one, checked above
+    kinds = {value[0] for value in known.values()}
     if not asked:
         if kinds != {"day"} or len(distinct) < MIN_DAILY_SERIES:
             return None
         compare = "wow"
-    dates = {label: np.datetime64(value[1], "D") for label, value in parsed.items()}
-    latest = max(value[1] for value in parsed.values())
-    first = min(value[1] for value in parsed.values())
+    dates = {label: np.datetime64(value[1], "D") for label, value in known.items()}
+    latest = max(value[1] for value in known.values())
+    first = min(value[1] for value in known.values())
     try:
         before, after = windows or preset_windows(compare or "", latest)
     except WindowError as error:

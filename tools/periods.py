@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
+from typing import TypeVar
 
 import pandas as pd
 
@@ -107,7 +108,10 @@ def parse_periods(labels: Iterable[object]) -> list[tuple[str, dt.date] | None]:
     return [parse_period(label) for label in labels]
 
 
-def time_order(labels: Iterable[object]) -> list[object] | None:
+Label = TypeVar("Label")  # what the caller passed in (text, numbers, dates) comes back, only reordered
+
+
+def time_order(labels: Iterable[Label]) -> list[Label] | None:
     """The labels sorted by the time they name, or None when any of them names no period."""
     labels = list(labels)
     parsed = parse_periods(labels)

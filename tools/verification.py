@@ -267,9 +267,9 @@ class Lexicon:
                         for a in previous.entities
                         for b in mention.entities
                     ]
-                    pairs = [p for p in pairs if p]
-                    if pairs:
-                        merged[-1] = _Mentioned(previous.start, mention.end, frozenset(pairs))
+                    found = [p for p in pairs if p]
+                    if found:
+                        merged[-1] = _Mentioned(previous.start, mention.end, frozenset(found))
                         continue
             merged.append(mention)
         return merged
@@ -628,8 +628,10 @@ def judge(number: _Number, lexicon: Lexicon) -> tuple[str, Fact | None, Fact | N
                     f"{KIND_LABELS[best.kind]} (weak pass)", best.kind)  # fmt: skip
         return "unsupported", None, None, f"{written} matches no engine figure", kinds[0]
 
+    entities = number.entities  # named for the closure below, which does not see the check above
+
     def ours(fact: Fact) -> bool:
-        if fact.entity not in number.entities:
+        if fact.entity not in entities:
             return False
         if fact.entity == TOTAL and number.metric is not None:
             return fact.metric == number.metric
@@ -838,6 +840,8 @@ def verify(
     binder = _Binder(lexicon)
     claims: list[Claim] = []
     skipped: list[str] = []
+    structured: list[tuple[str, float, _Number]]
+    narrative: str | None
     if isinstance(answer, str):
         texts, structured, narrative = [answer], [], answer
     else:

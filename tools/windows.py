@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from tools.facts import ConcentratedRun, Day, Timing
 
 PRESETS = ("wow", "mom", "yoy", "last-Nd")
 _LAST_N_DAYS = re.compile(r"^last-?(\d{1,4})d$")
@@ -90,7 +91,7 @@ def _last_days(latest: dt.date, days: int) -> tuple[Window, Window]:
     return before, after
 
 
-def when_it_changed(daily: pd.DataFrame, before: Window, after: Window, value: str) -> dict[str, Any]:
+def when_it_changed(daily: pd.DataFrame, before: Window, after: Window, value: str) -> Timing:
     """Whether the change is spread over the later window or sits on a few days.
 
     Each later day is compared with the earlier window's daily average (with the same weekday of the earlier window
@@ -121,11 +122,11 @@ def when_it_changed(daily: pd.DataFrame, before: Window, after: Window, value: s
         baselines = np.array([by_date.get(day, baseline) for day in shifted], dtype="float64")
     differences = later[value].to_numpy(dtype="float64") - baselines
     total = float(differences.sum())
-    days = [
+    days: list[Day] = [
         {"date": stamp.date().isoformat(), "total": float(v), "difference": float(d)}
         for stamp, v, d in zip(pd.to_datetime(later["date"]), later[value], differences)
     ]
-    run = None
+    run: ConcentratedRun | None = None
     if total and len(differences):
         signed = differences * np.sign(total)  # days that moved with the total count up, the others down
         best = None
@@ -145,7 +146,7 @@ def when_it_changed(daily: pd.DataFrame, before: Window, after: Window, value: s
                 "days": end - start + 1,
                 "share_pct": held / abs(total) * 100.0,
             }
-    concentrated = bool(run) and run["days"] * 3 <= len(days)
+    concentrated = run is not None and run["days"] * 3 <= len(days)
     return {
         "baseline": baseline,
         "days": days,

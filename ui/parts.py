@@ -8,6 +8,7 @@ import weakref
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -16,6 +17,7 @@ import streamlit as st
 from agent.models.build import ModelChoice
 from agent.output.history import RunHistory, file_hash
 from agent.run import events as ev
+from agent.run.result import RunResult
 from agent.run.session import BackgroundRun, Replay
 from tools.charts import trend_chart
 from tools.labels import escape_markdown, safe_figure
@@ -549,7 +551,17 @@ def ratio_picker(dataset: Dataset) -> str | None:
     return f"{numerator}/{denominator}"
 
 
-def draw_steps(run: BackgroundRun) -> None:
+class DrawnRun(Protocol):
+    """What `draw_steps` reads of a run: a `BackgroundRun`, a `Replay`, or one turn of a conversation."""
+
+    @property
+    def result(self) -> RunResult: ...
+
+    @property
+    def finished(self) -> bool: ...
+
+
+def draw_steps(run: DrawnRun) -> None:
     """Each step in its own block: thought, code, observation, error, seconds and tokens.
 
     Only the running step is an `st.status` (its spinner); finished ones are expanders with an icon, because every

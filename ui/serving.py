@@ -36,13 +36,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tomllib
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-import tomllib
 
 from agent.models.build import SECRETS_FILE, ModelChoice
 

@@ -4,13 +4,17 @@ summary as safe Markdown (labels from the data shown as text, never as links, im
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from agent.run.result import RunResult, Step
 from tools.labels import escape_markdown, safe_markdown
 from tools.numbers import all_whole_numbers, amount
 from tools.verification import FLAGGED, VERDICT_LABELS, tally
+
+if TYPE_CHECKING:
+    from agent.run.scenarios import ScenarioRow
 
 
 @dataclass
@@ -49,7 +53,7 @@ def _exact(value: float | None, whole: bool, signed: bool = False) -> str | None
     return f"Exact: {text}"
 
 
-def summary_cards(analysis: dict[str, Any]) -> list[Card]:
+def summary_cards(analysis: Mapping[str, Any]) -> list[Card]:
     """Before, after and change of the metric; for a ratio, the rate before and after with its change in pp.
 
     Large values are compact (1.73M) with the exact figure on hover; counts have no decimals; the % change shows
@@ -325,14 +329,14 @@ def claim_notes(claims: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def step_state(step: dict[str, Any], run_finished: bool) -> str:
+def step_state(step: Step, run_finished: bool) -> str:
     """The `st.status` state of a step: error, complete or running."""
     if step.get("error"):
         return "error"
     return "complete" if step.get("done") or run_finished else "running"
 
 
-def step_caption(step: dict[str, Any]) -> str:
+def step_caption(step: Step) -> str:
     """Seconds and tokens of a finished step."""
     if not step.get("done"):
         return "running…"
@@ -342,7 +346,7 @@ def step_caption(step: dict[str, Any]) -> str:
     return text
 
 
-def result_header(result) -> str:
+def result_header(result: RunResult) -> str:
     """What a result was made from, in one line of plain text: file, measure, periods, scenario, model."""
     data, analysis = result.dataset or {}, result.analysis or {}
     ratio = analysis.get("ratio")
@@ -358,7 +362,7 @@ def result_header(result) -> str:
     return " · ".join(part for part in parts if part)
 
 
-def scenario_table(rows) -> list[dict[str, Any]]:
+def scenario_table(rows: Iterable[ScenarioRow]) -> list[dict[str, Any]]:
     """The scenario comparison as display rows: formatted figures, one row per scenario."""
     table = []
     for row in rows:
@@ -383,7 +387,7 @@ def scenario_table(rows) -> list[dict[str, Any]]:
     return table
 
 
-def known_labels(analysis: dict[str, Any], dataset: dict[str, Any] | None = None) -> set[str]:
+def known_labels(analysis: Mapping[str, Any], dataset: dict[str, Any] | None = None) -> set[str]:
     """Every name from the data a summary may quote: segments, slices, dimensions, metrics, periods, the file."""
     analysis = analysis or {}
     names = {str(n) for n in [analysis.get("metric"), *(analysis.get("dimensions") or [])] if n}
@@ -407,7 +411,7 @@ def known_labels(analysis: dict[str, Any], dataset: dict[str, Any] | None = None
 
 def summary_markdown(
     narrative: str | None,
-    analysis: dict[str, Any],
+    analysis: Mapping[str, Any],
     dataset: dict[str, Any] | None = None,
     claims: list[dict[str, Any]] | None = None,
 ) -> str:

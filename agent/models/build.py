@@ -6,7 +6,10 @@ import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # smolagents is imported only when a model is built: it is slow to import
+    from smolagents.models import ChatMessage, Model
 
 from agent.settings import DEFAULT_AGENT_KIND, agent_kind
 
@@ -154,7 +157,7 @@ def _checked_key(key: str, source: str) -> str:
     return key
 
 
-def build_model(choice: ModelChoice, agent: str = DEFAULT_AGENT_KIND):
+def build_model(choice: ModelChoice, agent: str = DEFAULT_AGENT_KIND) -> Model:
     """The smolagents model for a choice: the agent kind's built-in analyst (`agent.settings`), or LiteLLM."""
     if choice.is_builtin:
         return agent_kind(agent).make_builtin_model()
@@ -171,7 +174,7 @@ def build_model(choice: ModelChoice, agent: str = DEFAULT_AGENT_KIND):
     return NarratorLiteLLMModel(choice.model_id, api_base=choice.api_base, api_key=key)
 
 
-def secrets_of(model) -> list[str]:
+def secrets_of(model: object) -> list[str]:
     """Values that must never appear in any output of a run with this model."""
     key = getattr(model, "api_key", None)
     return [key] if isinstance(key, str) and len(key) >= 4 and key != NO_KEY else []
@@ -185,7 +188,7 @@ def is_retryable(error: BaseException) -> bool:
 
 
 @functools.cache
-def _litellm_model_class():
+def _litellm_model_class() -> type[Model]:
     import litellm
     from smolagents import LiteLLMModel
     from smolagents.utils import Retrying
@@ -209,8 +212,8 @@ def _litellm_model_class():
             api_key: str | None = None,
             timeout: float = REQUEST_TIMEOUT_S,
             retry_wait: float = RETRY_WAIT_S,
-            **kwargs,
-        ):
+            **kwargs: Any,
+        ) -> None:
             # max_retries=0: the openai client's own retries would multiply ours.
             super().__init__(model_id=model_id, api_base=api_base, api_key=api_key, timeout=timeout, max_retries=0,
                              **kwargs)  # fmt: skip
@@ -235,8 +238,13 @@ def _litellm_model_class():
             return f"NarratorLiteLLMModel(model_id={self.model_id!r}, api_base={self.api_base!r})"
 
         def generate(
-            self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs
-        ):
+            self,
+            messages: list[Any],
+            stop_sequences: list[str] | None = None,
+            response_format: dict[str, str] | None = None,
+            tools_to_call_from: list[Any] | None = None,
+            **kwargs: Any,
+        ) -> ChatMessage:
             message = super().generate(
                 messages, stop_sequences, response_format, tools_to_call_from, **kwargs
             )
@@ -278,7 +286,9 @@ def _litellm_model_class():
     return _NarratorLiteLLMModel
 
 
-def NarratorLiteLLMModel(model_id: str, api_base: str | None = None, api_key: str | None = None, **kwargs):
+def NarratorLiteLLMModel(
+    model_id: str, api_base: str | None = None, api_key: str | None = None, **kwargs: Any
+) -> Model:
     """A LiteLLM model (litellm is imported only when one is asked for: it is slow to import)."""
     return _litellm_model_class()(model_id, api_base=api_base, api_key=api_key, **kwargs)
 

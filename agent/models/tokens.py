@@ -7,6 +7,10 @@ import importlib.util
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tiktoken import Encoding
 
 _loading = threading.Lock()
 _preloading: threading.Thread | None = None
@@ -20,13 +24,13 @@ def preload() -> None:
         _preloading.start()
 
 
-def _encoding():
+def _encoding() -> Encoding | None:
     with _loading:  # a count that arrives while the preload runs waits for it instead of loading twice
         return _load_encoding()
 
 
 @functools.cache
-def _load_encoding():
+def _load_encoding() -> Encoding | None:
     """The cl100k_base encoding, loaded from litellm's bundled cache; None when unavailable."""
     spec = importlib.util.find_spec("litellm")
     if spec is None or not spec.submodule_search_locations:

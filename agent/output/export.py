@@ -14,6 +14,7 @@ import html
 import io
 import json
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -21,6 +22,7 @@ import pandas as pd
 from agent.output.change_log_report import change_log_html, change_log_markdown
 from agent.run.result import RunResult
 from tools import engine
+from tools.facts import Analysis
 from tools.labels import escape_markdown, safe_figure
 from tools.loading import Dataset
 from tools.verification import tally
@@ -74,20 +76,23 @@ def table_csv(rows: list[dict] | pd.DataFrame) -> str:
     return binary.getvalue().decode("utf-8")
 
 
-def tables_of(result: RunResult) -> dict[str, list[dict]]:
+def tables_of(result: RunResult) -> dict[str, Sequence[Mapping[str, Any]]]:
     """The engine's tables by name: one per dimension, the slices, and the ratio's segments."""
     analysis = result.analysis or {}
-    tables = {f"by_{d}": rows for d, rows in (analysis.get("breakdowns") or {}).items()}
+    tables: dict[str, Sequence[Mapping[str, Any]]] = {
+        f"by_{d}": rows for d, rows in (analysis.get("breakdowns") or {}).items()
+    }
     if analysis.get("top_slices"):
         tables["top_slices"] = [
             {k: v for k, v in row.items() if k != "slice"} for row in analysis["top_slices"]
         ]
-    if analysis.get("ratio"):
-        tables["rate_mix_by_segment"] = analysis["ratio"]["by_segment"]
+    ratio = analysis.get("ratio")
+    if ratio:
+        tables["rate_mix_by_segment"] = ratio["by_segment"]
     return tables
 
 
-def table_names(analysis: dict[str, Any], name: str) -> tuple[str | None, tuple[str, str] | None]:
+def table_names(analysis: Analysis | dict[str, Any], name: str) -> tuple[str | None, tuple[str, str] | None]:
     """The dimension column and the ratio's (numerator, denominator) of a table of `tables_of`, for its headers."""
     ratio = analysis.get("ratio")
     if name.startswith("by_"):
@@ -111,7 +116,7 @@ def omitted_note(result: RunResult, name: str) -> str | None:
     if name.startswith("by_"):
         others = (omitted.get("breakdowns") or {}).get(name[3:])
     elif name == "rate_mix_by_segment":
-        others = (omitted.get("ratio") or {}).get((result.analysis.get("ratio") or {}).get("dimension"))
+        others = (omitted.get("ratio") or {}).get(str((result.analysis.get("ratio") or {}).get("dimension")))
     else:
         others = None
     if not others:
@@ -122,7 +127,7 @@ def omitted_note(result: RunResult, name: str) -> str | None:
             "the CSV download holds every row.")  # fmt: skip
 
 
-def full_table(dataset: Dataset, analysis: dict[str, Any], name: str) -> pd.DataFrame:
+def full_table(dataset: Dataset, analysis: Analysis | dict[str, Any], name: str) -> pd.DataFrame:
     """The whole table `name` (a key of `tables_of`), computed again by the engine from the run's data: the
     analysis keeps only each table's largest changes."""
     metric, dimensions = analysis["metric"], analysis.get("dimensions") or []
@@ -139,7 +144,7 @@ def full_table(dataset: Dataset, analysis: dict[str, Any], name: str) -> pd.Data
     raise KeyError(f"no table {name!r}")
 
 
-def full_table_csv(dataset: Dataset, analysis: dict[str, Any], name: str) -> str:
+def full_table_csv(dataset: Dataset, analysis: Analysis | dict[str, Any], name: str) -> str:
     """`full_table` as CSV with readable headers and fixed decimals (`ui.view_model.csv_table`), defused like
     `table_csv`."""
     return table_csv(csv_table(full_table(dataset, analysis, name), *table_names(analysis, name)))

@@ -8,6 +8,7 @@ holds every run.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
@@ -55,7 +56,7 @@ def file_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _measure(result) -> str:
+def _measure(result: RunResult) -> str:
     """What a run explained, for the list: `revenue`, `orders / users`, with its scenario or windows."""
     analysis, data = result.analysis or {}, result.dataset or {}
     ratio = analysis.get("ratio")
@@ -118,7 +119,9 @@ class RunHistory:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
-            return int(cursor.lastrowid)
+            if cursor.lastrowid is None:  # sqlite always sets it after an INSERT
+                raise sqlite3.DatabaseError("the run was not saved")
+            return cursor.lastrowid
 
     def list(self) -> list[dict[str, Any]]:
         """This owner's saved runs, newest first, without their events."""
@@ -131,7 +134,7 @@ class RunHistory:
             ).fetchall()
         return [dict(row) for row in rows]
 
-    def events(self, run_id: int) -> list[ev.Event]:
+    def events(self, run_id: int) -> builtins.list[ev.Event]:  # `list` in this class is the method above
         """The run's events, exactly as recorded; another owner's run is as absent as a deleted one."""
         condition, parameters = self._mine()
         with self._connect() as db:

@@ -6,6 +6,8 @@ Text that comes from the file or the model is printed as plain `Text`, never as 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console, Group
 from rich.markdown import Markdown
 from rich.panel import Panel
@@ -16,6 +18,9 @@ from rich.text import Text
 
 from agent.run import events as ev
 from tools.labels import safe_markdown
+
+if TYPE_CHECKING:
+    from agent.run.scenarios import ScenarioRow
 from tools.verification import FLAGGED, VERDICT_LABELS
 from ui.view_model import known_labels, verification_badge
 
@@ -138,7 +143,7 @@ class TerminalRenderer:
             table.add_row(
                 str(number), Text(str(claim.get("text"))), Text(str(claim.get("entity") or "—")),
                 Text(str(claim.get("kind_label") or claim.get("kind") or "")),
-                Text(VERDICT_LABELS.get(claim.get("verdict"), str(claim.get("verdict"))),
+                Text(VERDICT_LABELS.get(str(claim.get("verdict")), str(claim.get("verdict"))),
                      style="red bold" if flagged else "green" if claim.get("verdict") == "verified" else "yellow"),
                 Text(str(claim.get("expected") or "")),
             )  # fmt: skip
@@ -168,7 +173,7 @@ class ScenarioRenderer:
         self.render(event)
 
 
-def print_scenario_rows(rows, console: Console | None = None) -> None:
+def print_scenario_rows(rows: list[ScenarioRow], console: Console | None = None) -> None:
     """The comparison of `--after all`: one row per scenario, figures from the engine."""
     console = console or Console()
     measure = rows[0].measure if rows else ""
@@ -198,7 +203,7 @@ def _figure(value: float | None, ratio: bool) -> str:
     return f"{value:.2%}" if ratio else f"{value:,.2f}"
 
 
-def _change(row) -> str:
+def _change(row: ScenarioRow) -> str:
     if row.change is None:
         return "—"
     if "/" in row.measure:

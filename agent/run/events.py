@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
+from tools.facts import Analysis
+
 
 @dataclass
 class Event:
@@ -45,7 +47,7 @@ class AnalysisReady(Event):
     """The engine's deterministic figures (totals, breakdowns, slices, ratio), before the agent starts."""
 
     type: ClassVar[str] = "analysis"
-    analysis: dict[str, Any]
+    analysis: Analysis
 
 
 @dataclass

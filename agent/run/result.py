@@ -2,10 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from agent.run import events as ev
+from tools.facts import Analysis
+
+
+class TurnStepJson(TypedDict):
+    """A step as each turn of `RunResult.to_json()["turns"]` writes it. None: the step had none (yet)."""
+
+    number: int
+    thought: str | None
+    code: str | None
+    observation: str | None
+    error: str | None
+
+
+class StepJson(TurnStepJson):
+    """A step as `RunResult.to_json()["steps"]` writes it: with its tokens and seconds once it finished."""
+
+    input_tokens: int | None
+    output_tokens: int | None
+    duration_s: float | None
+    plan: str | None  # a planning step's plan, shown before the step (planning_interval)
+    managed: list[dict[str, Any]]  # the change-log agent's steps, run inside this step
+
+
+class Step(StepJson):
+    """A step of the trace as the page draws it (`ui.parts.draw_steps`): also the indexes of its charts in
+    `RunResult.charts`, and whether it finished (a running step is drawn with a spinner)."""
+
+    charts: list[int]
+    done: bool
+    streamed: (
+        str  # a streaming model's text so far (left out of the JSON: the thought and code hold it whole)
+    )
 
 
 @dataclass
@@ -16,9 +49,9 @@ class RunResult:
     agent: str = ""
     question: str = ""
     dataset: dict[str, Any] = field(default_factory=dict)
-    analysis: dict[str, Any] = field(default_factory=dict)
+    analysis: Analysis | dict[str, Any] = field(default_factory=dict)  # {} until the AnalysisReady event
     warnings: list[str] = field(default_factory=list)
-    steps: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
     charts: list[dict[str, Any]] = field(default_factory=list)
     narrative: str | None = None
     answer: Any = None
@@ -28,14 +61,14 @@ class RunResult:
     error: str | None = None
     turns: list[RunResult] = field(default_factory=list)  # follow-up questions, each folded on its own
 
-    def step(self, number: int) -> dict[str, Any]:
+    def step(self, number: int) -> Step:
         """The step with this number, created on first use."""
-        for step in self.steps:
-            if step["number"] == number:
-                return step
-        step = {"number": number, "thought": None, "code": None, "observation": None, "error": None,
-                "input_tokens": None, "output_tokens": None, "duration_s": None, "charts": [], "done": False,
-                "plan": None, "managed": [], "streamed": ""}  # fmt: skip
+        for existing in self.steps:
+            if existing["number"] == number:
+                return existing
+        step: Step = {"number": number, "thought": None, "code": None, "observation": None, "error": None,
+                      "input_tokens": None, "output_tokens": None, "duration_s": None, "charts": [], "done": False,
+                      "plan": None, "managed": [], "streamed": ""}  # fmt: skip
         self.steps.append(step)
         return step
 
@@ -79,8 +112,8 @@ class RunResult:
             self.step(event.step)["charts"].append(event.index)
         elif isinstance(event, ev.StepFinished):
             step = self.step(event.step)
-            step.update(input_tokens=event.input_tokens, output_tokens=event.output_tokens,
-                        duration_s=event.duration_s, done=True)  # fmt: skip
+            step["input_tokens"], step["output_tokens"] = event.input_tokens, event.output_tokens
+            step["duration_s"], step["done"] = event.duration_s, True
         elif isinstance(event, ev.ManagedStep):
             record = event.to_dict()
             for key in ("type", "step"):
@@ -105,8 +138,7 @@ class RunResult:
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` contract. Figures in totals/breakdowns/top_slices/ratio are the engine's."""
-        steps = [{k: s[k] for k in ("number", "thought", "code", "observation", "error", "input_tokens",
-                                    "output_tokens", "duration_s", "plan", "managed")} for s in self.steps]  # fmt: skip
+        steps = [_step_json(s) for s in self.steps]
         return {
             "status": self.status,
             "error": self.error,
@@ -136,12 +168,33 @@ class RunResult:
         }
 
     def _turn_json(self) -> dict[str, Any]:
-        steps = [{k: s[k] for k in ("number", "thought", "code", "observation", "error")} for s in self.steps]
+        steps = [_turn_step_json(s) for s in self.steps]
         return {"question": self.question, "narrative": self.narrative, "status": self.status, "error": self.error,
                 "steps": steps, "verification": self.verification or {"checked": [], "mismatches": [], "claims": []}}  # fmt: skip
 
 
-def collect(events) -> RunResult:
+def _turn_step_json(step: Step) -> TurnStepJson:
+    return {
+        "number": step["number"],
+        "thought": step["thought"],
+        "code": step["code"],
+        "observation": step["observation"],
+        "error": step["error"],
+    }
+
+
+def _step_json(step: Step) -> StepJson:
+    return {
+        **_turn_step_json(step),
+        "input_tokens": step["input_tokens"],
+        "output_tokens": step["output_tokens"],
+        "duration_s": step["duration_s"],
+        "plan": step["plan"],
+        "managed": step["managed"],
+    }
+
+
+def collect(events: Iterable[ev.Event]) -> RunResult:
     """Consumes an event iterable and returns the finished result."""
     result = RunResult()
     for event in events:

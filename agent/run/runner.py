@@ -42,6 +42,7 @@ from agent.settings import DEFAULT_AGENT_KIND, DEFAULT_STEP_TIMEOUT_S, agent_kin
 from tools.analysis import analyze, find_focus, focus_slices, jsonable, named_metric
 from tools.bound_tools import bound_tools
 from tools.change_log import ChangeLog, match_events
+from tools.facts import Analysis
 from tools.kpi_tools import KPI_TOOLS
 from tools.loading import Dataset
 from tools.tool_spec import KpiTool
@@ -184,7 +185,7 @@ def _split_thought(model_output: str | None, code: str | None) -> str:
 
 
 def _new_figures(
-    agent, collector: FigureCollector | None, drawn: list[dict[str, Any]]
+    agent: CodeAgent | ToolCallingAgent, collector: FigureCollector | None, drawn: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Figures the last step made: drawn by bound tools, reported by a worker, or in the executor's variables."""
     if drawn:
@@ -433,8 +434,8 @@ def _sandbox_warning(executor: Any) -> str | None:
 
 
 def _with_focus(
-    analysis: dict[str, Any], dataset: Dataset, question: str, specs: Sequence[KpiTool] = ()
-) -> dict[str, Any]:
+    analysis: Analysis, dataset: Dataset, question: str, specs: Sequence[KpiTool] = ()
+) -> Analysis:
     """What an answer to this question is checked against: the analysis of the metric it names (another metric of
     the file, or the run's), plus the slices of the segments it names (Germany × Android and its breakdown)."""
     named = named_metric(question, dataset) if question else None
@@ -636,7 +637,7 @@ def _drive(
     model: RecordingModel,
     task: str,
     max_steps: int,
-    analysis: dict,
+    analysis: Analysis,
     stop: threading.Event | None,
     drawn: list[dict[str, Any]],
     reset: bool = True,

@@ -14,6 +14,7 @@ from typing import Any
 
 from agent.run import events as ev
 from agent.run.result import RunResult
+from tools.facts import dimension_value
 from tools.loading import DataError, Dataset, normal_name
 from tools.segment_labels import segment_label
 
@@ -82,7 +83,7 @@ def scenario_row(scenario: str, result: RunResult) -> ScenarioRow:
         driver, share = None, None
         if segments and ratio.get("dimension"):
             top = segments[0]
-            driver = segment_label(ratio["dimension"], top[ratio["dimension"]])
+            driver = segment_label(ratio["dimension"], dimension_value(top, ratio["dimension"]))
             if change and top.get("total_effect") is not None:
                 share = top["total_effect"] / change * 100.0
     else:

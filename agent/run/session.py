@@ -10,6 +10,8 @@ import queue
 import threading
 import time
 import weakref
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from agent.models import tokens
 from agent.run import events as ev
@@ -17,6 +19,10 @@ from agent.run.queue import RunQueue, Ticket, run_cost_bytes
 from agent.run.result import RunResult
 from agent.run.runner import RunRequest, run_events
 from agent.sandbox import worker_pool
+
+if TYPE_CHECKING:
+    from agent.run.scenarios import ScenarioRow
+    from tools.loading import Dataset
 
 
 def prepare_next_run(agent: str = "code") -> None:
@@ -53,11 +59,11 @@ class BackgroundRun:
     def __init__(
         self,
         request: RunRequest,
-        model=None,
+        model: Any = None,
         conversation: bool = False,
         run_queue: RunQueue | None = None,
         visitor: str = "",
-    ):
+    ) -> None:
         self.request = request
         self.run_queue = run_queue
         self.visitor = visitor
@@ -112,7 +118,7 @@ class BackgroundRun:
         if self.ticket is not None:
             self.ticket.leave()
 
-    def _follow_ups(self):
+    def _follow_ups(self) -> Iterator[str]:
         """The questions asked with `ask`, as they come; ends on `close`, on Stop, or after a long idle wait."""
         while not self.stop_event.is_set():
             try:
@@ -273,7 +279,13 @@ class ScenarioComparison:
         model: The smolagents model, shared by the runs (they never overlap).
     """
 
-    def __init__(self, scenarios: list[str], load, request_for, model=None):
+    def __init__(
+        self,
+        scenarios: list[str],
+        load: Callable[[str | None], Dataset],
+        request_for: Callable[[Dataset], RunRequest],
+        model: Any = None,
+    ) -> None:
         self.scenarios = list(scenarios)
         self.runs: dict[str, BackgroundRun] = {}
         self.load_errors: dict[str, str] = {}
@@ -315,7 +327,7 @@ class ScenarioComparison:
         """The scenario running now (or the last one), with its run."""
         return next(reversed(self.runs.items()), None)
 
-    def rows(self):
+    def rows(self) -> list[ScenarioRow]:
         """One row per scenario, from the runs polled so far (see `agent.run.scenarios.scenario_row`)."""
         from agent.run.scenarios import scenario_row
 

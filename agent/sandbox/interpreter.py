@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 import string
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -21,12 +22,19 @@ from smolagents.local_python_executor import InterpreterError, LocalPythonExecut
 # `.*` matters: a bare "pandas" forbids `pandas.api`, `numpy.linalg` and the like.
 AUTHORIZED_IMPORTS = ["pandas", "pandas.*", "numpy", "numpy.*", "plotly", "plotly.*"]
 
+# The interpreter's tables of callables by name (its static tools, the agent's custom tools).
+Tools = dict[str, Callable[..., Any]]
+
 _original_evaluate_name = lpe.evaluate_name
 
 
 def _strict_evaluate_name(
-    name: ast.Name, state: dict[str, Any], static_tools, custom_tools, authorized_imports
-):
+    name: ast.Name,
+    state: dict[str, Any],
+    static_tools: Tools,
+    custom_tools: Tools,
+    authorized_imports: list[str],
+) -> Any:
     """Like smolagents' lookup, without silently using the closest known name for an unknown one.
 
     smolagents replaces an undefined name with a difflib near-match (`total` -> `totals`), which makes a typo
@@ -81,7 +89,9 @@ def _attribute_fields(template: str) -> list[str]:
     return found
 
 
-def _guarded_check_safer_result(result: Any, static_tools=None, authorized_imports=None) -> None:
+def _guarded_check_safer_result(
+    result: Any, static_tools: Tools | None = None, authorized_imports: list[str] | None = None
+) -> None:
     """smolagents' check of every value the interpreter makes, plus the ways out listed in BLOCKED_MODULES."""
     _original_check_safer_result(result, static_tools, authorized_imports)
     if isinstance(result, str) or (isinstance(result, (list, tuple)) and len(result) <= 10_000):
@@ -131,8 +141,12 @@ _CALL_TARGET = "_kpi_narrator_call_target"
 
 
 def _guarded_evaluate_call(
-    call: ast.Call, state: dict[str, Any], static_tools, custom_tools, authorized_imports
-):
+    call: ast.Call,
+    state: dict[str, Any],
+    static_tools: Tools,
+    custom_tools: Tools,
+    authorized_imports: list[str],
+) -> Any:
     """smolagents' call, with the method being called checked like any other value first.
 
     smolagents looks a method up with a bare getattr (`pd.read_pickle(...)`, `'{0.x}'.format(df)`), past its
@@ -175,7 +189,7 @@ def _guard_pandas_expressions(pd: Any) -> None:
     for cls, name in ((pd.DataFrame, "query"), (pd.DataFrame, "eval")):
         original = getattr(cls, name)
 
-        def guarded(self, expr, *args, _original=original, **kwargs):
+        def guarded(self: Any, expr: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
             _checked_expression(expr)
             return _original(self, expr, *args, **kwargs)
 
@@ -183,14 +197,17 @@ def _guard_pandas_expressions(pd: Any) -> None:
         setattr(cls, name, guarded)
 
 
-def _no_pickle_load(*args, allow_pickle: bool = False, **kwargs):
+def _no_pickle_load(*args: Any, allow_pickle: bool = False, **kwargs: Any) -> Any:
     """numpy.load that never unpickles (a pickle in an .npy file can run any code)."""
     if allow_pickle:
         raise PermissionError("np.load(allow_pickle=True) is not allowed: pickles can run code")
-    return _numpy_load(*args, allow_pickle=False, **kwargs)
+    load = _numpy_load
+    if load is None:  # only reachable through install_guards, which sets it first
+        raise RuntimeError("np.load is guarded but numpy's own load was not kept")
+    return load(*args, allow_pickle=False, **kwargs)
 
 
-_numpy_load = None
+_numpy_load: Callable[..., Any] | None = None
 
 
 def install_guards() -> None:

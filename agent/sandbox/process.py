@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from smolagents.local_python_executor import CodeOutput, InterpreterError, PythonExecutor
 from smolagents.tools import Tool
@@ -33,6 +33,8 @@ from agent.sandbox.protocol import ProtocolError
 from agent.sandbox.worker_pool import DEFAULT_MEMORY_BYTES
 from agent.settings import DEFAULT_STEP_TIMEOUT_S, PROJECT_ROOT
 
+if TYPE_CHECKING:
+    from agent.sandbox.figures import FigureCollector
 _START_TIMEOUT_S = 60.0
 _SEND_TIMEOUT_S = 120.0
 MAX_FILE_BYTES = 1024**3  # one file the worker writes (its scratch tmpfs is capped as a whole too)
@@ -44,7 +46,7 @@ REPLAY_STEP_SLACK = 2.0
 
 
 def _block_network() -> None:
-    def refuse(*args, **kwargs):
+    def refuse(*args: object, **kwargs: object) -> NoReturn:
         raise PermissionError("network access is disabled for the agent's code")
 
     socket.socket.connect = refuse  # type: ignore[method-assign]
@@ -62,7 +64,7 @@ def _guard_writes(scratch: str) -> None:
     real_open = builtins.open
     root = os.path.realpath(scratch)
 
-    def guarded_open(file, mode="r", *args, **kwargs):
+    def guarded_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
         if isinstance(file, (str, bytes, os.PathLike)) and any(flag in mode for flag in "wax+"):
             path = os.path.realpath(os.fsdecode(file))
             if not (path == root or path.startswith(root + os.sep)):
@@ -195,8 +197,13 @@ def _worker_main(fd: int, memory_bytes: int, scratch: str) -> None:
 
 
 def _answer(
-    kind: str, request: dict[str, Any], sock: socket.socket, executor, figures, drawn: list[dict]
-) -> dict:
+    kind: object,
+    request: dict[str, Any],
+    sock: socket.socket,
+    executor: PythonExecutor,
+    figures: FigureCollector,
+    drawn: list[dict[str, Any]],
+) -> dict[str, Any]:
     """The worker's reply to one request, before it is cut to size."""
     from tools import bound_tools
 
@@ -224,7 +231,7 @@ def _answer(
     return {"kind": "error", "message": f"unknown request {kind!r}"}
 
 
-def _run_code(executor, code: str) -> dict[str, Any]:
+def _run_code(executor: PythonExecutor, code: str) -> dict[str, Any]:
     try:
         result = executor(code)
     except Exception as error:  # the interpreter's error, shown to the agent as the step's error

@@ -19,6 +19,7 @@ import ctypes
 import errno
 import os
 import platform
+from typing import Any
 
 _PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
 _LD_W_ABS, _JEQ, _JSET, _JGE, _RET = 0x20, 0x15, 0x45, 0x35, 0x06
@@ -85,14 +86,15 @@ def _program(arch_id: int, column: int, own_pid: int) -> list[tuple[int, int, in
         (_RET, 0, 0, _ERRNO | errno.ENOSYS),
         (_RET, 0, 0, _ALLOW),
     )
-    number = {name: nrs[column] for name, nrs in _SYSCALLS.items() if nrs[column] is not None}
+    number = {name: nr for name, nrs in _SYSCALLS.items() if (nr := nrs[column]) is not None}
     denied = [number[n] for n in _DENIED if n in number]
     own_pid_only = [number[n] for n in _OWN_PID_ONLY]
     # Layout: arch check, number checks, allow; clone's flags check, the signal target check; allow, deny, enosys.
     checks: list[tuple[int, str]] = [(nr, "deny") for nr in denied]
     checks += [(number["clone3"], "enosys"), (number["clone"], "clone")]
     checks += [(nr, "pid") for nr in own_pid_only]
-    head = [(_LD_W_ABS, 0, 0, _ARCH_OFFSET), ("arch",), (_LD_W_ABS, 0, 0, _NR_OFFSET)]
+    # Instructions, and placeholders (a name first) for the jumps resolved below once every label is known.
+    head: list[tuple[Any, ...]] = [(_LD_W_ABS, 0, 0, _ARCH_OFFSET), ("arch",), (_LD_W_ABS, 0, 0, _NR_OFFSET)]
     if column == 0:  # x32 system calls (numbers with bit 30) reach the same kernel code: refuse them all
         head.append(("x32",))
     body = head + [("check", nr, target) for nr, target in checks] + [allow]
@@ -103,7 +105,7 @@ def _program(arch_id: int, column: int, own_pid: int) -> list[tuple[int, int, in
             (_LD_W_ABS, 0, 0, _ARG0_OFFSET), ("jeq_pid",),
             allow, deny, enosys]  # fmt: skip
     program = body + tail
-    out = []
+    out: list[tuple[int, int, int, int]] = []
     for index, item in enumerate(program):
         if item[0] == "arch":  # another architecture: allow (the numbers below would mean other calls)
             out.append((_JEQ, 0, labels["allow"] - index - 1, arch_id))
