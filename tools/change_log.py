@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, BinaryIO
 
@@ -318,7 +318,7 @@ def events_by_kind(log: ChangeLog, kind: str) -> list[ChangeEvent]:
     return sorted((e for e in log.events if e.kind == wanted), key=lambda e: (e.start, e.id))
 
 
-def movers(analysis: dict[str, Any], limit: int = 3) -> list[dict[str, Any]]:
+def movers(analysis: Mapping[str, Any], limit: int = 3) -> list[dict[str, Any]]:
     """The slices that drove the change, as the engine ranked them: the leading slice and the others that hold at
     least a tenth of the change in its direction (at most `limit`)."""
     slices = [s for s in analysis.get("top_slices") or [] if s.get("slice")]
@@ -333,7 +333,7 @@ def movers(analysis: dict[str, Any], limit: int = 3) -> list[dict[str, Any]]:
 
 
 def match_events(
-    log: ChangeLog, analysis: dict[str, Any], windows: tuple[Window, Window] | None
+    log: ChangeLog, analysis: Mapping[str, Any], windows: tuple[Window, Window] | None
 ) -> dict[str, Any]:
     """Matches the events to the drivers of the change.
 

@@ -185,6 +185,8 @@ class Analysis(_AnalysisCore, total=False):
     """
 
     omitted: Omitted
+    change_log: dict[str, Any]  # a run with an events file: its events and their matches (`tools.change_log`)
+    source: dict[str, Any]  # data summed where it lives: {engine, rows_scanned} (`tools.sources`)
     timing: Timing
     windows: list[str]  # the two window labels, earlier first
 

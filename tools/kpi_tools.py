@@ -33,7 +33,7 @@ _TABLE = Arg("any", "A segment_changes() result.")
 
 
 def _metric_totals(df: Any, metric: str) -> dict:
-    return engine.totals(df, *metric_columns(df, metric))
+    return dict(engine.totals(df, *metric_columns(df, metric)))
 
 
 def _segment_changes(df: Any, metric: str, dimension_name: str) -> pd.DataFrame:

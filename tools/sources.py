@@ -153,7 +153,7 @@ class IbisSource:
         rows = int(frame.pop(ROWS_COLUMN).sum())
         return Grouped(frame[[*keys, *measures]], rows)
 
-    def _run(self, expression: Any):
+    def _run(self, expression: Any) -> Any:
         """Runs an Ibis expression as an Arrow table: checked to be a SELECT, cancelled past the time limit."""
         sql = str(self.backend.compile(expression))
         check_select(sql, dialect=_dialect(self.backend), where=f"{self.name}: the generated query")
@@ -174,7 +174,7 @@ class IbisSource:
             if timer is not None:
                 timer.cancel()
 
-    def _fetch(self, sql: str):
+    def _fetch(self, sql: str) -> Any:
         """Runs checked SQL on the connection's own cursor; the rows as an Arrow table."""
         import pyarrow as pa
 
@@ -276,12 +276,13 @@ def open_source(
         return _open_files(location, timeout_s=timeout_s, memory_limit=memory_limit)
     parts = urlsplit(location)
     options = parse_qs(parts.query)
-    table = table or (None if query else (options.get("table") or [None])[0])  # a query wins over ?table=
+    listed_table = (options.get("table") or [""])[0] or None
+    table = table or (None if query else listed_table)  # a query wins over ?table=
     if parts.scheme == "duckdb":
         path = unquote(parts.path)
         if not Path(path).is_file():
             raise DataError(f"{shown}: no DuckDB database at {path}. Check the path.")
-        config = {"enable_external_access": False}  # a query cannot read or write other files
+        config: dict[str, Any] = {"enable_external_access": False}  # a query cannot read or write other files
         if memory_limit:
             config["memory_limit"] = memory_limit
         backend = ibis.duckdb.connect(path, read_only=True, **config)

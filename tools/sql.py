@@ -41,7 +41,7 @@ def check_select(sql: str, *, dialect: str | None = None, where: str = "the quer
                         "statements).", setting="query")  # fmt: skip
     statement = statements[0]
     if not isinstance(statement, exp.Query):
-        kind = statement.key.upper()
+        kind = str(getattr(statement, "key", "unknown")).upper()
         raise DataError(f"{where} is a {kind} statement; only SELECT is allowed (the connection is read-only).",
                         setting="query")  # fmt: skip
     writing = next(iter(statement.find_all(*_WRITES)), None)

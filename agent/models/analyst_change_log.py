@@ -37,7 +37,7 @@ def change_log_question(segment: str, scope: dict, windows: tuple[str, str] | No
 
 def driving_slices(slices: pd.DataFrame | None) -> list[Any]:
     """The drivers: the leading slice and the others holding a tenth of the change (the engine's rule), 3 at most."""
-    drivers = []
+    drivers: list[Any] = []
     if slices is not None and len(slices):
         for position, row in slices.reset_index(drop=True).iterrows():
             share = row["contribution_pct"]

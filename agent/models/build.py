@@ -262,8 +262,13 @@ def _litellm_model_class() -> type[Model]:
             return message
 
         def generate_stream(
-            self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs
-        ):
+            self,
+            messages: list[Any],
+            stop_sequences: list[str] | None = None,
+            response_format: dict[str, str] | None = None,
+            tools_to_call_from: list[Any] | None = None,
+            **kwargs: Any,
+        ) -> Any:
             """Streams the answer; a provider that reports no usage gets the tokens counted here (a last delta)."""
             from smolagents.models import ChatMessageStreamDelta
             from smolagents.monitoring import TokenUsage

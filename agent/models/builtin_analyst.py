@@ -312,7 +312,7 @@ def _compute_step(task: ParsedTask, safe: bool) -> str:
 def _change_log_step(task: ParsedTask) -> str:
     """Between the two steps when the run has a change log: the managed change-log agent is asked what changed for
     each driving slice in the later window (and which tracking changes touch the compared range)."""
-    helpers = [change_log_steps.driving_slices, change_log_steps.ask_change_log]
+    helpers: list[Callable[..., Any]] = [change_log_steps.driving_slices, change_log_steps.ask_change_log]
     suffix = change_log_steps.question_suffix(task.windows)
     glue = [
         "drivers = driving_slices(slices)",

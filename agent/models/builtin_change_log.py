@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from typing import Any
 
 from smolagents.models import (
     ChatMessage,
@@ -31,7 +32,7 @@ _SCOPE = re.compile(r"\(([^()]*=[^()]*)\)")
 CAUSE_MATCHES = ("scope", "narrower")
 
 
-def _observations(messages) -> list[str]:
+def _observations(messages: list[Any]) -> list[str]:
     texts = [message_text(m) for m in messages]
     return [text.split("Observation:\n", 1)[-1] for role, text in texts if role == "tool-response"]
 
@@ -92,13 +93,18 @@ def report(scope: str | None, dates: list[str], observations: list[str]) -> str:
 class BuiltinChangeLogReader(Model):
     """Deterministic model of the change-log agent: fixed tool calls, then a line-per-event answer. Not an LLM."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(model_id=BUILTIN_CHANGE_LOG_ID, **kwargs)
         preload()
 
     def generate(
-        self, messages, stop_sequences=None, response_format=None, tools_to_call_from=None, **kwargs
-    ):
+        self,
+        messages: list[Any],
+        stop_sequences: list[str] | None = None,
+        response_format: dict[str, str] | None = None,
+        tools_to_call_from: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> ChatMessage:
         prompt = "\n".join(text for _, text in map(message_text, messages))
         texts = [message_text(m) for m in messages]
         task_text = next((t for role, t in texts if role == "user"), "")

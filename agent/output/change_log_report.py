@@ -44,7 +44,7 @@ def managed_steps(result: RunResult) -> list[tuple[int, dict[str, Any]]]:
     return [(step["number"], m) for step in result.steps for m in step.get("managed") or []]
 
 
-def change_log_markdown(result: RunResult, table, escape) -> list[str]:
+def change_log_markdown(result: RunResult, table: Any, escape: Any) -> list[str]:
     """Markdown lines: the tables (`table` renders a frame) and the managed agent's calls."""
     lines: list[str] = []
     for name, frame in change_log_tables(result).items():

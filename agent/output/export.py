@@ -220,7 +220,7 @@ def _verification_line(result: RunResult, markdown: bool = True) -> str:
         return verification_badge(result.verification, markdown)[1]
     counts = tally(result.verification)
     if counts.mismatched:
-        texts = ", ".join(m["text"] for m in result.verification["mismatches"])
+        texts = ", ".join(m["text"] for m in (result.verification or {})["mismatches"])
         line = f"Verified {counts.passed} of {counts.checked} numbers against the engine; not found: {texts}."
         return escape_markdown(line) if markdown else line  # the texts are quoted from the answer
     return f"Verified {counts.checked} of {counts.checked} numbers against the engine."

@@ -192,7 +192,7 @@ class ChangeLogAgent(ToolCallingAgent):
 
     recorder: ManagedStepRecorder
 
-    def __call__(self, task: str, **kwargs):
+    def __call__(self, task: str, **kwargs: Any) -> Any:
         self.recorder.asked(task)
         return super().__call__(task, **kwargs)
 

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 # What one worker holds before any data: the interpreter with pandas, pyarrow and smolagents imported (measured
 # 180-230 MB resident on this machine), rounded up.
@@ -238,7 +239,9 @@ _shared: RunQueue | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_queue(max_running: int | None = None, memory_budget_bytes: int = 0, cache_bytes=None) -> RunQueue:
+def shared_queue(
+    max_running: int | None = None, memory_budget_bytes: int = 0, cache_bytes: Any = None
+) -> RunQueue:
     """The app's one queue (every session of the server shares it), made on first use and updated after."""
     global _shared
     with _shared_lock:

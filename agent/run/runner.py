@@ -590,7 +590,7 @@ class _Translator:
     def finish(self) -> str:
         """The status of a stream that ended by itself: "max_steps" when the step limit ended it."""
         last = self.agent.memory.steps[-1] if self.agent.memory.steps else None
-        if not isinstance(getattr(last, "error", None), AgentMaxStepsError):
+        if last is None or not isinstance(getattr(last, "error", None), AgentMaxStepsError):
             return "success"
         if last.token_usage is not None:
             self.usage["input_tokens"] += last.token_usage.input_tokens
@@ -696,7 +696,7 @@ def _drive(
             except Exception as error:  # ours as well
                 status, run_error = "error", internal_error(error)
     finally:
-        items.close()  # ends the agent's stream (lockstep: from its own thread)
+        items.close()  # type: ignore[attr-defined]  # a generator: ends the agent's stream (lockstep: from its thread)
 
     usage = translator.usage
     usage["duration_s"] = round(time.perf_counter() - started, 4)

@@ -282,6 +282,7 @@ class ProcessExecutor(PythonExecutor):
         self._tool_names: list[str] = []
         self._app_agents: dict[str, Any] = {}  # managed agents the code may ask, run here in the app
         self._variables: dict[str, tuple[dict, Any]] = {}  # blobs: bytes or Arrow buffers
+        self._worker: worker_pool.Worker  # set by _start()
         self._replay: list[str] = []  # code of the steps that succeeded, to rebuild variables after a kill
         self._figures: list[dict] = []
         self._start()
