@@ -8,7 +8,7 @@ import pytest
 
 from agent.run.result import collect
 from agent.run.runner import RunRequest, run_events
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tools.analysis import analyze
 from tools.loading import load_dataset
 from tools.synthetic import PLANTED_SLICE
