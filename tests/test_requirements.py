@@ -8,7 +8,7 @@ import tomllib
 
 from packaging.specifiers import SpecifierSet
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def _lowest_python(requires: str) -> str:
