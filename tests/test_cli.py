@@ -39,7 +39,8 @@ def test_json_output_is_one_object_with_the_contract(revenue_file):
     assert "rule-based, not an LLM" in result["model"] and result["agent"] == "code"
     step = result["steps"][0]
     assert set(step) == {"number", "thought", "code", "observation", "error", "input_tokens", "output_tokens",
-                         "duration_s"}  # fmt: skip
+                         "duration_s", "plan", "managed"}  # fmt: skip
+    assert step["plan"] is None and step["managed"] == []  # neither was asked for
     assert result["usage"]["steps"] == len(result["steps"]) >= 2
     assert result["charts"] and "data" in result["charts"][0]
 
