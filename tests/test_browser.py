@@ -142,7 +142,7 @@ def test_roles_pickers_when_the_period_column_cannot_be_guessed(server, page, tm
     path.write_text("stage,country,revenue\nalpha,UK,10\nalpha,FR,5\nbeta,UK,12\nbeta,FR,4\n")
     page.set_viewport_size({"width": 1500, "height": 1100})
     page.goto(server)
-    page.get_by_text("Upload", exact=True).click()
+    page.get_by_role("radiogroup", name="Data").get_by_text("Upload", exact=True).click()
     page.locator('.st-key-upload input[type="file"]').set_input_files(str(path))
     page.get_by_text("Choose the period column under Columns and roles").wait_for(timeout=30_000)
     assert page.get_by_role("button", name="Run", exact=True).count() == 0
@@ -175,7 +175,7 @@ def test_labels_from_the_data_are_text_in_the_page_and_the_report(server, page, 
     page.on("request", lambda request: outside.append(request.url) if "evil" in request.url else None)
     page.set_viewport_size({"width": 1500, "height": 1100})
     page.goto(server)
-    page.get_by_text("Upload", exact=True).click()
+    page.get_by_role("radiogroup", name="Data").get_by_text("Upload", exact=True).click()
     page.locator('.st-key-upload input[type="file"]').set_input_files(str(path))
     page.get_by_text("hostile_labels.csv · wide layout").wait_for(timeout=30_000)
     page.get_by_role("button", name="Run", exact=True).click()
@@ -257,7 +257,7 @@ def test_a_daily_table_compares_weeks_and_says_when(server, page, tmp_path):
     )  # 120 days; Germany × Android falls in the last 7, a spike earlier
     page.set_viewport_size({"width": 1500, "height": 1100})
     page.goto(server)
-    page.get_by_text("Upload", exact=True).click()
+    page.get_by_role("radiogroup", name="Data").get_by_text("Upload", exact=True).click()
     page.locator('.st-key-upload input[type="file"]').set_input_files(str(path))
     page.get_by_text("daily_revenue.csv · long layout").wait_for(timeout=30_000)
     page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)  # the trend with both windows shaded
