@@ -203,24 +203,23 @@ def test_the_operator_sets_the_queue_and_cache_limits():
 
 
 # ---- in a browser: several visitors at once, one slot ---------------------------------------------------------------
-def test_visitors_clicking_together_see_a_step_or_their_place_and_each_gets_their_result(tmp_path):
+@pytest.mark.browser
+def test_visitors_clicking_together_see_a_step_or_their_place_and_each_gets_their_result(tmp_path, request):
     """Three browser contexts (three visitors) on a server that runs one run at a time."""
     import time
     from pathlib import Path
 
-    from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_app
+    from tests.streamlit_server import CHROMIUM, streamlit_app
 
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed")
-    playwright_sync = pytest.importorskip("playwright.sync_api")
+    pytest.importorskip("playwright.sync_api")
+    # pytest-playwright's browser (Debian's chromium, offline: tests/conftest.py): one Playwright per process.
+    browser = request.getfixturevalue("browser")
     settings = tmp_path / "settings.toml"
     settings.write_text("[serving]\nmax_runs = 1\n")
     env = {"KPI_NARRATOR_SETTINGS": str(settings), "KPI_NARRATOR_HISTORY": str(tmp_path / "history.sqlite")}
-    with (
-        streamlit_app(tmp_path / "streamlit.log", env=env) as url,
-        playwright_sync.sync_playwright() as driver,
-    ):
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with streamlit_app(tmp_path / "streamlit.log", env=env) as url:
         pages = []
         for _ in range(3):
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
@@ -238,7 +237,8 @@ def test_visitors_clicking_together_see_a_step_or_their_place_and_each_gets_thei
             page.get_by_text("Revenue fell 7.67%").first.wait_for(timeout=180_000)
             page.get_by_text("20 claims: 20 verified.").wait_for(timeout=60_000)
             assert page.locator('[data-testid="stException"]').count() == 0
-        browser.close()
+        for page in pages:
+            page.context.close()
     print(
         f"\nqueue in the browser: step or place shown {', '.join(f'{s:.2f}' for s in told)} s after the clicks"
     )

@@ -67,8 +67,8 @@ class RunResult:
             if existing["number"] == number:
                 return existing
         step: Step = {"number": number, "thought": None, "code": None, "observation": None, "error": None,
-                      "input_tokens": None, "output_tokens": None, "duration_s": None, "charts": [], "done": False,
-                      "plan": None, "managed": [], "streamed": ""}  # fmt: skip
+                      "input_tokens": None, "output_tokens": None, "duration_s": None, "plan": None, "managed": [],
+                      "charts": [], "done": False, "streamed": ""}  # fmt: skip
         self.steps.append(step)
         return step
 
