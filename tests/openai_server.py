@@ -1,7 +1,7 @@
 """A scripted OpenAI-compatible chat server on 127.0.0.1 for tests: it answers with the replies it is given, in order.
 
 Each reply is a dict: {"content": str} for a plain answer (streamed as server-sent events when the request asks
-for a stream, in pieces of "chunk_size" characters, 12 by default, "chunk_delay" seconds apart), {"tool_calls": [...]} for tool calls, {"status": 429, "error": "..."} for an HTTP error, and
+for a stream, in pieces of "chunk_size" characters, 12 by default, "chunk_delay" seconds apart), {"tool_calls": [...]} for tool calls (streamed whole after the text), {"status": 429, "error": "..."} for an HTTP error, and
 optionally {"usage": None} to leave usage out. The server records every request it receives (headers included)
 so tests can check what was sent.
 """
@@ -78,8 +78,18 @@ class ScriptedChatServer:
                     chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": body.get("model"),
                              "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": None}]}  # fmt: skip
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                calls = reply.get("tool_calls") or []
+                if calls:  # tool calls arrive whole, in one chunk after the text (as OpenAI's stream allows)
+                    delta = {"tool_calls": [
+                        {"index": i, "id": f"call_{i}", "type": "function",
+                         "function": {"name": call["name"], "arguments": json.dumps(call.get("arguments", {}))}}
+                        for i, call in enumerate(calls)]}  # fmt: skip
+                    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": body.get("model"),
+                             "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}  # fmt: skip
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 final = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": body.get("model"),
-                         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}  # fmt: skip
+                         "choices": [{"index": 0, "delta": {},
+                                      "finish_reason": "tool_calls" if calls else "stop"}]}  # fmt: skip
                 usage = reply.get(
                     "usage", {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
                 )

@@ -45,7 +45,7 @@ def test_html_report_escapes_cells_and_embeds_charts(hostile_result):
     page = report_html(hostile_result)
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;" in page
-    assert "plotly" in page.lower() and page.count('class="plotly-graph-div"') == len(hostile_result.charts)
+    assert page.count("class='chart-spec'") == len(hostile_result.charts) and "id='plotly-gz'" in page
     assert "claims: " in page and " verified" in page
 
 
@@ -174,3 +174,23 @@ def test_report_and_csv_tables_read_as_a_report(write_file):
     norway = next(r for r in rows if r["country"] == "NO")
     assert norway["% change"] == ""  # an empty cell, never "nan"
     assert json.loads(trace_json(result))["breakdowns"]["country"][0]["abs_change"] == pytest.approx(-627.05)
+
+
+def test_the_report_carries_plotly_once_packed_and_its_title_says_what_it_is(revenue_dataset):
+    """4.8 MB before (plotly.js inlined as text); plotly.js gzipped once, each chart as JSON, a title to forward."""
+    import datetime as dt
+    import re
+
+    from agent.output.export import report_title
+    from agent.run.result import collect
+    from agent.run.runner import RunRequest, run_events
+
+    result = collect(run_events(RunRequest(revenue_dataset, executor="local")))
+    page = report_html(result)
+    assert len(page.encode()) < 2_500_000
+    assert page.count("id='plotly-gz'") == 1 and page.count("class='chart-spec'") == len(result.charts) >= 2
+    specs = re.findall(r"class='chart-spec' data-target='chart-\d+'>(.*?)</script>", page)
+    assert [json.loads(spec)["layout"]["title"]["text"] for spec in specs]  # whole JSON, nothing cut by `</`
+    title = report_title(result, made_on=dt.date(2026, 11, 29))
+    assert title == "revenue: what changed · revenue_by_country.tsv · before → after · 2026-11-29"
+    assert f"<title>{report_title(result)}</title>" in page.replace("&gt;", ">")

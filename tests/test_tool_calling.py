@@ -80,6 +80,34 @@ def test_tool_calls_through_litellm(revenue_dataset):
     }
 
 
+def test_a_tool_calling_llm_streams_its_text_into_the_running_step(revenue_dataset):
+    """As the code agent: the model's text shows in the running step before its tool call runs."""
+    from agent.run import events as ev
+
+    replies = [
+        {
+            "content": "I need the totals of revenue before anything else.",
+            "chunk_size": 6,
+            "tool_calls": [{"name": "metric_totals", "arguments": {"metric": "revenue"}}],
+        },
+        {
+            "content": "",
+            "tool_calls": [{"name": "final_answer", "arguments": {"answer": "Revenue fell 7.67%."}}],
+        },
+    ]
+    with ScriptedChatServer(replies) as server:
+        events = list(run_events(RunRequest(revenue_dataset, agent="tool-calling"), llm(server, key=None)))
+    assert server.requests[0]["body"]["stream"] is True
+    kinds = [type(event).__name__ for event in events]
+    assert kinds.index("TextDelta") < kinds.index("Code")
+    pieces = [event.text for event in events if isinstance(event, ev.TextDelta) and event.step == 1]
+    assert len(pieces) > 3 and "".join(pieces) == replies[0]["content"]
+    result = collect(events)
+    assert result.status == "success", result.error
+    assert result.steps[0]["code"] == "metric_totals(metric='revenue')"
+    assert result.steps[0]["thought"] == replies[0]["content"]
+
+
 def test_builtin_tool_caller_needs_no_network(revenue_dataset):
     """A whole tool-calling run with the built-in model, every connection off the machine refused and recorded."""
     with network_guard() as refused:

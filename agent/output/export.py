@@ -10,6 +10,10 @@ every outside request (plotly.js is inlined).
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import functools
+import gzip
 import html
 import io
 import json
@@ -241,26 +245,85 @@ def _claims_html(result: RunResult) -> str:
     return f"<h2>Claims checked against the engine</h2><ol>{items}</ol>" if notes else ""
 
 
+@functools.cache
+def _plotly_js_gzip_base64() -> str:
+    """plotly.js, gzipped and in base64: 1.8 MB in the report instead of 4.6 MB (measured on plotly 6)."""
+    from plotly.offline import get_plotlyjs
+
+    return base64.b64encode(gzip.compress(get_plotlyjs().encode(), 9, mtime=0)).decode("ascii")
+
+
+# Unpacks plotly.js in the browser (DecompressionStream: Chrome 80, Firefox 113, Safari 16.4), then draws each chart
+# from its JSON. Nothing is fetched: the script is inline, the bytes are in the page.
+_CHARTS_LOADER = """(async () => {
+  const note = document.getElementById('charts-note');
+  try {
+    const packed = Uint8Array.from(atob(document.getElementById('plotly-gz').textContent), c => c.charCodeAt(0));
+    const unpacked = new Blob([packed]).stream().pipeThrough(new DecompressionStream('gzip'));
+    const plotly = document.createElement('script');
+    plotly.textContent = await new Response(unpacked).text();
+    document.head.appendChild(plotly);
+    for (const spec of document.querySelectorAll('script.chart-spec')) {
+      const figure = JSON.parse(spec.textContent);
+      Plotly.newPlot(spec.dataset.target, figure.data, figure.layout, {responsive: true, displaylogo: false});
+    }
+    note.remove();
+  } catch (error) {
+    note.textContent = 'The charts need a current browser (Chrome 80, Firefox 113, Safari 16.4 or later).';
+  }
+})();"""
+
+
+def _charts_html(charts: Sequence[dict[str, Any]]) -> str:
+    """The charts as JSON beside one packed copy of plotly.js; a browser without scripts still reads the rest."""
+    if not charts:
+        return ""
+    import plotly.io as pio
+
+    parts = ["<h2>Charts</h2><p id='charts-note'>Drawing the charts…</p>"]
+    for i, figure in enumerate(charts):
+        spec = pio.to_json(safe_figure(figure), validate=False)
+        # In a <script> element, only `</` could end it early: written as `\u003c/`, JSON reads it the same.
+        spec = spec.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        parts.append(
+            f"<div id='chart-{i}' class='chart'></div>"
+            f"<script type='application/json' class='chart-spec' data-target='chart-{i}'>{spec}</script>"
+        )
+    parts.append(
+        f"<script type='application/octet-stream' id='plotly-gz'>{_plotly_js_gzip_base64()}</script>"
+    )
+    parts.append(f"<script>{_CHARTS_LOADER}</script>")
+    return "".join(parts)
+
+
+def report_title(result: RunResult, made_on: dt.date | None = None) -> str:
+    """The report's title, enough to forward it: metric, file, periods and the day it was made."""
+    analysis, data = result.analysis or {}, result.dataset or {}
+    ratio = analysis.get("ratio")
+    measure = f"{ratio['numerator']} / {ratio['denominator']}" if ratio else analysis.get("metric", "metric")
+    periods = analysis.get("periods") or data.get("periods") or []
+    parts = [f"{measure}: what changed", str(data.get("source") or "")]
+    if len(periods) == 2:
+        parts.append(f"{periods[0]} → {periods[1]}")
+    parts.append((made_on or dt.date.today()).isoformat())
+    return " · ".join(part for part in parts if part)
+
+
 def report_html(result: RunResult) -> str:
     """A self-contained HTML report: summary, verification, interactive charts and tables."""
     import markdown_it
-    import plotly.io as pio
 
     # html=False: any HTML in the narrative (it quotes cell values) is shown as text, never run; links and images
     # in it were neutralised by `summary_markdown`.
     summary = markdown_it.MarkdownIt("commonmark", {"html": False}).render(_summary(result))
-    charts = [
-        # The first chart embeds plotly.js (the report works offline); the others reuse it.
-        pio.to_html(safe_figure(figure), include_plotlyjs=i == 0, full_html=False, validate=False)
-        for i, figure in enumerate(result.charts)
-    ]
+    charts = [_charts_html(result.charts)]
     tables = [
         f"<h2>{html.escape(name.replace('_', ' '))}</h2>"
         + frame.to_html(index=False, escape=True)
         + (f"<p>{html.escape(omitted_note(result, name) or '')}</p>" if omitted_note(result, name) else "")
         for name, frame in display_tables_of(result).items()
     ]
-    title = html.escape(f"{result.analysis.get('metric', 'metric')}: what changed")
+    title = html.escape(report_title(result))
     return (
         f"<!doctype html><html><head><meta charset='utf-8'>"
         f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}"><title>{title}</title>'

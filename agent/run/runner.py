@@ -158,7 +158,9 @@ def build_tool_calling_agent(
 ) -> ToolCallingAgent:
     """A fresh ToolCallingAgent for one run: JSON tool calls, no code."""
     agent = ToolCallingAgent(tools=tools, model=model, max_steps=max_steps, verbosity_level=LogLevel.OFF,
-                             managed_agents=managed_agents, planning_interval=planning_interval)  # fmt: skip
+                             managed_agents=managed_agents, planning_interval=planning_interval,
+                             # An LLM's text streams into the running step (`ev.TextDelta`), as for the code agent.
+                             stream_outputs=bool(getattr(model, "streams", False)))  # fmt: skip
     agent.logger.console = _quiet_console()
     return agent
 
