@@ -195,16 +195,23 @@ def _run(args: argparse.Namespace) -> int:
     periods = [p.strip() for p in args.periods.split(",")] if args.periods else None
     windows = _windows(args)
 
-    options = dict(by=args.by, period_column=args.period_column, periods=periods, compare=args.compare,
-                   windows=windows)  # fmt: skip
+    options = dict(
+        by=args.by, period_column=args.period_column, periods=periods, compare=args.compare, windows=windows
+    )
     in_place = _reads_in_place(args)
 
     def load(after: str | None) -> Dataset:
         if in_place:  # summed where the data lives: DuckDB over files, or the database
             from tools.sources import open_and_load
 
-            return open_and_load(_location(args.file), table=args.table, query=args.query,
-                                 timeout_s=args.timeout, after=after, **options)  # fmt: skip
+            return open_and_load(
+                _location(args.file),
+                table=args.table,
+                query=args.query,
+                timeout_s=args.timeout,
+                after=after,
+                **options,
+            )
         return load_dataset(args.file, after=after, max_bytes=int(args.max_file_mb * 1024 * 1024), **options)
 
     def request_for(dataset: Dataset) -> RunRequest:
@@ -212,11 +219,22 @@ def _run(args: argparse.Namespace) -> int:
         if args.events:
             from tools.change_log import load_events
 
-            events = load_events(args.events, dimensions=dataset.dimensions,
-                                 max_bytes=int(args.max_file_mb * 1024 * 1024))  # fmt: skip
-        return RunRequest(dataset, question=(args.question or [""])[0], metric=args.metric, ratio=args.ratio, by=args.by,
-                          max_steps=args.max_steps, executor=args.executor, step_timeout=args.step_timeout,
-                          agent=args.agent, events=events, planning_interval=args.planning_interval)  # fmt: skip
+            events = load_events(
+                args.events, dimensions=dataset.dimensions, max_bytes=int(args.max_file_mb * 1024 * 1024)
+            )
+        return RunRequest(
+            dataset,
+            question=(args.question or [""])[0],
+            metric=args.metric,
+            ratio=args.ratio,
+            by=args.by,
+            max_steps=args.max_steps,
+            executor=args.executor,
+            step_timeout=args.step_timeout,
+            agent=args.agent,
+            events=events,
+            planning_interval=args.planning_interval,
+        )
 
     model = build_model(
         ModelChoice(args.model, api_base=args.api_base, api_key_env=args.api_key_env), args.agent
@@ -247,8 +265,12 @@ def _reads_in_place(args: argparse.Namespace) -> bool:
     from tools.loading import DataError
     from tools.sources import is_source_url
 
-    in_place = (args.engine == "duckdb" or is_source_url(args.file) or args.file.startswith("secrets:")
-                or bool(args.table or args.query))  # fmt: skip
+    in_place = (
+        args.engine == "duckdb"
+        or is_source_url(args.file)
+        or args.file.startswith("secrets:")
+        or bool(args.table or args.query)
+    )
     if in_place and args.engine == "pandas":
         raise DataError(
             f"{args.file}: --engine pandas reads one file; a glob or a database is read in place."
@@ -313,9 +335,16 @@ def _run_all_scenarios(
     )
     status = comparison_status(rows)
     if args.json:
-        print(json.dumps({"status": status, "scenarios": [row.to_dict() for row in rows],
-                          "runs": {name: result.to_json() for name, result in results.items()}},
-                         ensure_ascii=False))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "status": status,
+                    "scenarios": [row.to_dict() for row in rows],
+                    "runs": {name: result.to_json() for name, result in results.items()},
+                },
+                ensure_ascii=False,
+            )
+        )
     else:
         from agent.output.render import print_scenario_rows
 

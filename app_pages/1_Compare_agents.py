@@ -28,8 +28,10 @@ st.set_page_config(page_title="Compare agents · KPI Narrator", page_icon="⚖�
 choice, max_steps = model_settings()
 
 st.title("Code agent vs tool-calling agent")
-st.caption("The same file, question and tools; one agent writes Python, the other makes JSON tool calls. "
-           "Both answers are checked against the engine.")  # fmt: skip
+st.caption(
+    "The same file, question and tools; one agent writes Python, the other makes JSON tool calls. "
+    "Both answers are checked against the engine."
+)
 
 dataset = choose_dataset()
 explained = what_to_explain(dataset, key="compare_")

@@ -37,18 +37,26 @@ table = pd.DataFrame(runs).drop(columns=["file_hash"])
 table["created_at"] = [dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M") for t in table["created_at"]]
 st.dataframe(table, hide_index=True)
 
-labels = {r["id"]: f"#{r['id']} · {r['file_name']} · {r.get('measure') or '—'} · {r['agent']} agent · {r['model']}"
-          for r in runs}  # fmt: skip
+labels = {
+    r["id"]: f"#{r['id']} · {r['file_name']} · {r.get('measure') or '—'} · {r['agent']} agent · {r['model']}"
+    for r in runs
+}
 run_id = st.selectbox("Open a run", list(labels), format_func=labels.get, key="history_run")
 result = history.result(run_id)
 
 actions = st.columns(4)
 replay_clicked = actions[0].button("Replay trace", key="replay_button")
 # Built when clicked, not on every rerun (a big run's report is megabytes).
-actions[1].download_button("Export (JSON lines)", partial(history.export, run_id), f"run-{run_id}.jsonl",
-                           "application/x-ndjson", on_click="ignore")  # fmt: skip
-actions[2].download_button("Report (HTML)", partial(export.report_html, result), f"run-{run_id}.html", "text/html",
-                           on_click="ignore")  # fmt: skip
+actions[1].download_button(
+    "Export (JSON lines)",
+    partial(history.export, run_id),
+    f"run-{run_id}.jsonl",
+    "application/x-ndjson",
+    on_click="ignore",
+)
+actions[2].download_button(
+    "Report (HTML)", partial(export.report_html, result), f"run-{run_id}.html", "text/html", on_click="ignore"
+)
 if actions[3].button("Delete", key="delete_button"):
     st.session_state["confirm_delete"] = run_id
 if st.session_state.get("confirm_delete") == run_id:  # a deleted run cannot come back: ask first

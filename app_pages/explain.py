@@ -46,9 +46,14 @@ st.set_page_config(page_title="Explain a change Â· KPI Narrator", page_icon="ðŸ“
 
 choice, max_steps = model_settings()
 with st.sidebar:
-    agent_kind = st.radio("Agent", list(AGENT_KINDS), horizontal=True, key="agent_kind",
-                          format_func=lambda name: AGENT_KINDS[name].label,
-                          help="; ".join(f"{k.label}: {k.description}" for k in AGENT_KINDS.values()) + ".")  # fmt: skip
+    agent_kind = st.radio(
+        "Agent",
+        list(AGENT_KINDS),
+        horizontal=True,
+        key="agent_kind",
+        format_func=lambda name: AGENT_KINDS[name].label,
+        help="; ".join(f"{k.label}: {k.description}" for k in AGENT_KINDS.values()) + ".",
+    )
     st.caption(
         "Code agent: writes Python with the KPI tools. Tool-calling agent: one JSON tool call per step."
     )
@@ -56,8 +61,10 @@ with st.sidebar:
     (st.caption if worker_pool.sandboxed() else st.warning)(worker_pool.sandbox_status())
 
 st.title("KPI Narrator")
-st.caption("Explain why a metric moved. The agent writes and runs code; every number it reports is checked "
-           "against a deterministic engine.")  # fmt: skip
+st.caption(
+    "Explain why a metric moved. The agent writes and runs code; every number it reports is checked "
+    "against a deterministic engine."
+)
 
 dataset = choose_dataset(compare_scenarios=True)
 explained = what_to_explain(dataset)
@@ -72,9 +79,17 @@ events = choose_events(dataset, SAMPLES)
 
 
 def request_for(loaded) -> RunRequest:
-    return RunRequest(loaded, question=question, metric=metric if not ratio else None, ratio=ratio,
-                      by=dimensions or None, max_steps=max_steps, agent=agent_kind, events=events,
-                      planning_interval=planning_interval)  # fmt: skip
+    return RunRequest(
+        loaded,
+        question=question,
+        metric=metric if not ratio else None,
+        ratio=ratio,
+        by=dimensions or None,
+        max_steps=max_steps,
+        agent=agent_kind,
+        events=events,
+        planning_interval=planning_interval,
+    )
 
 
 run: BackgroundRun | ScenarioComparison | None = st.session_state.get("run")
@@ -204,21 +219,44 @@ def show_summary(run: BackgroundRun, key: str = "main") -> None:
         if result.dataset.get("scenario"):
             stem += f"-{result.dataset['scenario']}"
         downloads = st.columns(4)
-        downloads[0].download_button("Report (HTML)", partial(export.report_html, result), f"{stem}-report.html",
-                                     "text/html", on_click="ignore", key=f"{key}-html")  # fmt: skip
-        downloads[1].download_button("Report (Markdown)", partial(export.report_markdown, result),
-                                     f"{stem}-report.md", "text/markdown", on_click="ignore", key=f"{key}-md")  # fmt: skip
-        downloads[2].download_button("Trace (JSON)", partial(export.trace_json, result), f"{stem}-trace.json",
-                                     "application/json", on_click="ignore", key=f"{key}-json")  # fmt: skip
+        downloads[0].download_button(
+            "Report (HTML)",
+            partial(export.report_html, result),
+            f"{stem}-report.html",
+            "text/html",
+            on_click="ignore",
+            key=f"{key}-html",
+        )
+        downloads[1].download_button(
+            "Report (Markdown)",
+            partial(export.report_markdown, result),
+            f"{stem}-report.md",
+            "text/markdown",
+            on_click="ignore",
+            key=f"{key}-md",
+        )
+        downloads[2].download_button(
+            "Trace (JSON)",
+            partial(export.trace_json, result),
+            f"{stem}-trace.json",
+            "application/json",
+            on_click="ignore",
+            key=f"{key}-json",
+        )
         tables = export.tables_of(result)
         table = downloads[3].selectbox(
             "Table", list(tables), label_visibility="collapsed", key=f"{key}-csv_table"
         )
         if table:
             # Every row, computed again by the engine: the analysis keeps each table's largest changes only.
-            downloads[3].download_button("Table (CSV)", partial(export.full_table_csv, run.request.dataset,
-                                         result.analysis, table), f"{stem}-{table}.csv", "text/csv",
-                                         on_click="ignore", key=f"{key}-csv")  # fmt: skip
+            downloads[3].download_button(
+                "Table (CSV)",
+                partial(export.full_table_csv, run.request.dataset, result.analysis, table),
+                f"{stem}-{table}.csv",
+                "text/csv",
+                on_click="ignore",
+                key=f"{key}-csv",
+            )
     if result.analysis:
         with st.expander("Engine tables"):
             for name, table in export.display_tables_of(result).items():  # readable headers and figures
@@ -247,8 +285,10 @@ elif (
     and not busy
 ):
     # The last result was made from another file: never shown under this file's header.
-    st.info(f"The last result was for {escape_markdown(run.result.dataset.get('source') or 'another file')}; "
-            "press Run to explain this file.")  # fmt: skip
+    st.info(
+        f"The last result was for {escape_markdown(run.result.dataset.get('source') or 'another file')}; "
+        "press Run to explain this file."
+    )
 elif run is not None:
     run.poll()
     if not run.idle and not run.result.turns:
@@ -260,12 +300,15 @@ elif run is not None:
         if run.idle:
             show_turns(run)
             if run.can_follow_up:
-                follow_up = st.chat_input("Ask a follow-up question (the agent keeps what it computed)",
-                                          key="follow_up")  # fmt: skip
+                follow_up = st.chat_input(
+                    "Ask a follow-up question (the agent keeps what it computed)", key="follow_up"
+                )
                 if follow_up:
                     if not run.ask(follow_up):
-                        st.info("This conversation has ended (it waits 5 minutes for a follow-up). Press Run to "
-                                "start a new one.")  # fmt: skip
+                        st.info(
+                            "This conversation has ended (it waits 5 minutes for a follow-up). Press Run to "
+                            "start a new one."
+                        )
                     else:
                         st.rerun()
         else:  # a follow-up is running: earlier turns stay, the new one streams

@@ -65,8 +65,12 @@ def _ours(args):
         loaded = time.perf_counter()
         analysis = analyze(dataset, ratio=args.get("ratio"))
         top = analysis["top_slices"][0] if analysis["top_slices"] else {}
-        return {"rows": dataset.rows_read, "load_s": loaded - started, "analysis_s": time.perf_counter() - loaded,
-                "top_slice": top.get("slice")}  # fmt: skip
+        return {
+            "rows": dataset.rows_read,
+            "load_s": loaded - started,
+            "analysis_s": time.perf_counter() - loaded,
+            "top_slice": top.get("slice"),
+        }
 
     return run
 
@@ -79,8 +83,11 @@ def _duckdb(args):
     def run():
         connection = duckdb.connect()
         connection.execute(f"CREATE TABLE t AS SELECT * FROM read_csv_auto('{args['path']}')")
-        metrics = [c for (c,) in connection.execute("SELECT name FROM pragma_table_info('t')").fetchall()
-                   if c not in args["dimensions"]]  # fmt: skip
+        metrics = [
+            c
+            for (c,) in connection.execute("SELECT name FROM pragma_table_info('t')").fetchall()
+            if c not in args["dimensions"]
+        ]
         sums = ", ".join(f'sum("{m}")' for m in metrics)
         for dimension in args["dimensions"]:
             connection.execute(f'SELECT "{dimension}", {sums} FROM t GROUP BY 1').fetchdf()
@@ -136,9 +143,17 @@ def _drill_wise_pizza(args):
         before = frame[args["dimensions"]].assign(total=frame[f"{metric}_before"], size=1.0)
         after = frame[args["dimensions"]].assign(total=frame[f"{metric}_after"], size=1.0)
         result = wise_pizza.explain_changes_in_totals(
-            df1=before, df2=after, dims=args["dimensions"], total_name="total", size_name="size",
-            max_depth=2, max_segments=5, how="totals", solver="lasso", verbose=0,
-        )  # fmt: skip
+            df1=before,
+            df2=after,
+            dims=args["dimensions"],
+            total_name="total",
+            size_name="size",
+            max_depth=2,
+            max_segments=5,
+            how="totals",
+            solver="lasso",
+            verbose=0,
+        )
         # Ranked by the size of their estimated impact, as ours are by the size of their change.
         ranked = sorted(result.segments, key=lambda segment: -abs(float(segment.get("impact", 0.0))))
         slices = [{str(k): str(v) for k, v in segment["segment"].items()} for segment in ranked]
@@ -186,8 +201,18 @@ def main(argv: list[str]) -> int:
         if elapsed < seconds:  # the phases reported are those of the run that counts
             seconds, result = elapsed, outcome
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"target": name, "seconds": seconds, "start_rss_mb": start_rss, "peak_rss_mb": peak,
-                      "result": result}, default=str))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "target": name,
+                "seconds": seconds,
+                "start_rss_mb": start_rss,
+                "peak_rss_mb": peak,
+                "result": result,
+            },
+            default=str,
+        )
+    )
     return 0
 
 

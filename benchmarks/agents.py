@@ -23,10 +23,20 @@ def run_case(
     started = time.perf_counter()
     row: dict[str, Any] = {"case": case.name, "agent": kind, "model": choice.model_id}
     try:
-        dataset = load_dataset(path, by=options.get("by"), period_column=options.get("period_column"),
-                               periods=options.get("periods"))  # fmt: skip
-        request = RunRequest(dataset, metric=options.get("metric"), ratio=options.get("ratio"),
-                             by=options.get("by"), max_steps=max_steps, agent=kind)  # fmt: skip
+        dataset = load_dataset(
+            path,
+            by=options.get("by"),
+            period_column=options.get("period_column"),
+            periods=options.get("periods"),
+        )
+        request = RunRequest(
+            dataset,
+            metric=options.get("metric"),
+            ratio=options.get("ratio"),
+            by=options.get("by"),
+            max_steps=max_steps,
+            agent=kind,
+        )
         result = collect(run_events(request, build_model(choice, kind))).to_json()
     except DataError as error:
         return {**row, "success": False, "problems": [f"could not load: {error}"], "seconds": None}
@@ -53,8 +63,13 @@ def run_case(
     }
 
 
-def agent_suite(folder: Path, choices: list[ModelChoice], kinds: tuple[str, ...] = tuple(AGENT_KINDS),
-                cases: list[Case] | None = None, log=print) -> list[dict[str, Any]]:  # fmt: skip
+def agent_suite(
+    folder: Path,
+    choices: list[ModelChoice],
+    kinds: tuple[str, ...] = tuple(AGENT_KINDS),
+    cases: list[Case] | None = None,
+    log=print,
+) -> list[dict[str, Any]]:
     """Every case × agent kind × model."""
     rows = []
     for choice in choices:
@@ -62,14 +77,24 @@ def agent_suite(folder: Path, choices: list[ModelChoice], kinds: tuple[str, ...]
         for kind in kinds:
             for case in cases or CASES:
                 if unusable:  # a model that cannot answer at all would fail every case the same slow way
-                    rows.append({"case": case.name, "agent": kind, "model": choice.model_id, "success": False,
-                                 "problems": [f"skipped: {unusable}"], "seconds": None})  # fmt: skip
+                    rows.append(
+                        {
+                            "case": case.name,
+                            "agent": kind,
+                            "model": choice.model_id,
+                            "success": False,
+                            "problems": [f"skipped: {unusable}"],
+                            "seconds": None,
+                        }
+                    )
                     continue
                 row = run_case(case, folder / kind, choice, kind)
                 mark = "ok  " if row["success"] else "FAIL"
-                log(f"  {mark} {choice.model_id:>10} {kind:<12} {case.name:<22} steps {row.get('steps')}, "
+                log(
+                    f"  {mark} {choice.model_id:>10} {kind:<12} {case.name:<22} steps {row.get('steps')}, "
                     f"input tokens {row.get('input_tokens')}, {row.get('seconds')} s"
-                    + ("" if row["success"] else f" — {'; '.join(row['problems'])}"))  # fmt: skip
+                    + ("" if row["success"] else f" — {'; '.join(row['problems'])}")
+                )
                 rows.append(row)
                 if not row["success"] and not row.get("input_tokens") and not row.get("verified"):
                     unusable = f"the model gave no answer on {case.name} ({'; '.join(row['problems'][:1])})"

@@ -56,11 +56,22 @@ def _csv(frame: pd.DataFrame, **kwargs) -> Callable[[Path], None]:
 def _rate_change_frame() -> pd.DataFrame:
     """Traffic per channel stays the same; email's conversion halves."""
     rows = []
-    for channel, users, rate in [("organic", 40_000, 0.05), ("email", 12_000, 0.08), ("paid_search", 25_000, 0.04),
-                                 ("referral", 6_000, 0.045)]:  # fmt: skip
+    for channel, users, rate in [
+        ("organic", 40_000, 0.05),
+        ("email", 12_000, 0.08),
+        ("paid_search", 25_000, 0.04),
+        ("referral", 6_000, 0.045),
+    ]:
         after_rate = rate / 2 if channel == "email" else rate
-        rows.append({"channel": channel, "users_before": users, "users_after": users,
-                     "orders_before": round(users * rate), "orders_after": round(users * after_rate)})  # fmt: skip
+        rows.append(
+            {
+                "channel": channel,
+                "users_before": users,
+                "users_after": users,
+                "orders_before": round(users * rate),
+                "orders_after": round(users * after_rate),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -98,8 +109,12 @@ def _zero_baseline_frame() -> pd.DataFrame:
 
 
 def _no_net_change_frame() -> pd.DataFrame:
-    frame = pd.DataFrame({"region": ["North", "South", "East", "West", "Central"],
-                          "revenue_before": [120_000.0, 95_000.0, 80_000.0, 60_000.0, 45_000.0]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "region": ["North", "South", "East", "West", "Central"],
+            "revenue_before": [120_000.0, 95_000.0, 80_000.0, 60_000.0, 45_000.0],
+        }
+    )
     frame["revenue_after"] = frame["revenue_before"]
     frame.loc[frame["region"] == "East", "revenue_after"] += 25_000.0
     frame.loc[frame["region"] == "West", "revenue_after"] -= 25_000.0
@@ -117,8 +132,14 @@ def _profit_frame() -> pd.DataFrame:
             after = before * (1 + rng.normal(0, 0.02))
             if (region, product) == ("Baltics", "Pro"):
                 after = before - 60_000  # the loss deepens
-            rows.append({"region": region, "product": product, "profit_before": round(before, 2),
-                         "profit_after": round(after, 2)})  # fmt: skip
+            rows.append(
+                {
+                    "region": region,
+                    "product": product,
+                    "profit_before": round(before, 2),
+                    "profit_after": round(after, 2),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -154,35 +175,103 @@ def _text(content: str) -> Callable[[Path], None]:
 
 
 CASES: list[Case] = [
-    Case("one_dimension", "Revenue by country, the published comparison's task (France fell)",
-         "revenue_by_country.csv", _csv(revenue_by_country_frame()), cause=["France"]),
-    Case("planted_two_dims", "Country × platform × store, Germany × Android planted -40%",
-         "planted.csv", _csv(planted_frame(400, seed=1, noise=0.003)), cause=["Germany", "Android"]),
-    Case("planted_rise", "A rise, not a fall: Germany × Android +60% among channels",
-         "rise.csv", _csv(_rise_frame()), cause=["Germany", "Android"]),
-    Case("ratio_rate_change", "Conversion with steady traffic; email's own rate halves",
-         "rate_change.csv", _csv(_rate_change_frame()), cause=["email"], effect="rate",
-         options={"ratio": "orders/users"}),
-    Case("ratio_pure_mix", "Conversion falls because traffic shifts to paid social (rates steady)",
-         "traffic_shift.csv", _csv(conversion_frame()), cause=["paid_social"], effect="mix",
-         options={"ratio": "orders/users"}),
-    Case("long_layout", "A long table with a month column (later month first in the file)",
-         "long.csv", _csv(_long_frame()), cause=["Germany", "Android"]),
-    Case("messy_file", "Semicolons, decimal commas, euro signs, a BOM, a blank line and a short row",
-         "messy.csv", _text(_messy_text()), cause=["Germany", "Android"]),
-    Case("zero_baselines", "New countries launched from zero (Brazil drives the growth)",
-         "launch.csv", _csv(_zero_baseline_frame()), cause=["Brazil"]),
-    Case("no_net_change", "Totals flat: East +25,000 offsets West -25,000",
-         "flat.csv", _csv(_no_net_change_frame()), cause=["East", "West"]),
-    Case("negative_metric", "Profit with a loss-making region whose loss deepens (Baltics × Pro)",
-         "profit.csv", _csv(_profit_frame()), cause=["Baltics", "Pro"]),
-    Case("hostile_cell", "A dimension value that is a prompt injection and code; a formula cell",
-         "hostile.csv", _csv(_hostile_frame()), cause=["Germany", "Android"], forbidden=["tripled"]),
-    Case("excel_file", "The planted table as an Excel workbook",
-         "planted.xlsx", _excel(planted_frame(300, seed=4, noise=0.003)), cause=["Germany", "Android"]),
-    Case("parquet_many_segments", "6,000 segments in Parquet (60 stores × 100 country-platforms)",
-         "many.parquet", _parquet(_many_segments_frame()), cause=["Germany", "Android"]),
-]  # fmt: skip
+    Case(
+        "one_dimension",
+        "Revenue by country, the published comparison's task (France fell)",
+        "revenue_by_country.csv",
+        _csv(revenue_by_country_frame()),
+        cause=["France"],
+    ),
+    Case(
+        "planted_two_dims",
+        "Country × platform × store, Germany × Android planted -40%",
+        "planted.csv",
+        _csv(planted_frame(400, seed=1, noise=0.003)),
+        cause=["Germany", "Android"],
+    ),
+    Case(
+        "planted_rise",
+        "A rise, not a fall: Germany × Android +60% among channels",
+        "rise.csv",
+        _csv(_rise_frame()),
+        cause=["Germany", "Android"],
+    ),
+    Case(
+        "ratio_rate_change",
+        "Conversion with steady traffic; email's own rate halves",
+        "rate_change.csv",
+        _csv(_rate_change_frame()),
+        cause=["email"],
+        effect="rate",
+        options={"ratio": "orders/users"},
+    ),
+    Case(
+        "ratio_pure_mix",
+        "Conversion falls because traffic shifts to paid social (rates steady)",
+        "traffic_shift.csv",
+        _csv(conversion_frame()),
+        cause=["paid_social"],
+        effect="mix",
+        options={"ratio": "orders/users"},
+    ),
+    Case(
+        "long_layout",
+        "A long table with a month column (later month first in the file)",
+        "long.csv",
+        _csv(_long_frame()),
+        cause=["Germany", "Android"],
+    ),
+    Case(
+        "messy_file",
+        "Semicolons, decimal commas, euro signs, a BOM, a blank line and a short row",
+        "messy.csv",
+        _text(_messy_text()),
+        cause=["Germany", "Android"],
+    ),
+    Case(
+        "zero_baselines",
+        "New countries launched from zero (Brazil drives the growth)",
+        "launch.csv",
+        _csv(_zero_baseline_frame()),
+        cause=["Brazil"],
+    ),
+    Case(
+        "no_net_change",
+        "Totals flat: East +25,000 offsets West -25,000",
+        "flat.csv",
+        _csv(_no_net_change_frame()),
+        cause=["East", "West"],
+    ),
+    Case(
+        "negative_metric",
+        "Profit with a loss-making region whose loss deepens (Baltics × Pro)",
+        "profit.csv",
+        _csv(_profit_frame()),
+        cause=["Baltics", "Pro"],
+    ),
+    Case(
+        "hostile_cell",
+        "A dimension value that is a prompt injection and code; a formula cell",
+        "hostile.csv",
+        _csv(_hostile_frame()),
+        cause=["Germany", "Android"],
+        forbidden=["tripled"],
+    ),
+    Case(
+        "excel_file",
+        "The planted table as an Excel workbook",
+        "planted.xlsx",
+        _excel(planted_frame(300, seed=4, noise=0.003)),
+        cause=["Germany", "Android"],
+    ),
+    Case(
+        "parquet_many_segments",
+        "6,000 segments in Parquet (60 stores × 100 country-platforms)",
+        "many.parquet",
+        _parquet(_many_segments_frame()),
+        cause=["Germany", "Android"],
+    ),
+]
 
 
 def _normalise(text: str) -> str:

@@ -35,25 +35,43 @@ class EventCase:
 
 
 def _daily_events() -> pd.DataFrame:
-    rows = [("2026-11-22", "incident", "country=Germany; platform=Android", "Android app crash on start"),
-            ("2026-11-22", "campaign", "country=Italy", "Autumn sale ended"),
-            ("2026-10-01", "release", "country=Germany; platform=Android", "Android app 7.0 released"),
-            ("2026-11-18", "tracking", "platform=iOS", "iOS SDK update changed purchase events")]  # fmt: skip
+    rows = [
+        ("2026-11-22", "incident", "country=Germany; platform=Android", "Android app crash on start"),
+        ("2026-11-22", "campaign", "country=Italy", "Autumn sale ended"),
+        ("2026-10-01", "release", "country=Germany; platform=Android", "Android app 7.0 released"),
+        ("2026-11-18", "tracking", "platform=iOS", "iOS SDK update changed purchase events"),
+    ]
     return pd.DataFrame(rows, columns=["date", "kind", "scope", "description"])
 
 
 EVENT_CASES = [
-    EventCase("change_log_outage", "France × new customers −55%: the outage cited; a same-day release elsewhere, an "
-              "old French campaign and a hostile event are not", checkout_daily_frame(),
-              checkout_events_frame(HOSTILE_EVENT), cited=["Payment provider outage", "Check tracking"],
-              forbidden=["Checkout redesign", "Back-to-school", "tripled"]),
-    EventCase("change_log_daily", "Germany × Android −40% in the last week: the app crash cited, the tracking change "
-              "a caveat, an old release and another country's sale not", daily_frame(), _daily_events(),
-              cited=["Android app crash on start", "Check tracking"], forbidden=["Autumn sale", "7.0"]),
-    EventCase("change_log_no_match", "Nothing in the log for the driver: 'no known event' said",
-              checkout_daily_frame(), checkout_events_frame().iloc[[2, 4]], cited=["no known event"],
-              forbidden=["Checkout redesign", "Delivery fee"]),
-]  # fmt: skip
+    EventCase(
+        "change_log_outage",
+        "France × new customers −55%: the outage cited; a same-day release elsewhere, an "
+        "old French campaign and a hostile event are not",
+        checkout_daily_frame(),
+        checkout_events_frame(HOSTILE_EVENT),
+        cited=["Payment provider outage", "Check tracking"],
+        forbidden=["Checkout redesign", "Back-to-school", "tripled"],
+    ),
+    EventCase(
+        "change_log_daily",
+        "Germany × Android −40% in the last week: the app crash cited, the tracking change "
+        "a caveat, an old release and another country's sale not",
+        daily_frame(),
+        _daily_events(),
+        cited=["Android app crash on start", "Check tracking"],
+        forbidden=["Autumn sale", "7.0"],
+    ),
+    EventCase(
+        "change_log_no_match",
+        "Nothing in the log for the driver: 'no known event' said",
+        checkout_daily_frame(),
+        checkout_events_frame().iloc[[2, 4]],
+        cited=["no known event"],
+        forbidden=["Checkout redesign", "Delivery fee"],
+    ),
+]
 
 
 def run_event_case(case: EventCase, folder: Path, choice: ModelChoice, with_events: bool) -> dict[str, Any]:
@@ -78,11 +96,18 @@ def run_event_case(case: EventCase, folder: Path, choice: ModelChoice, with_even
         problems += [f"not cited: {word}" for word in case.cited if word not in narrative]
         problems += [f"cited wrongly: {word}" for word in case.forbidden if word in narrative]
     usage = result.get("usage") or {}
-    return {**row, "success": not problems, "problems": problems, "steps": usage.get("steps"),
-            "input_tokens": usage.get("input_tokens"), "output_tokens": usage.get("output_tokens"),
-            "managed_steps": usage.get("managed_steps"), "managed_input_tokens": usage.get("managed_input_tokens"),
-            "events_cited": (result["verification"].get("coverage") or {}).get("events", {}).get("cited"),
-            "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
+    return {
+        **row,
+        "success": not problems,
+        "problems": problems,
+        "steps": usage.get("steps"),
+        "input_tokens": usage.get("input_tokens"),
+        "output_tokens": usage.get("output_tokens"),
+        "managed_steps": usage.get("managed_steps"),
+        "managed_input_tokens": usage.get("managed_input_tokens"),
+        "events_cited": (result["verification"].get("coverage") or {}).get("events", {}).get("cited"),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
 
 
 def change_log_suite(folder: Path, choices: list[ModelChoice], log=print) -> list[dict[str, Any]]:
@@ -92,17 +117,23 @@ def change_log_suite(folder: Path, choices: list[ModelChoice], log=print) -> lis
         for case in EVENT_CASES:
             for with_events in (False, True):
                 row = run_event_case(case, folder / case.name, choice, with_events)
-                log(f"  {'ok  ' if row['success'] else 'FAIL'} {choice.model_id:>10} {case.name:<20} "
+                log(
+                    f"  {'ok  ' if row['success'] else 'FAIL'} {choice.model_id:>10} {case.name:<20} "
                     f"{'with' if with_events else 'without':<7} change log: steps {row.get('steps')}, input tokens "
-                    f"{row.get('input_tokens')}" + ("" if row["success"] else f" — {'; '.join(row['problems'])}"))  # fmt: skip
+                    f"{row.get('input_tokens')}"
+                    + ("" if row["success"] else f" — {'; '.join(row['problems'])}")
+                )
                 rows.append(row)
     return rows
 
 
 def change_log_table(rows: list[dict[str, Any]]) -> str:
     """Markdown: per case and model, steps and tokens without and with the change-log agent."""
-    lines = ["| case | model | steps without / with | input tokens without / with | of which the change-log agent "
-             "(steps, input tokens) | events cited | right |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| case | model | steps without / with | input tokens without / with | of which the change-log agent "
+        "(steps, input tokens) | events cited | right |",
+        "|---|---|---|---|---|---|---|",
+    ]
     pairs: dict[tuple[str, str], dict[bool, dict[str, Any]]] = {}
     for row in rows:
         pairs.setdefault((row["case"], row["model"]), {})[row["events"]] = row
@@ -118,6 +149,8 @@ def change_log_table(rows: list[dict[str, Any]]) -> str:
             if off.get("success") and on.get("success")
             else "no: " + "; ".join(on.get("problems") or [])
         )
-        lines.append(f"| {case} | {model} | {both('steps')} | {both('input_tokens')} | {managed} | "
-                     f"{on.get('events_cited')} | {right} |")  # fmt: skip
+        lines.append(
+            f"| {case} | {model} | {both('steps')} | {both('input_tokens')} | {managed} | "
+            f"{on.get('events_cited')} | {right} |"
+        )
     return "\n".join(lines)

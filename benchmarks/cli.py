@@ -25,10 +25,18 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="a CI-sized run (about a minute): up to 1M rows, one repeat, the sample page only")  # fmt: skip
-    parser.add_argument("--only", metavar="SECTION", action="append", choices=SECTIONS,
-                        help=f"run only this section (repeatable): {', '.join(SECTIONS)}")  # fmt: skip
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a CI-sized run (about a minute): up to 1M rows, one repeat, the sample page only",
+    )
+    parser.add_argument(
+        "--only",
+        metavar="SECTION",
+        action="append",
+        choices=SECTIONS,
+        help=f"run only this section (repeatable): {', '.join(SECTIONS)}",
+    )
     parser.add_argument("--rows", metavar="N,N,...", help="file sizes for the engine and drill-down sections")
     parser.add_argument("--repeats", type=int, help="repeats per measurement (default 5, 1 with --quick)")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json", help="the JSON result file")
@@ -36,20 +44,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help="also run the agent suite with this LiteLLM model id")
     parser.add_argument("--api-base", help="an OpenAI-compatible server for --model")
     parser.add_argument("--api-key-env", help="the environment variable holding the key for --model")
-    parser.add_argument("--profile", action="store_true",
-                        help="also profile one CLI run on the 1M-row file: where its time goes (pyinstrument if "
-                        "installed, else cProfile's top entries)")  # fmt: skip
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile one CLI run on the 1M-row file: where its time goes (pyinstrument if "
+        "installed, else cProfile's top entries)",
+    )
     return parser
 
 
 def plan(quick: bool) -> dict[str, Any]:
     """What each section measures in a quick and in a full run."""
     if quick:
-        return {"sizes": [10_000, 100_000, 1_000_000], "drill_sizes": [10_000], "drill_timeout": 120.0,
-                "end_to_end_rows": 1_000_000, "page_rows": [None], "repeats": 1, "profile_rows": None}  # fmt: skip
-    return {"sizes": [10_000, 100_000, 1_000_000, 5_000_000], "drill_sizes": [10_000, 30_000, 100_000, 1_000_000],
-            "drill_timeout": 600.0, "end_to_end_rows": 1_000_000, "page_rows": [None, 1_000_000], "repeats": 5,
-            "profile_rows": 1_000_000}  # fmt: skip
+        return {
+            "sizes": [10_000, 100_000, 1_000_000],
+            "drill_sizes": [10_000],
+            "drill_timeout": 120.0,
+            "end_to_end_rows": 1_000_000,
+            "page_rows": [None],
+            "repeats": 1,
+            "profile_rows": None,
+        }
+    return {
+        "sizes": [10_000, 100_000, 1_000_000, 5_000_000],
+        "drill_sizes": [10_000, 30_000, 100_000, 1_000_000],
+        "drill_timeout": 600.0,
+        "end_to_end_rows": 1_000_000,
+        "page_rows": [None, 1_000_000],
+        "repeats": 5,
+        "profile_rows": 1_000_000,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -134,8 +158,11 @@ def _run_section(section: str, args: argparse.Namespace, settings: dict[str, Any
 
         choices = [ModelChoice()]
         if args.model or args.api_base:
-            choices.append(ModelChoice(args.model or "openai/local", api_base=args.api_base,
-                                       api_key_env=args.api_key_env))  # fmt: skip
+            choices.append(
+                ModelChoice(
+                    args.model or "openai/local", api_base=args.api_base, api_key_env=args.api_key_env
+                )
+            )
         from benchmarks.change_log import change_log_suite
 
         with tempfile.TemporaryDirectory() as folder:
@@ -185,8 +212,10 @@ def correctness_failures(result: dict[str, Any]) -> list[str]:
             failures.append(f"drill-down: our top slice is not the planted one at {row['rows']:,} rows")
     end_to_end = result.get("end_to_end") or {}
     if end_to_end and (end_to_end.get("status") != "success" or not end_to_end.get("found_planted")):
-        failures.append(f"end to end: status {end_to_end.get('status')}, planted slice found: "
-                        f"{end_to_end.get('found_planted')}")  # fmt: skip
+        failures.append(
+            f"end to end: status {end_to_end.get('status')}, planted slice found: "
+            f"{end_to_end.get('found_planted')}"
+        )
     agents = result.get("agents") or {}
     for row in agents.get("cases") or []:
         if row["model"] == "builtin" and not row["success"]:

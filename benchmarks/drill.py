@@ -49,8 +49,12 @@ def drill_comparison(sizes: list[int], data: Path, timeout: float, log=print) ->
                 row[name] = {"error": error}
             else:
                 slices = measured["result"]["slices"]
-                row[name] = {"seconds": round(measured["seconds"], 4), "peak_rss_mb": round(measured["peak_rss_mb"], 1),
-                             "planted_rank": planted_rank(slices), "top": slices[:1]}  # fmt: skip
+                row[name] = {
+                    "seconds": round(measured["seconds"], 4),
+                    "peak_rss_mb": round(measured["peak_rss_mb"], 1),
+                    "planted_rank": planted_rank(slices),
+                    "top": slices[:1],
+                }
         log(
             f"  drill-down {size:>9,} rows: ours {_brief(row['ours'])}; wise-pizza {_brief(row['wise_pizza'])}"
         )

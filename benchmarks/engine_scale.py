@@ -11,8 +11,14 @@ from benchmarks.measure import condense, installed, probe, ratio
 CANDIDATES = ("polars", "duckdb")  # other engines, measured to see whether either would beat pandas here
 
 
-def engine_scale(sizes: list[int], data: Path, repeats: int, profile_rows: int | None = None,
-                 results: Path | None = None, log=print) -> list[dict[str, Any]]:  # fmt: skip
+def engine_scale(
+    sizes: list[int],
+    data: Path,
+    repeats: int,
+    profile_rows: int | None = None,
+    results: Path | None = None,
+    log=print,
+) -> list[dict[str, Any]]:
     """One row per file size: seconds and peak memory of bare pandas, ours and the candidates, and ratios.
 
     Every probe runs in a fresh interpreter, alternating targets each repeat so that all of them meet the
@@ -39,16 +45,21 @@ def engine_scale(sizes: list[int], data: Path, repeats: int, profile_rows: int |
             "ratio": ratio(ours.get("seconds"), bare.get("seconds")),
             "memory_ratio": ratio(_above_start(ours), _above_start(bare)),
             "candidates": {
-                name: {**_public(measured[name]), "ratio_to_bare": ratio(measured[name].get("seconds"), bare.get("seconds"))}
+                name: {
+                    **_public(measured[name]),
+                    "ratio_to_bare": ratio(measured[name].get("seconds"), bare.get("seconds")),
+                }
                 for name in candidates
             },
-        }  # fmt: skip
+        }
         if profile_rows == size and results is not None:
             profile_path = results / f"profile_ours_{size}.txt"
             probe("ours", {**args, "timed": 1, "profile": str(profile_path)})
             row["profile"] = str(profile_path)
-        log(f"  engine {size:>9,} rows: ours {row['ours'].get('seconds', float('nan')):.3f} s, bare "
-            f"{row['bare'].get('seconds', float('nan')):.3f} s, ratio {row['ratio'] or float('nan'):.2f}")  # fmt: skip
+        log(
+            f"  engine {size:>9,} rows: ours {row['ours'].get('seconds', float('nan')):.3f} s, bare "
+            f"{row['bare'].get('seconds', float('nan')):.3f} s, ratio {row['ratio'] or float('nan'):.2f}"
+        )
         rows.append(row)
     return rows
 

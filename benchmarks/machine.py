@@ -64,5 +64,7 @@ def describe_machine() -> dict[str, Any]:
 
 def machine_line(machine: dict[str, Any]) -> str:
     """One line for a table caption or the README."""
-    return (f"{machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, {machine['os']}, "
-            f"Python {machine['python']}")  # fmt: skip
+    return (
+        f"{machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, {machine['os']}, "
+        f"Python {machine['python']}"
+    )

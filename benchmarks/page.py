@@ -51,9 +51,14 @@ def _measure(
         path = None if size is None else scale_file(size, data)
         runs = [_one_run(browser, url, path) for _ in range(repeats)]
         row = _condense("sample (revenue_by_country.tsv)" if path is None else path.name, size, runs)
-        log(f"  page {row['file']}: " + (row.get("error") or
-            f"open {row['open_s']:.2f} s, load {row['load_s']:.2f} s, Run -> first step {row['first_step_s']:.2f} s, "
-            f"-> summary {row['summary_s']:.2f} s"))  # fmt: skip
+        log(
+            f"  page {row['file']}: "
+            + (
+                row.get("error")
+                or f"open {row['open_s']:.2f} s, load {row['load_s']:.2f} s, Run -> first step {row['first_step_s']:.2f} s, "
+                f"-> summary {row['summary_s']:.2f} s"
+            )
+        )
         results.append(row)
     return results
 
@@ -79,8 +84,13 @@ def _one_run(browser, url: str, path: Path | None) -> dict[str, Any]:
         page.get_by_text(SUMMARY_BADGE).first.wait_for(timeout=300_000)
         summary = time.monotonic() - clicked
         errors = page.locator('[data-testid="stException"]').count()
-        return {"open_s": opened, "load_s": loaded, "first_step_s": first_step, "summary_s": summary,
-                "exceptions": errors}  # fmt: skip
+        return {
+            "open_s": opened,
+            "load_s": loaded,
+            "first_step_s": first_step,
+            "summary_s": summary,
+            "exceptions": errors,
+        }
     except Exception as error:  # a time-out or a closed page: reported, the other files still run
         return {"error": f"{type(error).__name__}: {str(error).splitlines()[0]}"}
     finally:

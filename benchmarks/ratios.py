@@ -60,26 +60,48 @@ def _status(done) -> str:
 
 def startup_ratio(repeats: int, log=print) -> dict[str, Any]:
     """The CLI's sample run against python + pandas reading and summing the same file."""
-    ours, floor, done = _alternate([sys.executable, "-m", "agent", "run", str(SAMPLE), "--json"],
-                                   [sys.executable, "-c", FLOOR_PANDAS, str(SAMPLE)], repeats)  # fmt: skip
-    result = {"ours_s": round(ours, 3), "floor_s": round(floor, 3), "ratio": round(ours / floor, 2),
-              "goal": GOAL, "status": _status(done)}  # fmt: skip
-    log(f"  sample run {ours:.2f} s, python + pandas floor {floor:.2f} s: {result['ratio']:.2f}x "
-        f"(goal {GOAL}x), {result['status']}")  # fmt: skip
+    ours, floor, done = _alternate(
+        [sys.executable, "-m", "agent", "run", str(SAMPLE), "--json"],
+        [sys.executable, "-c", FLOOR_PANDAS, str(SAMPLE)],
+        repeats,
+    )
+    result = {
+        "ours_s": round(ours, 3),
+        "floor_s": round(floor, 3),
+        "ratio": round(ours / floor, 2),
+        "goal": GOAL,
+        "status": _status(done),
+    }
+    log(
+        f"  sample run {ours:.2f} s, python + pandas floor {floor:.2f} s: {result['ratio']:.2f}x "
+        f"(goal {GOAL}x), {result['status']}"
+    )
     return result
 
 
 def million_ratio(data: Path, repeats: int, rows: int = 1_000_000, log=print) -> dict[str, Any]:
     """The CLI on the planted `rows`-row file against a bare pyarrow read + group-by, and the hand-off's bytes."""
     path = scale_file(rows, data)
-    ours, floor, done = _alternate([sys.executable, "-m", "agent", "run", str(path), "--json"],
-                                   [sys.executable, "-c", FLOOR_PYARROW, str(path), *DIMENSIONS], repeats)  # fmt: skip
+    ours, floor, done = _alternate(
+        [sys.executable, "-m", "agent", "run", str(path), "--json"],
+        [sys.executable, "-c", FLOOR_PYARROW, str(path), *DIMENSIONS],
+        repeats,
+    )
     handoff = _handoff(path)
-    result = {"rows": rows, "ours_s": round(ours, 3), "floor_s": round(floor, 3), "ratio": round(ours / floor, 2),
-              "goal": GOAL, "status": _status(done), **handoff}  # fmt: skip
-    log(f"  {rows:,} rows: CLI {ours:.2f} s, bare pyarrow read + group-by {floor:.2f} s: {result['ratio']:.2f}x "
+    result = {
+        "rows": rows,
+        "ours_s": round(ours, 3),
+        "floor_s": round(floor, 3),
+        "ratio": round(ours / floor, 2),
+        "goal": GOAL,
+        "status": _status(done),
+        **handoff,
+    }
+    log(
+        f"  {rows:,} rows: CLI {ours:.2f} s, bare pyarrow read + group-by {floor:.2f} s: {result['ratio']:.2f}x "
         f"(goal {GOAL}x); worker sent {handoff['sent_mb']:.1f} MB of Arrow IPC (CSV {handoff['csv_mb']:.1f} MB), "
-        f"encode {handoff['encode_s']:.3f} s, decode {handoff['decode_s']:.3f} s")  # fmt: skip
+        f"encode {handoff['encode_s']:.3f} s, decode {handoff['decode_s']:.3f} s"
+    )
     return result
 
 
@@ -94,9 +116,13 @@ def _handoff(path: Path) -> dict[str, Any]:
     encoded = time.perf_counter()
     protocol.decode_variable(specs[0]["type"], blobs[0])
     decoded = time.perf_counter()
-    return {"segments": len(dataset.frame), "sent_mb": round(len(blobs[0]) / 1024**2, 1),
-            "csv_mb": round(path.stat().st_size / 1024**2, 1), "encode_s": round(encoded - started, 3),
-            "decode_s": round(decoded - encoded, 3)}  # fmt: skip
+    return {
+        "segments": len(dataset.frame),
+        "sent_mb": round(len(blobs[0]) / 1024**2, 1),
+        "csv_mb": round(path.stat().st_size / 1024**2, 1),
+        "encode_s": round(encoded - started, 3),
+        "decode_s": round(decoded - encoded, 3),
+    }
 
 
 def verification_scaling(sizes=(100, 10_000, 1_000_000), log=print) -> list[dict[str, Any]]:
@@ -112,21 +138,37 @@ def verification_scaling(sizes=(100, 10_000, 1_000_000), log=print) -> list[dict
     for size in sizes:
         rng = np.random.default_rng(size)
         before = rng.uniform(100, 200, size).round(2)
-        frame = pd.DataFrame({"store": [f"S{i:07d}" for i in range(size)], "revenue_before": before,
-                              "revenue_after": (before * rng.uniform(0.9, 1.1, size)).round(2)})  # fmt: skip
+        frame = pd.DataFrame(
+            {
+                "store": [f"S{i:07d}" for i in range(size)],
+                "revenue_before": before,
+                "revenue_after": (before * rng.uniform(0.9, 1.1, size)).round(2),
+            }
+        )
         dataset = load_dataset(frame.to_csv(index=False).encode(), name="stores.csv")
         analysis = analyze(dataset)
         top = analysis["breakdowns"]["store"][0]
-        text = (f"Revenue changed {analysis['totals']['pct_change']:.2f}%. {top['store']} moved "
-                f"{top['pct_change']:.2f}% ({top['abs_change']:,.2f}).")  # fmt: skip
+        text = (
+            f"Revenue changed {analysis['totals']['pct_change']:.2f}%. {top['store']} moved "
+            f"{top['pct_change']:.2f}% ({top['abs_change']:,.2f})."
+        )
         started = time.perf_counter()
         lexicon = Lexicon(analysis)
         checked = verify(text, analysis, lexicon)
         seconds = time.perf_counter() - started
-        rows.append({"segments": size, "facts": len(lexicon.facts), "names": len(lexicon.names),
-                     "seconds": round(seconds, 4), "verified": checked["counts"]["verified"]})  # fmt: skip
-        log(f"  verification at {size:,} segments: {len(lexicon.facts):,} facts, {len(lexicon.names):,} names "
-            f"scanned, {seconds * 1000:.1f} ms")  # fmt: skip
+        rows.append(
+            {
+                "segments": size,
+                "facts": len(lexicon.facts),
+                "names": len(lexicon.names),
+                "seconds": round(seconds, 4),
+                "verified": checked["counts"]["verified"],
+            }
+        )
+        log(
+            f"  verification at {size:,} segments: {len(lexicon.facts):,} facts, {len(lexicon.names):,} names "
+            f"scanned, {seconds * 1000:.1f} ms"
+        )
     return rows
 
 
@@ -159,11 +201,19 @@ def queue_burst(visitors: int = 16, log=print) -> dict[str, Any]:
     right = sum(
         run.result.status == "success" and "-132,919.66" in (run.result.narrative or "") for run in runs
     )
-    result = {"visitors": visitors, "slots": queue.max_running, "most_running": most_at_once,
-              "told_within_s": round(max(told), 3), "all_right": right == visitors, "right": right,
-              "wall_s": round(wall, 2)}  # fmt: skip
-    log(f"  queue: {visitors} runs, {queue.max_running} at a time (at most {most_at_once} seen running); each told "
-        f"its position or first step within {max(told):.2f} s; {right}/{visitors} right answers; {wall:.1f} s in all")  # fmt: skip
+    result = {
+        "visitors": visitors,
+        "slots": queue.max_running,
+        "most_running": most_at_once,
+        "told_within_s": round(max(told), 3),
+        "all_right": right == visitors,
+        "right": right,
+        "wall_s": round(wall, 2),
+    }
+    log(
+        f"  queue: {visitors} runs, {queue.max_running} at a time (at most {most_at_once} seen running); each told "
+        f"its position or first step within {max(told):.2f} s; {right}/{visitors} right answers; {wall:.1f} s in all"
+    )
     return result
 
 
@@ -182,11 +232,33 @@ def profile_run(path: Path, out: Path, log=print) -> str:
     from benchmarks.measure import installed
 
     if installed("pyinstrument"):
-        command = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(out), "-m", "agent", "run",
-                   str(path), "--json"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "pyinstrument",
+            "-r",
+            "text",
+            "-o",
+            str(out),
+            "-m",
+            "agent",
+            "run",
+            str(path),
+            "--json",
+        ]
     else:
-        command = [sys.executable, "-m", "cProfile", "-o", str(out.with_suffix(".prof")), "-m", "agent", "run",
-                   str(path), "--json"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "cProfile",
+            "-o",
+            str(out.with_suffix(".prof")),
+            "-m",
+            "agent",
+            "run",
+            str(path),
+            "--json",
+        ]
     seconds, done = timed_command(command)
     if done.returncode not in (0, 1):
         return f"profiling failed: {done.stderr.strip()[-300:]}"
@@ -200,6 +272,8 @@ def profile_run(path: Path, out: Path, log=print) -> str:
         pstats.Stats(str(out.with_suffix(".prof")), stream=buffer).sort_stats("cumulative").print_stats(30)
         text = buffer.getvalue()
         out.write_text(text)
-    log(f"  profile of `python -m agent run {path.name} --json` ({seconds:.2f} s under the profiler), "
-        f"written to {out}:\n{text}")  # fmt: skip
+    log(
+        f"  profile of `python -m agent run {path.name} --json` ({seconds:.2f} s under the profiler), "
+        f"written to {out}:\n{text}"
+    )
     return text

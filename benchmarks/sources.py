@@ -55,13 +55,15 @@ def _chunk(rows: int, seed: int) -> pd.DataFrame:
         platform == PLATFORMS.index(PLANTED["platform"])
     )
     after = np.where(planted, np.round(after * 0.6, 2), after)
-    return pd.DataFrame({
-        "country": pd.Categorical.from_codes(country, COUNTRIES),
-        "platform": pd.Categorical.from_codes(platform, PLATFORMS),
-        "channel": pd.Categorical.from_codes(rng.integers(0, len(CHANNELS), rows), CHANNELS),
-        "revenue_before": before,
-        "revenue_after": after,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "country": pd.Categorical.from_codes(country, COUNTRIES),
+            "platform": pd.Categorical.from_codes(platform, PLATFORMS),
+            "channel": pd.Categorical.from_codes(rng.integers(0, len(CHANNELS), rows), CHANNELS),
+            "revenue_before": before,
+            "revenue_after": after,
+        }
+    )
 
 
 def parquet_folder(data: Path, rows: int) -> Path:
@@ -107,13 +109,17 @@ def big_folder(data: Path, rows: int, log=print) -> dict[str, Any]:
     pandas_run = _child("pandas", str(folder), limit_mb=BUDGET_MB)
     log(f"  big: pandas within {BUDGET_MB} MB: {pandas_run.get('error') or 'fitted'}")
     return {
-        "rows": rows, "files": len(list(folder.glob("*.parquet"))), "generated_s": round(generated, 1),
+        "rows": rows,
+        "files": len(list(folder.glob("*.parquet"))),
+        "generated_s": round(generated, 1),
         "folder_mb": round(sum(p.stat().st_size for p in folder.glob("*.parquet")) / 1e6, 1),
-        "budget_mb": BUDGET_MB, "duckdb": duck, "pandas": pandas_run,
+        "budget_mb": BUDGET_MB,
+        "duckdb": duck,
+        "pandas": pandas_run,
         "within_budget": bool(duck.get("peak_rss_mb") and duck["peak_rss_mb"] <= BUDGET_MB),
         "found_planted": duck.get("top_slice") == PLANTED,
         "pandas_fits": "error" not in pandas_run,
-    }  # fmt: skip
+    }
 
 
 def _bare_duckdb(path: str) -> None:
@@ -157,14 +163,17 @@ def local_file(data: Path, rows: int, repeats: int, log=print) -> dict[str, Any]
             timings[name].append(time.perf_counter() - started)
     seconds = {name: statistics.median(values) for name, values in timings.items()}
     row = {
-        "rows": rows, "file_mb": round(path.stat().st_size / 1e6, 1),
+        "rows": rows,
+        "file_mb": round(path.stat().st_size / 1e6, 1),
         **{f"{name}_s": round(value, 4) for name, value in seconds.items()},
         "pandas_ratio": ratio(seconds["pandas"], seconds["bare_duckdb"]),
         "duckdb_ratio": ratio(seconds["duckdb"], seconds["bare_duckdb"]),
         "found_planted": found["pandas"] == PLANTED and found["duckdb"] == PLANTED,
-    }  # fmt: skip
-    log(f"  local: {rows:,} rows, bare {row['bare_duckdb_s']} s, pandas ×{row['pandas_ratio']:.2f}, "
-        f"DuckDB ×{row['duckdb_ratio']:.2f}")  # fmt: skip
+    }
+    log(
+        f"  local: {rows:,} rows, bare {row['bare_duckdb_s']} s, pandas ×{row['pandas_ratio']:.2f}, "
+        f"DuckDB ×{row['duckdb_ratio']:.2f}"
+    )
     return row
 
 
@@ -187,10 +196,24 @@ def postgres_table(rows: int, repeats: int, log=print) -> dict[str, Any]:
         with server.connect() as connection:
             connection.execute("ANALYZE sales")
         loaded = time.perf_counter() - started
-        sql = (f"SELECT {', '.join(DIMENSIONS)}, SUM(revenue_before), SUM(revenue_after) FROM sales "
-               "GROUP BY 1, 2, 3")  # fmt: skip
-        psql = [str(folder / "psql"), "-h", "127.0.0.1", "-p", str(server.port), "-U", ROLE, "-d", "kpi",
-                "-At", "-c", sql]  # fmt: skip
+        sql = (
+            f"SELECT {', '.join(DIMENSIONS)}, SUM(revenue_before), SUM(revenue_after) FROM sales "
+            "GROUP BY 1, 2, 3"
+        )
+        psql = [
+            str(folder / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(server.port),
+            "-U",
+            ROLE,
+            "-d",
+            "kpi",
+            "-At",
+            "-c",
+            sql,
+        ]
 
         def bare() -> None:
             subprocess.run(psql, check=True, capture_output=True, timeout=600)
@@ -210,8 +233,14 @@ def postgres_table(rows: int, repeats: int, log=print) -> dict[str, Any]:
         server.stop()
     psql_s, ours_s = (statistics.median(timings[name]) for name in ("psql", "ours"))
     log(f"  postgres: {rows:,} rows, psql {psql_s:.3f} s, ours {ours_s:.3f} s")
-    return {"rows": rows, "load_s": round(loaded, 1), "psql_s": round(psql_s, 4), "ours_s": round(ours_s, 4),
-            "ratio": ratio(ours_s, psql_s), "found_planted": found == PLANTED}  # fmt: skip
+    return {
+        "rows": rows,
+        "load_s": round(loaded, 1),
+        "psql_s": round(psql_s, 4),
+        "ours_s": round(ours_s, 4),
+        "ratio": ratio(ours_s, psql_s),
+        "found_planted": found == PLANTED,
+    }
 
 
 def sources_benchmark(data: Path, repeats: int, quick: bool, log=print) -> dict[str, Any]:
@@ -255,9 +284,13 @@ def _measure(mode: str, location: str, limit_mb: int) -> dict[str, Any]:
 
         dataset = load_source(PandasSource(pd.read_parquet(location), Path(location).name))
     analysis = analyze(dataset, metric="revenue")
-    return {"seconds": round(time.perf_counter() - started, 2), "peak_rss_mb": round(_peak_mb(), 1),
-            "rows": dataset.rows_read, "segments": len(dataset.frame),
-            "top_slice": analysis["top_slices"][0]["slice"]}  # fmt: skip
+    return {
+        "seconds": round(time.perf_counter() - started, 2),
+        "peak_rss_mb": round(_peak_mb(), 1),
+        "rows": dataset.rows_read,
+        "segments": len(dataset.frame),
+        "top_slice": analysis["top_slices"][0]["slice"],
+    }
 
 
 if __name__ == "__main__":
@@ -270,20 +303,28 @@ def report(result: dict[str, Any]) -> list[str]:
     big, local, postgres = (result.get(name) or {} for name in ("big", "local", "postgres"))
     if "duckdb" in big:
         duck, pandas_run = big["duckdb"], big["pandas"]
-        pandas_text = (f"pandas {'fitted' if big['pandas_fits'] else 'could not fit'} in the same "
-                       f"{big['budget_mb']:,} MB ({pandas_run.get('error') or str(pandas_run.get('peak_rss_mb')) + ' MB peak'})")  # fmt: skip
-        parts.append(f"- {big['rows']:,} rows in {big['files']} Parquet files ({big['folder_mb']} MB): DuckDB load + "
-                     f"full analysis {duck.get('seconds', '—')} s, peak RSS of the whole process "
-                     f"{duck.get('peak_rss_mb', '—')} MB (budget {big['budget_mb']:,} MB: "
-                     f"{'within' if big['within_budget'] else 'over'}); {pandas_text}; planted slice first: "
-                     f"{big['found_planted']}.")  # fmt: skip
+        pandas_text = (
+            f"pandas {'fitted' if big['pandas_fits'] else 'could not fit'} in the same "
+            f"{big['budget_mb']:,} MB ({pandas_run.get('error') or str(pandas_run.get('peak_rss_mb')) + ' MB peak'})"
+        )
+        parts.append(
+            f"- {big['rows']:,} rows in {big['files']} Parquet files ({big['folder_mb']} MB): DuckDB load + "
+            f"full analysis {duck.get('seconds', '—')} s, peak RSS of the whole process "
+            f"{duck.get('peak_rss_mb', '—')} MB (budget {big['budget_mb']:,} MB: "
+            f"{'within' if big['within_budget'] else 'over'}); {pandas_text}; planted slice first: "
+            f"{big['found_planted']}."
+        )
     if "pandas_ratio" in local:
-        parts.append(f"- the same {local['rows']:,}-row Parquet file, load + full analysis, as ratios to a bare "
-                     f"DuckDB GROUP BY ({local['bare_duckdb_s']} s): pandas ×{local['pandas_ratio']:.2f} "
-                     f"({local['pandas_s']} s), DuckDB ×{local['duckdb_ratio']:.2f} ({local['duckdb_s']} s).")  # fmt: skip
+        parts.append(
+            f"- the same {local['rows']:,}-row Parquet file, load + full analysis, as ratios to a bare "
+            f"DuckDB GROUP BY ({local['bare_duckdb_s']} s): pandas ×{local['pandas_ratio']:.2f} "
+            f"({local['pandas_s']} s), DuckDB ×{local['duckdb_ratio']:.2f} ({local['duckdb_s']} s)."
+        )
     if "ratio" in postgres:
-        parts.append(f"- PostgreSQL, {postgres['rows']:,} rows: Ibis + analysis {postgres['ours_s']} s vs a bare "
-                     f"GROUP BY through psql {postgres['psql_s']} s (×{postgres['ratio']:.2f}).")  # fmt: skip
+        parts.append(
+            f"- PostgreSQL, {postgres['rows']:,} rows: Ibis + analysis {postgres['ours_s']} s vs a bare "
+            f"GROUP BY through psql {postgres['psql_s']} s (×{postgres['ratio']:.2f})."
+        )
     for name, row in result.items():
         if isinstance(row, dict) and row.get("error"):
             parts.append(f"- {name}: {row['error']}")

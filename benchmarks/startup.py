@@ -46,6 +46,8 @@ def end_to_end(rows: int, data: Path, repeats: int, log=print) -> dict[str, Any]
         "mismatched": len(verification.get("mismatches") or []),
         "found_planted": top == PLANTED,
     }
-    log(f"  end to end {rows:,} rows: {wall:.2f} s wall, start-up {startup:.2f} s "
-        f"({summary['startup_share']:.0%}), --help {help_wall:.2f} s, status {summary['status']}")  # fmt: skip
+    log(
+        f"  end to end {rows:,} rows: {wall:.2f} s wall, start-up {startup:.2f} s "
+        f"({summary['startup_share']:.0%}), --help {help_wall:.2f} s, status {summary['status']}"
+    )
     return summary

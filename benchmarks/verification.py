@@ -116,8 +116,15 @@ def builtin_summaries(folder: Path) -> list[dict[str, Any]]:
         dataset = load_dataset(path, **loading)
         for agent in ("code", "tool-calling"):
             result = collect(run_events(RunRequest(dataset, executor="local", agent=agent, **options)))
-            found.append({"case": case.name, "agent": agent, "narrative": result.narrative or "",
-                          "analysis": result.analysis, "status": result.status})  # fmt: skip
+            found.append(
+                {
+                    "case": case.name,
+                    "agent": agent,
+                    "narrative": result.narrative or "",
+                    "analysis": result.analysis,
+                    "status": result.status,
+                }
+            )
     return found
 
 
@@ -164,8 +171,10 @@ def mutations(
     by_source = {fact.source: fact for fact in lexicon.facts}
     yield from _swaps(narrative, lexicon)
     for match in re.finditer(r"\b(fell|rose)\b", narrative):
-        yield "flip_direction", _replace(narrative, [match.start(), match.end()],
-                                         "rose" if match.group(1) == "fell" else "fell")  # fmt: skip
+        yield (
+            "flip_direction",
+            _replace(narrative, [match.start(), match.end()], "rose" if match.group(1) == "fell" else "fell"),
+        )
     for claim in claims:
         fact = by_source.get(claim["matched"])
         if fact is None:
@@ -281,8 +290,14 @@ def mutation_suite(folder: Path | None, summaries: list[dict[str, Any]] | None =
             checked_texts += 1
             flagged = verify(text, analysis, lexicon)["mismatches"]
             if flagged:
-                false_flags.append({"case": summary["case"], "agent": summary["agent"], "text": text,
-                                    "flags": [f"{c['text']}: {c['reason']}" for c in flagged]})  # fmt: skip
+                false_flags.append(
+                    {
+                        "case": summary["case"],
+                        "agent": summary["agent"],
+                        "text": text,
+                        "flags": [f"{c['text']}: {c['reason']}" for c in flagged],
+                    }
+                )
         for kind, mutated in mutations(narrative, analysis, lexicon):
             caught = bool(verify(mutated, analysis, lexicon)["mismatches"])
             by_kind.setdefault(kind, [0, 0])
@@ -301,8 +316,14 @@ def mutation_suite(folder: Path | None, summaries: list[dict[str, Any]] | None =
             checked_texts += 1
             flagged = verify(text, analyses[case], lexicon)["mismatches"]
             if flagged:
-                false_flags.append({"case": case, "agent": "hand-written", "text": text,
-                                    "flags": [f"{c['text']}: {c['reason']}" for c in flagged]})  # fmt: skip
+                false_flags.append(
+                    {
+                        "case": case,
+                        "agent": "hand-written",
+                        "text": text,
+                        "flags": [f"{c['text']}: {c['reason']}" for c in flagged],
+                    }
+                )
             for kind, mutated in mutations(text, analyses[case], lexicon):  # LLM-style prose, mutated too
                 caught = bool(verify(mutated, analyses[case], lexicon)["mismatches"])
                 by_kind.setdefault(kind, [0, 0])

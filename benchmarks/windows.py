@@ -37,9 +37,15 @@ def daily_file(data: Path, days: int = 730) -> Path:
     planted = np.tile((country == "Germany") & (platform == "Android"), days)
     last_week = np.repeat(np.arange(days) >= days - 7, segments)
     value = np.where(planted & last_week, value * 0.6, value)
-    frame = pd.DataFrame({"date": np.repeat(dates, segments), "country": np.tile(country, days),
-                          "platform": np.tile(platform, days), "store": np.tile(store, days),
-                          "revenue": value.round(2)})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "date": np.repeat(dates, segments),
+            "country": np.tile(country, days),
+            "platform": np.tile(platform, days),
+            "store": np.tile(store, days),
+            "revenue": value.round(2),
+        }
+    )
     frame.to_csv(path, index=False)
     return path
 
@@ -76,9 +82,18 @@ def windows_benchmark(data: Path, repeats: int, log=print) -> dict[str, Any]:
             target(path)
             timings[name].append(time.perf_counter() - started)
     bare, ours = (statistics.median(timings[name]) for name in ("bare", "ours"))
-    row = {"rows": rows, "dates": 730, "file_mb": round(path.stat().st_size / 1e6, 1), "bare_s": round(bare, 3),
-           "ours_s": round(ours, 3), "ratio": ratio(ours, bare), "windows": found["windows"],
-           "found_planted": found["top_slice"] == PLANTED}  # fmt: skip
-    log(f"  windows {rows:,} rows: ours (load + wow + analysis) {ours:.3f} s, bare read + filter + group-by "
-        f"{bare:.3f} s, ratio {row['ratio']:.2f}; planted slice first: {row['found_planted']}")  # fmt: skip
+    row = {
+        "rows": rows,
+        "dates": 730,
+        "file_mb": round(path.stat().st_size / 1e6, 1),
+        "bare_s": round(bare, 3),
+        "ours_s": round(ours, 3),
+        "ratio": ratio(ours, bare),
+        "windows": found["windows"],
+        "found_planted": found["top_slice"] == PLANTED,
+    }
+    log(
+        f"  windows {rows:,} rows: ours (load + wow + analysis) {ours:.3f} s, bare read + filter + group-by "
+        f"{bare:.3f} s, ratio {row['ratio']:.2f}; planted slice first: {row['found_planted']}"
+    )
     return row

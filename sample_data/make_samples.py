@@ -21,7 +21,7 @@ from tools.synthetic_events import checkout_daily_frame, checkout_events_frame  
 def write_samples(folder: Path = HERE) -> list[Path]:
     """Writes the sample files into `folder` and returns their paths."""
     paths = [folder / "revenue_by_country.tsv", folder / "sales_by_segment.csv", folder / "conversion_by_channel.csv",
-             folder / "conversion_scenarios.csv", folder / "daily_revenue.csv"]  # fmt: skip
+             folder / "conversion_scenarios.csv", folder / "daily_revenue.csv"]
     revenue_by_country_frame().to_csv(paths[0], sep="\t", index=False, float_format="%.2f")
     channels = ("channel", ["organic", "paid_search", "email", "affiliate"])
     planted = planted_frame(400, seed=3, third=channels, drop=0.35, noise=0.003)

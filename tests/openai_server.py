@@ -75,21 +75,53 @@ class ScriptedChatServer:
                 for index, piece in enumerate(pieces):
                     if index and reply.get("chunk_delay"):  # a slow model: the page shows the text so far
                         time.sleep(reply["chunk_delay"])
-                    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": body.get("model"),
-                             "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": None}]}  # fmt: skip
+                    chunk = {
+                        "id": "c",
+                        "object": "chat.completion.chunk",
+                        "created": 0,
+                        "model": body.get("model"),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": {"role": "assistant", "content": piece},
+                                "finish_reason": None,
+                            }
+                        ],
+                    }
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 calls = reply.get("tool_calls") or []
                 if calls:  # tool calls arrive whole, in one chunk after the text (as OpenAI's stream allows)
-                    delta = {"tool_calls": [
-                        {"index": i, "id": f"call_{i}", "type": "function",
-                         "function": {"name": call["name"], "arguments": json.dumps(call.get("arguments", {}))}}
-                        for i, call in enumerate(calls)]}  # fmt: skip
-                    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": body.get("model"),
-                             "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}  # fmt: skip
+                    delta = {
+                        "tool_calls": [
+                            {
+                                "index": i,
+                                "id": f"call_{i}",
+                                "type": "function",
+                                "function": {
+                                    "name": call["name"],
+                                    "arguments": json.dumps(call.get("arguments", {})),
+                                },
+                            }
+                            for i, call in enumerate(calls)
+                        ]
+                    }
+                    chunk = {
+                        "id": "c",
+                        "object": "chat.completion.chunk",
+                        "created": 0,
+                        "model": body.get("model"),
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+                    }
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                final = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": body.get("model"),
-                         "choices": [{"index": 0, "delta": {},
-                                      "finish_reason": "tool_calls" if calls else "stop"}]}  # fmt: skip
+                final = {
+                    "id": "c",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": body.get("model"),
+                    "choices": [
+                        {"index": 0, "delta": {}, "finish_reason": "tool_calls" if calls else "stop"}
+                    ],
+                }
                 usage = reply.get(
                     "usage", {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
                 )
@@ -118,10 +150,13 @@ def _completion(reply: dict, body: dict) -> dict:
     message: dict[str, Any] = {"role": "assistant", "content": reply.get("content")}
     if reply.get("tool_calls"):
         message["tool_calls"] = [
-            {"id": f"call_{i}", "type": "function",
-             "function": {"name": call["name"], "arguments": json.dumps(call.get("arguments", {}))}}
+            {
+                "id": f"call_{i}",
+                "type": "function",
+                "function": {"name": call["name"], "arguments": json.dumps(call.get("arguments", {}))},
+            }
             for i, call in enumerate(reply["tool_calls"])
-        ]  # fmt: skip
+        ]
     payload = {
         "id": "chatcmpl-test",
         "object": "chat.completion",

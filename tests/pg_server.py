@@ -56,12 +56,35 @@ class PostgresServer:
     def start(self) -> None:
         if self.as_postgres:
             shutil.chown(self.folder, "postgres", "postgres")
-        self._run(str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", ROLE, "--auth=trust", "-E", "UTF8",
-                  "--no-sync", "--no-instructions")  # fmt: skip
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off "
-                   "-c full_page_writes=off -c synchronous_commit=off")  # fmt: skip
-        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
-                  str(self.folder / "server.log"), "-w", "-t", "60", "start")  # fmt: skip
+        self._run(
+            str(self.bin_dir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            ROLE,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        )
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off "
+            "-c full_page_writes=off -c synchronous_commit=off"
+        )
+        self._run(
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.folder / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         with self.connect("postgres") as connection:
             connection.execute(f"CREATE DATABASE {DATABASE}")
 
@@ -85,8 +108,11 @@ class PostgresServer:
         """Creates table `name` from a DataFrame (text, bigint, double precision, numeric) with COPY; `append`
         adds the rows to the table instead."""
         types = {
-            "i": "bigint", "f": "double precision", "b": "boolean", "M": "timestamp",
-        }  # fmt: skip
+            "i": "bigint",
+            "f": "double precision",
+            "b": "boolean",
+            "M": "timestamp",
+        }
         columns = []
         for column in frame.columns:
             kind = frame[column].dtype.kind

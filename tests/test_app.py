@@ -87,9 +87,14 @@ def test_ratio_sample(app):
     assert not app.exception
     assert any("mix effect" in m.value.lower() for m in app.markdown)
     # Six cards, three a row (six in one row cut their values off); counts without ".00".
-    rows = [block for block in app.main.children.values() if block.type == "flex_container"
-            and any(e.type == "metric" for c in block.children.values()
-                    for e in getattr(c, "children", {}).values())]  # fmt: skip
+    rows = [
+        block
+        for block in app.main.children.values()
+        if block.type == "flex_container"
+        and any(
+            e.type == "metric" for c in block.children.values() for e in getattr(c, "children", {}).values()
+        )
+    ]
     assert len(app.metric) == 6 and len(rows) == 2 and all(len(row.children) == 3 for row in rows)
     assert not any(m.value.endswith(".00") for m in app.metric[:3])
     assert app.success
@@ -196,8 +201,11 @@ def test_a_result_is_never_shown_under_another_files_header(app):
     assert any("Revenue fell 7.67%" in m.value for m in app.markdown)
     app.selectbox(key="sample").set_value("sales_by_segment.csv").run()
     assert not any("Revenue fell 7.67%" in m.value for m in app.markdown)
-    assert any("The last result was for revenue\\_by\\_country.tsv" in i.value or
-               "The last result was for revenue_by_country.tsv" in i.value for i in app.info)  # fmt: skip
+    assert any(
+        "The last result was for revenue\\_by\\_country.tsv" in i.value
+        or "The last result was for revenue_by_country.tsv" in i.value
+        for i in app.info
+    )
     app.selectbox(key="sample").set_value("revenue_by_country.tsv").run()
     assert any("Revenue fell 7.67%" in m.value for m in app.markdown)  # its own file: shown again
 

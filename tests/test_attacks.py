@@ -111,8 +111,13 @@ class ProcessWatch:
                 if not entry.name.isdigit():
                     continue
                 try:
-                    ppid = int(next(line for line in (entry / "status").read_text().splitlines()
-                                    if line.startswith("PPid:")).split()[1])  # fmt: skip
+                    ppid = int(
+                        next(
+                            line
+                            for line in (entry / "status").read_text().splitlines()
+                            if line.startswith("PPid:")
+                        ).split()[1]
+                    )
                 except (OSError, StopIteration, ValueError):
                     continue
                 pid = int(entry.name)
@@ -146,10 +151,30 @@ def run_cli(
     """Runs the CLI against a scripted model server; returns the finished process and processes left over."""
     env = {**os.environ, "KPI_ATTACK_KEY": SECRET, "OPENAI_API_KEY": OTHER_SECRET, "PYTHONPATH": str(ROOT)}
     with ScriptedChatServer(replies) as server:
-        argv = [sys.executable, "-m", "agent", "run", str(data_file), "--json", "--model", "openai/test-model",
-                "--api-base", server.url, "--api-key-env", "KPI_ATTACK_KEY", *extra]  # fmt: skip
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                                   env=env, errors="replace")  # fmt: skip
+        argv = [
+            sys.executable,
+            "-m",
+            "agent",
+            "run",
+            str(data_file),
+            "--json",
+            "--model",
+            "openai/test-model",
+            "--api-base",
+            server.url,
+            "--api-key-env",
+            "KPI_ATTACK_KEY",
+            *extra,
+        ]
+        process = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            errors="replace",
+        )
         watch = ProcessWatch(process.pid)
         stdout, stderr = process.communicate(timeout=240)
         left = watch.left_over()
@@ -208,8 +233,12 @@ def test_hostile_model_code_is_refused_and_a_tampered_answer_is_flagged(revenue_
         process, left = run_cli(
             replies, revenue_file, "--max-steps", str(len(replies)), "--step-timeout", "2"
         )
-    assert_nothing_escaped(process, left, listeners, *(outside / name for name in
-                           ("ctypes", "written.csv", "written.parquet", "written.bin")))  # fmt: skip
+    assert_nothing_escaped(
+        process,
+        left,
+        listeners,
+        *(outside / name for name in ("ctypes", "written.csv", "written.parquet", "written.bin")),
+    )
     result = json.loads(process.stdout)
     assert len(result["steps"]) == len(replies)
     errors = [s["error"] or "" for s in result["steps"][: len(attacks)]]
@@ -274,8 +303,12 @@ def test_a_worker_taken_over_stays_inside(mode, tmp_path, monkeypatch):
     monkeypatch.setenv("KPI_ATTACK_KEY", SECRET)
     target = tmp_path / "escaped.txt"
     with Listeners() as listeners:
-        targets = {"app": str(ROOT / "app.py"), "file": str(target), "tcp": listeners.tcp_port,
-                   "udp": listeners.udp_port}  # fmt: skip
+        targets = {
+            "app": str(ROOT / "app.py"),
+            "file": str(target),
+            "tcp": listeners.tcp_port,
+            "udp": listeners.udp_port,
+        }
         worker = worker_pool.launch(python_args=["-c", HOSTILE_PROGRAM, "{scratch}", json.dumps(targets)])
         try:
             worker.process.wait(60)
@@ -286,8 +319,17 @@ def test_a_worker_taken_over_stays_inside(mode, tmp_path, monkeypatch):
     outcome = json.loads(log.strip().splitlines()[-1])
     assert worker.sandboxed == (mode == "bubblewrap")
     assert outcome["layers"]["seccomp"] is True
-    for attack in ("read_passwd", "read_app_source", "read_parent_environ", "write_outside", "tcp", "udp",
-                   "signal_parent", "fork", "shell"):  # fmt: skip
+    for attack in (
+        "read_passwd",
+        "read_app_source",
+        "read_parent_environ",
+        "write_outside",
+        "tcp",
+        "udp",
+        "signal_parent",
+        "fork",
+        "shell",
+    ):
         assert outcome[attack].startswith("refused"), (attack, outcome[attack])
     assert outcome["write_scratch"] == "done: 2"
     assert SECRET not in outcome["own_environ"] and "KPI_ATTACK_KEY" not in outcome["own_environ"]
@@ -395,13 +437,29 @@ def test_tool_calls_run_in_the_worker_and_repeated_dimensions_cost_nothing(reven
     from agent.run.runner import RunRequest, run_events
 
     replies = [
-        {"content": "", "tool_calls": [{"name": "top_slices",
-                                        "arguments": {"metric": "revenue", "dimensions": ["country"] * 3000}}]},
-        {"content": "", "tool_calls": [{"name": "top_slices",
-                                        "arguments": {"metric": "revenue", "dimensions": [f"d{i}" for i in range(9)]}}]},
-        {"content": "", "tool_calls": [{"name": "change_chart", "arguments": {"metric": "revenue", "dimension": "country"}}]},
+        {
+            "content": "",
+            "tool_calls": [
+                {"name": "top_slices", "arguments": {"metric": "revenue", "dimensions": ["country"] * 3000}}
+            ],
+        },
+        {
+            "content": "",
+            "tool_calls": [
+                {
+                    "name": "top_slices",
+                    "arguments": {"metric": "revenue", "dimensions": [f"d{i}" for i in range(9)]},
+                }
+            ],
+        },
+        {
+            "content": "",
+            "tool_calls": [
+                {"name": "change_chart", "arguments": {"metric": "revenue", "dimension": "country"}}
+            ],
+        },
         {"content": "", "tool_calls": [{"name": "final_answer", "arguments": {"answer": "France fell."}}]},
-    ]  # fmt: skip
+    ]
     with ScriptedChatServer(replies) as server:
         model = build_model(
             ModelChoice("openai/test-model", api_base=server.url, api_key=SECRET), "tool-calling"
@@ -478,10 +536,25 @@ def test_provider_error_bodies_are_reduced_to_one_sentence(revenue_dataset, repl
 def test_a_key_with_a_trailing_newline_is_refused_by_name_not_shown(revenue_file):
     env = {**os.environ, "KPI_ATTACK_KEY": SECRET + "\n", "PYTHONPATH": str(ROOT)}
     process = subprocess.run(
-        [sys.executable, "-m", "agent", "run", str(revenue_file), "--model", "openai/test-model",
-         "--api-base", "http://127.0.0.1:9/v1", "--api-key-env", "KPI_ATTACK_KEY"],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "agent",
+            "run",
+            str(revenue_file),
+            "--model",
+            "openai/test-model",
+            "--api-base",
+            "http://127.0.0.1:9/v1",
+            "--api-key-env",
+            "KPI_ATTACK_KEY",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert process.returncode == 2
     assert "The API key in KPI_ATTACK_KEY has a space or line break" in process.stderr
     assert SECRET not in process.stdout + process.stderr
@@ -521,8 +594,13 @@ def test_the_page_with_a_hostile_api_base_keeps_everything_inside(tmp_path):
     result = run.result
     assert len(result.steps) == len(replies) and all(step["error"] for step in result.steps[:-1])
     assert [m["text"] for m in result.verification["mismatches"]] == ["100.00%"]
-    shown = json.dumps([str(element.value) for kind in ("markdown", "caption", "code", "error", "warning", "text")
-                        for element in getattr(app, kind)])  # fmt: skip
+    shown = json.dumps(
+        [
+            str(element.value)
+            for kind in ("markdown", "caption", "code", "error", "warning", "text")
+            for element in getattr(app, kind)
+        ]
+    )
     for secret in (SECRET, PASSWD_LINE, APP_SOURCE_LINE):
         assert secret not in shown and secret not in json.dumps(result.to_json())
     assert any(
@@ -533,8 +611,14 @@ def test_the_page_with_a_hostile_api_base_keeps_everything_inside(tmp_path):
 
 def test_without_bubblewrap_the_cli_says_so(revenue_file, monkeypatch):
     env = {**os.environ, "KPI_NARRATOR_SANDBOX": "none", "PYTHONPATH": str(ROOT)}
-    process = subprocess.run([sys.executable, "-m", "agent", "run", str(revenue_file), "--json"],
-                             capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)  # fmt: skip
+    process = subprocess.run(
+        [sys.executable, "-m", "agent", "run", str(revenue_file), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     result = json.loads(process.stdout)
     assert result["status"] == "success"
     assert any(w.startswith("Sandbox off (KPI_NARRATOR_SANDBOX=none)") for w in result["warnings"])

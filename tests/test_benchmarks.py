@@ -21,8 +21,18 @@ CASE = {case.name: case for case in CASES}
 
 def test_the_suite_has_the_cases_the_issue_asks_for():
     assert len(CASES) >= 12
-    assert {"one_dimension", "planted_two_dims", "ratio_rate_change", "ratio_pure_mix", "long_layout", "messy_file",
-            "zero_baselines", "no_net_change", "negative_metric", "hostile_cell"} <= set(CASE)  # fmt: skip
+    assert {
+        "one_dimension",
+        "planted_two_dims",
+        "ratio_rate_change",
+        "ratio_pure_mix",
+        "long_layout",
+        "messy_file",
+        "zero_baselines",
+        "no_net_change",
+        "negative_metric",
+        "hostile_cell",
+    } <= set(CASE)
     assert len({case.filename for case in CASES}) == len(CASES)  # no case overwrites another's file
 
 
@@ -46,8 +56,11 @@ def test_each_case_holds_the_answer_it_claims(case, tmp_path):
 
 
 def _answer(narrative: str, mismatches: int = 0, status: str = "success") -> dict:
-    return {"status": status, "narrative": narrative,
-            "verification": {"checked": ["x"] * 3, "mismatches": ["y"] * mismatches}}  # fmt: skip
+    return {
+        "status": status,
+        "narrative": narrative,
+        "verification": {"checked": ["x"] * 3, "mismatches": ["y"] * mismatches},
+    }
 
 
 def test_check_answer_catches_each_kind_of_wrong_answer():
@@ -81,16 +94,26 @@ def test_both_built_in_agents_solve_a_case_and_report_their_costs(tmp_path):
     assert summary["code"]["solved"] == 1 and summary["code"]["mean_steps"] == by_kind["code"]["steps"]
 
 
-LLM_COMPUTE = {"content": "Thought: Totals and countries.\n<code>\ntotals = metric_totals(df, metric='revenue')\n"
-               "by_country = segment_changes(df, metric='revenue', dimension='country')\nprint(totals)\n</code>"}  # fmt: skip
-LLM_ANSWER = {"content": "Thought: Write it.\n<code>\nlead = by_country.iloc[0]\nfinal_answer(f\"Revenue fell "
-              "{abs(totals['pct_change']):.2f}% ({totals['abs_change']:+,.2f}). {lead['country']} explains "
-              "{lead['contribution_pct']:.2f}% of the change.\")\n</code>"}  # fmt: skip
+LLM_COMPUTE = {
+    "content": "Thought: Totals and countries.\n<code>\ntotals = metric_totals(df, metric='revenue')\n"
+    "by_country = segment_changes(df, metric='revenue', dimension='country')\nprint(totals)\n</code>"
+}
+LLM_ANSWER = {
+    "content": 'Thought: Write it.\n<code>\nlead = by_country.iloc[0]\nfinal_answer(f"Revenue fell '
+    "{abs(totals['pct_change']):.2f}% ({totals['abs_change']:+,.2f}). {lead['country']} explains "
+    "{lead['contribution_pct']:.2f}% of the change.\")\n</code>"
+}
 
 
 def test_a_litellm_model_runs_the_suite_through_an_openai_compatible_server(tmp_path):
-    with ScriptedChatServer([LLM_COMPUTE, LLM_ANSWER, LLM_COMPUTE, {"content": "Thought: done.\n<code>\n"
-                                                                   "final_answer('Revenue went down.')\n</code>"}]) as server:  # fmt: skip
+    with ScriptedChatServer(
+        [
+            LLM_COMPUTE,
+            LLM_ANSWER,
+            LLM_COMPUTE,
+            {"content": "Thought: done.\n<code>\nfinal_answer('Revenue went down.')\n</code>"},
+        ]
+    ) as server:
         choice = ModelChoice("openai/scripted", api_base=server.url, api_key="sk-benchmark-test-key")
         good = run_case(CASE["one_dimension"], tmp_path, choice, "code")
         vague = run_case(CASE["one_dimension"], tmp_path, choice, "code")
@@ -111,20 +134,45 @@ def test_correctness_failures_never_look_at_timings():
     result = {
         "engine": [{"rows": 1000, "ours": {"found_planted": False, "seconds": 99.0}, "ratio": 50.0}],
         "drill": [{"rows": 1000, "ours": {"planted_rank": 1, "seconds": 99.0}}],
-        "agents": {"cases": [{"model": "builtin", "agent": "code", "case": "x", "success": False,
-                              "problems": ["the cause is not named"]},
-                             {"model": "openai/x", "agent": "code", "case": "x", "success": False, "problems": []}]},
-    }  # fmt: skip
+        "agents": {
+            "cases": [
+                {
+                    "model": "builtin",
+                    "agent": "code",
+                    "case": "x",
+                    "success": False,
+                    "problems": ["the cause is not named"],
+                },
+                {"model": "openai/x", "agent": "code", "case": "x", "success": False, "problems": []},
+            ]
+        },
+    }
     failures = correctness_failures(result)
-    assert failures == ["engine: the planted slice is not first at 1,000 rows",
-                        "agents: built-in code failed x: the cause is not named"]  # fmt: skip
+    assert failures == [
+        "engine: the planted slice is not first at 1,000 rows",
+        "agents: built-in code failed x: the cause is not named",
+    ]
 
 
 @pytest.mark.slow
 def test_command_measures_engine_and_drill_down_on_small_files(tmp_path, capsys):
     out = tmp_path / "result.json"
-    code = main(["--only", "engine", "--only", "drill", "--rows", "2000", "--repeats", "1", "--out", str(out),
-                 "--data", str(tmp_path / "data")])  # fmt: skip
+    code = main(
+        [
+            "--only",
+            "engine",
+            "--only",
+            "drill",
+            "--rows",
+            "2000",
+            "--repeats",
+            "1",
+            "--out",
+            str(out),
+            "--data",
+            str(tmp_path / "data"),
+        ]
+    )
     result = json.loads(out.read_text())
     assert code == 0, result["failures"]
     (engine_row,) = result["engine"]
@@ -154,11 +202,22 @@ def test_a_model_that_cannot_answer_is_tried_once_not_on_every_case(tmp_path):
 
 def test_a_litellm_model_runs_the_tool_calling_side_too(tmp_path):
     replies = [
-        {"content": "Countries first.",
-         "tool_calls": [{"name": "segment_changes", "arguments": {"metric": "revenue", "dimension": "country"}}]},
-        {"content": "", "tool_calls": [{"name": "final_answer", "arguments": {
-            "answer": "Revenue fell 7.67% (-132,919.66); France fell by 132,847.57."}}]},
-    ]  # fmt: skip
+        {
+            "content": "Countries first.",
+            "tool_calls": [
+                {"name": "segment_changes", "arguments": {"metric": "revenue", "dimension": "country"}}
+            ],
+        },
+        {
+            "content": "",
+            "tool_calls": [
+                {
+                    "name": "final_answer",
+                    "arguments": {"answer": "Revenue fell 7.67% (-132,919.66); France fell by 132,847.57."},
+                }
+            ],
+        },
+    ]
     with ScriptedChatServer(replies) as server:
         choice = ModelChoice("openai/scripted", api_base=server.url)
         row = run_case(CASE["one_dimension"], tmp_path, choice, "tool-calling")
@@ -185,8 +244,9 @@ def test_the_verification_section_reports_rates_and_fails_on_a_miss(revenue_data
     suite = mutation_suite(None, [summary])
     assert suite["false_flags"] == 0 and suite["detection_rate"] >= 0.99
     machine = {"cpu": "cpu", "cores": 2, "memory_gib": 1, "os": "os", "python": "3"}
-    report = markdown_report({"started": "now", "mode": "quick", "seconds": 1.0, "machine": machine,
-                              "verification": suite})  # fmt: skip
+    report = markdown_report(
+        {"started": "now", "mode": "quick", "seconds": 1.0, "machine": machine, "verification": suite}
+    )
     assert "**Claim verification**" in report and "| **all mutations** |" in report
     assert correctness_failures({"verification": suite}) == []
     assert correctness_failures({"verification": {**suite, "detection_rate": 0.9}}) != []
@@ -207,8 +267,10 @@ def test_mutation_suite_on_generated_datasets(tmp_path):
     for kind in ("swap_segments", "flip_direction", "segment_as_total", "share_elsewhere", "change_digit"):
         assert result["by_kind"][kind]["total"] >= 10, kind
     assert result["detection_rate"] >= 0.99, result["missed_examples"]
-    print(f"\nmutations {result['detected']}/{result['mutations']} flagged, false flags "
-          f"{result['false_flags']}/{result['correct_texts']}")  # fmt: skip
+    print(
+        f"\nmutations {result['detected']}/{result['mutations']} flagged, false flags "
+        f"{result['false_flags']}/{result['correct_texts']}"
+    )
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -223,8 +285,12 @@ def test_random_planted_files_pass_clean_and_their_mutations_are_flagged(write_f
     from tools.verification import verify
 
     rng = np.random.default_rng(seed)
-    frame = planted_frame(int(rng.integers(50, 600)), seed=seed, drop=float(rng.uniform(-0.8, 0.8)),
-                          noise=float(rng.uniform(0.001, 0.05)))  # fmt: skip
+    frame = planted_frame(
+        int(rng.integers(50, 600)),
+        seed=seed,
+        drop=float(rng.uniform(-0.8, 0.8)),
+        noise=float(rng.uniform(0.001, 0.05)),
+    )
     dataset = load_dataset(write_file(f"random_{seed}.csv", frame.to_csv(index=False)))
     result = collect(run_events(RunRequest(dataset, executor="local")))
     analysis, narrative = result.analysis, result.narrative
@@ -261,12 +327,28 @@ def test_the_ratios_section_fails_on_wrong_answers_never_on_its_ratios():
 
     ratios = {
         "startup": {"ours_s": 9.0, "floor_s": 1.0, "ratio": 9.0, "status": "success"},
-        "million": {"rows": 1_000_000, "ours_s": 9.0, "floor_s": 1.0, "ratio": 9.0, "status": "error: boom",
-                    "segments": 1_000_000, "sent_mb": 19.2, "csv_mb": 37.7, "encode_s": 0.05, "decode_s": 0.01},
+        "million": {
+            "rows": 1_000_000,
+            "ours_s": 9.0,
+            "floor_s": 1.0,
+            "ratio": 9.0,
+            "status": "error: boom",
+            "segments": 1_000_000,
+            "sent_mb": 19.2,
+            "csv_mb": 37.7,
+            "encode_s": 0.05,
+            "decode_s": 0.01,
+        },
         "verification": [{"segments": 100, "facts": 954}, {"segments": 1_000_000, "facts": 954}],
-        "queue": {"visitors": 16, "slots": 2, "most_running": 2, "told_within_s": 0.01, "right": 15,
-                  "all_right": False},
-    }  # fmt: skip
+        "queue": {
+            "visitors": 16,
+            "slots": 2,
+            "most_running": 2,
+            "told_within_s": 0.01,
+            "right": 15,
+            "all_right": False,
+        },
+    }
     assert correctness_failures({"ratios": ratios}) == [
         "ratios: the million CLI run ended error: boom",
         "ratios: 15/16 queued runs got the right answer",

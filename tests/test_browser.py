@@ -289,17 +289,33 @@ def test_events_upload_nested_change_log_steps_live_and_cited_events(server, pag
     from tests.openai_server import ScriptedChatServer
 
     events = tmp_path / "changes.csv"
-    events.write_text("date,description,kind,scope\n2026-11-22,Android app crash on start,incident,"
-                      "country=Germany; platform=Android\n2026-11-22,Spring sale ended,campaign,country=Italy\n")  # fmt: skip
-    ask = ("Thought: Ask the change log.\n<code>\nanswer = change_log(task='What changed for Germany × Android "
-           "(country=Germany; platform=Android) between 2026-11-22 and 2026-11-28?')\nprint(answer)\n</code>")  # fmt: skip
+    events.write_text(
+        "date,description,kind,scope\n2026-11-22,Android app crash on start,incident,"
+        "country=Germany; platform=Android\n2026-11-22,Spring sale ended,campaign,country=Italy\n"
+    )
+    ask = (
+        "Thought: Ask the change log.\n<code>\nanswer = change_log(task='What changed for Germany × Android "
+        "(country=Germany; platform=Android) between 2026-11-22 and 2026-11-28?')\nprint(answer)\n</code>"
+    )
     managed = [
-        {"content": "The window.", "tool_calls": [{"name": "events_in_window", "arguments": {
-            "start": "2026-11-22", "end": "2026-11-28", "scope": "country=Germany; platform=Android"}}]},
+        {
+            "content": "The window.",
+            "tool_calls": [
+                {
+                    "name": "events_in_window",
+                    "arguments": {
+                        "start": "2026-11-22",
+                        "end": "2026-11-28",
+                        "scope": "country=Germany; platform=Android",
+                    },
+                }
+            ],
+        },
         {"content": "", "tool_calls": [{"name": "final_answer", "arguments": {"answer": "E1 matches."}}]},
-    ]  # fmt: skip
-    summary = ("**Revenue fell 1.49%**.\n\n- Germany × Android: Android app crash on start on 2026-11-22 "
-               "(incident).")  # fmt: skip
+    ]
+    summary = (
+        "**Revenue fell 1.49%**.\n\n- Germany × Android: Android app crash on start on 2026-11-22 (incident)."
+    )
     final = {"content": f"Thought: Write it.\n<code>\nfinal_answer({summary!r})\n</code>", "delay": 5}
     page.set_viewport_size({"width": 1500, "height": 1100})
     with ScriptedChatServer([{"content": ask}, *managed, final]) as llm:

@@ -41,8 +41,10 @@ def test_scope_columns_named_like_dimensions_and_kind_words():
 
 
 def test_rows_left_out_are_named_in_a_warning():
-    text = "date,description,kind,scope\n2026-10-03,Outage,incident,country=France\nsoon,Release,release,\n" \
-           "2026-10-05,,release,\n2026-10-06,Odd,weird,\n2026-10-07,Bad scope,release,France Android\n"  # fmt: skip
+    text = (
+        "date,description,kind,scope\n2026-10-03,Outage,incident,country=France\nsoon,Release,release,\n"
+        "2026-10-05,,release,\n2026-10-06,Odd,weird,\n2026-10-07,Bad scope,release,France Android\n"
+    )
     log = load_events(text.encode(), name="ev.csv", dimensions=["country", "platform"])
     assert [e.description for e in log.events] == ["Outage", "Odd"]
     joined = " ".join(log.warnings)
@@ -147,8 +149,10 @@ def test_builtin_analyst_cites_the_planted_event_only():
     _events, result = _run(HOSTILE)
     assert result.status == "success"
     text = result.narrative
-    assert "France × new customers (-54.92%): Payment provider outage: card checkout failing on 2026-11-09 " \
-           "(incident)." in text  # fmt: skip
+    assert (
+        "France × new customers (-54.92%): Payment provider outage: card checkout failing on 2026-11-09 "
+        "(incident)." in text
+    )
     assert "Checkout redesign" not in text  # right date, another scope
     assert "Back-to-school" not in text  # right scope, outside the window
     assert "Delivery fee" not in text  # a country that did not move
@@ -294,15 +298,22 @@ def _cli(*args: str):
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    process = subprocess.run([sys.executable, "-m", "agent", "run", *args], capture_output=True, text=True,
-                             cwd=root, timeout=300)  # fmt: skip
+    process = subprocess.run(
+        [sys.executable, "-m", "agent", "run", *args], capture_output=True, text=True, cwd=root, timeout=300
+    )
     data = json.loads(process.stdout) if "--json" in args and process.stdout.strip() else None
     return process, data
 
 
 def test_cli_events_flag_gives_causes_events_and_nested_steps():
-    process, data = _cli("sample_data/checkout_daily.csv", "--events", "sample_data/checkout_events.csv", "--json",
-                         "--planning-interval", "3")  # fmt: skip
+    process, data = _cli(
+        "sample_data/checkout_daily.csv",
+        "--events",
+        "sample_data/checkout_events.csv",
+        "--json",
+        "--planning-interval",
+        "3",
+    )
     assert process.returncode == 0, process.stderr
     assert [c["event"] for c in data["causes"]] == ["E2"] and [e["id"] for e in data["events"]][:2] == [
         "E1",
@@ -396,20 +407,51 @@ def test_history_replays_managed_steps_and_reports_list_the_events(tmp_path):
 # Through LiteLLM and the scripted OpenAI-compatible server: the same model drives the analyst and the change log
 # --------------------------------------------------------------------------------------------------------------
 
-ASK = ("Thought: Ask the change log about the driver.\n<code>\nanswer = change_log(task='What changed for France × "
-       "new customers (country=France; customer=new customers) between 2026-11-09 and 2026-11-15?')\nprint(answer)\n"
-       "</code>")  # fmt: skip
+ASK = (
+    "Thought: Ask the change log about the driver.\n<code>\nanswer = change_log(task='What changed for France × "
+    "new customers (country=France; customer=new customers) between 2026-11-09 and 2026-11-15?')\nprint(answer)\n"
+    "</code>"
+)
 MANAGED = [
-    {"content": "I look at the window.", "tool_calls": [{"name": "events_in_window", "arguments": {
-        "start": "2026-11-09", "end": "2026-11-15", "scope": "country=France; customer=new customers"}}]},
-    {"content": "And tracking changes.", "tool_calls": [{"name": "events_by_kind", "arguments": {
-        "kind": "tracking", "start": "2026-11-02", "end": "2026-11-15"}}]},
-    {"content": "", "tool_calls": [{"name": "final_answer", "arguments": {
-        "answer": "E2 (incident, country=France, 2026-11-09) matches; E4 is a tracking change."}}]},
-]  # fmt: skip
-GOOD = ("**Revenue fell 3.33%**.\n- France × new customers (-54.92%): Payment provider outage: card checkout failing on "
-        "2026-11-09 (incident).\n- Check tracking: Consent banner update: sessions counted only after consent on "
-        "2026-11-11 (tracking).")  # fmt: skip
+    {
+        "content": "I look at the window.",
+        "tool_calls": [
+            {
+                "name": "events_in_window",
+                "arguments": {
+                    "start": "2026-11-09",
+                    "end": "2026-11-15",
+                    "scope": "country=France; customer=new customers",
+                },
+            }
+        ],
+    },
+    {
+        "content": "And tracking changes.",
+        "tool_calls": [
+            {
+                "name": "events_by_kind",
+                "arguments": {"kind": "tracking", "start": "2026-11-02", "end": "2026-11-15"},
+            }
+        ],
+    },
+    {
+        "content": "",
+        "tool_calls": [
+            {
+                "name": "final_answer",
+                "arguments": {
+                    "answer": "E2 (incident, country=France, 2026-11-09) matches; E4 is a tracking change."
+                },
+            }
+        ],
+    },
+]
+GOOD = (
+    "**Revenue fell 3.33%**.\n- France × new customers (-54.92%): Payment provider outage: card checkout failing on "
+    "2026-11-09 (incident).\n- Check tracking: Consent banner update: sessions counted only after consent on "
+    "2026-11-11 (tracking)."
+)
 
 
 def _final(text: str) -> dict:
@@ -428,8 +470,12 @@ def test_llm_analyst_asks_the_change_log_agent_whose_tool_calls_reach_the_server
     assert result.status == "success", result.error
     bodies = [r["body"] for r in server.requests]
     # Requests 2-4 are the change-log agent's: its own tools offered, its tool results sent back.
-    assert {t["function"]["name"] for t in bodies[1]["tools"]} == {"events_in_window", "events_by_scope",
-                                                                   "events_by_kind", "final_answer"}  # fmt: skip
+    assert {t["function"]["name"] for t in bodies[1]["tools"]} == {
+        "events_in_window",
+        "events_by_scope",
+        "events_by_kind",
+        "final_answer",
+    }
     assert "New task" in json.dumps(bodies[1]["messages"]) and "change_log" in json.dumps(
         bodies[1]["messages"]
     )
@@ -492,8 +538,10 @@ def test_builtin_tool_calling_analyst_calls_the_change_log_agent_as_a_tool():
     calls = [e.code for e in events if isinstance(e, ev.Code)]
     asked = next(c for c in calls if c.startswith("change_log("))
     assert "(country=France; customer=new customers) between 2026-11-09 and 2026-11-15" in asked
-    assert "France × new customers (-54.92%): Payment provider outage: card checkout failing on 2026-11-09 " \
-           "(incident)." in result.narrative  # fmt: skip
+    assert (
+        "France × new customers (-54.92%): Payment provider outage: card checkout failing on 2026-11-09 "
+        "(incident)." in result.narrative
+    )
     assert "Checkout redesign" not in result.narrative and result.usage["managed_steps"] == 3
     assert not result.verification["mismatches"]
 

@@ -92,8 +92,12 @@ def test_titles_in_sentence_case_below_the_mode_bar_and_flat_legends():
 @pytest.fixture
 def pairs():
     # The drop sits in DE × Android; every other pair moved a little.
-    rows = [("DE", "Android", 1000.0, 400.0), ("DE", "iOS", 800.0, 810.0), ("UK", "Android", 900.0, 905.0),
-            ("UK", "iOS", 700.0, 698.0)]  # fmt: skip
+    rows = [
+        ("DE", "Android", 1000.0, 400.0),
+        ("DE", "iOS", 800.0, 810.0),
+        ("UK", "Android", 900.0, 905.0),
+        ("UK", "iOS", 700.0, 698.0),
+    ]
     return pd.DataFrame(rows, columns=["country", "platform", "revenue_before", "revenue_after"])
 
 
@@ -140,10 +144,16 @@ def drawn(tmp_path, request):
 
     def draw(figures: list) -> list[dict]:
         parts = [
-            pio.to_html(safe_figure(f.to_plotly_json()), include_plotlyjs=i == 0, full_html=False,
-                        config={"displayModeBar": True}, default_width=400, validate=False)
+            pio.to_html(
+                safe_figure(f.to_plotly_json()),
+                include_plotlyjs=i == 0,
+                full_html=False,
+                config={"displayModeBar": True},
+                default_width=400,
+                validate=False,
+            )
             for i, f in enumerate(figures)
-        ]  # fmt: skip
+        ]
         page_file = tmp_path / "charts.html"
         page_file.write_text(
             "<html><meta charset='utf-8'><body>" + "".join(parts) + "</body></html>", "utf-8"
@@ -187,8 +197,12 @@ def test_labels_are_whole_and_readable_and_the_mode_bar_clears_the_title_in_a_br
     from tools.charts import waterfall_chart
 
     # The revenue sample's changes: "+4,233.09" was drawn as "+4" beside a long red bar.
-    table = pd.DataFrame({"country": ["France", "UK", "other", "Italy", "Germany", "Spain"],
-                          "abs_change": [-132847.57, -4376.25, 4233.09, 979.15, -690.99, -217.09]})  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "country": ["France", "UK", "other", "Italy", "Germany", "Spain"],
+            "abs_change": [-132847.57, -4376.25, 4233.09, 979.15, -690.99, -217.09],
+        }
+    )
     figures = [
         change_bar_chart(table, "country", title="revenue change by country"),
         waterfall_chart(table, "country", before_total=1731985.21, after_total=1599065.55),
@@ -211,8 +225,9 @@ def test_pair_charts_keep_their_labels_inside_in_a_browser(drawn, pairs):
     from tools.charts import change_heatmap, cross_table, size_change_chart
 
     table = cross_table(pairs, "country", "platform", "revenue_before", "revenue_after")
-    heat, size = drawn([change_heatmap(table, "country", "platform"),
-                        size_change_chart(table, ["country", "platform"])])  # fmt: skip
+    heat, size = drawn(
+        [change_heatmap(table, "country", "platform"), size_change_chart(table, ["country", "platform"])]
+    )
     assert {"DE × Android", "UK × iOS"} <= {label["text"] for label in size["labels"]}
     for chart in (heat, size):
         for label in chart["labels"]:
@@ -224,9 +239,13 @@ def test_rate_and_mix_labels_do_not_collide_in_a_browser(drawn):
     from tools.charts import rate_mix_chart
 
     # The conversion sample's effects (fractions): five channels, two bars each, in a 400 px column.
-    table = pd.DataFrame({"channel": ["paid_social", "organic", "email", "referral", "paid_search"],
-                          "rate_effect": [0.0003, 0.0012, -0.00001, -0.0004, 0.0002],
-                          "mix_effect": [-0.0055, -0.0006, -0.0011, 0.00002, 0.0002]})  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "channel": ["paid_social", "organic", "email", "referral", "paid_search"],
+            "rate_effect": [0.0003, 0.0012, -0.00001, -0.0004, 0.0002],
+            "mix_effect": [-0.0055, -0.0006, -0.0011, 0.00002, 0.0002],
+        }
+    )
     (chart,) = drawn([rate_mix_chart(table, "channel", title="orders / users: rate and mix, by channel")])
     boxes = [label["box"] for label in chart["labels"] if label["text"]]
     assert len(boxes) == 8  # the two effects of 0.00 carry no label

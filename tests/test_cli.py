@@ -5,9 +5,19 @@ import pytest
 from tests.helpers import run_cli
 
 CONTRACT_KEYS = {
-    "totals", "breakdowns", "top_slices", "ratio", "narrative", "steps", "charts", "verification", "warnings",
-    "usage", "model", "agent",
-}  # fmt: skip
+    "totals",
+    "breakdowns",
+    "top_slices",
+    "ratio",
+    "narrative",
+    "steps",
+    "charts",
+    "verification",
+    "warnings",
+    "usage",
+    "model",
+    "agent",
+}
 
 
 def test_json_output_is_one_object_with_the_contract(revenue_file):
@@ -18,15 +28,32 @@ def test_json_output_is_one_object_with_the_contract(revenue_file):
     assert round(result["totals"]["pct_change"], 2) == -7.67
     france = next(r for r in result["breakdowns"]["country"] if r["country"] == "France")
     assert round(france["contribution_pct"], 2) == 99.95
-    assert set(france) >= {"before", "after", "abs_change", "pct_change", "contribution_pct", "share_before",
-                           "impact_norm"}  # fmt: skip
+    assert set(france) >= {
+        "before",
+        "after",
+        "abs_change",
+        "pct_change",
+        "contribution_pct",
+        "share_before",
+        "impact_norm",
+    }
     assert result["top_slices"][0] == {**result["top_slices"][0], "slice": {"country": "France"}}
     assert result["ratio"] is None
     assert result["verification"]["mismatches"] == [] and result["verification"]["checked"]
     assert "rule-based, not an LLM" in result["model"] and result["agent"] == "code"
     step = result["steps"][0]
-    assert set(step) == {"number", "thought", "code", "observation", "error", "input_tokens", "output_tokens",
-                         "duration_s", "plan", "managed"}  # fmt: skip
+    assert set(step) == {
+        "number",
+        "thought",
+        "code",
+        "observation",
+        "error",
+        "input_tokens",
+        "output_tokens",
+        "duration_s",
+        "plan",
+        "managed",
+    }
     assert step["plan"] is None and step["managed"] == []  # no planning, no change log
     assert result["usage"]["steps"] == len(result["steps"]) >= 2
     assert result["charts"] and "data" in result["charts"][0]
@@ -35,8 +62,17 @@ def test_json_output_is_one_object_with_the_contract(revenue_file):
 def test_terminal_run_prints_the_trace_then_the_summary(revenue_file):
     process = run_cli("run", str(revenue_file), check=True)
     out = process.stdout
-    for marker in ("Step 1", "Thought:", "Code", "Observation", "Step 2", "Summary", "Revenue fell 7.67%",
-                   "20 claims: 20 verified", "rule-based, not an LLM"):  # fmt: skip
+    for marker in (
+        "Step 1",
+        "Thought:",
+        "Code",
+        "Observation",
+        "Step 2",
+        "Summary",
+        "Revenue fell 7.67%",
+        "20 claims: 20 verified",
+        "rule-based, not an LLM",
+    ):
         assert marker in out, marker
     assert out.index("Step 1") < out.index("Step 2") < out.index("Summary")
 

@@ -120,8 +120,16 @@ def test_analysis_keys(revenue_dataset):
     result = analyze(revenue_dataset)
     assert set(result["totals"]) == {"before", "after", "abs_change", "pct_change"}
     row = result["breakdowns"]["country"][0]
-    for key in ("country", "before", "after", "abs_change", "pct_change", "contribution_pct", "share_before",
-                "impact_norm"):  # fmt: skip
+    for key in (
+        "country",
+        "before",
+        "after",
+        "abs_change",
+        "pct_change",
+        "contribution_pct",
+        "share_before",
+        "impact_norm",
+    ):
         assert key in row
     assert result["top_slices"][0]["slice"] == {"country": "France"}
     assert result["ratio"] is None

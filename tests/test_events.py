@@ -9,8 +9,19 @@ from agent.run.runner import RunRequest, run_events
 
 def test_every_event_round_trips_through_json(revenue_dataset):
     events = list(run_events(RunRequest(revenue_dataset)))
-    assert {e.type for e in events} >= {"run_started", "analysis", "step_started", "thought", "code", "observation",
-                                       "chart", "step_finished", "final_answer", "verification", "run_finished"}  # fmt: skip
+    assert {e.type for e in events} >= {
+        "run_started",
+        "analysis",
+        "step_started",
+        "thought",
+        "code",
+        "observation",
+        "chart",
+        "step_finished",
+        "final_answer",
+        "verification",
+        "run_finished",
+    }
     replayed = [ev.event_from_dict(json.loads(json.dumps(e.to_dict()))) for e in events]
     assert replayed == events
 

@@ -64,8 +64,10 @@ LONG = "Segment " + "very long name " * 13 + "end"
 
 @pytest.fixture
 def label_result(write_file):
-    text = (f'country,revenue_before,revenue_after\n"{LINK}",1000,400\n"{IMAGE}",500,650\n"{LONG}",800,820\n'
-            "UK,3000,3010\n")  # fmt: skip
+    text = (
+        f'country,revenue_before,revenue_after\n"{LINK}",1000,400\n"{IMAGE}",500,650\n"{LONG}",800,820\n'
+        "UK,3000,3010\n"
+    )
     return collect(run_events(RunRequest(load_dataset(write_file("labels.csv", text)))))
 
 

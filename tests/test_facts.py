@@ -26,10 +26,13 @@ def test_slices_and_ratio_figures_are_facts(write_file):
         load_dataset(write_file("p.csv", planted_frame(400, seed=1, noise=0.003).to_csv(index=False)))
     )
     assert frozenset(["country=Germany", "platform=Android"]) in slice_entities(planted)
-    assert any(f.entity == "country=Germany & platform=Android" and f.kind == "share_of_change"
-               for f in fact_table(planted))  # fmt: skip
-    conversion = analyze(load_dataset(write_file("c.csv", conversion_frame().to_csv(index=False))),
-                         ratio="orders/users")  # fmt: skip
+    assert any(
+        f.entity == "country=Germany & platform=Android" and f.kind == "share_of_change"
+        for f in fact_table(planted)
+    )
+    conversion = analyze(
+        load_dataset(write_file("c.csv", conversion_frame().to_csv(index=False))), ratio="orders/users"
+    )
     facts = fact_table(conversion)
     rate = {(f.entity, f.kind): f for f in facts if f.metric == "orders/users"}
     # Rates and effects become percent and pp, as prose writes them.

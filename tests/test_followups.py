@@ -17,8 +17,12 @@ QUESTION = "Why did Android revenue drop in Germany, and was iOS affected?"
 
 def test_built_in_analyst_answers_follow_ups_it_can_and_says_plainly_when_it_cannot():
     dataset = load_dataset(SALES)
-    result = collect(run_events(RunRequest(dataset, executor="local"),
-                                follow_ups=[QUESTION, "top 2 channel changes", "Forecast next quarter"]))  # fmt: skip
+    result = collect(
+        run_events(
+            RunRequest(dataset, executor="local"),
+            follow_ups=[QUESTION, "top 2 channel changes", "Forecast next quarter"],
+        )
+    )
     assert result.status == "success" and result.turns[0].question == QUESTION
     germany, channels, beyond = result.turns
     assert "**Germany × Android: revenue fell 35.01%**" in germany.narrative
@@ -40,8 +44,20 @@ def test_the_first_question_is_answered_not_replaced_by_the_generic_summary():
 
 
 def test_cli_repeated_questions_are_follow_ups_in_json_turns():
-    result = json.loads(run_cli("run", str(SALES), "-q", "Explain the change", "-q", "And what happened in Germany?",
-                                "--json", "--executor", "local", check=True).stdout)  # fmt: skip
+    result = json.loads(
+        run_cli(
+            "run",
+            str(SALES),
+            "-q",
+            "Explain the change",
+            "-q",
+            "And what happened in Germany?",
+            "--json",
+            "--executor",
+            "local",
+            check=True,
+        ).stdout
+    )
     assert [t["question"] for t in result["turns"]] == ["Explain the change", "And what happened in Germany?"]
     assert (
         result["question"] == "Explain the change" and result["narrative"] == result["turns"][0]["narrative"]
@@ -60,13 +76,16 @@ def test_follow_up_through_an_llm_carries_the_first_turns_memory(revenue_dataset
     answer = {
         "content": "Thought: done.\n<code>\nfinal_answer(f\"Revenue fell {abs(t['pct_change']):.2f}%.\")\n</code>"
     }
-    follow = {"content": "Thought: France from the table I have.\n<code>\nby = segment_changes(df, metric='revenue', "
-                         "dimension='country')\nfr = by[by['country'] == 'France'].iloc[0]\n"
-                         "final_answer(f\"France fell {abs(fr['pct_change']):.2f}%.\")\n</code>"}  # fmt: skip
+    follow = {
+        "content": "Thought: France from the table I have.\n<code>\nby = segment_changes(df, metric='revenue', "
+        "dimension='country')\nfr = by[by['country'] == 'France'].iloc[0]\n"
+        "final_answer(f\"France fell {abs(fr['pct_change']):.2f}%.\")\n</code>"
+    }
     with ScriptedChatServer([first, answer, follow]) as server:
         model = build_model(ModelChoice("openai/test-model", api_base=server.url, api_key="sk-test"), "code")
-        result = collect(run_events(RunRequest(revenue_dataset, executor="local"), model,
-                                    follow_ups=["And France?"]))  # fmt: skip
+        result = collect(
+            run_events(RunRequest(revenue_dataset, executor="local"), model, follow_ups=["And France?"])
+        )
         third = json.dumps(server.requests[2]["body"]["messages"])
     assert result.narrative == "Revenue fell 7.67%." and result.turns[0].narrative == "France fell 55.19%."
     # the follow-up's request holds the first turn: its task, its code and its answer
@@ -108,8 +127,12 @@ def test_history_and_reports_keep_the_whole_conversation(tmp_path):
 
 def test_a_follow_up_about_another_metric_is_answered_and_checked_for_that_metric():
     dataset = load_dataset(ROOT / "sample_data" / "conversion_by_channel.csv")
-    result = collect(run_events(RunRequest(dataset, metric="users", executor="local"),
-                                follow_ups=["And orders?", "orders on paid_social"]))  # fmt: skip
+    result = collect(
+        run_events(
+            RunRequest(dataset, metric="users", executor="local"),
+            follow_ups=["And orders?", "orders on paid_social"],
+        )
+    )
     orders, paid_social = result.turns
     assert orders.narrative.startswith("**orders rose") and "paid_social" in orders.narrative
     assert paid_social.narrative.startswith("**paid_social: orders rose")

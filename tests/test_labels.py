@@ -35,8 +35,25 @@ def test_shorten_label_keeps_short_labels_and_cuts_long_ones_with_an_ellipsis():
     assert shorten_label("abcdef", limit=4) == "abc" + ELLIPSIS
 
 
-@pytest.mark.parametrize("label", [LINK, IMAGE, "**bold**", ":red[alarm]", "$x^2$", "<b>x</b>", "# heading",
-                                   "- item", "1. item", "www.evil.invalid", "`code`", "a | b", "<http://evil.invalid>", "&lt;b&gt;"])  # fmt: skip
+@pytest.mark.parametrize(
+    "label",
+    [
+        LINK,
+        IMAGE,
+        "**bold**",
+        ":red[alarm]",
+        "$x^2$",
+        "<b>x</b>",
+        "# heading",
+        "- item",
+        "1. item",
+        "www.evil.invalid",
+        "`code`",
+        "a | b",
+        "<http://evil.invalid>",
+        "&lt;b&gt;",
+    ],
+)
 def test_an_escaped_label_renders_as_exactly_itself(label):
     html = render(escape_markdown(label))
     assert (
@@ -69,8 +86,10 @@ def test_safe_markdown_keeps_the_models_formatting_and_escapes_labels_in_it():
 
 
 def test_safe_markdown_neutralises_links_images_colours_and_math_the_model_wrote_itself():
-    summary = (f"See {IMAGE} and [here](http://evil.invalid), <http://evil.invalid>, http://evil.invalid, "
-               "www.evil.invalid, mail a@evil.invalid; :red[alarm] and $x^2$.")  # fmt: skip
+    summary = (
+        f"See {IMAGE} and [here](http://evil.invalid), <http://evil.invalid>, http://evil.invalid, "
+        "www.evil.invalid, mail a@evil.invalid; :red[alarm] and $x^2$."
+    )
     shown = safe_markdown(summary)
     html = render(shown)
     assert "<a " not in html and "<img" not in html

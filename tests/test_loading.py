@@ -365,8 +365,15 @@ def test_thousand_fold_jump_between_number_styles_is_named(write_file):
 
 def test_nested_parquet_columns_are_left_out(tmp_path):
     path = tmp_path / "nested.parquet"
-    pd.DataFrame({"country": ["UK", "FR"], "tags": [["a", "b"], ["c"]], "meta": [{"k": 1}, {"k": 2}],
-                  "revenue_before": [1.0, 3.0], "revenue_after": [1.0, 2.0]}).to_parquet(path)  # fmt: skip
+    pd.DataFrame(
+        {
+            "country": ["UK", "FR"],
+            "tags": [["a", "b"], ["c"]],
+            "meta": [{"k": 1}, {"k": 2}],
+            "revenue_before": [1.0, 3.0],
+            "revenue_after": [1.0, 2.0],
+        }
+    ).to_parquet(path)
     dataset = load_dataset(path)
     assert dataset.dimensions == ["country"]
     assert any("'tags', 'meta' hold lists or records" in w for w in dataset.warnings)

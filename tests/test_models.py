@@ -116,8 +116,19 @@ def test_key_never_appears_in_cli_output(revenue_file):
     echo = {"status": 401, "error": f"Incorrect API key provided: {SECRET}. You can find your key at ..."}
     with ScriptedChatServer([COMPUTE, ANSWER, COMPUTE, echo]) as server:
         env = {**os.environ, "KPI_TEST_KEY": SECRET, "PYTHONPATH": str(ROOT)}
-        base = [sys.executable, "-m", "agent", "run", str(revenue_file), "--model", "openai/test-model",
-                "--api-base", server.url, "--api-key-env", "KPI_TEST_KEY"]  # fmt: skip
+        base = [
+            sys.executable,
+            "-m",
+            "agent",
+            "run",
+            str(revenue_file),
+            "--model",
+            "openai/test-model",
+            "--api-base",
+            server.url,
+            "--api-key-env",
+            "KPI_TEST_KEY",
+        ]
         ok = subprocess.run([*base, "--json"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
         failed = subprocess.run(base, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert server.requests[0]["headers"]["Authorization"] == f"Bearer {SECRET}"  # the key was really used
@@ -146,15 +157,17 @@ def test_time_outs_are_retried_then_reported(revenue_dataset):
 
     slow = {"content": "late", "delay": 1.5}
     with ScriptedChatServer([slow, COMPUTE, ANSWER]) as server:
-        model = NarratorLiteLLMModel("openai/test-model", api_base=server.url, api_key=SECRET, timeout=0.5,
-                                     retry_wait=0.05)  # fmt: skip
+        model = NarratorLiteLLMModel(
+            "openai/test-model", api_base=server.url, api_key=SECRET, timeout=0.5, retry_wait=0.05
+        )
         recovered = collect(run_events(RunRequest(revenue_dataset), model))
     assert (
         recovered.status == "success" and len(server.requests) == 3
     )  # one time-out, then a retry that worked
     with ScriptedChatServer([slow] * 4) as server:
-        model = NarratorLiteLLMModel("openai/test-model", api_base=server.url, api_key=SECRET, timeout=0.5,
-                                     retry_wait=0.05)  # fmt: skip
+        model = NarratorLiteLLMModel(
+            "openai/test-model", api_base=server.url, api_key=SECRET, timeout=0.5, retry_wait=0.05
+        )
         failed = collect(run_events(RunRequest(revenue_dataset), model))
     assert failed.status == "error" and len(server.requests) == 4
     assert "did not answer in time after 4 tries" in failed.error

@@ -33,10 +33,21 @@ def test_the_comparison_table_has_a_column_per_agent_with_figures_as_text():
     from ui.parts import comparison_table
 
     rows = [
-        {"agent": "code", "status": "success", "input tokens": 5451, "seconds": 3.2149, "published steps": None},
-        {"agent": "tool-calling", "status": "max_steps", "input tokens": 29201, "seconds": float("nan"),
-         "published steps": 12},
-    ]  # fmt: skip
+        {
+            "agent": "code",
+            "status": "success",
+            "input tokens": 5451,
+            "seconds": 3.2149,
+            "published steps": None,
+        },
+        {
+            "agent": "tool-calling",
+            "status": "max_steps",
+            "input tokens": 29201,
+            "seconds": float("nan"),
+            "published steps": 12,
+        },
+    ]
     table = comparison_table(rows)
     assert list(table.columns) == ["code agent", "tool-calling agent"]
     assert list(table.index) == ["Status", "Input tokens", "Seconds", "Published steps"]

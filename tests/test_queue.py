@@ -190,8 +190,15 @@ def test_the_cache_counts_against_the_run_budget(revenue_dataset):
 def test_the_operator_sets_the_queue_and_cache_limits():
     from ui.serving import SettingsError, parse_settings
 
-    settings = parse_settings({"max_runs": 3, "memory_budget_mb": 2048, "file_cache_mb": 256,
-                               "file_cache_entries": 4, "file_cache_ttl_s": 600})  # fmt: skip
+    settings = parse_settings(
+        {
+            "max_runs": 3,
+            "memory_budget_mb": 2048,
+            "file_cache_mb": 256,
+            "file_cache_entries": 4,
+            "file_cache_ttl_s": 600,
+        }
+    )
     assert settings.run_limits() == (3, 2048 * MB)
     assert (settings.file_cache_mb, settings.file_cache_entries, settings.file_cache_ttl_s) == (256, 4, 600)
     runs, budget = parse_settings({}).run_limits()  # defaults: the cores, 3/4 of the memory

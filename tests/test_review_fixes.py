@@ -29,8 +29,10 @@ def test_rows_without_a_period_are_named_not_dropped_in_silence(write_file):
 
 
 def test_before_after_words_win_over_a_column_of_months(write_file):
-    text = ("period,campaign,country,clicks\nbefore,May 2026,DE,100\nbefore,June 2026,FR,300\n"
-            "after,May 2026,DE,150\nafter,June 2026,FR,350\n")  # fmt: skip
+    text = (
+        "period,campaign,country,clicks\nbefore,May 2026,DE,100\nbefore,June 2026,FR,300\n"
+        "after,May 2026,DE,150\nafter,June 2026,FR,350\n"
+    )
     dataset = load_dataset(write_file("c.csv", text))
     assert dataset.period_column == "period" and dataset.periods == ("before", "after")
     assert any("'campaign' could be one too" in w for w in dataset.warnings)
@@ -79,16 +81,34 @@ def test_cli_after_all_with_follow_ups_and_on_a_long_file_says_what_to_do(write_
 
 
 def test_the_tool_calling_built_in_says_it_answers_the_first_question_only(revenue_file):
-    result = json.loads(run_cli("run", str(revenue_file), "--agent", "tool-calling", "-q", "Explain", "-q",
-                                "And France?", "--json", "--executor", "local", check=True).stdout)  # fmt: skip
+    result = json.loads(
+        run_cli(
+            "run",
+            str(revenue_file),
+            "--agent",
+            "tool-calling",
+            "-q",
+            "Explain",
+            "-q",
+            "And France?",
+            "--json",
+            "--executor",
+            "local",
+            check=True,
+        ).stdout
+    )
     assert "answers the first question only" in result["turns"][1]["narrative"]
 
 
 @pytest.mark.parametrize(
     "text",
-    ["Revenue fell 7.67%, mostly on 26 Oct.", "In week 43 revenue fell 7.67%.",
-     "The drop sat on Nov 17–18; revenue fell 7.67%.", "Revenue fell 7.67% in Q3."],
-)  # fmt: skip
+    [
+        "Revenue fell 7.67%, mostly on 26 Oct.",
+        "In week 43 revenue fell 7.67%.",
+        "The drop sat on Nov 17–18; revenue fell 7.67%.",
+        "Revenue fell 7.67% in Q3.",
+    ],
+)
 def test_day_and_week_numbers_of_dates_are_not_claims(revenue_dataset, text):
     from tools.analysis import analyze
     from tools.verification import verify
@@ -125,6 +145,7 @@ def test_a_count_named_converted_users_is_no_rate():
         ("verified", "rate_before"),
         ("verified", "rate_after"),
     ]
-    result = collect(run_events(RunRequest(dataset, ratio="converted_users/users", agent="tool-calling",
-                                           executor="local")))  # fmt: skip
+    result = collect(
+        run_events(RunRequest(dataset, ratio="converted_users/users", agent="tool-calling", executor="local"))
+    )
     assert [c for c in result.verification["claims"] if c["verdict"] != "verified"] == []

@@ -48,9 +48,15 @@ def long_export(period_column: str, earlier: object, later: object, *, metric: s
         for i, country in enumerate(["DE", "FR", "UK"]):
             for j, channel in enumerate(["paid_search", "email"]):
                 value = 1000.0 * (i + 1) + 100 * j
-                rows.append({period_column: period, "COUNTRY": country, "CHANNEL": channel,
-                             metric: value * (0.5 if (period == later and country == "FR") else factor),
-                             **(extra(value) if extra else {})})  # fmt: skip
+                rows.append(
+                    {
+                        period_column: period,
+                        "COUNTRY": country,
+                        "CHANNEL": channel,
+                        metric: value * (0.5 if (period == later and country == "FR") else factor),
+                        **(extra(value) if extra else {}),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -152,11 +158,18 @@ def test_names_match_without_regard_to_case(tmp_path):
 
 def test_ids_constants_and_free_text_are_not_dimensions(tmp_path):
     rows = 30
-    frame = pd.DataFrame({
-        "order_id": [f"o{i}" for i in range(rows)], "market": ["EU"] * rows,
-        "note": [f"customer wrote a long free text comment number {i} about the delivery" for i in range(rows)],
-        "country": ["DE", "FR", "UK"] * 10, "revenue_before": range(rows), "revenue_after": range(1, rows + 1),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(rows)],
+            "market": ["EU"] * rows,
+            "note": [
+                f"customer wrote a long free text comment number {i} about the delivery" for i in range(rows)
+            ],
+            "country": ["DE", "FR", "UK"] * 10,
+            "revenue_before": range(rows),
+            "revenue_after": range(1, rows + 1),
+        }
+    )
     frame.to_csv(tmp_path / "ids.csv", index=False)
     dataset = load_dataset(tmp_path / "ids.csv")
     assert dataset.dimensions == ["country"]

@@ -177,8 +177,18 @@ def test_property_after_totals_are_the_chosen_scenarios_column_sums(
 
 def test_cli_json_names_the_scenario_and_uses_it_for_both_ratio_parts(three_scenarios):
     frame, path = three_scenarios
-    process = run_cli("run", str(path), "--ratio", "converted_users/users", "--after", "users_after_scenario_2",
-                      "--json", "--executor", "local", check=True)  # fmt: skip
+    process = run_cli(
+        "run",
+        str(path),
+        "--ratio",
+        "converted_users/users",
+        "--after",
+        "users_after_scenario_2",
+        "--json",
+        "--executor",
+        "local",
+        check=True,
+    )
     result = json.loads(process.stdout)
     assert result["dataset"]["scenario"] == "scenario_2"
     expected = frame["converted_users_after_scenario_2"].sum() / frame["users_after_scenario_2"].sum()
@@ -189,8 +199,18 @@ def test_cli_json_names_the_scenario_and_uses_it_for_both_ratio_parts(three_scen
 
 def test_cli_after_all_gives_one_verified_row_per_scenario(three_scenarios):
     frame, path = three_scenarios
-    process = run_cli("run", str(path), "--ratio", "converted_users/users", "--after", "all", "--json",
-                      "--executor", "local", check=True)  # fmt: skip
+    process = run_cli(
+        "run",
+        str(path),
+        "--ratio",
+        "converted_users/users",
+        "--after",
+        "all",
+        "--json",
+        "--executor",
+        "local",
+        check=True,
+    )
     result = json.loads(process.stdout)
     rows = result["scenarios"]
     assert [row["scenario"] for row in rows] == SCENARIOS
@@ -229,9 +249,13 @@ def test_a_lacking_scenario_is_an_error_row_not_a_crash(tmp_path):
 def test_summary_names_ambiguous_values_with_their_dimension(tmp_path):
     # The whole change sits in maturity = new: the summary must not say "sits in new".
     frame = pd.DataFrame(
-        {"country": ["UK", "UK", "FR", "FR"], "maturity": ["new", "existing", "new", "existing"],
-         "revenue_before": [100, 100, 100, 100], "revenue_after": [50, 100, 40, 100]}
-    )  # fmt: skip
+        {
+            "country": ["UK", "UK", "FR", "FR"],
+            "maturity": ["new", "existing", "new", "existing"],
+            "revenue_before": [100, 100, 100, 100],
+            "revenue_after": [50, 100, 40, 100],
+        }
+    )
     path = write_csv(tmp_path, frame, "maturity.csv")
     from agent.run.result import collect
 
@@ -242,8 +266,15 @@ def test_summary_names_ambiguous_values_with_their_dimension(tmp_path):
 
 def test_segment_labels():
     assert [needs_dimension(v) for v in ("new", "Other", "1", "true", " ", "B", "France", "Android")] == [
-        True, True, True, True, True, True, False, False,
-    ]  # fmt: skip
+        True,
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
     assert segment_label("maturity", "new") == "maturity = new"
     assert slice_label({"country": "UK", "maturity": "existing"}) == "UK × maturity = existing"
 

@@ -19,10 +19,21 @@ from ui.serving import (
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("localhost", True), ("127.0.0.1", True), ("127.0.0.1:8501", True), ("[::1]:8501", True), ("::1", True),
-     ("localhost:8501", True), ("0.0.0.0", False), ("", False), (None, False), ("192.168.1.5", False),
-     ("kpi.example.com", False), ("evil.localhost.example", False)],
-)  # fmt: skip
+    [
+        ("localhost", True),
+        ("127.0.0.1", True),
+        ("127.0.0.1:8501", True),
+        ("[::1]:8501", True),
+        ("::1", True),
+        ("localhost:8501", True),
+        ("0.0.0.0", False),
+        ("", False),
+        (None, False),
+        ("192.168.1.5", False),
+        ("kpi.example.com", False),
+        ("evil.localhost.example", False),
+    ],
+)
 def test_is_loopback(host, loopback):
     assert is_loopback(host) is loopback
 
@@ -44,8 +55,11 @@ def test_served_unless_server_browser_and_host_are_all_local():
 
 
 def test_settings_from_the_serving_table(write_file):
-    path = write_file("secrets.toml", 'OPENAI_API_KEY = "sk-x"\n[serving]\nmodels = ["builtin", "openai/m"]\n'
-                      '[serving.api_base]\n"openai/m" = "http://127.0.0.1:9/v1"\n')  # fmt: skip
+    path = write_file(
+        "secrets.toml",
+        'OPENAI_API_KEY = "sk-x"\n[serving]\nmodels = ["builtin", "openai/m"]\n'
+        '[serving.api_base]\n"openai/m" = "http://127.0.0.1:9/v1"\n',
+    )
     settings = load_settings(path)
     assert settings.mode == "auto" and settings.visitors_choose_model is False
     choice = settings.choice("openai/m")
@@ -57,10 +71,14 @@ def test_settings_from_the_serving_table(write_file):
 
 @pytest.mark.parametrize(
     ("table", "message"),
-    [({"mode": "public"}, "serving.mode"), ({"visitors_choose_model": "yes"}, "visitors_choose_model"),
-     ({"models": []}, "serving.models"), ({"models": "builtin"}, "serving.models"),
-     ({"api_base": {"m": 1}}, "serving.api_base")],
-)  # fmt: skip
+    [
+        ({"mode": "public"}, "serving.mode"),
+        ({"visitors_choose_model": "yes"}, "visitors_choose_model"),
+        ({"models": []}, "serving.models"),
+        ({"models": "builtin"}, "serving.models"),
+        ({"api_base": {"m": 1}}, "serving.api_base"),
+    ],
+)
 def test_bad_settings_name_the_setting(table, message):
     with pytest.raises(SettingsError, match=message):
         parse_settings(table, "secrets.toml")
@@ -129,13 +147,19 @@ def test_a_visitor_runs_the_operators_llm_and_its_links_are_text(write_file, mon
     from tests.helpers import COMPUTE
     from tests.openai_server import ScriptedChatServer
 
-    hostile = {"content": "Thought: Write it.\n<code>\nfinal_answer('**Revenue fell.** [Verify](http://evil.invalid)"
-               " ![i](http://evil.invalid/i.png) :red[alert] $x$')\n</code>"}  # fmt: skip
+    hostile = {
+        "content": "Thought: Write it.\n<code>\nfinal_answer('**Revenue fell.** [Verify](http://evil.invalid)"
+        " ![i](http://evil.invalid/i.png) :red[alert] $x$')\n</code>"
+    }
     monkeypatch.setenv("OPERATOR_KEY", "sk-operator-" + "k" * 20)
     with ScriptedChatServer([COMPUTE, hostile]) as llm:
-        settings_file(write_file, monkeypatch, '[serving]\nmode = "served"\nmodels = ["builtin", "openai/test-model"]\n'
-                      f'[serving.api_base]\n"openai/test-model" = "{llm.url}"\n'
-                      '[serving.api_key_env]\n"openai/test-model" = "OPERATOR_KEY"\n')  # fmt: skip
+        settings_file(
+            write_file,
+            monkeypatch,
+            '[serving]\nmode = "served"\nmodels = ["builtin", "openai/test-model"]\n'
+            f'[serving.api_base]\n"openai/test-model" = "{llm.url}"\n'
+            '[serving.api_key_env]\n"openai/test-model" = "OPERATOR_KEY"\n',
+        )
         app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
         app.selectbox(key="served_model").set_value("openai/test-model").run()
         app.button(key="run_button").click().run()

@@ -23,16 +23,18 @@ from tools.sql import check_select
 def wide_frame(seed: int, rows: int = 400) -> pd.DataFrame:
     """Amounts in cents and counts, with a planted drop in one country × platform."""
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "country": rng.choice(["DE", "FR", "UK", "IT", "ES"], rows),
-        "platform": rng.choice(["ios", "android", "web"], rows),
-        "revenue_before": rng.integers(0, 1_000_000, rows) / 100,
-        "revenue_after": rng.integers(0, 1_000_000, rows) / 100,
-        "orders_before": rng.integers(0, 40, rows),
-        "orders_after": rng.integers(0, 40, rows),
-        "users_before": rng.integers(40, 90, rows),
-        "users_after": rng.integers(40, 90, rows),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "country": rng.choice(["DE", "FR", "UK", "IT", "ES"], rows),
+            "platform": rng.choice(["ios", "android", "web"], rows),
+            "revenue_before": rng.integers(0, 1_000_000, rows) / 100,
+            "revenue_after": rng.integers(0, 1_000_000, rows) / 100,
+            "orders_before": rng.integers(0, 40, rows),
+            "orders_after": rng.integers(0, 40, rows),
+            "users_before": rng.integers(40, 90, rows),
+            "users_after": rng.integers(40, 90, rows),
+        }
+    )
     planted = (frame["country"] == "FR") & (frame["platform"] == "android")
     frame.loc[planted, "revenue_after"] = (frame.loc[planted, "revenue_before"] * 0.5).round(2)
     return frame
@@ -164,8 +166,10 @@ def test_duckdb_database_table_query_and_refusals(tmp_path):
 def test_duckdb_timeout_interrupts_a_long_query(tmp_path):
     path = tmp_path / "empty.duckdb"
     duckdb.connect(str(path)).close()
-    endless = ("SELECT CAST(range % 7 AS VARCHAR) AS country, range AS revenue_before, range AS revenue_after "
-               "FROM range(10000000000000)")  # fmt: skip
+    endless = (
+        "SELECT CAST(range % 7 AS VARCHAR) AS country, range AS revenue_before, range AS revenue_after "
+        "FROM range(10000000000000)"
+    )
     with pytest.raises(DataError, match=r"ran past the 0.5 s limit and was cancelled"):
         open_and_load(f"duckdb://{path}", query=endless, timeout_s=0.5)
 
@@ -251,10 +255,13 @@ def postgres():
             revenue_before=frame["revenue_before"].map(lambda v: decimal.Decimal(f"{v:.2f}"))
         )
         server.load("sales_numeric", exact)  # numeric(18,2): summed exactly by the database
-        long = pd.concat([
-            frame[["country", "platform"]].assign(year=2024, revenue=frame["revenue_before"]),
-            frame[["country", "platform"]].assign(year=2025, revenue=frame["revenue_after"]),
-        ], ignore_index=True)  # fmt: skip
+        long = pd.concat(
+            [
+                frame[["country", "platform"]].assign(year=2024, revenue=frame["revenue_before"]),
+                frame[["country", "platform"]].assign(year=2025, revenue=frame["revenue_after"]),
+            ],
+            ignore_index=True,
+        )
         server.load("sales_long", long)
         server.load("daily", daily_frame().assign(date=lambda f: pd.to_datetime(f["date"]).dt.date))
         with server.connect() as connection:
@@ -307,8 +314,10 @@ def test_postgres_timeout_cancels_a_long_query(postgres):
     with pytest.raises(DataError, match=r"ran past the 0.5 s limit and was cancelled"):
         open_and_load(server.url(), query="SELECT pg_sleep(30) AS nap, * FROM sales", timeout_s=0.5)
     with server.connect() as connection:  # the server stopped it: nothing is left running
-        running = connection.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' "
-                                     "AND pid <> pg_backend_pid()").fetchone()[0]  # fmt: skip
+        running = connection.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' "
+            "AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
     assert running == 0
 
 
@@ -462,5 +471,6 @@ def test_page_connects_to_postgres_and_names_bad_tables(postgres, tmp_path):
     assert not any(b"hunter2secret" in data for data in saved)
     app = page({"warehouse": {"url": server.url(), "table": "gone"}})
     app.radio(key="source").set_value("Connect").run()
-    assert [e.value for e in app.error] == ["kpi.gone: there is no table 'gone'. Tables: daily, sales, sales_long, "
-                                            "sales_numeric."]  # fmt: skip
+    assert [e.value for e in app.error] == [
+        "kpi.gone: there is no table 'gone'. Tables: daily, sales, sales_long, sales_numeric."
+    ]

@@ -135,10 +135,14 @@ def _platform_facts(table: pd.DataFrame, analysis) -> list[dict]:
     before, after = metric_columns(table, analysis["metric"])
     sums = table.groupby("platform")[[before, after]].sum()
     return [
-        {"slice": {"platform": str(name)}, "metric": analysis["metric"], "kind": "pct_change",
-         "value": (row[after] - row[before]) / abs(row[before]) * 100}
+        {
+            "slice": {"platform": str(name)},
+            "metric": analysis["metric"],
+            "kind": "pct_change",
+            "value": (row[after] - row[before]) / abs(row[before]) * 100,
+        }
         for name, row in sums.iterrows()
-    ]  # fmt: skip
+    ]
 
 
 def _platform_changes(df, metric: str) -> pd.DataFrame:

@@ -36,8 +36,10 @@ def test_digits_inside_names_are_not_numbers():
 
 
 def test_correct_answer_verifies(analysis):
-    text = ("**Revenue fell 7.67%** (-132,919.66), from 1,731,985.21 to 1,599,065.55. France: -132,847.57 "
-            "(-55.19%), 99.95% of the change; UK -4,376.25; other +4,233.09.")  # fmt: skip
+    text = (
+        "**Revenue fell 7.67%** (-132,919.66), from 1,731,985.21 to 1,599,065.55. France: -132,847.57 "
+        "(-55.19%), 99.95% of the change; UK -4,376.25; other +4,233.09."
+    )
     result = verify(text, analysis)
     assert len(result["checked"]) == 9
     assert result["mismatches"] == []
@@ -55,8 +57,10 @@ def test_rounded_figures_match_and_overprecise_wrong_ones_do_not(analysis):
 
 
 def test_counts_dates_and_bounds_are_not_claims(analysis):
-    text = ("Across 6 countries and 12 segments, revenue fell 7.67% between 2026-09 and 2026-10 (as of 24/11/2026 "
-            "10:03); other markets moved less than 1%.")  # fmt: skip
+    text = (
+        "Across 6 countries and 12 segments, revenue fell 7.67% between 2026-09 and 2026-10 (as of 24/11/2026 "
+        "10:03); other markets moved less than 1%."
+    )
     result = verify(text, analysis)
     assert [c["text"] for c in result["claims"]] == ["7.67%"]
     assert result["skipped"] == ["6", "12", "1%"]
@@ -185,8 +189,10 @@ def test_a_slice_is_bound_when_two_names_stand_together(write_file):
     analysis = analyze(load_dataset(path))
     row = next(r for r in analysis["top_slices"] if r["depth"] == 2)
     share = f"{row['contribution_pct']:.2f}%"
-    for text in (f"The drop sits in Germany × Android: {share} of the change.",
-                 f"Android in Germany accounts for {share} of the change."):  # fmt: skip
+    for text in (
+        f"The drop sits in Germany × Android: {share} of the change.",
+        f"Android in Germany accounts for {share} of the change.",
+    ):
         [claim] = verify(text, analysis)["claims"]
         assert claim["entity_key"] == "country=Germany & platform=Android" and claim["verdict"] == "verified"
     # The same share said of Germany alone is Germany × Android's figure, not Germany's.
@@ -199,8 +205,10 @@ def test_coverage_says_what_is_missing(analysis):
     assert full["total_change"] and full["top_driver"] and full["notes"] == []
     partial = verify("UK fell 0.91%.", analysis)["coverage"]
     assert not partial["total_change"] and not partial["top_driver"]
-    assert partial["notes"] == ["The summary does not state the total change.",
-                                "The summary does not name the top driver (France)."]  # fmt: skip
+    assert partial["notes"] == [
+        "The summary does not state the total change.",
+        "The summary does not name the top driver (France).",
+    ]
 
 
 def test_final_answer_check_rejects_once_then_accepts(analysis):
@@ -293,13 +301,18 @@ def test_the_tool_calling_agent_gets_the_same_chance_to_fix(revenue_dataset):
 
 
 def test_a_markdown_table_binds_by_row_name_and_column_header(analysis):
-    table = ("| Country | Before | After | Change | % |\n|---|---|---|---|---|\n"
-             "| France | 240,704.63 | 107,857.06 | -132,847.57 | -55.19% |\n"
-             "| Total | 1,731,985.21 | 1,599,065.55 | -132,919.66 | -7.67% |")  # fmt: skip
+    table = (
+        "| Country | Before | After | Change | % |\n|---|---|---|---|---|\n"
+        "| France | 240,704.63 | 107,857.06 | -132,847.57 | -55.19% |\n"
+        "| Total | 1,731,985.21 | 1,599,065.55 | -132,919.66 | -7.67% |"
+    )
     claims = verify(table, analysis)["claims"]
     assert [(c["entity"], c["kind"], c["verdict"]) for c in claims[:4]] == [
-        ("France", "before", "verified"), ("France", "after", "verified"),
-        ("France", "abs_change", "verified"), ("France", "pct_change", "verified")]  # fmt: skip
+        ("France", "before", "verified"),
+        ("France", "after", "verified"),
+        ("France", "abs_change", "verified"),
+        ("France", "pct_change", "verified"),
+    ]
     assert {c["verdict"] for c in claims[4:]} == {"verified"} and claims[4]["entity"] == "the total"
     swapped = table.replace("| 240,704.63 | 107,857.06 |", "| 107,857.06 | 240,704.63 |")
     assert [c["verdict"] for c in verify(swapped, analysis)["claims"][:2]] == ["wrong_kind", "wrong_kind"]

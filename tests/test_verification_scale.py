@@ -16,8 +16,9 @@ def stores(segments: int, ratio: bool = False):
     before = rng.uniform(100, 200, segments).round(2)
     after = (before * rng.uniform(0.9, 1.1, segments)).round(2)
     before[0], after[0] = 100_000.0, 50_000.0
-    frame = pd.DataFrame({"store": [f"S{i:06d}" for i in range(segments)], "revenue_before": before,
-                          "revenue_after": after})  # fmt: skip
+    frame = pd.DataFrame(
+        {"store": [f"S{i:06d}" for i in range(segments)], "revenue_before": before, "revenue_after": after}
+    )
     if ratio:
         frame["users_before"] = frame["users_after"] = 1000
     return load_dataset(frame.to_csv(index=False).encode(), name="stores.csv")
@@ -27,8 +28,10 @@ def scanned(segments: int, ratio: bool = False) -> tuple[int, int, dict]:
     analysis = analyze(stores(segments, ratio), ratio="revenue/users" if ratio else None)
     lexicon = Lexicon(analysis)
     total, top = analysis["totals"], analysis["breakdowns"]["store"][0]
-    text = (f"Revenue changed {total['pct_change']:.2f}% ({total['abs_change']:,.2f}). {top['store']} fell "
-            f"{abs(top['pct_change']):.2f}%.")  # fmt: skip
+    text = (
+        f"Revenue changed {total['pct_change']:.2f}% ({total['abs_change']:,.2f}). {top['store']} fell "
+        f"{abs(top['pct_change']):.2f}%."
+    )
     return len(lexicon.facts), len(lexicon.names), verify(text, analysis, lexicon)
 
 

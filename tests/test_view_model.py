@@ -25,8 +25,10 @@ def test_cards_for_a_metric(revenue_dataset):
 
 
 def test_cards_of_counts_have_no_decimals():
-    analysis = {"metric": "orders", "totals": {"before": 4432.0, "after": 4838.0, "abs_change": 406.0,
-                                                "pct_change": 9.16}}  # fmt: skip
+    analysis = {
+        "metric": "orders",
+        "totals": {"before": 4432.0, "after": 4838.0, "abs_change": 406.0, "pct_change": 9.16},
+    }
     assert [c.value for c in summary_cards(analysis)] == ["4,432", "4,838", "+406"]
     analysis["totals"] = {
         "before": 2_500_000.0,
@@ -43,14 +45,35 @@ def test_cards_of_counts_have_no_decimals():
 
 def test_display_table_reads_as_a_report():
     rows = [
-        {"country": "DE", "before": 20215.149999999998, "after": 19588.099999999995, "abs_change": -627.0500000000029,
-         "pct_change": -3.101881509659849, "contribution_pct": 119.72543628516905, "share_before": 4.7},
-        {"country": "NO", "before": 0.0, "after": 10.0, "abs_change": 10.0, "pct_change": float("nan"),
-         "contribution_pct": float("nan"), "share_before": 0.0},
-    ]  # fmt: skip
+        {
+            "country": "DE",
+            "before": 20215.149999999998,
+            "after": 19588.099999999995,
+            "abs_change": -627.0500000000029,
+            "pct_change": -3.101881509659849,
+            "contribution_pct": 119.72543628516905,
+            "share_before": 4.7,
+        },
+        {
+            "country": "NO",
+            "before": 0.0,
+            "after": 10.0,
+            "abs_change": 10.0,
+            "pct_change": float("nan"),
+            "contribution_pct": float("nan"),
+            "share_before": 0.0,
+        },
+    ]
     table = display_table(rows, "country")
-    assert list(table.columns) == ["country", "Before", "After", "Change", "% change", "Share of change",
-                                   "Share before"]  # fmt: skip
+    assert list(table.columns) == [
+        "country",
+        "Before",
+        "After",
+        "Change",
+        "% change",
+        "Share of change",
+        "Share before",
+    ]
     assert table.iloc[0].tolist() == ["DE", "20,215.15", "19,588.10", "-627.05", "-3.10%", "119.73%", "4.70%"]
     assert table.iloc[1].tolist() == ["NO", "0.00", "10.00", "+10.00", "new", "—", "0.00%"]
     counts = display_table(
@@ -61,19 +84,42 @@ def test_display_table_reads_as_a_report():
 
 
 def test_display_table_of_rate_and_mix_names_the_ratio():
-    rows = [{"channel": "email", "numerator_before": 971.0, "denominator_before": 12000.0, "rate_before": 0.0809,
-             "rate_effect": -0.000001, "mix_effect": -0.0011, "p_value": 0.0000001, "significant": True}]  # fmt: skip
+    rows = [
+        {
+            "channel": "email",
+            "numerator_before": 971.0,
+            "denominator_before": 12000.0,
+            "rate_before": 0.0809,
+            "rate_effect": -0.000001,
+            "mix_effect": -0.0011,
+            "p_value": 0.0000001,
+            "significant": True,
+        }
+    ]
     table = display_table(rows, "channel", ratio=("orders", "users"))
-    assert dict(table.iloc[0]) == {"channel": "email", "orders before": "971", "users before": "12,000",
-                                   "Rate before": "8.09%", "Rate effect": "0.00 pp", "Mix effect": "-0.11 pp",
-                                   "p-value": "< 0.001", "Significant": "yes"}  # fmt: skip
+    assert dict(table.iloc[0]) == {
+        "channel": "email",
+        "orders before": "971",
+        "users before": "12,000",
+        "Rate before": "8.09%",
+        "Rate effect": "0.00 pp",
+        "Mix effect": "-0.11 pp",
+        "p-value": "< 0.001",
+        "Significant": "yes",
+    }
 
 
 def test_csv_table_keeps_numbers_without_noise():
     import pandas as pd
 
-    frame = pd.DataFrame({"country": ["DE"], "abs_change": [-627.0500000000029], "pct_change": [float("nan")],
-                          "rate_effect": [0.000293101964815653]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "country": ["DE"],
+            "abs_change": [-627.0500000000029],
+            "pct_change": [float("nan")],
+            "rate_effect": [0.000293101964815653],
+        }
+    )
     table = csv_table(frame, "country")
     assert list(table.columns) == ["country", "Change", "% change", "Rate effect"]
     assert table["Change"].iloc[0] == -627.05 and repr(table["Change"].iloc[0]) == "np.float64(-627.05)"

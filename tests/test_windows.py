@@ -92,9 +92,12 @@ def test_when_a_drop_sits_on_two_days_it_is_called_concentrated():
     dates = pd.date_range("2026-11-01", periods=14, freq="D")
     values = np.full(14, 100.0)
     values[[10, 11]] = [40.0, 50.0]  # the later week's drop sits on Nov 11-12
-    timing = when_it_changed(pd.DataFrame({"date": dates, "revenue": values}),
-                             Window(dt.date(2026, 11, 1), dt.date(2026, 11, 7)),
-                             Window(dt.date(2026, 11, 8), dt.date(2026, 11, 14)), "revenue")  # fmt: skip
+    timing = when_it_changed(
+        pd.DataFrame({"date": dates, "revenue": values}),
+        Window(dt.date(2026, 11, 1), dt.date(2026, 11, 7)),
+        Window(dt.date(2026, 11, 8), dt.date(2026, 11, 14)),
+        "revenue",
+    )
     assert (
         timing["concentrated"]
         and timing["run"]["start"] == "2026-11-11"

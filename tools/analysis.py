@@ -34,15 +34,20 @@ def parse_ratio(ratio: str, dataset: Dataset) -> tuple[str, str]:
     """Splits `orders/users` into numerator and denominator metrics, checking both exist."""
     parts = [dataset.find_metric(part.strip()) for part in ratio.replace("÷", "/").split("/")]
     if len(parts) != 2 or not all(parts):
-        raise DataError(f"The ratio {ratio!r}: write it as NUMERATOR/DENOMINATOR, for example orders/users.",
-                        setting="ratio")  # fmt: skip
+        raise DataError(
+            f"The ratio {ratio!r}: write it as NUMERATOR/DENOMINATOR, for example orders/users.",
+            setting="ratio",
+        )
     for part in parts:
         if part in dataset.left_out:
             dataset.metric_columns(part)  # names the scenario the metric lacks
     unknown = [p for p in parts if p not in dataset.metrics]
     if unknown:
-        raise DataError(f"{dataset.source}: the ratio names {', '.join(map(repr, unknown))}, which is not a metric "
-                        f"of this file. Metrics: {listing(dataset.metrics)}.", setting="ratio")  # fmt: skip
+        raise DataError(
+            f"{dataset.source}: the ratio names {', '.join(map(repr, unknown))}, which is not a metric "
+            f"of this file. Metrics: {listing(dataset.metrics)}.",
+            setting="ratio",
+        )
     if parts[0] == parts[1]:
         raise DataError(f"The ratio {ratio!r}: numerator and denominator must differ.", setting="ratio")
     check_same_provenance(dataset, parts[0], parts[1])
@@ -59,13 +64,17 @@ def check_same_provenance(dataset: Dataset, numerator: str, denominator: str) ->
     if top is None or bottom is None:
         return
     if top.scenario != bottom.scenario:
-        raise DataError(f"{dataset.source}: {numerator} comes from scenario {top.scenario!r} ({top.after}) but "
-                        f"{denominator} from {bottom.scenario!r} ({bottom.after}); a ratio needs both from the "
-                        "same scenario.")  # fmt: skip
+        raise DataError(
+            f"{dataset.source}: {numerator} comes from scenario {top.scenario!r} ({top.after}) but "
+            f"{denominator} from {bottom.scenario!r} ({bottom.after}); a ratio needs both from the "
+            "same scenario."
+        )
     if tuple(top.periods) != tuple(bottom.periods):
-        raise DataError(f"{dataset.source}: {numerator} compares {' with '.join(top.periods)} but {denominator} "
-                        f"compares {' with '.join(bottom.periods)}; a ratio needs both parts from the same two "
-                        "periods.")  # fmt: skip
+        raise DataError(
+            f"{dataset.source}: {numerator} compares {' with '.join(top.periods)} but {denominator} "
+            f"compares {' with '.join(bottom.periods)}; a ratio needs both parts from the same two "
+            "periods."
+        )
 
 
 def choose_metric(dataset: Dataset, metric: str | None, ratio: tuple[str, str] | None) -> str:
@@ -102,8 +111,10 @@ def analyze(
     dimensions = [dataset.find_dimension(d) for d in by] if by else list(dataset.dimensions)
     unknown = [d for d in dimensions if d not in dataset.dimensions]
     if unknown:
-        raise DataError(f"{dataset.source}: {', '.join(map(repr, unknown))} is not a dimension of this file. "
-                        f"Dimensions: {listing(dataset.dimensions) or '(none)'}.")  # fmt: skip
+        raise DataError(
+            f"{dataset.source}: {', '.join(map(repr, unknown))} is not a dimension of this file. "
+            f"Dimensions: {listing(dataset.dimensions) or '(none)'}."
+        )
     before, after = dataset.metric_columns(metric)
     frame = dataset.frame
     totals = engine.totals(frame, before, after)
@@ -121,8 +132,10 @@ def analyze(
                 if kind == "a rate"
                 else ""
             )
-            notes.append(f"{name} looks like {kind}: its values do not add up across segments, so totals and "
-                         f"shares of it mislead.{advice}")  # fmt: skip
+            notes.append(
+                f"{name} looks like {kind}: its values do not add up across segments, so totals and "
+                f"shares of it mislead.{advice}"
+            )
     if totals["before"] == 0:
         notes.append(f"{metric} was 0 before, so its percentage change is undefined (new).")
     if dimensions and breakdowns[dimensions[0]]["contribution_pct"].isna().all() and len(frame):

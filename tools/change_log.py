@@ -30,13 +30,27 @@ KINDS = ("release", "incident", "campaign", "pricing", "tracking", "external")
 # Kinds that change how the data is recorded, not the business: always a caveat, never a cause.
 DATA_KINDS = ("tracking",)
 KIND_WORDS = {
-    "release": "release", "deploy": "release", "launch": "release", "feature": "release",
-    "incident": "incident", "outage": "incident", "bug": "incident",
-    "campaign": "campaign", "marketing": "campaign", "promotion": "campaign", "promo": "campaign",
-    "pricing": "pricing", "price": "pricing",
-    "tracking": "tracking", "data": "tracking", "logging": "tracking", "instrumentation": "tracking",
-    "external": "external", "holiday": "external", "competitor": "external",
-}  # fmt: skip
+    "release": "release",
+    "deploy": "release",
+    "launch": "release",
+    "feature": "release",
+    "incident": "incident",
+    "outage": "incident",
+    "bug": "incident",
+    "campaign": "campaign",
+    "marketing": "campaign",
+    "promotion": "campaign",
+    "promo": "campaign",
+    "pricing": "pricing",
+    "price": "pricing",
+    "tracking": "tracking",
+    "data": "tracking",
+    "logging": "tracking",
+    "instrumentation": "tracking",
+    "external": "external",
+    "holiday": "external",
+    "competitor": "external",
+}
 DATE_COLUMNS = ("date", "start", "start_date", "from", "day", "when", "date_range", "dates")
 END_COLUMNS = ("end", "end_date", "to", "until")
 DESCRIPTION_COLUMNS = ("description", "event", "title", "what", "summary", "change", "note", "notes", "name")
@@ -82,8 +96,12 @@ class ChangeEvent:
         return window is None or (self.start <= window.end and self.end >= window.start)
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "start": self.start.isoformat(), "end": self.end.isoformat(),
-                "date": self.date_label()}  # fmt: skip
+        return {
+            **asdict(self),
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "date": self.date_label(),
+        }
 
 
 @dataclass
@@ -197,11 +215,15 @@ def load_events(
     text_col = _column(frame, DESCRIPTION_COLUMNS)
     found = listing([str(c) for c in frame.columns])
     if date_col is None:
-        raise DataError(f"{name}: no date column in the events file (columns: {found}). Add a column named "
-                        "`date` (2026-10-03) or `start` and `end`, one event per row.")  # fmt: skip
+        raise DataError(
+            f"{name}: no date column in the events file (columns: {found}). Add a column named "
+            "`date` (2026-10-03) or `start` and `end`, one event per row."
+        )
     if text_col is None:
-        raise DataError(f"{name}: no description column in the events file (columns: {found}). Add a column "
-                        "named `description` saying what happened.")  # fmt: skip
+        raise DataError(
+            f"{name}: no description column in the events file (columns: {found}). Add a column "
+            "named `description` saying what happened."
+        )
     end_col = _column(frame, END_COLUMNS)
     kind_col = _column(frame, KIND_COLUMNS)
     scope_col = _column(frame, SCOPE_COLUMNS)
@@ -244,8 +266,10 @@ def load_events(
         if scope_col is not None and record.get(scope_col) not in (None, ""):
             parsed = parse_scope(record[scope_col], dimensions)
             if parsed is None:
-                left_out.append(f"row {row} (scope {one_line(record[scope_col], 40)!r} is not like "
-                                "`country=France; platform=Android`)")  # fmt: skip
+                left_out.append(
+                    f"row {row} (scope {one_line(record[scope_col], 40)!r} is not like "
+                    "`country=France; platform=Android`)"
+                )
                 continue
             scope = {known.get(normal_name(k), k): v for k, v in parsed.items()}
         for column, dimension in dimension_cols.items():
@@ -261,17 +285,26 @@ def load_events(
             warnings.append(f"{name}: only the first {MAX_EVENTS:,} events were read.")
             break
     if left_out:
-        warnings.append(f"{name}: {len(left_out)} row(s) left out: {'; '.join(left_out[:5])}"
-                        + (f" and {len(left_out) - 5} more" if len(left_out) > 5 else "") + ".")  # fmt: skip
+        warnings.append(
+            f"{name}: {len(left_out)} row(s) left out: {'; '.join(left_out[:5])}"
+            + (f" and {len(left_out) - 5} more" if len(left_out) > 5 else "")
+            + "."
+        )
     if unknown_kinds:
-        warnings.append(f"{name}: kind not one of {', '.join(KINDS)}, read as unspecified: "
-                        f"{'; '.join(unknown_kinds[:5])}.")  # fmt: skip
+        warnings.append(
+            f"{name}: kind not one of {', '.join(KINDS)}, read as unspecified: "
+            f"{'; '.join(unknown_kinds[:5])}."
+        )
     if unknown_scopes:
-        warnings.append(f"{name}: scope names something that is not a dimension of the metrics file, so these "
-                        f"events match no segment: {'; '.join(unknown_scopes[:5])}.")  # fmt: skip
+        warnings.append(
+            f"{name}: scope names something that is not a dimension of the metrics file, so these "
+            f"events match no segment: {'; '.join(unknown_scopes[:5])}."
+        )
     if not events:
-        raise DataError(f"{name}: no usable event (every row was left out: {'; '.join(left_out[:3]) or 'none'}). "
-                        "Each row needs a date and a description.")  # fmt: skip
+        raise DataError(
+            f"{name}: no usable event (every row was left out: {'; '.join(left_out[:3]) or 'none'}). "
+            "Each row needs a date and a description."
+        )
     return ChangeLog(events, name, warnings)
 
 
@@ -363,9 +396,19 @@ def match_events(
         found.sort(key=lambda item: (item[0], item[1], item[2].id))
         for _, _, event, relation in found:
             used.add(event.id)
-            causes.append({"slice": driver["segment"], "slice_scope": dict(segment), "pct_change": driver.get("pct_change"),
-                           "event": event.id, "description": event.description, "date": event.date_label(),
-                           "kind": event.kind, "scope": event.scope_label(), "match": relation})  # fmt: skip
+            causes.append(
+                {
+                    "slice": driver["segment"],
+                    "slice_scope": dict(segment),
+                    "pct_change": driver.get("pct_change"),
+                    "event": event.id,
+                    "description": event.description,
+                    "date": event.date_label(),
+                    "kind": event.kind,
+                    "scope": event.scope_label(),
+                    "match": relation,
+                }
+            )
         if not found:
             no_event.append(
                 {
@@ -375,10 +418,16 @@ def match_events(
                 }
             )
     caveats = [
-        {"event": e.id, "description": e.description, "date": e.date_label(), "kind": e.kind,
-         "scope": e.scope_label()}
-        for e in log.events if e.kind in DATA_KINDS and e.overlaps(whole)
-    ]  # fmt: skip
+        {
+            "event": e.id,
+            "description": e.description,
+            "date": e.date_label(),
+            "kind": e.kind,
+            "scope": e.scope_label(),
+        }
+        for e in log.events
+        if e.kind in DATA_KINDS and e.overlaps(whole)
+    ]
     not_causes = []
     for event in log.events:
         if event.id in used or event.kind in DATA_KINDS:
@@ -390,23 +439,35 @@ def match_events(
         else:
             why = "another scope"
         not_causes.append({"event": event.id, "date": event.date_label(), "kind": event.kind, "why": why})
-    return {"causes": causes, "no_event": no_event, "caveats": caveats, "not_causes": not_causes,
-            "window": later.label() if later else None}  # fmt: skip
+    return {
+        "causes": causes,
+        "no_event": no_event,
+        "caveats": caveats,
+        "not_causes": not_causes,
+        "window": later.label() if later else None,
+    }
 
 
 def event_line(event: ChangeEvent, match: str | None = None) -> str:
     """One event as a line of the change-log agent's report: `- E2 | 2026-10-03 | incident | country=France |
     match | description`. The description comes last and is on one line, so it cannot forge fields or lines."""
-    return (f"- {event.id} | {event.date_label()} | {event.kind or 'unspecified'} | {event.scope_label()} | "
-            f"{match or '-'} | {event.description}")  # fmt: skip
+    return (
+        f"- {event.id} | {event.date_label()} | {event.kind or 'unspecified'} | {event.scope_label()} | "
+        f"{match or '-'} | {event.description}"
+    )
 
 
 def events_json(events: Sequence[ChangeEvent], relations: Sequence[str | None] | None = None) -> str:
     """Events as the JSON a tool returns to a model (ids, dates, kind, scope, description as data)."""
     items = []
     for index, event in enumerate(events):
-        item = {"id": event.id, "date": event.date_label(), "kind": event.kind, "scope": event.scope_label(),
-                "description": event.description}  # fmt: skip
+        item = {
+            "id": event.id,
+            "date": event.date_label(),
+            "kind": event.kind,
+            "scope": event.scope_label(),
+            "description": event.description,
+        }
         if relations is not None:
             item["match"] = relations[index]
         items.append(item)
@@ -434,12 +495,25 @@ def _names(line: str, value: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(value.casefold())}(?!\w)", line.casefold()) is not None
 
 
-def _citation_claim(line: str, start: int, match: re.Match, verdict: str, reason: str, expected: str | None,
-                    event: str | None) -> dict[str, Any]:  # fmt: skip
-    return {"text": match.group(0)[3:], "value": None, "clause": line.strip(), "entity": event, "entity_key": event,
-            "kind": "event", "verdict": verdict, "expected": expected, "matched": f"change_log.{event}" if event
-            else None, "reason": reason, "span": [start + match.start() + 3, start + match.end()], "path": None,
-            "kinds": ["event"], "kind_label": "event"}  # fmt: skip
+def _citation_claim(
+    line: str, start: int, match: re.Match, verdict: str, reason: str, expected: str | None, event: str | None
+) -> dict[str, Any]:
+    return {
+        "text": match.group(0)[3:],
+        "value": None,
+        "clause": line.strip(),
+        "entity": event,
+        "entity_key": event,
+        "kind": "event",
+        "verdict": verdict,
+        "expected": expected,
+        "matched": f"change_log.{event}" if event else None,
+        "reason": reason,
+        "span": [start + match.start() + 3, start + match.end()],
+        "path": None,
+        "kinds": ["event"],
+        "kind_label": "event",
+    }
 
 
 def check_citations(text: str, change_log: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -471,8 +545,17 @@ def check_citations(text: str, change_log: dict[str, Any]) -> tuple[list[dict[st
             same = [e for e in events if e["date"] == date and (e["kind"] or "event") == kind]
             quoted = line[: match.start()]
             if not same:
-                claims.append(_citation_claim(line, position, match, "unsupported", f"no {kind} on {date} in the "
-                                              "change log: a cause must come from the log", None, None))  # fmt: skip
+                claims.append(
+                    _citation_claim(
+                        line,
+                        position,
+                        match,
+                        "unsupported",
+                        f"no {kind} on {date} in the change log: a cause must come from the log",
+                        None,
+                        None,
+                    )
+                )
                 continue
             event = max(same, key=lambda e: len(_words(e["description"]) & _words(quoted)))
             expected = (
@@ -492,9 +575,11 @@ def check_citations(text: str, change_log: dict[str, Any]) -> tuple[list[dict[st
             elif (
                 later is not None
                 and event["kind"] != "tracking"
-                and not (dt.date.fromisoformat(event["start"]) <= later[1]
-                         and dt.date.fromisoformat(event["end"]) >= later[0])
-            ):  # fmt: skip
+                and not (
+                    dt.date.fromisoformat(event["start"]) <= later[1]
+                    and dt.date.fromisoformat(event["end"]) >= later[0]
+                )
+            ):
                 verdict, reason = "unsupported", f"the event is outside the later window ({window})"
             else:
                 verdict, reason = "verified", f"{event['id']} in the change log"
@@ -506,6 +591,7 @@ def check_citations(text: str, change_log: dict[str, Any]) -> tuple[list[dict[st
         parts = [p.strip() for p in str(driver["slice"]).split("×")]
         said = any(NO_KNOWN_EVENT.search(line) and all(p in line for p in parts) for line in lines)
         if not said:
-            notes.append(f"The change log has no event for {driver['slice']}: the summary should say "
-                         "'no known event'.")  # fmt: skip
+            notes.append(
+                f"The change log has no event for {driver['slice']}: the summary should say 'no known event'."
+            )
     return claims, notes

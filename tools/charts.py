@@ -160,10 +160,16 @@ def waterfall_chart(
     values = [before_total, *data["abs_change"].tolist(), after_total]
     # Up to nine bars share the width of a page column: labels are compact ("429.7k"), hover gives the amount.
     scale = max(abs(before_total), abs(after_total))
-    texts = [compact(float(before_total), scale=scale), *[compact(float(v), True, scale) for v in data["abs_change"]],
-             compact(float(after_total), scale=scale)]  # fmt: skip
-    hover = [amount(float(before_total)), *[amount(float(v), True) for v in data["abs_change"]],
-             amount(float(after_total))]  # fmt: skip
+    texts = [
+        compact(float(before_total), scale=scale),
+        *[compact(float(v), True, scale) for v in data["abs_change"]],
+        compact(float(after_total), scale=scale),
+    ]
+    hover = [
+        amount(float(before_total)),
+        *[amount(float(v), True) for v in data["abs_change"]],
+        amount(float(after_total)),
+    ]
     figure = go.Figure(
         go.Waterfall(
             x=labels,
@@ -211,9 +217,18 @@ def rate_mix_chart(
         ("mix effect", "mix_effect", "#f9a825"),
     ):
         points = table[column] * 100
-        bars.append(go.Bar(name=name, x=labels, y=points, marker_color=colour,
-                           text=[_pp_label(v) for v in points], textposition="outside", cliponaxis=False,
-                           hovertemplate=f"%{{x}}, {name}: %{{y:+.2f}} pp<extra></extra>"))  # fmt: skip
+        bars.append(
+            go.Bar(
+                name=name,
+                x=labels,
+                y=points,
+                marker_color=colour,
+                text=[_pp_label(v) for v in points],
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate=f"%{{x}}, {name}: %{{y:+.2f}} pp<extra></extra>",
+            )
+        )
     points = pd.concat([table["rate_effect"], table["mix_effect"]]) * 100
     figure = go.Figure(bars)
     figure.update_layout(
@@ -385,9 +400,15 @@ def trend_chart(
     )
     for window, colour, name in zip(windows or (), ("#90a4ae", "#ffb74d"), ("earlier", "later")):
         # Shade whole days: a window's last date ends at the next midnight.
-        figure.add_vrect(x0=pd.Timestamp(window.start), x1=pd.Timestamp(window.end) + pd.Timedelta(days=1),
-                         fillcolor=colour, opacity=0.25, line_width=0, annotation_text=name,
-                         annotation_position="top left")  # fmt: skip
+        figure.add_vrect(
+            x0=pd.Timestamp(window.start),
+            x1=pd.Timestamp(window.end) + pd.Timedelta(days=1),
+            fillcolor=colour,
+            opacity=0.25,
+            line_width=0,
+            annotation_text=name,
+            annotation_position="top left",
+        )
     figure.update_layout(
         _layout(
             title or f"{metric} per date, compared windows shaded",

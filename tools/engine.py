@@ -23,9 +23,18 @@ SIGNIFICANCE_LEVEL = 0.05
 
 
 DRILL_DOWN_COLUMNS = [
-    "slice", "label", "segment", "depth", "before", "after", "abs_change", "pct_change", "contribution_pct",
-    "share_of_parent_pct", "replaces",
-]  # fmt: skip
+    "slice",
+    "label",
+    "segment",
+    "depth",
+    "before",
+    "after",
+    "abs_change",
+    "pct_change",
+    "contribution_pct",
+    "share_of_parent_pct",
+    "replaces",
+]
 
 
 class EngineError(ValueError):
@@ -203,8 +212,12 @@ class _GroupSums:
             return array.reshape(self.sizes).sum(axis=others)
 
         sums = _GroupSums.__new__(_GroupSums)
-        sums._use_bins(add_up(self.counts), {c: add_up(a) for c, a in full.items()}, [self.sizes[position]],
-                       [self.categories[position]])  # fmt: skip
+        sums._use_bins(
+            add_up(self.counts),
+            {c: add_up(a) for c, a in full.items()},
+            [self.sizes[position]],
+            [self.categories[position]],
+        )
         return sums
 
     def keys_of(self, rows: np.ndarray) -> list[tuple]:

@@ -224,11 +224,26 @@ KIND_LABELS = {
 # Kinds whose sign says a direction (fell/rose); the others are levels, shares or sizes.
 CHANGE_KINDS = {"abs_change", "pct_change", "rate_change", "rate_effect", "mix_effect", "total_effect"}
 UNITS = {
-    **dict.fromkeys(["pct_change", "share_of_change", "share_before", "share_after", "share_of_gross", "share_of_parent",
-                     "rate_before", "rate_after", "weight_before", "weight_after", "rate_share", "mix_share"], "%"),
+    **dict.fromkeys(
+        [
+            "pct_change",
+            "share_of_change",
+            "share_before",
+            "share_after",
+            "share_of_gross",
+            "share_of_parent",
+            "rate_before",
+            "rate_after",
+            "weight_before",
+            "weight_after",
+            "rate_share",
+            "mix_share",
+        ],
+        "%",
+    ),
     **dict.fromkeys(["rate_change", "rate_effect", "mix_effect", "total_effect"], "pp"),
     "impact_norm": "x",
-}  # fmt: skip
+}
 
 
 @dataclass(slots=True)
@@ -295,12 +310,24 @@ class _Builder:
 
 
 _LEVEL_KEYS = {"before": "before", "after": "after", "abs_change": "abs_change", "pct_change": "pct_change"}
-_SEGMENT_KEYS = {**_LEVEL_KEYS, "contribution_pct": "share_of_change", "share_before": "share_before",
-                 "impact_norm": "impact_norm", "share_of_gross_pct": "share_of_gross",
-                 "share_of_parent_pct": "share_of_parent"}  # fmt: skip
-_RATIO_SEGMENT_KEYS = {"rate_before": "rate_before", "rate_after": "rate_after", "rate_change": "rate_change",
-                       "weight_before": "weight_before", "weight_after": "weight_after", "rate_effect": "rate_effect",
-                       "mix_effect": "mix_effect", "total_effect": "total_effect"}  # fmt: skip
+_SEGMENT_KEYS = {
+    **_LEVEL_KEYS,
+    "contribution_pct": "share_of_change",
+    "share_before": "share_before",
+    "impact_norm": "impact_norm",
+    "share_of_gross_pct": "share_of_gross",
+    "share_of_parent_pct": "share_of_parent",
+}
+_RATIO_SEGMENT_KEYS = {
+    "rate_before": "rate_before",
+    "rate_after": "rate_after",
+    "rate_change": "rate_change",
+    "weight_before": "weight_before",
+    "weight_after": "weight_after",
+    "rate_effect": "rate_effect",
+    "mix_effect": "mix_effect",
+    "total_effect": "total_effect",
+}
 
 
 def fact_table(analysis: Analysis | dict[str, Any]) -> list[Fact]:
@@ -338,8 +365,14 @@ def fact_table(analysis: Analysis | dict[str, Any]) -> list[Fact]:
     for i, fact in enumerate(analysis.get("tool_facts") or []):
         slice_ = {str(d): str(v) for d, v in (fact.get("slice") or {}).items()}
         label = " × ".join(slice_.values()) if slice_ else "the total"
-        build.add(entity_key(slice_), label, str(fact.get("metric") or metric), str(fact.get("kind")),
-                  fact.get("value"), f"tool_facts[{i}]")  # fmt: skip
+        build.add(
+            entity_key(slice_),
+            label,
+            str(fact.get("metric") or metric),
+            str(fact.get("kind")),
+            fact.get("value"),
+            f"tool_facts[{i}]",
+        )
     run = (analysis.get("timing") or {}).get("run")
     if (
         run
@@ -351,8 +384,13 @@ def fact_table(analysis: Analysis | dict[str, Any]) -> list[Fact]:
 def _ratio_facts(build: _Builder, ratio: Ratio | dict[str, Any]) -> None:
     numerator, denominator = str(ratio["numerator"]), str(ratio["denominator"])
     rate = f"{numerator}/{denominator}"
-    total = {"before": "rate_before", "after": "rate_after", "change": "rate_change", "rate_effect": "rate_effect",
-             "mix_effect": "mix_effect"}  # fmt: skip
+    total = {
+        "before": "rate_before",
+        "after": "rate_after",
+        "change": "rate_change",
+        "rate_effect": "rate_effect",
+        "mix_effect": "mix_effect",
+    }
     for key, kind in total.items():
         build.add(TOTAL, "the total", rate, kind, ratio.get(key), f"ratio.{key}", 100.0)
     build.add(TOTAL, "the total", rate, "pct_change", ratio.get("pct_change"), "ratio.pct_change")

@@ -52,9 +52,25 @@ PERIOD_WORD_PAIRS: list[tuple[str, str]] = [
 _BEFORE_WORDS = {before for before, _ in PERIOD_WORD_PAIRS}
 _AFTER_WORDS = {after for _, after in PERIOD_WORD_PAIRS}
 _PERIOD_COLUMN_NAMES = {
-    "period", "periods", "date", "day", "week", "month", "quarter", "year", "time", "snapshot",
-    "version", "phase", "window", "when", "timeframe", "time_period", "wave", "release",
-}  # fmt: skip
+    "period",
+    "periods",
+    "date",
+    "day",
+    "week",
+    "month",
+    "quarter",
+    "year",
+    "time",
+    "snapshot",
+    "version",
+    "phase",
+    "window",
+    "when",
+    "timeframe",
+    "time_period",
+    "wave",
+    "release",
+}
 _YEAR = re.compile(r"^(19|20)\d{2}$")
 _NAME_SPLIT = re.compile(r"[\s_\-.]+")
 
@@ -347,11 +363,19 @@ class FileFormat:
 
 # Tried in order; a file no entry matches is read as delimited text (`TEXT_FORMAT`). A new format is one entry.
 FILE_FORMATS: dict[str, FileFormat] = {
-    "excel": FileFormat("Excel", frozenset(EXCEL_SUFFIXES), (b"PK\x03\x04",), _sheet(lambda s: (_read_excel(s), []))),
-    "parquet": FileFormat("Parquet", frozenset(PARQUET_SUFFIXES), (b"PAR1",), _sheet(lambda s: _read_parquet(s))),
-    "old-excel": FileFormat("old Excel", frozenset({".xls"}), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",),
-                            _refuse("old Excel (.xls) files are not supported. Save it as .xlsx or CSV.")),
-}  # fmt: skip
+    "excel": FileFormat(
+        "Excel", frozenset(EXCEL_SUFFIXES), (b"PK\x03\x04",), _sheet(lambda s: (_read_excel(s), []))
+    ),
+    "parquet": FileFormat(
+        "Parquet", frozenset(PARQUET_SUFFIXES), (b"PAR1",), _sheet(lambda s: _read_parquet(s))
+    ),
+    "old-excel": FileFormat(
+        "old Excel",
+        frozenset({".xls"}),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",),
+        _refuse("old Excel (.xls) files are not supported. Save it as .xlsx or CSV."),
+    ),
+}
 
 
 def row_number(rows: np.ndarray | None, position: int) -> int:
@@ -365,8 +389,10 @@ def _read_excel(source: FileSource) -> pd.DataFrame:
     try:
         frame = pd.read_excel(source.readable(), sheet_name=0, engine="openpyxl")
     except Exception as error:  # openpyxl raises many types for broken files
-        raise DataError(f"{name}: could not be read as an Excel workbook ({_first_line(error)}). "
-                        "Save it again as .xlsx or export a CSV.") from error  # fmt: skip
+        raise DataError(
+            f"{name}: could not be read as an Excel workbook ({_first_line(error)}). "
+            "Save it again as .xlsx or export a CSV."
+        ) from error
     return frame.dropna(how="all")
 
 
@@ -379,12 +405,16 @@ def _check_unpacked_size(source: FileSource) -> None:
         with zipfile.ZipFile(io.BytesIO(source.data()) if source.path is None else source.path) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, OSError) as error:
-        raise DataError(f"{source.name}: could not be read as an Excel workbook ({_first_line(error)}). "
-                        "Save it again as .xlsx or export a CSV.") from error  # fmt: skip
+        raise DataError(
+            f"{source.name}: could not be read as an Excel workbook ({_first_line(error)}). "
+            "Save it again as .xlsx or export a CSV."
+        ) from error
     if unpacked > EXCEL_MAX_UNPACKED_BYTES:
-        raise DataError(f"{source.name}: the workbook unpacks to {unpacked / 1e6:,.0f} MB, over the "
-                        f"{EXCEL_MAX_UNPACKED_BYTES / 1e6:,.0f} MB read from Excel files. Export the sheet as CSV "
-                        "or Parquet, which have no such limit.")  # fmt: skip
+        raise DataError(
+            f"{source.name}: the workbook unpacks to {unpacked / 1e6:,.0f} MB, over the "
+            f"{EXCEL_MAX_UNPACKED_BYTES / 1e6:,.0f} MB read from Excel files. Export the sheet as CSV "
+            "or Parquet, which have no such limit."
+        )
 
 
 def _read_parquet(source: FileSource) -> tuple[pd.DataFrame, list[str]]:
@@ -401,8 +431,10 @@ def _read_parquet(source: FileSource) -> tuple[pd.DataFrame, list[str]]:
     warnings = []
     if nested:
         table = table.drop_columns(nested)
-        warnings.append(f"Column(s) {', '.join(map(repr, nested))} hold lists or records, not single values, and "
-                        "were left out.")  # fmt: skip
+        warnings.append(
+            f"Column(s) {', '.join(map(repr, nested))} hold lists or records, not single values, and "
+            "were left out."
+        )
     if table.num_columns == 0:
         raise DataError(f"{name}: no column holds single values (only lists or records).")
     return table.to_pandas(), warnings
@@ -459,8 +491,10 @@ def _read_text(source: FileSource) -> tuple[pd.DataFrame, np.ndarray | None, lis
                 table = parse(newlines_in_values=True)
     except pa.ArrowInvalid as error:
         _check_utf8(source)  # a clearer message when the cause is the encoding
-        raise DataError(f"{name}: could not be read as a table ({_first_line(error)}). "
-                        "Check that every row has the header's number of fields.") from error  # fmt: skip
+        raise DataError(
+            f"{name}: could not be read as a table ({_first_line(error)}). "
+            "Check that every row has the header's number of fields."
+        ) from error
     if any(_is_binary(column_type) for column_type in table.schema.types):
         _check_utf8(source)  # pyarrow reads text that is not UTF-8 as bytes; say which line
     frame = _clean_column_names(table.to_pandas(), name)
@@ -580,8 +614,10 @@ def _clean_column_names(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         names.append(text)
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise DataError(f"{name}: column name(s) {', '.join(repr(d) for d in duplicates)} appear more than once. "
-                        "Give every column its own name.")  # fmt: skip
+        raise DataError(
+            f"{name}: column name(s) {', '.join(repr(d) for d in duplicates)} appear more than once. "
+            "Give every column its own name."
+        )
     frame.columns = names
     return frame
 
@@ -749,16 +785,47 @@ def _find_period_column(
     scored.sort(reverse=True)
     if warnings is not None and len(scored) > 1:
         others = ", ".join(repr(column) for _, _, column in scored[1:4])
-        warnings.append(f"Took {scored[0][2]!r} as the period column; {others} could be one too. Choose another "
-                        "period column if this is not the one.")  # fmt: skip
+        warnings.append(
+            f"Took {scored[0][2]!r} as the period column; {others} could be one too. Choose another "
+            "period column if this is not the one."
+        )
     return scored[0][2]
 
 
 _PERIOD_WORDS = {
-    "period", "date", "day", "week", "month", "quarter", "year", "time", "snapshot", "cohort", "fy", "fiscal",
-    "yyyymm", "wk", "mo", "qtr", "dt", "asof", "version", "phase", "window", "wave", "release", "timeframe", "when",
-    "daily", "weekly", "monthly", "quarterly", "yearly", "annual", "timestamp",
-}  # fmt: skip
+    "period",
+    "date",
+    "day",
+    "week",
+    "month",
+    "quarter",
+    "year",
+    "time",
+    "snapshot",
+    "cohort",
+    "fy",
+    "fiscal",
+    "yyyymm",
+    "wk",
+    "mo",
+    "qtr",
+    "dt",
+    "asof",
+    "version",
+    "phase",
+    "window",
+    "wave",
+    "release",
+    "timeframe",
+    "when",
+    "daily",
+    "weekly",
+    "monthly",
+    "quarterly",
+    "yearly",
+    "annual",
+    "timestamp",
+}
 
 
 _NOT_ADDITIVE_WORDS = {
@@ -837,8 +904,11 @@ def load_dataset(
         )
     wants_series = bool(period_column or periods or compare or windows)
     if (compare or windows) and not period_column and _find_wide_pairs(raw, _metric_name_from_file(name)):
-        raise DataError(f"{name}: comparison windows apply to a table with a date column (one row per segment and "
-                        "date); this file has before/after columns already.", setting="compare")  # fmt: skip
+        raise DataError(
+            f"{name}: comparison windows apply to a table with a date column (one row per segment and "
+            "date); this file has before/after columns already.",
+            setting="compare",
+        )
     pairs = [] if wants_series else _find_wide_pairs(raw, _metric_name_from_file(name))
     series = None
     wide = None
@@ -872,13 +942,18 @@ def load_dataset(
         wanted = [by_name.get(normal_name(m), m.strip()) for m in metrics]
         lacking = [m for m in wanted if wide and m in wide.left_out]
         if wide and lacking:
-            raise DataError(f"{name}: {', '.join(lacking)} has no column for scenario {wide.scenario!r} (its after "
-                            f"columns: {', '.join(wide.left_out[lacking[0]])}). Choose a scenario that "
-                            f"{lacking[0]} has.")  # fmt: skip
+            raise DataError(
+                f"{name}: {', '.join(lacking)} has no column for scenario {wide.scenario!r} (its after "
+                f"columns: {', '.join(wide.left_out[lacking[0]])}). Choose a scenario that "
+                f"{lacking[0]} has."
+            )
         unknown = [m for m in wanted if m not in columns]
         if unknown:
-            raise DataError(f"{name}: no metric named {', '.join(map(repr, unknown))}. Metrics in this file: "
-                            f"{listing(metric_names)}.", setting="metric")  # fmt: skip
+            raise DataError(
+                f"{name}: no metric named {', '.join(map(repr, unknown))}. Metrics in this file: "
+                f"{listing(metric_names)}.",
+                setting="metric",
+            )
         metric_names = [m for m in metric_names if m in wanted]
         columns = {m: columns[m] for m in metric_names}
 
@@ -888,8 +963,10 @@ def load_dataset(
         metric_names = [m for m in metric_names if m not in not_additive] + list(not_additive)
         columns = {m: columns[m] for m in metric_names}
         described = "; ".join(f"{m} looks like {kind}" for m, kind in not_additive.items())
-        warnings.append(f"Not additive: {described}. Such values do not add up across segments, so they are not "
-                        "analysed unless chosen.")  # fmt: skip
+        warnings.append(
+            f"Not additive: {described}. Such values do not add up across segments, so they are not "
+            "analysed unless chosen."
+        )
 
     value_columns = [f"{m}_{side}" for m in metric_names for side in ("before", "after")]
     if layout == "long":
@@ -945,8 +1022,11 @@ def _resolve_columns(
     by_name = {normal_name(c): c for c in raw.columns}
     missing = [w for w in wanted if w not in raw.columns and normal_name(w) not in by_name]
     if missing:
-        raise DataError(f"{name}: there is no column {', '.join(map(repr, missing))} to use as the {role}. "
-                        f"Columns: {listing(raw.columns)}.", setting=setting)  # fmt: skip
+        raise DataError(
+            f"{name}: there is no column {', '.join(map(repr, missing))} to use as the {role}. "
+            f"Columns: {listing(raw.columns)}.",
+            setting=setting,
+        )
     return [w if w in raw.columns else by_name[normal_name(w)] for w in wanted]
 
 
@@ -1012,17 +1092,21 @@ def _wide_to_tidy(
             _names(after, key, column) for keys in by_metric.values() for key, column in keys.items()
         ):
             every = ", ".join(c for keys in by_metric.values() for c in keys.values())
-            raise DataError(f"{name}: {after!r} is not an 'after' column of this file; it has one per metric "
-                            f"({every}), so there is no scenario to choose.")  # fmt: skip
+            raise DataError(
+                f"{name}: {after!r} is not an 'after' column of this file; it has one per metric "
+                f"({every}), so there is no scenario to choose."
+            )
     elif after:
         chosen = _resolve_scenario(after, by_metric, scenarios, name)
     else:
         # The scenario most metrics have; ties go to the one that comes first in the file.
         chosen = max(scenarios, key=lambda key: sum(key in keys for keys in by_metric.values()))
         others = [key for key in scenarios if key != chosen]
-        warnings.append(f"The file has {len(scenarios)} scenarios ({', '.join(scenarios)}); every metric uses "
-                        f"{chosen!r}. Choose another scenario to analyse {', '.join(map(repr, others))} "
-                        "instead.")  # fmt: skip
+        warnings.append(
+            f"The file has {len(scenarios)} scenarios ({', '.join(scenarios)}); every metric uses "
+            f"{chosen!r}. Choose another scenario to analyse {', '.join(map(repr, others))} "
+            "instead."
+        )
 
     values: dict[str, pd.Series] = {}
     columns: dict[str, MetricColumns] = {}
@@ -1040,20 +1124,28 @@ def _wide_to_tidy(
             continue
         periods = _period_labels(before_column, column)
         columns[metric] = MetricColumns(
-            metric, before_column, column, [c for c in after_columns if c != column], scenario=chosen,
+            metric,
+            before_column,
+            column,
+            [c for c in after_columns if c != column],
+            scenario=chosen,
             periods=periods,
-        )  # fmt: skip
+        )
         values[f"{metric}_before"] = raw[before_column]
         values[f"{metric}_after"] = raw[column]
     tidy = pd.DataFrame(values, index=raw.index)
     for metric, their_columns in left_out.items():
-        warnings.append(f"{metric} has no column for scenario {chosen!r} (its after columns: "
-                        f"{', '.join(their_columns)}), so it is left out of this scenario.")  # fmt: skip
+        warnings.append(
+            f"{metric} has no column for scenario {chosen!r} (its after columns: "
+            f"{', '.join(their_columns)}), so it is left out of this scenario."
+        )
     labels = next(iter(columns.values())).periods
     for info in columns.values():
         if info.periods != labels:
-            warnings.append(f"{info.name} compares {info.periods[0]} with {info.periods[1]}, not {labels[0]} with "
-                            f"{labels[1]} like {next(iter(columns))}; read its changes with care.")  # fmt: skip
+            warnings.append(
+                f"{info.name} compares {info.periods[0]} with {info.periods[1]}, not {labels[0]} with "
+                f"{labels[1]} like {next(iter(columns))}; read its changes with care."
+            )
     return _WideLayout(tidy, columns, labels, chosen, scenarios, left_out, other_columns)
 
 
@@ -1075,10 +1167,14 @@ def _resolve_scenario(
             if _names(after, key, column):
                 return key
     if normal_name(after) == "all":
-        raise DataError(f"{name}: load one scenario at a time ({', '.join(scenarios)}); comparing all of them "
-                        "runs the analysis once per scenario.")  # fmt: skip
-    raise DataError(f"{name}: {after!r} is neither a scenario nor an 'after' column of this file. Scenarios: "
-                    f"{', '.join(scenarios)}.")  # fmt: skip
+        raise DataError(
+            f"{name}: load one scenario at a time ({', '.join(scenarios)}); comparing all of them "
+            "runs the analysis once per scenario."
+        )
+    raise DataError(
+        f"{name}: {after!r} is neither a scenario nor an 'after' column of this file. Scenarios: "
+        f"{', '.join(scenarios)}."
+    )
 
 
 def _period_labels(before_column: str, after_column: str) -> tuple[str, str]:
@@ -1115,17 +1211,22 @@ def _long_to_tidy(
         by_text = {normal_name(d): d for d in distinct}
         unknown = [p for p in wanted if normal_name(p) not in by_text]
         if unknown:
-            raise DataError(f"{name}: period value(s) {', '.join(map(repr, unknown))} are not in column "
-                            f"{period_column!r}, which holds: {', '.join(distinct[:12])}.", setting="periods")  # fmt: skip
+            raise DataError(
+                f"{name}: period value(s) {', '.join(map(repr, unknown))} are not in column "
+                f"{period_column!r}, which holds: {', '.join(distinct[:12])}.",
+                setting="periods",
+            )
         ordered = [by_text[normal_name(p)] for p in wanted]
     else:
         by_time = time_order(distinct) if len(distinct) > 2 else None
         if len(distinct) > 2 and by_time is not None:
             # Until comparison windows exist: the latest two periods, said plainly.
             ordered = by_time[-2:]
-            warnings.append(f"The period column {period_column!r} holds {len(distinct)} periods ({by_time[0]} to "
-                            f"{by_time[-1]}); compared the latest two, {ordered[0]} and {ordered[1]}. Choose two "
-                            "other periods to compare them instead.")  # fmt: skip
+            warnings.append(
+                f"The period column {period_column!r} holds {len(distinct)} periods ({by_time[0]} to "
+                f"{by_time[-1]}); compared the latest two, {ordered[0]} and {ordered[1]}. Choose two "
+                "other periods to compare them instead."
+            )
         elif len(distinct) != 2:
             raise DataError(
                 f"{name}: the period column {period_column!r} holds {len(distinct)} values "
@@ -1135,8 +1236,10 @@ def _long_to_tidy(
         else:
             ordered, certain = order_periods(distinct)
             if not certain:
-                warnings.append(f"Took {ordered[0]!r} as the earlier period and {ordered[1]!r} as the later one "
-                                "(file order). Swap the periods if it is the other way round.")  # fmt: skip
+                warnings.append(
+                    f"Took {ordered[0]!r} as the earlier period and {ordered[1]!r} as the later one "
+                    "(file order). Swap the periods if it is the other way round."
+                )
 
     metric_columns = [c for c in raw.columns if c in numeric and c != period_column and c not in (by or [])]
     if not metric_columns:
@@ -1147,8 +1250,10 @@ def _long_to_tidy(
     missing = labels.isna().to_numpy()
     if missing.any():  # a row with no period belongs to neither side: named, never dropped in silence
         first = [row_number(None, int(i)) for i in np.flatnonzero(missing)[:5]]
-        warnings.append(f"{int(missing.sum()):,} row(s) have no value in the period column {period_column!r} and "
-                        f"were left out (row {', '.join(map(str, first))}{' …' if missing.sum() > 5 else ''}).")  # fmt: skip
+        warnings.append(
+            f"{int(missing.sum()):,} row(s) have no value in the period column {period_column!r} and "
+            f"were left out (row {', '.join(map(str, first))}{' …' if missing.sum() > 5 else ''})."
+        )
     if series is not None:
         in_before, in_after = (window.contains(series.row_dates) for window in series.windows)
         mask = pd.Series(in_before | in_after, index=raw.index)
@@ -1161,8 +1266,10 @@ def _long_to_tidy(
     if repeated.any():
         first = subset.loc[repeated.to_numpy()].iloc[0]
         segment = ", ".join(f"{d}={first[d]}" for d in dimensions) or "the only segment"
-        warnings.append(f"{int(repeated.sum())} row(s) repeat a segment and period that appear earlier (first: "
-                        f"{segment}, {period_column}={labels[first.name]}); their values were summed.")  # fmt: skip
+        warnings.append(
+            f"{int(repeated.sum())} row(s) repeat a segment and period that appear earlier (first: "
+            f"{segment}, {period_column}={labels[first.name]}); their values were summed."
+        )
     is_after = in_after[mask.to_numpy()] if series is not None else (labels[mask] == ordered[1]).to_numpy()
     parts: dict[str, object] = {}
     columns: dict[str, MetricColumns] = {}
@@ -1178,9 +1285,13 @@ def _long_to_tidy(
             every = parse_number_column(raw[column]).values
             series.add_daily(metric, every)
         columns[metric] = MetricColumns(
-            metric, f"{column} @ {ordered[0]}", f"{column} @ {ordered[1]}", [], parsed.percent,
+            metric,
+            f"{column} @ {ordered[0]}",
+            f"{column} @ {ordered[1]}",
+            [],
+            parsed.percent,
             periods=(str(ordered[0]), str(ordered[1])),
-        )  # fmt: skip
+        )
     # Built at once: inserting thousands of columns one by one fragments the frame (and warns on each).
     tidy = pd.concat([subset[dimensions], pd.DataFrame(parts, index=subset.index)], axis=1)
     return tidy, columns, (str(ordered[0]), str(ordered[1])), series
@@ -1224,8 +1335,11 @@ def _time_series(
     asked = bool(compare or windows)
     if unparsed:
         if asked:
-            raise DataError(f"{name}: comparison windows need dates, but {period_column!r} holds "
-                            f"{listing(map(repr, unparsed), 5)}.", setting="compare")  # fmt: skip
+            raise DataError(
+                f"{name}: comparison windows need dates, but {period_column!r} holds "
+                f"{listing(map(repr, unparsed), 5)}.",
+                setting="compare",
+            )
         return None
     known = {label: value for label, value in parsed.items() if value is not None}  # every one, checked above
     kinds = {value[0] for value in known.values()}
@@ -1241,26 +1355,36 @@ def _time_series(
     except WindowError as error:
         raise DataError(f"{name}: {error}", setting="compare") from error
     if before.end >= after.start:
-        raise DataError(f"{name}: the earlier window ({before.label()}) must end before the later one "
-                        f"({after.label()}) starts.", setting="compare")  # fmt: skip
+        raise DataError(
+            f"{name}: the earlier window ({before.label()}) must end before the later one "
+            f"({after.label()}) starts.",
+            setting="compare",
+        )
     row_dates = labels.map(dates).to_numpy(dtype="datetime64[D]")
     distinct_dates = np.unique(row_dates[~np.isnat(row_dates)])
     counts = [int(window.contains(distinct_dates).sum()) for window in (before, after)]
     for window, count, which in zip((before, after), counts, ("earlier", "later")):
         if not count:
-            raise DataError(f"{name}: the {which} window {window.label()} holds no data; the dates in "
-                            f"{period_column!r} run from {first} to {latest}.", setting="compare")  # fmt: skip
+            raise DataError(
+                f"{name}: the {which} window {window.label()} holds no data; the dates in "
+                f"{period_column!r} run from {first} to {latest}.",
+                setting="compare",
+            )
     if not asked:
-        warnings.append(f"{period_column!r} holds {len(distinct)} dates ({first} to {latest}); compared the last 7 "
-                        f"days ({after.label()}) with the 7 before ({before.label()}). Choose other windows to "
-                        "compare others.")  # fmt: skip
+        warnings.append(
+            f"{period_column!r} holds {len(distinct)} dates ({first} to {latest}); compared the last 7 "
+            f"days ({after.label()}) with the 7 before ({before.label()}). Choose other windows to "
+            "compare others."
+        )
     scales = (1.0, 1.0)
     daily_kind = kinds == {"day"}
     if counts[0] != counts[1] or (daily_kind and (counts[0] != before.days or counts[1] != after.days)):
         scales = (1.0 / counts[0], 1.0 / counts[1])
-        warnings.append(f"The windows hold {counts[0]} and {counts[1]} dates with data ({before.label()}, "
-                        f"{after.label()}), so they are compared on daily averages: every figure is a total per "
-                        "date.")  # fmt: skip
+        warnings.append(
+            f"The windows hold {counts[0]} and {counts[1]} dates with data ({before.label()}, "
+            f"{after.label()}), so they are compared on daily averages: every figure is a total per "
+            "date."
+        )
     outside = ~(before.contains(row_dates) | after.contains(row_dates)) & ~np.isnat(row_dates)
     if outside.any():
         warnings.append(f"{int(outside.sum()):,} row(s) with dates outside both windows were left out.")
@@ -1378,8 +1502,10 @@ def _choose_dimensions(
         dimensions = [c for c in rest if not is_mostly_numeric(raw[c])]
         ignored = [c for c in rest if c not in dimensions]
         if ignored:
-            warnings.append(f"Numeric column(s) {', '.join(map(repr, ignored))} are neither a before/after pair nor "
-                            "a dimension and were ignored (choose them as dimensions to use them).")  # fmt: skip
+            warnings.append(
+                f"Numeric column(s) {', '.join(map(repr, ignored))} are neither a before/after pair nor "
+                "a dimension and were ignored (choose them as dimensions to use them)."
+            )
     for dimension in dimensions:
         tidy[dimension] = raw[dimension]
     return dimensions
@@ -1410,8 +1536,10 @@ def _finish(
         numbers = parsed.values.to_numpy(dtype="float64", na_value=np.nan)
         if np.isnan(numbers).all():
             source_column = columns[metric].before if column.endswith("_before") else columns[metric].after
-            raise DataError(f"{name}: column {source_column!r} holds no numbers. Check that it is the metric you "
-                            "meant, and that its cells are numbers.")  # fmt: skip
+            raise DataError(
+                f"{name}: column {source_column!r} holds no numbers. Check that it is the metric you "
+                "meant, and that its cells are numbers."
+            )
         # inf, -inf and numbers past 1.8e308 (read as inf) are no amounts: such rows are left out, like empty ones.
         reasons[column] = ~np.isfinite(numbers)
         bad |= reasons[column]
@@ -1446,8 +1574,10 @@ def _finish(
         repeated = tidy.duplicated(dimensions, keep="first")
         example = tidy.loc[repeated].iloc[0]
         segment = ", ".join(f"{d}={example[d]}" for d in dimensions)
-        warnings.append(f"{int(repeated.sum())} row(s) repeat a segment that appears earlier (first: row "
-                        f"{row_number(source_rows, example.name)}, {segment}); their values were summed.")  # fmt: skip
+        warnings.append(
+            f"{int(repeated.sum())} row(s) repeat a segment that appears earlier (first: row "
+            f"{row_number(source_rows, example.name)}, {segment}); their values were summed."
+        )
     frame = tidy.groupby(dimensions, observed=True, sort=False)[value_columns].sum().reset_index()
     for dimension in dimensions:
         frame[dimension] = frame[dimension].astype("category")
@@ -1465,8 +1595,10 @@ def _check_sums(
         if not np.isfinite(total):
             metric = column.rsplit("_", 1)[0]
             source = columns[metric].before if column.endswith("_before") else columns[metric].after
-            raise DataError(f"{name}: the values of column {source!r} are too large to add up (their sum passes "
-                            "1.8e308). Check the column's units, or divide it by a power of ten.")  # fmt: skip
+            raise DataError(
+                f"{name}: the values of column {source!r} are too large to add up (their sum passes "
+                "1.8e308). Check the column's units, or divide it by a power of ten."
+            )
 
 
 def _check_conventions(
@@ -1487,11 +1619,13 @@ def _check_conventions(
         whole = [bool(np.all(np.floor(side[both]) == side[both])) for side in (before, after)]
         if whole[0] != whole[1]:
             info = columns[metric]
-            warnings.append(f"{metric}: the values of {info.after!r} are about {ratio if ratio > 1 else 1 / ratio:,.0f} "
-                            f"times {'those' if ratio > 1 else 'a thousandth'} of {info.before!r}, row by row, and one "
-                            "column holds whole numbers while the other holds decimals. The two columns may write "
-                            "numbers differently (1.234 in one, 1,234 in the other); write both the same way and "
-                            "load the file again.")  # fmt: skip
+            warnings.append(
+                f"{metric}: the values of {info.after!r} are about {ratio if ratio > 1 else 1 / ratio:,.0f} "
+                f"times {'those' if ratio > 1 else 'a thousandth'} of {info.before!r}, row by row, and one "
+                "column holds whole numbers while the other holds decimals. The two columns may write "
+                "numbers differently (1.234 in one, 1,234 in the other); write both the same way and "
+                "load the file again."
+            )
 
 
 def as_dimension(column: pd.Series) -> pd.Series:
@@ -1558,8 +1692,10 @@ def _describe_bad_rows(
         examples.append(f"row {row_number(source_rows, index)} ({segment}: {', '.join(labels)})")
     count = int(bad.sum())
     more = f" and {count - len(examples)} more" if count > len(examples) else ""
-    return (f"{count} row(s) with a missing, non-numeric or infinite value were left out: {'; '.join(examples)}"
-            f"{more}. Fill them in with finite numbers (0 if the value really is zero) to include them.")  # fmt: skip
+    return (
+        f"{count} row(s) with a missing, non-numeric or infinite value were left out: {'; '.join(examples)}"
+        f"{more}. Fill them in with finite numbers (0 if the value really is zero) to include them."
+    )
 
 
 @dataclass

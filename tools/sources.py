@@ -187,9 +187,11 @@ class IbisSource:
     def _explain(self, error: Exception) -> DataError:
         text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if "statement timeout" in text or "Interrupt" in type(error).__name__ or "nterrupted" in text:
-            return DataError(f"{self.name}: the query ran past the {self.timeout_s:g} s limit and was cancelled. "
-                             "Choose fewer dimensions or a smaller table, or raise the time limit.",
-                             setting="timeout")  # fmt: skip
+            return DataError(
+                f"{self.name}: the query ran past the {self.timeout_s:g} s limit and was cancelled. "
+                "Choose fewer dimensions or a smaller table, or raise the time limit.",
+                setting="timeout",
+            )
         if "read-only" in text or "read only" in text:
             return DataError(f"{self.name}: the database refused a write ({text}); this app only reads.")
         return DataError(
@@ -220,9 +222,11 @@ def _ibis_kind(dtype: Any) -> str:
 
 
 def _too_many_segments(name: str, keys: Sequence[str], max_groups: int) -> DataError:
-    return DataError(f"{name}: grouping by {', '.join(map(repr, keys))} gives more than {max_groups:,} segments, "
-                     "which no summary can explain. Choose fewer dimensions (leave out ids and free text).",
-                     setting="by")  # fmt: skip
+    return DataError(
+        f"{name}: grouping by {', '.join(map(repr, keys))} gives more than {max_groups:,} segments, "
+        "which no summary can explain. Choose fewer dimensions (leave out ids and free text).",
+        setting="by",
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -271,8 +275,11 @@ def open_source(
     shown = redact(location)
     if not (location.startswith(URL_SCHEMES) or "://" in location):
         if table or query:
-            raise DataError(f"{shown}: a table or a query applies to a database (duckdb:///PATH, "
-                            "postgresql://...); a file or a glob is read whole.", setting="table")  # fmt: skip
+            raise DataError(
+                f"{shown}: a table or a query applies to a database (duckdb:///PATH, "
+                "postgresql://...); a file or a glob is read whole.",
+                setting="table",
+            )
         return _open_files(location, timeout_s=timeout_s, memory_limit=memory_limit)
     parts = urlsplit(location)
     options = parse_qs(parts.query)
@@ -291,22 +298,28 @@ def open_source(
         milliseconds = max(1, int(timeout_s * 1000))
         try:
             backend = ibis.postgres.connect(
-                host=parts.hostname or None, port=parts.port or 5432, user=unquote(parts.username or "") or None,
+                host=parts.hostname or None,
+                port=parts.port or 5432,
+                user=unquote(parts.username or "") or None,
                 password=unquote(parts.password) if parts.password else None,
                 database=unquote(parts.path.lstrip("/")) or None,
                 # The session can only read, and the server cancels a statement past the limit.
                 options=f"-c default_transaction_read_only=on -c statement_timeout={milliseconds}",
                 connect_timeout=10,
-            )  # fmt: skip
+            )
         except Exception as error:
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             first = first.replace(parts.password or "\0", "***")
-            raise DataError(f"{shown}: could not connect ({first}). Check the host, port, database and user; the "
-                            "password comes from PGPASSWORD or ~/.pgpass.") from None  # fmt: skip
+            raise DataError(
+                f"{shown}: could not connect ({first}). Check the host, port, database and user; the "
+                "password comes from PGPASSWORD or ~/.pgpass."
+            ) from None
         name = f"{parts.path.lstrip('/') or 'postgres'}.{table or 'query'}"
     else:
-        raise DataError(f"{shown}: unknown kind of source {parts.scheme!r}. Use a file, a glob, duckdb:///PATH "
-                        "or postgresql://USER@HOST/DB (other Ibis backends: see the README).")  # fmt: skip
+        raise DataError(
+            f"{shown}: unknown kind of source {parts.scheme!r}. Use a file, a glob, duckdb:///PATH "
+            "or postgresql://USER@HOST/DB (other Ibis backends: see the README)."
+        )
     return IbisSource(backend, _relation(backend, name, table, query), name, timeout_s=timeout_s)
 
 
@@ -322,21 +335,34 @@ def _relation(backend: Any, name: str, table: str | None, query: str | None) -> 
             first = str(error).strip().splitlines()[0]
             raise DataError(f"{name}: the query failed: {first}. Fix the SELECT.", setting="query") from None
     if not table:
-        raise DataError(f"{name}: name the table to read (?table=NAME or --table NAME), or give a SELECT query. "
-                        f"Tables: {listing(list_tables(backend)) or '(none)'}.", setting="table")  # fmt: skip
+        raise DataError(
+            f"{name}: name the table to read (?table=NAME or --table NAME), or give a SELECT query. "
+            f"Tables: {listing(list_tables(backend)) or '(none)'}.",
+            setting="table",
+        )
     schema, _, bare = table.rpartition(".")
     try:
         return backend.table(bare, database=schema or None)
     except Exception:
-        raise DataError(f"{name}: there is no table {table!r}. Tables: {listing(list_tables(backend)) or '(none)'}.",
-                        setting="table") from None  # fmt: skip
+        raise DataError(
+            f"{name}: there is no table {table!r}. Tables: {listing(list_tables(backend)) or '(none)'}.",
+            setting="table",
+        ) from None
 
 
 # PostgreSQL type oids -> Ibis types, for the columns of a query (anything else is read as text).
 _POSTGRES_TYPES = {
-    16: "boolean", 20: "int64", 21: "int16", 23: "int32", 700: "float32", 701: "float64", 1700: "decimal(38, 9)",
-    1082: "date", 1114: "timestamp", 1184: "timestamp('UTC')",
-}  # fmt: skip
+    16: "boolean",
+    20: "int64",
+    21: "int16",
+    23: "int32",
+    700: "float32",
+    701: "float64",
+    1700: "decimal(38, 9)",
+    1082: "date",
+    1114: "timestamp",
+    1184: "timestamp('UTC')",
+}
 
 
 def _query_schema(backend: Any, query: str) -> dict[str, Any] | None:
@@ -362,8 +388,11 @@ def list_tables(backend: Any) -> list[str]:
     """The tables and views a connection can read (its default schema)."""
     try:
         if backend.name == "duckdb":  # Ibis 12's list_tables calls a method duckdb 2 removed
-            rows = backend.con.cursor().sql("SELECT table_name FROM information_schema.tables "
-                                            "WHERE table_schema = current_schema()").fetchall()  # fmt: skip
+            rows = (
+                backend.con.cursor()
+                .sql("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
+                .fetchall()
+            )
             return sorted(str(row[0]) for row in rows)
         return sorted(backend.list_tables())
     except Exception:
@@ -384,8 +413,10 @@ def _open_files(location: str, *, timeout_s: float, memory_limit: str | None) ->
         )
     kinds = {FILE_SUFFIXES.get(Path(p).suffix.lower()) for p in paths}
     if None in kinds or len(kinds) != 1:
-        raise DataError(f"{location}: DuckDB reads Parquet (.parquet) or CSV (.csv, .tsv) files, one kind at a "
-                        "time. For Excel, upload the file instead.")  # fmt: skip
+        raise DataError(
+            f"{location}: DuckDB reads Parquet (.parquet) or CSV (.csv, .tsv) files, one kind at a "
+            "time. For Excel, upload the file instead."
+        )
     config = {"memory_limit": memory_limit} if memory_limit else {}
     backend = ibis.duckdb.connect(**config)
     name = Path(location).name
@@ -448,8 +479,10 @@ class Summary:
 
     def note(self) -> str:
         """The line the trace and the page show first: which engine, how many rows."""
-        return (f"Computed by {self.engine}: {self.rows_scanned:,} rows of {self.name} summed into "
-                f"{self.segments:,} segments in {self.seconds:.1f} s.")  # fmt: skip
+        return (
+            f"Computed by {self.engine}: {self.rows_scanned:,} rows of {self.name} summed into "
+            f"{self.segments:,} segments in {self.seconds:.1f} s."
+        )
 
 
 def summarise(
@@ -472,16 +505,27 @@ def summarise(
     named = [*(by or []), *([period_column] if period_column else [])]
     missing = [c for c in named if c not in kinds]
     if missing:
-        raise DataError(f"{source.name}: there is no column {', '.join(map(repr, missing))}. Columns: "
-                        f"{listing(list(kinds))}.", setting="by" if by else "period_column")  # fmt: skip
+        raise DataError(
+            f"{source.name}: there is no column {', '.join(map(repr, missing))}. Columns: "
+            f"{listing(list(kinds))}.",
+            setting="by" if by else "period_column",
+        )
     measures = None if long or period_column else _wide_columns(sample, source.name)
     if measures is None:  # a long table: every numeric column but a period given as a number (year 2024)
-        measures = [c for c, k in kinds.items() if k in ("number", "integer") and c not in named
-                    and not (k == "integer" and is_period_name(c))]  # fmt: skip
+        measures = [
+            c
+            for c, k in kinds.items()
+            if k in ("number", "integer") and c not in named and not (k == "integer" and is_period_name(c))
+        ]
     # Group keys: text, dates and flags, a period given as a number (year 2024) and whatever was named; other
     # numeric columns are neither summed nor grouped by (the loader ignores them too).
-    keys = [c for c, k in kinds.items() if c not in measures and k != "other"
-            and (k not in ("number", "integer") or c in named or is_period_name(c))]  # fmt: skip
+    keys = [
+        c
+        for c, k in kinds.items()
+        if c not in measures
+        and k != "other"
+        and (k not in ("number", "integer") or c in named or is_period_name(c))
+    ]
     if by:  # the dimensions asked for, and what holds the periods
         keys = [c for c in keys if c in by or c == period_column or _holds_time(c, kinds)]
     _check_numbers_as_text(sample, keys, source.name, named)
@@ -491,8 +535,15 @@ def summarise(
     order = [c for c in kinds if c in keys or c in measures]  # the source's column order, as a file has it
     buffer = io.BytesIO()
     grouped.frame[order].to_parquet(buffer, index=False)
-    return Summary(buffer.getvalue(), source.engine, source.name, grouped.rows_scanned, len(grouped.frame),
-                   seconds, sample)  # fmt: skip
+    return Summary(
+        buffer.getvalue(),
+        source.engine,
+        source.name,
+        grouped.rows_scanned,
+        len(grouped.frame),
+        seconds,
+        sample,
+    )
 
 
 def load_source(
@@ -515,9 +566,16 @@ def load_source(
     long = bool(period_column or periods or compare or windows)
     summary = summarise(source, by=by, period_column=period_column, long=long, max_segments=max_segments)
     dataset = load_dataset(
-        summary.table, name=source.name, by=by, metrics=metrics, after=after, period_column=period_column,
-        periods=periods, compare=compare, windows=windows,
-    )  # fmt: skip
+        summary.table,
+        name=source.name,
+        by=by,
+        metrics=metrics,
+        after=after,
+        period_column=period_column,
+        periods=periods,
+        compare=compare,
+        windows=windows,
+    )
     return sourced(dataset, summary)
 
 
@@ -526,8 +584,13 @@ def sourced(dataset: Dataset, summary: Summary) -> SourcedDataset:
     values = {f.name: getattr(dataset, f.name) for f in fields(Dataset)}
     values["rows_read"] = summary.rows_scanned
     values["warnings"] = [summary.note(), *dataset.warnings]
-    return SourcedDataset(**values, engine=summary.engine, rows_scanned=summary.rows_scanned,
-                          seconds=summary.seconds, sample=summary.sample)  # fmt: skip
+    return SourcedDataset(
+        **values,
+        engine=summary.engine,
+        rows_scanned=summary.rows_scanned,
+        seconds=summary.seconds,
+        sample=summary.sample,
+    )
 
 
 def _holds_time(column: str, kinds: dict[str, str]) -> bool:
@@ -575,14 +638,22 @@ def _check_numbers_as_text(sample: pd.DataFrame, keys: list[str], name: str, cho
             continue
         formatted = values.dropna().astype(str).str.contains(r"[.,%$€£¥()]|\d\s\d", regex=True).mean() > 0.5
         if formatted and is_mostly_numeric(values):
-            raise DataError(f"{name}: column {column!r} holds numbers written as text (e.g. {values.iloc[0]!r}); "
-                            "the database path sums only numeric columns. Store it as a number (CAST it in a "
-                            "--query), or upload the file instead.")  # fmt: skip
+            raise DataError(
+                f"{name}: column {column!r} holds numbers written as text (e.g. {values.iloc[0]!r}); "
+                "the database path sums only numeric columns. Store it as a number (CAST it in a "
+                "--query), or upload the file instead."
+            )
 
 
-def open_and_load(location: str, *, table: str | None = None, query: str | None = None,
-                  timeout_s: float = DEFAULT_TIMEOUT_S, memory_limit: str | None = None,
-                  **options: Any) -> SourcedDataset:  # fmt: skip
+def open_and_load(
+    location: str,
+    *,
+    table: str | None = None,
+    query: str | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    memory_limit: str | None = None,
+    **options: Any,
+) -> SourcedDataset:
     """`open_source` then `load_source`, closing the connection afterwards."""
     source = open_source(location, table=table, query=query, timeout_s=timeout_s, memory_limit=memory_limit)
     try:
@@ -634,9 +705,11 @@ def connection_url(name: str, secrets: dict[str, Any] | None = None) -> str:
     """The URL of connection `name`, with its `table` (when set) as `?table=`; never printed (see `redact`)."""
     known = connections(secrets)
     if name not in known:
-        raise DataError(f"no connection {name!r} in .streamlit/secrets.toml. Connections: "
-                        f"{listing(list(known)) or '(none)'}; add [connections.{name}] with url = \"...\".",
-                        setting="table")  # fmt: skip
+        raise DataError(
+            f"no connection {name!r} in .streamlit/secrets.toml. Connections: "
+            f'{listing(list(known)) or "(none)"}; add [connections.{name}] with url = "...".',
+            setting="table",
+        )
     settings = known[name]
     url = str(settings["url"])
     if settings.get("table") and "table=" not in url:

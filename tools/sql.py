@@ -14,10 +14,26 @@ from tools.loading import DataError
 # Statements and clauses that change data, the schema or the session, wherever they appear (a Postgres CTE can
 # hold a DELETE ... RETURNING).
 _WRITES = (
-    exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Command, exp.Set,
-    exp.Copy, exp.Into, exp.TruncateTable, exp.Grant, exp.LoadData, exp.Use, exp.Pragma, exp.Transaction,
-    exp.Commit, exp.Rollback,
-)  # fmt: skip
+    exp.Insert,
+    exp.Update,
+    exp.Delete,
+    exp.Merge,
+    exp.Create,
+    exp.Drop,
+    exp.Alter,
+    exp.Command,
+    exp.Set,
+    exp.Copy,
+    exp.Into,
+    exp.TruncateTable,
+    exp.Grant,
+    exp.LoadData,
+    exp.Use,
+    exp.Pragma,
+    exp.Transaction,
+    exp.Commit,
+    exp.Rollback,
+)
 
 
 def check_select(sql: str, *, dialect: str | None = None, where: str = "the query") -> None:
@@ -33,18 +49,25 @@ def check_select(sql: str, *, dialect: str | None = None, where: str = "the quer
         statements = sqlglot.parse(text, read=dialect)
     except sqlglot.errors.ParseError as error:
         first = str(error).splitlines()[0]
-        raise DataError(f"{where} could not be read as SQL ({first}); write one SELECT statement.",
-                        setting="query") from error  # fmt: skip
+        raise DataError(
+            f"{where} could not be read as SQL ({first}); write one SELECT statement.", setting="query"
+        ) from error
     statements = [s for s in statements if s is not None]
     if len(statements) != 1:
-        raise DataError(f"{where} holds {len(statements)} statements; write exactly one SELECT (no ';' between "
-                        "statements).", setting="query")  # fmt: skip
+        raise DataError(
+            f"{where} holds {len(statements)} statements; write exactly one SELECT (no ';' between "
+            "statements).",
+            setting="query",
+        )
     statement = statements[0]
     if not isinstance(statement, exp.Query):
         kind = str(getattr(statement, "key", "unknown")).upper()
-        raise DataError(f"{where} is a {kind} statement; only SELECT is allowed (the connection is read-only).",
-                        setting="query")  # fmt: skip
+        raise DataError(
+            f"{where} is a {kind} statement; only SELECT is allowed (the connection is read-only).",
+            setting="query",
+        )
     writing = next(iter(statement.find_all(*_WRITES)), None)
     if writing is not None:
-        raise DataError(f"{where} contains {writing.key.upper()}; only reading (SELECT) is allowed.",
-                        setting="query")  # fmt: skip
+        raise DataError(
+            f"{where} contains {writing.key.upper()}; only reading (SELECT) is allowed.", setting="query"
+        )

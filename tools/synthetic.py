@@ -8,9 +8,27 @@ import numpy as np
 import pandas as pd
 
 COUNTRIES = [
-    "Germany", "France", "UK", "Italy", "Spain", "Netherlands", "Poland", "Sweden", "Belgium", "Austria",
-    "Ireland", "Denmark", "Finland", "Norway", "Portugal", "Czechia", "Greece", "Hungary", "Romania", "Croatia",
-]  # fmt: skip
+    "Germany",
+    "France",
+    "UK",
+    "Italy",
+    "Spain",
+    "Netherlands",
+    "Poland",
+    "Sweden",
+    "Belgium",
+    "Austria",
+    "Ireland",
+    "Denmark",
+    "Finland",
+    "Norway",
+    "Portugal",
+    "Czechia",
+    "Greece",
+    "Hungary",
+    "Romania",
+    "Croatia",
+]
 PLATFORMS = ["iOS", "Android", "Web", "Desktop", "TV"]
 PLANTED_SLICE = {"country": "Germany", "platform": "Android"}
 
@@ -111,8 +129,12 @@ def scenario_conversion_frame(seed: int = 5) -> pd.DataFrame:
     for country, users in countries.items():
         for stage, (share, rate) in maturity.items():
             u0 = round(users * share)
-            row = {"country": country, "maturity": stage, "users_before": u0,
-                   "converted_users_before": int(rng.binomial(u0, rate))}  # fmt: skip
+            row = {
+                "country": country,
+                "maturity": stage,
+                "users_before": u0,
+                "converted_users_before": int(rng.binomial(u0, rate)),
+            }
             for scenario in (1, 2, 3):
                 u1, r1 = u0, rate
                 if scenario == 2 and (country, stage) == ("UK", "new"):
@@ -155,8 +177,14 @@ def daily_frame(
                 value *= 1 - drop
             if spike_day is not None and index == spike_day and (country, platform) == ("France", "iOS"):
                 value *= 3
-            rows.append({"date": date.date().isoformat(), "country": country, "platform": platform,
-                         "revenue": round(value, 2)})  # fmt: skip
+            rows.append(
+                {
+                    "date": date.date().isoformat(),
+                    "country": country,
+                    "platform": platform,
+                    "revenue": round(value, 2),
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -29,8 +29,14 @@ def checkout_daily_frame(
                 value = (2000.0 + 300 * i + 900 * j) * weekly * (1 + rng.normal(0, 0.01))
                 if (country, customer) == ("France", "new customers") and index >= days - drop_days:
                     value *= 1 - drop
-                rows.append({"date": date.date().isoformat(), "country": country, "customer": customer,
-                             "revenue": round(value, 2)})  # fmt: skip
+                rows.append(
+                    {
+                        "date": date.date().isoformat(),
+                        "country": country,
+                        "customer": customer,
+                        "revenue": round(value, 2),
+                    }
+                )
     return pd.DataFrame(rows)
 
 

@@ -53,11 +53,27 @@ from tools.facts import (
 
 VERDICTS = ("verified", "unbound", "misattributed", "wrong_direction", "wrong_kind", "unsupported")
 FLAGGED = {"misattributed", "wrong_direction", "wrong_kind", "unsupported"}
-VERDICT_LABELS = {"verified": "verified", "unbound": "unbound (weak pass)", "misattributed": "misattributed",
-                  "wrong_direction": "wrong direction", "wrong_kind": "wrong kind", "unsupported": "unsupported"}  # fmt: skip
+VERDICT_LABELS = {
+    "verified": "verified",
+    "unbound": "unbound (weak pass)",
+    "misattributed": "misattributed",
+    "wrong_direction": "wrong direction",
+    "wrong_kind": "wrong kind",
+    "unsupported": "unsupported",
+}
 
-_MULTIPLIERS = {"k": 1e3, "K": 1e3, "thousand": 1e3, "m": 1e6, "M": 1e6, "mn": 1e6, "million": 1e6,
-                "bn": 1e9, "B": 1e9, "billion": 1e9}  # fmt: skip
+_MULTIPLIERS = {
+    "k": 1e3,
+    "K": 1e3,
+    "thousand": 1e3,
+    "m": 1e6,
+    "M": 1e6,
+    "mn": 1e6,
+    "million": 1e6,
+    "bn": 1e9,
+    "B": 1e9,
+    "billion": 1e9,
+}
 _NUMBER = re.compile(
     r"(?<![\w.])(?P<sign>[-+−]?)\s?(?P<currency>[$€£¥])?\s?"
     r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?"
@@ -68,8 +84,17 @@ _NUMBER = re.compile(
 
 
 _DATE = re.compile(r"\b\d{4}-\d{1,2}(?:-\d{1,2})?\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{1,2}:\d{2}(?::\d{2})?\b")
-_UNIT_WORDS = {"times": "x", "percent": "%", "per cent": "%", "pct": "%", "percentage point": "pp", "percentage points": "pp",
-               "point": "pp", "points": "pp", "pts": "pp"}  # fmt: skip
+_UNIT_WORDS = {
+    "times": "x",
+    "percent": "%",
+    "per cent": "%",
+    "pct": "%",
+    "percentage point": "pp",
+    "percentage points": "pp",
+    "point": "pp",
+    "points": "pp",
+    "pts": "pp",
+}
 
 
 @dataclass
@@ -110,9 +135,18 @@ def extract_numbers(text: str, ignore: Iterable[str] = ()) -> list[Mention]:
         raw = match.group(0)
         start = match.start() + (len(raw) - len(raw.lstrip()))
         mentions.append(
-            Mention(raw.strip(), value * multiplier, tolerance, percent, plain and abs(value) <= 10, start,
-                    match.end(), {"p.p.": "pp", "×": "x"}.get(unit, unit if unit in ("%", "pp", "x") else ""), sign)
-        )  # fmt: skip
+            Mention(
+                raw.strip(),
+                value * multiplier,
+                tolerance,
+                percent,
+                plain and abs(value) <= 10,
+                start,
+                match.end(),
+                {"p.p.": "pp", "×": "x"}.get(unit, unit if unit in ("%", "pp", "x") else ""),
+                sign,
+            )
+        )
     return mentions
 
 
@@ -186,8 +220,22 @@ class Lexicon:
         # A change-log event's description is quoted data: its numbers are not figures of the data.
         self.ignore |= {e["description"] for e in (analysis.get("change_log") or {}).get("events") or []}
         # "12 segments", "across 10,000 stores", "6 countries": counts of things, not figures of the data.
-        things = {d.lower() for d in analysis.get("dimensions") or []} | {"segment", "row", "slice", "value", "item",
-                  "group", "country", "countries", "region", "store", "channel", "product", "categor", "market"}  # fmt: skip
+        things = {d.lower() for d in analysis.get("dimensions") or []} | {
+            "segment",
+            "row",
+            "slice",
+            "value",
+            "item",
+            "group",
+            "country",
+            "countries",
+            "region",
+            "store",
+            "channel",
+            "product",
+            "categor",
+            "market",
+        }
         alternatives = "|".join(re.escape(t) for t in sorted(things, key=len, reverse=True))
         self.counted = re.compile(rf"^\s+(?:[a-z-]+\s+)?(?:{alternatives})\w*", re.I)
 
@@ -233,8 +281,11 @@ class Lexicon:
                 continue
             word = match.group(0).lower()
             explicit = bool(re.search(r"\b(?:total|overall|net)\b", word))
-            found.append(_Mentioned(match.start(), match.end(), frozenset([TOTAL]), self.total_words.get(word),
-                                    explicit))  # fmt: skip
+            found.append(
+                _Mentioned(
+                    match.start(), match.end(), frozenset([TOTAL]), self.total_words.get(word), explicit
+                )
+            )
         found.sort(key=lambda m: (m.start, -(m.end - m.start)))
         kept: list[_Mentioned] = []
         for mention in found:
@@ -318,18 +369,42 @@ _CONTINUES = re.compile(
     r"\s*(?:but|although|though|and|yet)\b", re.I
 )  # a clause going on about the same entity
 _PRONOUN = re.compile(r"\b(?:it|its|it's|this|that|they|their|which)\b", re.IGNORECASE)
-_DOWN = (r"fell|fall|falls|falling|dropped|drop|drops|dropping|declined|decline|declines|declining|decreased|"
-         r"decrease|decreases|down|lost|loses|shrank|shrunk|shrinks|contracted|slipped|slid|sank|plunged|"
-         r"plummeted|tumbled|lower|slumped|dipped|dip")  # fmt: skip
-_UP = (r"rose|rise|rises|rising|grew|grow|grows|growing|growth|increased|increase|increases|up|gained|gain|gains|"
-       r"climbed|jumped|jump|surged|higher|improved|added|expanded")  # fmt: skip
+_DOWN = (
+    r"fell|fall|falls|falling|dropped|drop|drops|dropping|declined|decline|declines|declining|decreased|"
+    r"decrease|decreases|down|lost|loses|shrank|shrunk|shrinks|contracted|slipped|slid|sank|plunged|"
+    r"plummeted|tumbled|lower|slumped|dipped|dip"
+)
+_UP = (
+    r"rose|rise|rises|rising|grew|grow|grows|growing|growth|increased|increase|increases|up|gained|gain|gains|"
+    r"climbed|jumped|jump|surged|higher|improved|added|expanded"
+)
 _FLAT = r"did not change|didn't change|unchanged|flat|held|steady|stable|no change|no net change"
 # Direction words that are also nouns: after an article they name a movement ("offset the decline"), not a claim.
-_NOUNS = {"drop", "drops", "decline", "declines", "decrease", "decreases", "fall", "falls", "increase", "increases",
-          "rise", "rises", "growth", "gain", "gains", "dip", "jump", "loss"}  # fmt: skip
+_NOUNS = {
+    "drop",
+    "drops",
+    "decline",
+    "declines",
+    "decrease",
+    "decreases",
+    "fall",
+    "falls",
+    "increase",
+    "increases",
+    "rise",
+    "rises",
+    "growth",
+    "gain",
+    "gains",
+    "dip",
+    "jump",
+    "loss",
+}
 _DIRECTION = re.compile(rf"\b(?:(?P<flat>{_FLAT})|(?P<down>{_DOWN})|(?P<up>{_UP}))\b", re.IGNORECASE)
-_SHARE_NOUN = (r"change|changes|drop|decline|decrease|fall|loss|losses|increase|rise|growth|gain|gains|movement|move|"
-               r"moves|swing|shift|difference|delta|gap|shortfall|uplift|improvement|downturn")  # fmt: skip
+_SHARE_NOUN = (
+    r"change|changes|drop|decline|decrease|fall|loss|losses|increase|rise|growth|gain|gains|movement|move|"
+    r"moves|swing|shift|difference|delta|gap|shortfall|uplift|improvement|downturn"
+)
 _SHARE_AFTER = re.compile(
     rf"^[\s)*]*(?:of|in)\s+(?:the\s+|this\s+|that\s+|its\s+)?(?:[\w/]+\s+){{0,2}}?(?:{_SHARE_NOUN})\b", re.I
 )
@@ -365,8 +440,11 @@ _TO_END = re.compile(r"\b(?:to|reached|reaching|now|after)\s*\**$", re.I)
 _FROM_END = re.compile(r"\b(?:from|was|before|previously)\s*\**$", re.I)
 _BY_END = re.compile(r"\bby\s*(?:about|around|roughly|some)?\s*\**$", re.I)
 _PAIR_GAP = re.compile(r"[\s*)]*(?:->|→|⟶|=>|to)[\s*(]*", re.I)
-_DIRECTION_NOUN_AFTER = re.compile(r"^[\s*)]*(?:(?P<down>drop|decline|fall|decrease|loss|dip|lower|down)|"
-                                   r"(?P<up>increase|rise|gain|growth|jump|higher|up|uplift))\b", re.I)  # fmt: skip
+_DIRECTION_NOUN_AFTER = re.compile(
+    r"^[\s*)]*(?:(?P<down>drop|decline|fall|decrease|loss|dip|lower|down)|"
+    r"(?P<up>increase|rise|gain|growth|jump|higher|up|uplift))\b",
+    re.I,
+)
 _EFFECT = re.compile(r"\b(rate|mix)\s+effects?\b", re.I)
 
 
@@ -430,8 +508,11 @@ class _Binder:
             clause = text[start:end]
             in_clause = [m for m in mentions if start <= m.start < end]
             # A bare metric word after a segment ("France – revenue dropped") speaks of that segment.
-            in_clause = [m for i, m in enumerate(in_clause)
-                         if m.explicit or not any(TOTAL not in e.entities for e in in_clause[:i])]  # fmt: skip
+            in_clause = [
+                m
+                for i, m in enumerate(in_clause)
+                if m.explicit or not any(TOTAL not in e.entities for e in in_clause[:i])
+            ]
             here = [n for n in numbers if start <= n.start < end]
             directions = [(start + p, d) for p, d in _directions(clause)]
             # "France and UK fell 55.19% and 0.91% respectively": the numbers go to the names in order.
@@ -487,8 +568,11 @@ class _Binder:
                         chosen = _Mentioned(carried.start, carried.end, carried.entities | later[0].entities)
                 if chosen is None and later:
                     chosen = later[0]
-                if chosen is None and set(number.kinds) <= {"rate_effect", "mix_effect", "rate_share", "mix_share"} \
-                        and lexicon.ratio_metric:  # fmt: skip
+                if (
+                    chosen is None
+                    and set(number.kinds) <= {"rate_effect", "mix_effect", "rate_share", "mix_share"}
+                    and lexicon.ratio_metric
+                ):
                     chosen = _Mentioned(
                         mention.start, mention.start, frozenset([TOTAL]), lexicon.ratio_metric
                     )
@@ -527,7 +611,9 @@ class _Binder:
         effect = effects[-1].lower() if effects else None
         weight_cue = lexicon.denominator and re.search(
             rf"\b(?:share|weight)\s+of\s+(?:the\s+)?(?:{re.escape(lexicon.denominator)}|traffic|denominator)\b|\bweight\b",
-            before, re.I)  # fmt: skip
+            before,
+            re.I,
+        )
         if pair_first is not None:
             kinds = [k.replace("before", "after") for k in pair_first.kinds]
             number = _Number(mention, kinds or ["after"], None)
@@ -624,8 +710,14 @@ def judge(number: _Number, lexicon: Lexicon) -> tuple[str, Fact | None, Fact | N
         fitting = [f for f in near if f.kind in kinds] or near
         if fitting:
             best = min(fitting, key=lambda f: abs(abs(f.value) - abs(mention.value)))
-            return ("unbound", best, None, f"no entity named; {written} equals {_whose(lexicon, best)} "
-                    f"{KIND_LABELS[best.kind]} (weak pass)", best.kind)  # fmt: skip
+            return (
+                "unbound",
+                best,
+                None,
+                f"no entity named; {written} equals {_whose(lexicon, best)} "
+                f"{KIND_LABELS[best.kind]} (weak pass)",
+                best.kind,
+            )
         return "unsupported", None, None, f"{written} matches no engine figure", kinds[0]
 
     entities = number.entities  # named for the closure below, which does not see the check above
@@ -653,40 +745,73 @@ def judge(number: _Number, lexicon: Lexicon) -> tuple[str, Fact | None, Fact | N
             and claimed != fact.sign
         ):
             way = "up" if fact.sign > 0 else "down"
-            return ("wrong_direction", None, fact, f"{_possessive(entity_label)} {KIND_LABELS[fact.kind]} is "
-                    f"{fact.shown()}: it went {way}", fact.kind)  # fmt: skip
+            return (
+                "wrong_direction",
+                None,
+                fact,
+                f"{_possessive(entity_label)} {KIND_LABELS[fact.kind]} is {fact.shown()}: it went {way}",
+                fact.kind,
+            )
         word = number.direction
         if fact.kind in CHANGE_KINDS and mention.sign and word in (-1, 1) and word != mention.sign:
             # "West rose by the same amount (-41.67%)": the words and the sign disagree.
-            return ("wrong_direction", None, fact, f"the words say {'up' if word > 0 else 'down'} but {written} "
-                    f"is {'up' if mention.sign > 0 else 'down'}", fact.kind)  # fmt: skip
+            return (
+                "wrong_direction",
+                None,
+                fact,
+                f"the words say {'up' if word > 0 else 'down'} but {written} "
+                f"is {'up' if mention.sign > 0 else 'down'}",
+                fact.kind,
+            )
         if number.pair is not None:
             claimed_pair, first = number.pair
             went = (mention.value > first.value) - (mention.value < first.value)
             if went and claimed_pair != went:
-                return ("wrong_direction", None, fact, f"from {first.text} to {written} is "
-                        f"{'up' if went > 0 else 'down'}", fact.kind)  # fmt: skip
+                return (
+                    "wrong_direction",
+                    None,
+                    fact,
+                    f"from {first.text} to {written} is {'up' if went > 0 else 'down'}",
+                    fact.kind,
+                )
         if fact.kind in ("after", "rate_after") and number.direction in (-1, 1):
             # "rose to 1,599,065.55": the level is right, but did it rise?
             change_kind = "abs_change" if fact.kind == "after" else "rate_change"
             change = next((f for f in own_facts if f.kind == change_kind and f.metric == fact.metric), None)
             if change is not None and change.sign not in (0, number.direction):
-                return ("wrong_direction", None, fact, f"{_possessive(entity_label)} {KIND_LABELS[change_kind]} is "
-                        f"{change.shown()}: it went {'up' if change.sign > 0 else 'down'}", fact.kind)  # fmt: skip
+                return (
+                    "wrong_direction",
+                    None,
+                    fact,
+                    f"{_possessive(entity_label)} {KIND_LABELS[change_kind]} is "
+                    f"{change.shown()}: it went {'up' if change.sign > 0 else 'down'}",
+                    fact.kind,
+                )
         return "verified", fact, fact, f"{_possessive(entity_label)} {KIND_LABELS[fact.kind]}", fact.kind
     theirs = [f for f in near if f.kind in kinds and not ours(f)]
     if theirs:
         fact = min(theirs, key=lambda f: (kinds.index(f.kind), abs(abs(f.value) - abs(mention.value))))
         right = f" ({_possessive(entity_label)} is {expected.shown()})" if expected else ""
-        return ("misattributed", fact, expected, f"{written} is {_whose(lexicon, fact)} {KIND_LABELS[fact.kind]}, "
-                f"not {_possessive(entity_label)}{right}", fact.kind)  # fmt: skip
+        return (
+            "misattributed",
+            fact,
+            expected,
+            f"{written} is {_whose(lexicon, fact)} {KIND_LABELS[fact.kind]}, "
+            f"not {_possessive(entity_label)}{right}",
+            fact.kind,
+        )
     other_kind = [f for f in near if ours(f)]
     if other_kind:
         fact = other_kind[0]
         wanted = KIND_LABELS[kinds[0]]
         right = f" ({wanted}: {expected.shown()})" if expected else ""
-        return ("wrong_kind", fact, expected, f"{written} is {_possessive(entity_label)} "
-                f"{KIND_LABELS[fact.kind]}, not its {wanted}{right}", fact.kind)  # fmt: skip
+        return (
+            "wrong_kind",
+            fact,
+            expected,
+            f"{written} is {_possessive(entity_label)} {KIND_LABELS[fact.kind]}, not its {wanted}{right}",
+            fact.kind,
+        )
     right = (
         f"; {_possessive(entity_label)} {KIND_LABELS[expected.kind]} is {expected.shown()}"
         if expected
@@ -797,8 +922,14 @@ def _structured_numbers(answer: Any, lexicon: Lexicon) -> tuple[list[str], list[
             key = keys[-1] if keys else ""
             kinds = _key_kinds(key) if key not in lexicon.names else _key_kinds("")
             text = f"{path}={value!r}"
-            mention = Mention(text, float(value), _structured_tolerance(float(value)), False, False,
-                              sign=(value > 0) - (value < 0))  # fmt: skip
+            mention = Mention(
+                text,
+                float(value),
+                _structured_tolerance(float(value)),
+                False,
+                False,
+                sign=(value > 0) - (value < 0),
+            )
             number = _Number(mention, kinds, None, entities, metric)
             numbers.append((path, float(value), number))
         elif isinstance(value, dict):
@@ -857,8 +988,14 @@ def verify(
         bound, passed = binder.numbers(text)
         skipped += passed
         for number, clause in bound:
-            claims.append(_claim(number, lexicon, clause.strip(), [number.mention.start, number.mention.end]
-                                 if text is narrative else None))  # fmt: skip
+            claims.append(
+                _claim(
+                    number,
+                    lexicon,
+                    clause.strip(),
+                    [number.mention.start, number.mention.end] if text is narrative else None,
+                )
+            )
     for path, _value, number in structured:
         claims.append(_claim(number, lexicon, number.mention.text, None, path))
     result_claims = [c.to_dict() for c in claims]
@@ -869,8 +1006,11 @@ def verify(
         cited, notes = check_citations(narrative if isinstance(narrative, str) else all_text, change_log)
         result_claims = result_claims + cited
         summary["notes"] = summary["notes"] + notes
-        summary["events"] = {"cited": len(cited), "verified": sum(c["verdict"] == "verified" for c in cited),
-                             "no_known_event": not notes}  # fmt: skip
+        summary["events"] = {
+            "cited": len(cited),
+            "verified": sum(c["verdict"] == "verified" for c in cited),
+            "no_known_event": not notes,
+        }
     counts = {verdict: sum(c["verdict"] == verdict for c in result_claims) for verdict in VERDICTS}
     return {
         "claims": result_claims,
@@ -929,10 +1069,20 @@ def _claim(
     if entities == frozenset([TOTAL]) and number.metric and number.metric != lexicon.metric:
         label = f"the total {number.metric}"
     return Claim(
-        text=number.mention.text, value=number.mention.value, clause=clause, entity=label, entity_key=entity_key,
-        kind=kind, verdict=verdict, expected=expected.shown() if expected else None,
-        matched=matched.source if matched else None, reason=reason, span=span, path=path, kinds=list(number.kinds),
-    )  # fmt: skip
+        text=number.mention.text,
+        value=number.mention.value,
+        clause=clause,
+        entity=label,
+        entity_key=entity_key,
+        kind=kind,
+        verdict=verdict,
+        expected=expected.shown() if expected else None,
+        matched=matched.source if matched else None,
+        reason=reason,
+        span=span,
+        path=path,
+        kinds=list(number.kinds),
+    )
 
 
 def coverage(claims: list[Claim], text: str, lexicon: Lexicon) -> dict[str, Any]:
@@ -959,8 +1109,12 @@ def coverage(claims: list[Claim], text: str, lexicon: Lexicon) -> dict[str, Any]
         notes.append("The summary does not state the total change.")
     if drivers and top is None:
         notes.append(f"The summary does not name the top driver ({drivers[0]}).")
-    return {"total_change": stated, "top_driver": top is not None or not drivers,
-            "top_driver_label": drivers[0] if drivers else None, "notes": notes}  # fmt: skip
+    return {
+        "total_change": stated,
+        "top_driver": top is not None or not drivers,
+        "top_driver_label": drivers[0] if drivers else None,
+        "notes": notes,
+    }
 
 
 def _is_count(mention: Mention) -> bool:
@@ -996,8 +1150,10 @@ def correction_message(result: dict[str, Any], limit: int = 8) -> str:
     for claim in flagged[:limit]:
         where = claim["clause"] if len(claim["clause"]) <= 160 else claim["clause"][:157] + "..."
         lines.append(f'- "{where}": {VERDICT_LABELS[claim["verdict"]]}: {claim["reason"]}.')
-    lines.append("Correct these numbers from the computed variables (say whose figure each one is) and call "
-                 "final_answer again with the whole corrected summary.")  # fmt: skip
+    lines.append(
+        "Correct these numbers from the computed variables (say whose figure each one is) and call "
+        "final_answer again with the whole corrected summary."
+    )
     return "\n".join(lines)
 
 

@@ -31,11 +31,13 @@ def choose_events(dataset: Dataset, samples_folder) -> ChangeLog | None:
     with st.container(border=True):
         st.markdown("**Change log** (optional): why, not only where")
         upload = st.file_uploader(
-            "Events file", type=EVENT_TYPES, key="events_upload",
+            "Events file",
+            type=EVENT_TYPES,
+            key="events_upload",
             help="CSV, TSV or Excel: one event per row with a date (or start and end), a description, and "
             "optionally a kind (release, incident, campaign, pricing, tracking, external) and a scope naming "
             "segments (country=France; platform=Android) or columns named like the dimensions.",
-        )  # fmt: skip
+        )
         if upload is not None:
             name, data = upload.name, upload.getvalue()
         elif dataset.source in SAMPLES_WITH_EVENTS:
@@ -58,9 +60,15 @@ def choose_events(dataset: Dataset, samples_folder) -> ChangeLog | None:
 
 def planning_setting() -> int | None:
     """The sidebar's planning interval: a planning step every N steps (0: none)."""
-    every = st.number_input("Plan every N steps (0: no planning)", min_value=0, max_value=10, value=0, step=1,
-                            key="planning_interval", help="smolagents planning_interval: the plan shows in the "
-                            "trace before the steps it plans.")  # fmt: skip
+    every = st.number_input(
+        "Plan every N steps (0: no planning)",
+        min_value=0,
+        max_value=10,
+        value=0,
+        step=1,
+        key="planning_interval",
+        help="smolagents planning_interval: the plan shows in the trace before the steps it plans.",
+    )
     return int(every) or None
 
 

@@ -63,8 +63,17 @@ def cached_dataset(
     """The loaded file, from the app's file cache (`ui.file_cache`: bounded by size, count and age, counted in the
     run queue's memory budget) when the same bytes were loaded with the same options before."""
     key = (file_hash(data), name, after, period_column, periods, by, compare, windows)
-    load = partial(load_dataset, data, name=name, after=after, period_column=period_column, periods=periods, by=by,
-                   compare=compare, windows=windows)  # fmt: skip
+    load = partial(
+        load_dataset,
+        data,
+        name=name,
+        after=after,
+        period_column=period_column,
+        periods=periods,
+        by=by,
+        compare=compare,
+        windows=windows,
+    )
     return file_cache(_settings()).get_or_load(key, load, dataset_bytes)
 
 
@@ -97,8 +106,14 @@ def page_access() -> Access:
     client_ip = st.context.ip_address
     client_ip = client_ip if isinstance(client_ip, str) else None  # AppTest has no browser connection
     headers = st.context.headers
-    served = is_served(settings, st.get_option("server.address"), client_ip, headers.get("Host"),
-                       headers.get("Origin"), any(headers.get(name) for name in PROXY_HEADERS))  # fmt: skip
+    served = is_served(
+        settings,
+        st.get_option("server.address"),
+        client_ip,
+        headers.get("Host"),
+        headers.get("Origin"),
+        any(headers.get(name) for name in PROXY_HEADERS),
+    )
     token = st.session_state.setdefault("session_token", new_session_token())
     user = st.user.to_dict() if "is_logged_in" in st.user else None
     return Access(served, settings, history_owner(served, user, token))
@@ -111,8 +126,13 @@ def run_history() -> RunHistory:
 
 BUILTIN_CHOICE = "Built-in analyst (no LLM)"
 OTHER_MODEL = "Other LiteLLM model…"
-MODEL_CHOICES = [BUILTIN_CHOICE, "openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest", "ollama/qwen2.5-coder",
-                 OTHER_MODEL]  # fmt: skip
+MODEL_CHOICES = [
+    BUILTIN_CHOICE,
+    "openai/gpt-4o-mini",
+    "anthropic/claude-3-5-haiku-latest",
+    "ollama/qwen2.5-coder",
+    OTHER_MODEL,
+]
 
 
 def model_settings() -> tuple[ModelChoice, int | None]:
@@ -125,35 +145,57 @@ def model_settings() -> tuple[ModelChoice, int | None]:
         with st.sidebar:
             st.header("Settings")
             models = access.settings.models
-            model_id = st.selectbox("Model", models, key="served_model",
-                                    help="the models this server offers (set by its operator)")  # fmt: skip
+            model_id = st.selectbox(
+                "Model",
+                models,
+                key="served_model",
+                help="the models this server offers (set by its operator)",
+            )
             max_steps = _max_steps()
             _login_button()
         return access.settings.choice(model_id), max_steps
     with st.sidebar:
         st.header("Settings")
-        picked = st.selectbox("Model", MODEL_CHOICES, key="model_pick",
-                              help="The built-in analyst is rule-based (no LLM, no key, no network). The others go "
-                              "through LiteLLM: any provider, Ollama, or an OpenAI-compatible server (API base).")  # fmt: skip
+        picked = st.selectbox(
+            "Model",
+            MODEL_CHOICES,
+            key="model_pick",
+            help="The built-in analyst is rule-based (no LLM, no key, no network). The others go "
+            "through LiteLLM: any provider, Ollama, or an OpenAI-compatible server (API base).",
+        )
         if picked == OTHER_MODEL:
-            model_id = st.text_input("LiteLLM model id", value="", key="model_id",
-                                     placeholder="provider/model, e.g. mistral/mistral-small-latest")  # fmt: skip
+            model_id = st.text_input(
+                "LiteLLM model id",
+                value="",
+                key="model_id",
+                placeholder="provider/model, e.g. mistral/mistral-small-latest",
+            )
         else:
             model_id = "builtin" if picked == BUILTIN_CHOICE else picked
         model_id = model_id.strip() or "builtin"
-        api_base = st.text_input("API base (optional)", value="", key="api_base",
-                                 help="an OpenAI-compatible server")  # fmt: skip
-        api_key = st.text_input("API key (optional)", value="", type="password", key="api_key",
-                                help="kept only for this browser session, never stored")  # fmt: skip
+        api_base = st.text_input(
+            "API base (optional)", value="", key="api_base", help="an OpenAI-compatible server"
+        )
+        api_key = st.text_input(
+            "API key (optional)",
+            value="",
+            type="password",
+            key="api_key",
+            help="kept only for this browser session, never stored",
+        )
         max_steps = _max_steps()
         _login_button()
     return ModelChoice(model_id, api_base=api_base or None, api_key=api_key or None), max_steps
 
 
 def _max_steps() -> int | None:
-    steps = st.select_slider("Max steps", options=["auto", *range(1, 21)], value="auto", key="max_steps",
-                             help="auto: 6 for the code agent, 12 for the tool-calling agent (one tool call per "
-                             "step)")  # fmt: skip
+    steps = st.select_slider(
+        "Max steps",
+        options=["auto", *range(1, 21)],
+        value="auto",
+        key="max_steps",
+        help="auto: 6 for the code agent, 12 for the tool-calling agent (one tool call per step)",
+    )
     return None if steps == "auto" else int(steps)
 
 
@@ -165,8 +207,12 @@ def _login_button() -> None:
         st.caption(escape_markdown(f"Logged in as {st.user.get('email') or st.user.get('name') or 'you'}"))
         st.button("Log out", on_click=st.logout, key="logout_button")
     else:
-        st.button("Log in", on_click=st.login, key="login_button",
-                  help="log in to keep your runs under your name (only you see them)")  # fmt: skip
+        st.button(
+            "Log in",
+            on_click=st.login,
+            key="login_button",
+            help="log in to keep your runs under your name (only you see them)",
+        )
 
 
 def choose_dataset(compare_scenarios: bool = False) -> Dataset:
@@ -202,9 +248,11 @@ def choose_dataset(compare_scenarios: bool = False) -> Dataset:
         _stop_with(error)
     _roles_pickers(data, name, dataset, expanded=bool(dataset.windows))
     # Names from the file are text: a file or column called `[x](http://...)` is not a link.
-    st.markdown(f"**{escape_markdown(dataset.source)}** · {dataset.layout} layout · {dataset.rows_read:,} rows → "
-                f"{len(dataset.frame):,} segments · dimensions: {escape_markdown(', '.join(dataset.dimensions) or '(none)')}"
-                f" · metrics: {escape_markdown(', '.join(dataset.metrics))}")  # fmt: skip
+    st.markdown(
+        f"**{escape_markdown(dataset.source)}** · {dataset.layout} layout · {dataset.rows_read:,} rows → "
+        f"{len(dataset.frame):,} segments · dimensions: {escape_markdown(', '.join(dataset.dimensions) or '(none)')}"
+        f" · metrics: {escape_markdown(', '.join(dataset.metrics))}"
+    )
     for warning in dataset.warnings[:MAX_WARNINGS]:
         st.warning(escape_markdown(warning))
     if len(dataset.warnings) > MAX_WARNINGS:
@@ -262,10 +310,12 @@ def _choose_source() -> tuple[str, bytes]:
         st.session_state["kept_sample"] = name
         return name, (SAMPLES / name).read_bytes()
     upload = st.file_uploader(
-        "Before/after file", type=["csv", "tsv", "txt", "xlsx", "parquet"], key="upload",
+        "Before/after file",
+        type=["csv", "tsv", "txt", "xlsx", "parquet"],
+        key="upload",
         help="CSV, TSV, Excel (.xlsx) or Parquet: one row per segment with before/after columns "
         "(revenue_before, revenue_after), or one row per segment and period (a date or period column).",
-    )  # fmt: skip
+    )
     if upload is not None:
         st.session_state["kept_upload"] = (upload.name, upload.getvalue())
         return upload.name, st.session_state["kept_upload"][1]
@@ -279,8 +329,10 @@ def _choose_source() -> tuple[str, bytes]:
             st.session_state.pop("kept_upload", None)
             st.rerun()
         return kept
-    st.info("Upload a CSV, TSV, Excel or Parquet file with one row per segment (wide: revenue_before, "
-            "revenue_after) or one row per segment and period (long: a date or period column).")  # fmt: skip
+    st.info(
+        "Upload a CSV, TSV, Excel or Parquet file with one row per segment (wide: revenue_before, "
+        "revenue_after) or one row per segment and period (long: a date or period column)."
+    )
     st.download_button(
         "Template (CSV)", TEMPLATE_CSV, "kpi-narrator-template.csv", "text/csv", key="template"
     )
@@ -402,9 +454,13 @@ def _roles_pickers(data: bytes, name: str, dataset: Dataset | None, expanded: bo
             found = dataset.period_column if dataset else None
             options = [NO_PERIOD_COLUMN, *columns.columns]
             current = st.session_state.get(f"period_column-{name}") or found or NO_PERIOD_COLUMN
-            st.selectbox("Period column", options, index=options.index(current) if current in options else 0,
-                         key=f"period_column-{name}",
-                         help="The column that says which period a row belongs to (a date, month, week, ...).")  # fmt: skip
+            st.selectbox(
+                "Period column",
+                options,
+                index=options.index(current) if current in options else 0,
+                key=f"period_column-{name}",
+                help="The column that says which period a row belongs to (a date, month, week, ...).",
+            )
             column = st.session_state.get(f"period_column-{name}") or found
             labels = columns.values.get(column) if column and column != NO_PERIOD_COLUMN else None
             if dataset is not None and dataset.windows:
@@ -413,17 +469,29 @@ def _roles_pickers(data: bytes, name: str, dataset: Dataset | None, expanded: bo
                 earlier_default = dataset.periods[0] if dataset else labels[-2]
                 later_default = dataset.periods[1] if dataset else labels[-1]
                 left, right = st.columns(2)
-                left.selectbox("Earlier period", labels, key=f"earlier-{name}",
-                               index=labels.index(earlier_default) if earlier_default in labels else 0)  # fmt: skip
-                right.selectbox("Later period", labels, key=f"later-{name}",
-                                index=labels.index(later_default) if later_default in labels else len(labels) - 1)  # fmt: skip
+                left.selectbox(
+                    "Earlier period",
+                    labels,
+                    key=f"earlier-{name}",
+                    index=labels.index(earlier_default) if earlier_default in labels else 0,
+                )
+                right.selectbox(
+                    "Later period",
+                    labels,
+                    key=f"later-{name}",
+                    index=labels.index(later_default) if later_default in labels else len(labels) - 1,
+                )
         if dataset is None:
             return
         if not st.session_state.get(f"extra_dimensions-{name}"):
             st.session_state[f"dimensions_found-{name}"] = list(dataset.dimensions)
         if dataset.ignored or st.session_state.get(f"extra_dimensions-{name}"):
-            st.multiselect("Also use as dimensions", list(dataset.ignored), key=f"extra_dimensions-{name}",
-                           help="Columns left out as ids, constants or free text.")  # fmt: skip
+            st.multiselect(
+                "Also use as dimensions",
+                list(dataset.ignored),
+                key=f"extra_dimensions-{name}",
+                help="Columns left out as ids, constants or free text.",
+            )
         if dataset.not_additive:
             # metric names come from the file: text, never Markdown
             names = ", ".join(f"{m} ({kind})" for m, kind in dataset.not_additive.items())
@@ -436,17 +504,30 @@ def _roles_pickers(data: bytes, name: str, dataset: Dataset | None, expanded: bo
 def _window_pickers(name: str, dataset: Dataset) -> None:
     """The compared windows of a time series: a preset, or two date ranges; the trend with both shaded."""
     options = [*WINDOW_PRESETS, CUSTOM_WINDOWS]
-    st.selectbox("Compare", options, key=f"compare-{name}",
-                 help="Windows relative to the latest date; windows of unequal length are compared on daily "
-                 "averages.")  # fmt: skip
+    st.selectbox(
+        "Compare",
+        options,
+        key=f"compare-{name}",
+        help="Windows relative to the latest date; windows of unequal length are compared on daily averages.",
+    )
     if st.session_state.get(f"compare-{name}") == CUSTOM_WINDOWS:
         earlier, later = dataset.windows
         first, last = dataset.daily["date"].min().date(), dataset.daily["date"].max().date()
         left, right = st.columns(2)
-        left.date_input("Earlier window", (earlier.start, earlier.end), min_value=first, max_value=last,
-                        key=f"earlier_window-{name}")  # fmt: skip
-        right.date_input("Later window", (later.start, later.end), min_value=first, max_value=last,
-                         key=f"later_window-{name}")  # fmt: skip
+        left.date_input(
+            "Earlier window",
+            (earlier.start, earlier.end),
+            min_value=first,
+            max_value=last,
+            key=f"earlier_window-{name}",
+        )
+        right.date_input(
+            "Later window",
+            (later.start, later.end),
+            min_value=first,
+            max_value=last,
+            key=f"later_window-{name}",
+        )
     metric = dataset.metrics[0]
     if dataset.daily is not None and metric in dataset.daily:
         st.plotly_chart(trend_chart(dataset.daily, metric, dataset.windows), key=f"trend-{name}")
@@ -462,9 +543,13 @@ def _scenario_choice(
     if not dataset.scenarios:
         return dataset
     choices = [*dataset.scenarios, ALL_SCENARIOS] if compare_scenarios else dataset.scenarios
-    choice = st.selectbox("Scenario", choices, key=f"scenario-{name}",
-                          help="Files with several 'after' columns per metric hold scenarios; every metric's after "
-                          "values come from the one chosen. 'All scenarios' runs each and compares them.")  # fmt: skip
+    choice = st.selectbox(
+        "Scenario",
+        choices,
+        key=f"scenario-{name}",
+        help="Files with several 'after' columns per metric hold scenarios; every metric's after "
+        "values come from the one chosen. 'All scenarios' runs each and compares them.",
+    )
     if choice in (dataset.scenario, ALL_SCENARIOS):
         return dataset
     return cached_dataset(data, name, after=choice, **chosen)
@@ -508,8 +593,13 @@ def what_to_explain(dataset: Dataset, key: str = "") -> Explained:
     with st.container():
         ratio = ratio_picker(dataset)
     if ratio:  # the ratio's numerator's totals, the rate in the question
-        metric = left.selectbox("Metric", [ratio.split("/")[0]], disabled=True, help="the ratio's numerator",
-                                key=f"{key}metric_ratio")  # fmt: skip
+        metric = left.selectbox(
+            "Metric",
+            [ratio.split("/")[0]],
+            disabled=True,
+            help="the ratio's numerator",
+            key=f"{key}metric_ratio",
+        )
         measure = ratio.replace("/", " / ")
     else:
         metric = measure = left.selectbox(
@@ -519,8 +609,9 @@ def what_to_explain(dataset: Dataset, key: str = "") -> Explained:
             format_func=lambda m: f"{m} (not additive)" if m in dataset.not_additive else m,
             key=f"{key}metric-{dataset.source}",
         )
-    dimensions = right.multiselect("Dimensions", dataset.dimensions, default=dataset.dimensions,
-                                   key=f"{key}dimensions-{dataset.source}")  # fmt: skip
+    dimensions = right.multiselect(
+        "Dimensions", dataset.dimensions, default=dataset.dimensions, key=f"{key}dimensions-{dataset.source}"
+    )
     question = st.text_input("Question", value=f"Explain how {measure} changed and which segments drove it.")
     explained = Explained(metric, ratio, list(dimensions), question, not dataset.dimensions)
     if not explained.ready:  # a choice to respect, not a reason to analyse them all anyway
@@ -535,14 +626,22 @@ def ratio_picker(dataset: Dataset) -> str | None:
     count over the larger, never the inverse.
     """
     suggested, clear = suggest_ratio(dataset)
-    use_ratio = st.checkbox("Ratio metric (e.g. orders / users)", value=clear, key=f"use_ratio-{dataset.source}",
-                            disabled=suggested is None and len(dataset.metrics) < 2)  # fmt: skip
+    use_ratio = st.checkbox(
+        "Ratio metric (e.g. orders / users)",
+        value=clear,
+        key=f"use_ratio-{dataset.source}",
+        disabled=suggested is None and len(dataset.metrics) < 2,
+    )
     if not use_ratio or len(dataset.metrics) < 2:
         return None
     numerator_default, denominator_default = suggested or (dataset.metrics[0], dataset.metrics[1])
     numerator_col, denominator_col = st.columns(2)
-    numerator = numerator_col.selectbox("Numerator", dataset.metrics, key=f"numerator-{dataset.source}",
-                                        index=dataset.metrics.index(numerator_default))  # fmt: skip
+    numerator = numerator_col.selectbox(
+        "Numerator",
+        dataset.metrics,
+        key=f"numerator-{dataset.source}",
+        index=dataset.metrics.index(numerator_default),
+    )
     others = [m for m in dataset.metrics if m != numerator]
     index = others.index(denominator_default) if denominator_default in others else len(others) - 1
     denominator = denominator_col.selectbox(

@@ -78,12 +78,20 @@ def summary_cards(analysis: Mapping[str, Any]) -> list[Card]:
     ratio = analysis.get("ratio")
     if ratio:
         name = f"{escape_markdown(ratio['numerator'])} / {escape_markdown(ratio['denominator'])}"
-        cards.append(Card(name, f"{ratio['after']:.2%}", f"{ratio['change'] * 100:+.2f} pp",
-                          f"Before: {ratio['before']:.4%}; after: {ratio['after']:.4%}"))  # fmt: skip
-        cards.append(Card("mix effect", f"{ratio['mix_effect'] * 100:+.2f} pp",
-                          help="Weight shifted between segments"))  # fmt: skip
-        cards.append(Card("rate effect", f"{ratio['rate_effect'] * 100:+.2f} pp",
-                          help="Segments' own rates moved"))  # fmt: skip
+        cards.append(
+            Card(
+                name,
+                f"{ratio['after']:.2%}",
+                f"{ratio['change'] * 100:+.2f} pp",
+                f"Before: {ratio['before']:.4%}; after: {ratio['after']:.4%}",
+            )
+        )
+        cards.append(
+            Card("mix effect", f"{ratio['mix_effect'] * 100:+.2f} pp", help="Weight shifted between segments")
+        )
+        cards.append(
+            Card("rate effect", f"{ratio['rate_effect'] * 100:+.2f} pp", help="Segments' own rates moved")
+        )
     return cards
 
 
@@ -194,8 +202,17 @@ def _header_and_kind(column: str, dimension: str | None, ratio: tuple[str, str] 
 
 
 # Decimals each kind keeps in a CSV download (numbers stay numbers there; only the float noise goes).
-_CSV_DECIMALS = {"amount": 2, "change": 2, "pct_change": 2, "pct": 2, "signed_pct": 2, "times": 4, "rate": 6,
-                 "pp": 6, "p": 6}  # fmt: skip
+_CSV_DECIMALS = {
+    "amount": 2,
+    "change": 2,
+    "pct_change": 2,
+    "pct": 2,
+    "signed_pct": 2,
+    "times": 4,
+    "rate": 6,
+    "pp": 6,
+    "p": 6,
+}
 
 
 def csv_table(frame: Any, dimension: str | None = None, ratio: tuple[str, str] | None = None) -> Any:
@@ -324,8 +341,10 @@ def claim_notes(claims: list[dict[str, Any]]) -> list[str]:
         verdict = claim.get("verdict") or ""
         mark = "⚠ " if verdict in FLAGGED else "✓ " if verdict == "verified" else "~ "
         expected = f" · engine: {claim['expected']}" if claim.get("expected") else ""
-        lines.append(f"{i}. {mark}{claim.get('text')} — {VERDICT_LABELS.get(verdict, verdict)}: "
-                     f"{claim.get('reason')}{expected}")  # fmt: skip
+        lines.append(
+            f"{i}. {mark}{claim.get('text')} — {VERDICT_LABELS.get(verdict, verdict)}: "
+            f"{claim.get('reason')}{expected}"
+        )
     return lines
 
 
@@ -374,16 +393,18 @@ def scenario_table(rows: Iterable[ScenarioRow]) -> list[dict[str, Any]]:
             change = f"{row.change * 100:+.2f} pp"
         else:
             change = f"{row.change:+,.2f}" + ("" if row.pct_change is None else f" ({row.pct_change:+.2f}%)")
-        table.append({
-            "Scenario": row.scenario,
-            "Before": figure(row.before),
-            "After": figure(row.after),
-            "Change": change,
-            "Top driver": row.top_driver or "—",
-            "Driver's share": "—" if row.driver_share_pct is None else f"{row.driver_share_pct:.2f}%",
-            "Verified": f"{row.verified} of {row.checked}" if row.status == "success" else row.status,
-            "Problem": row.error or "",
-        })  # fmt: skip
+        table.append(
+            {
+                "Scenario": row.scenario,
+                "Before": figure(row.before),
+                "After": figure(row.after),
+                "Change": change,
+                "Top driver": row.top_driver or "—",
+                "Driver's share": "—" if row.driver_share_pct is None else f"{row.driver_share_pct:.2f}%",
+                "Verified": f"{row.verified} of {row.checked}" if row.status == "success" else row.status,
+                "Problem": row.error or "",
+            }
+        )
     return table
 
 

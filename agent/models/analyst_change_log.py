@@ -22,8 +22,10 @@ def question_suffix(windows: tuple[str, str] | None) -> str:
     if not windows:
         return "? List tracking or data changes too."
     earlier, later = (w.split("..") for w in windows)
-    return (f" between {later[0]} and {later[-1]}? List tracking or data changes between {earlier[0]} and "
-            f"{later[-1]} too.")  # fmt: skip
+    return (
+        f" between {later[0]} and {later[-1]}? List tracking or data changes between {earlier[0]} and "
+        f"{later[-1]} too."
+    )
 
 
 def change_log_question(segment: str, scope: dict, windows: tuple[str, str] | None) -> str:
@@ -78,8 +80,10 @@ def why_lines(report: str, segment: str, pct: float | None) -> tuple[list[str], 
     caveats = []
     for event in found:
         if event[4] == "tracking":
-            caveats.append(f"Check tracking: {event[5]} on {event[1]} (tracking) changed how data is recorded in "
-                           "the compared range; rule it out before acting.")  # fmt: skip
+            caveats.append(
+                f"Check tracking: {event[5]} on {event[1]} (tracking) changed how data is recorded in "
+                "the compared range; rule it out before acting."
+            )
     return lines, caveats
 
 
@@ -105,16 +109,22 @@ def mix_tracking_caveats(effects: dict[str, Any] | None) -> list[str]:
         effects["mix_effect"]
     ):  # under a quarter: "no rate change of note"
         return []
-    return [f"Check tracking: the change is volume shifting between {effects['dimension']} segments with no rate "
-            "change of note; rule out a logging or tracking change first."]  # fmt: skip
+    return [
+        f"Check tracking: the change is volume shifting between {effects['dimension']} segments with no rate "
+        "change of note; rule out a logging or tracking change first."
+    ]
 
 
 def plan_text(change_log: bool) -> str:
     """The built-in analyst's plan, for a planning step (`planning_interval`)."""
     steps = ["Compute the total change, each dimension's breakdown and the slices that explain it."]
     if change_log:
-        steps.append("Ask the change-log agent what changed for each driving slice in the later window, and which "
-                     "tracking changes touch the compared range.")  # fmt: skip
-    steps.append("Chart the drivers and write the summary from computed values"
-                 + (", citing only events the change-log agent returned." if change_log else "."))  # fmt: skip
+        steps.append(
+            "Ask the change-log agent what changed for each driving slice in the later window, and which "
+            "tracking changes touch the compared range."
+        )
+    steps.append(
+        "Chart the drivers and write the summary from computed values"
+        + (", citing only events the change-log agent returned." if change_log else ".")
+    )
     return "\n".join(f"{n}. {text}" for n, text in enumerate(steps, 1))

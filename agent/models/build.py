@@ -165,8 +165,10 @@ def build_model(choice: ModelChoice, agent: str = DEFAULT_AGENT_KIND) -> Model:
     variable = key_variable(choice.model_id)
     if key is None and variable and not choice.api_base:
         # Caught here, before a run: the provider's own answer is a 500 "Missing credentials" after the first step.
-        raise ModelConfigError(f"{choice.model_id} needs an API key and none is set: set {variable} in the "
-                               "environment or in .streamlit/secrets.toml, or give the key in the settings.")  # fmt: skip
+        raise ModelConfigError(
+            f"{choice.model_id} needs an API key and none is set: set {variable} in the "
+            "environment or in .streamlit/secrets.toml, or give the key in the settings."
+        )
     if key is None and choice.api_base and key_variable(choice.model_id) == "OPENAI_API_KEY":
         # A local OpenAI-compatible server (llama.cpp, vLLM, LM Studio) usually wants no key, but the OpenAI
         # client refuses to send a request without one.
@@ -183,8 +185,18 @@ def secrets_of(model: object) -> list[str]:
 def is_retryable(error: BaseException) -> bool:
     """Rate limits and time-outs are worth another try; a bad key or an unknown model is not."""
     text = f"{type(error).__name__} {error}".lower()
-    return any(word in text for word in ("429", "rate limit", "ratelimit", "rate_limit", "too many requests",
-                                         "timeout", "timed out"))  # fmt: skip
+    return any(
+        word in text
+        for word in (
+            "429",
+            "rate limit",
+            "ratelimit",
+            "rate_limit",
+            "too many requests",
+            "timeout",
+            "timed out",
+        )
+    )
 
 
 @functools.cache
@@ -215,8 +227,14 @@ def _litellm_model_class() -> type[Model]:
             **kwargs: Any,
         ) -> None:
             # max_retries=0: the openai client's own retries would multiply ours.
-            super().__init__(model_id=model_id, api_base=api_base, api_key=api_key, timeout=timeout, max_retries=0,
-                             **kwargs)  # fmt: skip
+            super().__init__(
+                model_id=model_id,
+                api_base=api_base,
+                api_key=api_key,
+                timeout=timeout,
+                max_retries=0,
+                **kwargs,
+            )
             # Waits of 2, 4 and 8 x retry_wait (smolagents' jitter multiplies the delay too, up to 64 s).
             self.retryer = Retrying(
                 max_attempts=RETRY_ATTEMPTS,

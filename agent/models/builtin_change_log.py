@@ -67,8 +67,10 @@ def plan_calls(scope: str | None, dates: list[str]) -> list[tuple[str, dict]]:
 
 
 def _line(item: dict, match: str) -> str:
-    return (f"- {item.get('id')} | {item.get('date')} | {item.get('kind') or 'unspecified'} | "
-            f"{item.get('scope')} | {match} | {item.get('description')}")  # fmt: skip
+    return (
+        f"- {item.get('id')} | {item.get('date')} | {item.get('kind') or 'unspecified'} | "
+        f"{item.get('scope')} | {match} | {item.get('description')}"
+    )
 
 
 def report(scope: str | None, dates: list[str], observations: list[str]) -> str:

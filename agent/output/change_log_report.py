@@ -17,21 +17,47 @@ def change_log_tables(result: RunResult) -> dict[str, pd.DataFrame]:
     if not log:
         return {}
     causes = pd.DataFrame(
-        [{"segment": c["slice"], "event": c["event"], "date": c["date"], "kind": c["kind"] or "", "match": c["match"],
-          "description": c["description"]} for c in log.get("causes") or []]
-        + [{"segment": d["slice"], "event": "", "date": "", "kind": "", "match": "no known event", "description": ""}
-           for d in log.get("no_event") or []],
+        [
+            {
+                "segment": c["slice"],
+                "event": c["event"],
+                "date": c["date"],
+                "kind": c["kind"] or "",
+                "match": c["match"],
+                "description": c["description"],
+            }
+            for c in log.get("causes") or []
+        ]
+        + [
+            {
+                "segment": d["slice"],
+                "event": "",
+                "date": "",
+                "kind": "",
+                "match": "no known event",
+                "description": "",
+            }
+            for d in log.get("no_event") or []
+        ],
         columns=["segment", "event", "date", "kind", "match", "description"],
-    )  # fmt: skip
+    )
     caveats = pd.DataFrame(
         log.get("caveats") or [], columns=["event", "date", "kind", "scope", "description"]
     )
     events = {e["id"]: e for e in log.get("events") or []}
     others = pd.DataFrame(
-        [{"event": n["event"], "date": n["date"], "kind": n["kind"] or "", "why not a cause": n["why"],
-          "description": events.get(n["event"], {}).get("description", "")} for n in log.get("not_causes") or []],
+        [
+            {
+                "event": n["event"],
+                "date": n["date"],
+                "kind": n["kind"] or "",
+                "why not a cause": n["why"],
+                "description": events.get(n["event"], {}).get("description", ""),
+            }
+            for n in log.get("not_causes") or []
+        ],
         columns=["event", "date", "kind", "why not a cause", "description"],
-    )  # fmt: skip
+    )
     return {
         f"Change log ({log.get('source')}): causes": causes,
         "Tracking and data changes (caveats)": caveats,

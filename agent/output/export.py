@@ -127,8 +127,10 @@ def omitted_note(result: RunResult, name: str) -> str | None:
         return None
     change = others.get("abs_change", others.get("total_effect"))
     what = f"{change:+,.2f}" if name.startswith("by_") else f"{(change or 0) * 100:+.2f} pp"
-    return (f"… and {others['segments']:,} more segments with smaller changes (together {what}); "
-            "the CSV download holds every row.")  # fmt: skip
+    return (
+        f"… and {others['segments']:,} more segments with smaller changes (together {what}); "
+        "the CSV download holds every row."
+    )
 
 
 def full_table(dataset: Dataset, analysis: Analysis | dict[str, Any], name: str) -> pd.DataFrame:
@@ -169,12 +171,22 @@ def report_markdown(result: RunResult) -> str:
         _summary(result),
         "",
     ]
-    lines += [_verification_line(result), "",
-              f"Model: {escape_markdown(result.model)} · agent: {escape_markdown(result.agent)}", ""]  # fmt: skip
+    lines += [
+        _verification_line(result),
+        "",
+        f"Model: {escape_markdown(result.model)} · agent: {escape_markdown(result.agent)}",
+        "",
+    ]
     lines += _claims_markdown(result)
     for number, turn in enumerate(result.turns, start=1):  # follow-up questions, each with its checked answer
-        lines += [f"## Follow-up {number}: {escape_markdown(turn.question)}", "", _summary(turn), "",
-                  _verification_line(turn), ""]  # fmt: skip
+        lines += [
+            f"## Follow-up {number}: {escape_markdown(turn.question)}",
+            "",
+            _summary(turn),
+            "",
+            _verification_line(turn),
+            "",
+        ]
     lines += change_log_markdown(result, _markdown_table, escape_markdown)  # causes cited, caveats, the rest
     for name, frame in display_tables_of(result).items():
         lines += [f"## {escape_markdown(name.replace('_', ' '))}", "", _markdown_table(frame), ""]
@@ -235,8 +247,10 @@ def _turn_html(number: int, turn: RunResult) -> str:
     import markdown_it
 
     answer = markdown_it.MarkdownIt("commonmark", {"html": False}).render(_summary(turn))
-    return (f"<h2>Follow-up {number}: {html.escape(turn.question)}</h2>{answer}"
-            f"<p><em>{html.escape(_verification_line(turn, markdown=False))}</em></p>")  # fmt: skip
+    return (
+        f"<h2>Follow-up {number}: {html.escape(turn.question)}</h2>{answer}"
+        f"<p><em>{html.escape(_verification_line(turn, markdown=False))}</em></p>"
+    )
 
 
 def _claims_html(result: RunResult) -> str:

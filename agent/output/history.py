@@ -107,11 +107,23 @@ class RunHistory:
         result = collect(events)
         counts = tally(result.verification)
         row = (
-            time.time(), result.dataset.get("source") or "", data_hash, result.question, result.model, result.agent,
-            result.status, counts.passed, counts.mismatched, result.usage.get("input_tokens"),
-            result.usage.get("output_tokens"), result.usage.get("duration_s"), result.narrative,
-            json.dumps([e.to_dict() for e in events], ensure_ascii=False), self.owner, _measure(result),
-        )  # fmt: skip
+            time.time(),
+            result.dataset.get("source") or "",
+            data_hash,
+            result.question,
+            result.model,
+            result.agent,
+            result.status,
+            counts.passed,
+            counts.mismatched,
+            result.usage.get("input_tokens"),
+            result.usage.get("output_tokens"),
+            result.usage.get("duration_s"),
+            result.narrative,
+            json.dumps([e.to_dict() for e in events], ensure_ascii=False),
+            self.owner,
+            _measure(result),
+        )
         with self._connect() as db:
             cursor = db.execute(
                 "INSERT INTO runs (created_at, file_name, file_hash, question, model, agent, status, verified, "

@@ -58,9 +58,12 @@ class TerminalRenderer:
         totals = event.analysis.get("totals") or {}
         pct = totals.get("pct_change")
         self.console.print(
-            Text(f"Engine: {event.analysis.get('metric')} {totals.get('before', 0):,.2f} -> {totals.get('after', 0):,.2f} "
-                 f"({totals.get('abs_change', 0):+,.2f}, {'new' if pct is None else f'{pct:+.2f}%'})", style="dim")
-        )  # fmt: skip
+            Text(
+                f"Engine: {event.analysis.get('metric')} {totals.get('before', 0):,.2f} -> {totals.get('after', 0):,.2f} "
+                f"({totals.get('abs_change', 0):+,.2f}, {'new' if pct is None else f'{pct:+.2f}%'})",
+                style="dim",
+            )
+        )
 
     def _on_turn_started(self, event: ev.TurnStarted) -> None:
         self.console.print(
@@ -74,8 +77,14 @@ class TerminalRenderer:
         self.console.print(Text("Thought: ", style="bold") + Text(event.text))
 
     def _on_code(self, event: ev.Code) -> None:
-        self.console.print(Panel(Syntax(event.code, "python", theme="monokai", word_wrap=True), title="Code",
-                                 title_align="left", border_style="dim"))  # fmt: skip
+        self.console.print(
+            Panel(
+                Syntax(event.code, "python", theme="monokai", word_wrap=True),
+                title="Code",
+                title_align="left",
+                border_style="dim",
+            )
+        )
 
     def _on_observation(self, event: ev.Observation) -> None:
         self.console.print(
@@ -94,8 +103,14 @@ class TerminalRenderer:
         )
 
     def _on_plan(self, event: ev.Plan) -> None:
-        self.console.print(Panel(Text(event.text), title=f"Plan (before step {event.step})", title_align="left",
-                                 border_style="blue"))  # fmt: skip
+        self.console.print(
+            Panel(
+                Text(event.text),
+                title=f"Plan (before step {event.step})",
+                title_align="left",
+                border_style="blue",
+            )
+        )
 
     def _on_managed_step(self, event: ev.ManagedStep) -> None:
         """A step of the change-log agent, indented under the analyst's step that asked it."""
@@ -113,8 +128,17 @@ class TerminalRenderer:
             body.append("observation: ", style="bold").append(event.observation)
         if event.error:
             body.append("\nerror: ", style="red bold").append(event.error, style="red")
-        self.console.print(Panel(body, title=f"{where} · its step {event.number}", title_align="left",
-                                 border_style="blue", padding=(0, 1)), style="", width=None)  # fmt: skip
+        self.console.print(
+            Panel(
+                body,
+                title=f"{where} · its step {event.number}",
+                title_align="left",
+                border_style="blue",
+                padding=(0, 1),
+            ),
+            style="",
+            width=None,
+        )
 
     def _on_step_finished(self, event: ev.StepFinished) -> None:
         tokens = ""
@@ -130,8 +154,13 @@ class TerminalRenderer:
         self.console.print(Markdown(safe_markdown(event.text, self._labels)))
 
     def _on_verification(self, event: ev.Verification) -> None:
-        verification = {"checked": event.checked, "mismatches": event.mismatches, "claims": event.claims,
-                        "coverage": event.coverage, "run_status": event.run_status}  # fmt: skip
+        verification = {
+            "checked": event.checked,
+            "mismatches": event.mismatches,
+            "claims": event.claims,
+            "coverage": event.coverage,
+            "run_status": event.run_status,
+        }
         ok, sentence = verification_badge(verification, markdown=False)
         line = Text(sentence, style=f"bold {'green' if ok else 'red'}")
         if not event.claims:
@@ -141,20 +170,33 @@ class TerminalRenderer:
         for number, claim in enumerate(event.claims, start=1):
             flagged = claim.get("verdict") in FLAGGED
             table.add_row(
-                str(number), Text(str(claim.get("text"))), Text(str(claim.get("entity") or "—")),
+                str(number),
+                Text(str(claim.get("text"))),
+                Text(str(claim.get("entity") or "—")),
                 Text(str(claim.get("kind_label") or claim.get("kind") or "")),
-                Text(VERDICT_LABELS.get(str(claim.get("verdict")), str(claim.get("verdict"))),
-                     style="red bold" if flagged else "green" if claim.get("verdict") == "verified" else "yellow"),
+                Text(
+                    VERDICT_LABELS.get(str(claim.get("verdict")), str(claim.get("verdict"))),
+                    style="red bold"
+                    if flagged
+                    else "green"
+                    if claim.get("verdict") == "verified"
+                    else "yellow",
+                ),
                 Text(str(claim.get("expected") or "")),
-            )  # fmt: skip
-        reasons = [Text(f"⚠ {c.get('text')}: {c.get('reason')}", style="red") for c in event.claims
-                   if c.get("verdict") in FLAGGED]  # fmt: skip
+            )
+        reasons = [
+            Text(f"⚠ {c.get('text')}: {c.get('reason')}", style="red")
+            for c in event.claims
+            if c.get("verdict") in FLAGGED
+        ]
         self.console.print(Group(line, table, *reasons))
 
     def _on_run_finished(self, event: ev.RunFinished) -> None:
         usage = event.usage
-        text = (f"{event.status} · {usage.get('steps', 0)} steps · {usage.get('input_tokens', 0):,} input / "
-                f"{usage.get('output_tokens', 0):,} output tokens · {usage.get('duration_s', 0):.2f} s")  # fmt: skip
+        text = (
+            f"{event.status} · {usage.get('steps', 0)} steps · {usage.get('input_tokens', 0):,} input / "
+            f"{usage.get('output_tokens', 0):,} output tokens · {usage.get('duration_s', 0):.2f} s"
+        )
         self.console.print(Text(text, style="bold" if event.status == "success" else "bold red"))
 
 

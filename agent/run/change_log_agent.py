@@ -151,9 +151,14 @@ class ManagedStepRecorder:
             )
         elif isinstance(step, ActionStep):
             calls = [f"{c.name}({_arguments(c.arguments)})" for c in step.tool_calls or []]
-            record.update(kind="action", number=step.step_number, thought=(step.model_output or "").strip() or None,
-                          call="; ".join(calls) or None, observation=step.observations,
-                          error=str(step.error) if step.error is not None else None)  # fmt: skip
+            record.update(
+                kind="action",
+                number=step.step_number,
+                thought=(step.model_output or "").strip() or None,
+                call="; ".join(calls) or None,
+                observation=step.observations,
+                error=str(step.error) if step.error is not None else None,
+            )
         else:
             return
         record["call_index"] = self.calls
@@ -164,9 +169,20 @@ class ManagedStepRecorder:
         """The analyst called the agent with this question: the start of a new call."""
         self.calls += 1
         with self._lock:
-            self._steps.append({"kind": "ask", "number": None, "thought": None, "call": None, "observation": task,
-                                "error": None, "input_tokens": None, "output_tokens": None, "duration_s": 0.0,
-                                "call_index": self.calls})  # fmt: skip
+            self._steps.append(
+                {
+                    "kind": "ask",
+                    "number": None,
+                    "thought": None,
+                    "call": None,
+                    "observation": task,
+                    "error": None,
+                    "input_tokens": None,
+                    "output_tokens": None,
+                    "duration_s": 0.0,
+                    "call_index": self.calls,
+                }
+            )
 
     def pending(self) -> bool:
         """Whether steps are waiting to be taken."""
@@ -225,7 +241,9 @@ def task_line(log: ChangeLog) -> str:
     """The `## Data` line that tells the analyst a change log is there, and how to ask it."""
     first = min(e.start for e in log.events)
     last = max(e.end for e in log.events)
-    return (f"change log: {len(log.events)} events ({first}..{last}); ask the managed agent "
-            f"{CHANGE_LOG_AGENT_NAME}(task=...) what changed for the driving segments in the later window; cite only "
-            "events it returns, as `<segment>: <description> on <date> (<kind>)`, tracking changes as caveats, and "
-            "say 'no known event' for a driver it has none for")  # fmt: skip
+    return (
+        f"change log: {len(log.events)} events ({first}..{last}); ask the managed agent "
+        f"{CHANGE_LOG_AGENT_NAME}(task=...) what changed for the driving segments in the later window; cite only "
+        "events it returns, as `<segment>: <description> on <date> (<kind>)`, tracking changes as caveats, and "
+        "say 'no known event' for a driver it has none for"
+    )

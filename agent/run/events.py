@@ -201,10 +201,25 @@ class Plan(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
-        RunStarted, DataWarning, AnalysisReady, StepStarted, Thought, TextDelta, Code, Observation, StepError, Chart,
-        StepFinished, FinalAnswer, Verification, RunFinished, TurnStarted, ManagedStep, Plan,
+        RunStarted,
+        DataWarning,
+        AnalysisReady,
+        StepStarted,
+        Thought,
+        TextDelta,
+        Code,
+        Observation,
+        StepError,
+        Chart,
+        StepFinished,
+        FinalAnswer,
+        Verification,
+        RunFinished,
+        TurnStarted,
+        ManagedStep,
+        Plan,
     )
-}  # fmt: skip
+}
 
 
 def event_from_dict(data: dict[str, Any]) -> Event:

@@ -141,15 +141,22 @@ def build_task(dataset: Dataset, spec: TaskSpec, agent: str = "code") -> str:
         lines.append(f"ratio: {spec.ratio[0]} / {spec.ratio[1]}")
     if dataset.windows is not None:
         earlier, later = (window.label() for window in dataset.windows)
-        lines.append(f"windows: earlier {earlier}, later {later} (df holds each window's totals per segment"
-                     + (", as daily averages" if dataset.averaged else "") + ")")  # fmt: skip
+        lines.append(
+            f"windows: earlier {earlier}, later {later} (df holds each window's totals per segment"
+            + (", as daily averages" if dataset.averaged else "")
+            + ")"
+        )
         if agent == "code" and dataset.daily is not None:
-            lines.append(f"`daily`: pandas DataFrame, one row per date (column date) with each metric's total, "
-                         f"{len(dataset.daily):,} dates: say when in the later window the change happened")  # fmt: skip
+            lines.append(
+                f"`daily`: pandas DataFrame, one row per date (column date) with each metric's total, "
+                f"{len(dataset.daily):,} dates: say when in the later window the change happened"
+            )
     if dataset.scenario:
         others = [s for s in dataset.scenarios if s != dataset.scenario]
-        lines.append(f"scenario: {dataset.scenario} (every metric's after values; say so in the summary's first "
-                     f"line{'; other scenarios: ' + ', '.join(others) if others else ''})")  # fmt: skip
+        lines.append(
+            f"scenario: {dataset.scenario} (every metric's after values; say so in the summary's first "
+            f"line{'; other scenarios: ' + ', '.join(others) if others else ''})"
+        )
     if spec.change_log:
         lines.append(spec.change_log)
     if dataset.warnings:

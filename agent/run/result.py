@@ -66,17 +66,36 @@ class RunResult:
         for existing in self.steps:
             if existing["number"] == number:
                 return existing
-        step: Step = {"number": number, "thought": None, "code": None, "observation": None, "error": None,
-                      "input_tokens": None, "output_tokens": None, "duration_s": None, "plan": None, "managed": [],
-                      "charts": [], "done": False, "streamed": ""}  # fmt: skip
+        step: Step = {
+            "number": number,
+            "thought": None,
+            "code": None,
+            "observation": None,
+            "error": None,
+            "input_tokens": None,
+            "output_tokens": None,
+            "duration_s": None,
+            "plan": None,
+            "managed": [],
+            "charts": [],
+            "done": False,
+            "streamed": "",
+        }
         self.steps.append(step)
         return step
 
     def apply(self, event: ev.Event) -> None:
         """Updates the result with one event (a follow-up turn's events go to that turn's own result)."""
         if isinstance(event, ev.TurnStarted):
-            self.turns.append(RunResult(model=self.model, agent=self.agent, question=event.question,
-                                        dataset=self.dataset, analysis=self.analysis))  # fmt: skip
+            self.turns.append(
+                RunResult(
+                    model=self.model,
+                    agent=self.agent,
+                    question=event.question,
+                    dataset=self.dataset,
+                    analysis=self.analysis,
+                )
+            )
             return
         if self.turns:
             self.turns[-1].apply(event)
@@ -124,8 +143,13 @@ class RunResult:
         elif isinstance(event, ev.FinalAnswer):
             self.narrative, self.answer = event.text, event.value
         elif isinstance(event, ev.Verification):
-            self.verification = {"checked": event.checked, "mismatches": event.mismatches, "claims": event.claims,
-                                 "coverage": event.coverage, "run_status": event.run_status}  # fmt: skip
+            self.verification = {
+                "checked": event.checked,
+                "mismatches": event.mismatches,
+                "claims": event.claims,
+                "coverage": event.coverage,
+                "run_status": event.run_status,
+            }
         elif isinstance(event, ev.RunFinished):
             self.status, self.usage = event.status, event.usage
             if self.verification is not None:  # the badge is never green for a run that did not finish
@@ -169,8 +193,14 @@ class RunResult:
 
     def _turn_json(self) -> dict[str, Any]:
         steps = [_turn_step_json(s) for s in self.steps]
-        return {"question": self.question, "narrative": self.narrative, "status": self.status, "error": self.error,
-                "steps": steps, "verification": self.verification or {"checked": [], "mismatches": [], "claims": []}}  # fmt: skip
+        return {
+            "question": self.question,
+            "narrative": self.narrative,
+            "status": self.status,
+            "error": self.error,
+            "steps": steps,
+            "verification": self.verification or {"checked": [], "mismatches": [], "claims": []},
+        }
 
 
 def _turn_step_json(step: Step) -> TurnStepJson:

@@ -157,10 +157,16 @@ def build_tool_calling_agent(
     planning_interval: int | None = None,
 ) -> ToolCallingAgent:
     """A fresh ToolCallingAgent for one run: JSON tool calls, no code."""
-    agent = ToolCallingAgent(tools=tools, model=model, max_steps=max_steps, verbosity_level=LogLevel.OFF,
-                             managed_agents=managed_agents, planning_interval=planning_interval,
-                             # An LLM's text streams into the running step (`ev.TextDelta`), as for the code agent.
-                             stream_outputs=bool(getattr(model, "streams", False)))  # fmt: skip
+    agent = ToolCallingAgent(
+        tools=tools,
+        model=model,
+        max_steps=max_steps,
+        verbosity_level=LogLevel.OFF,
+        managed_agents=managed_agents,
+        planning_interval=planning_interval,
+        # An LLM's text streams into the running step (`ev.TextDelta`), as for the code agent.
+        stream_outputs=bool(getattr(model, "streams", False)),
+    )
     agent.logger.console = _quiet_console()
     return agent
 
@@ -255,8 +261,15 @@ def prepare_code_agent(request: RunRequest, model: Model, drawn: list[dict[str, 
     """The code agent for one run: `df` (and `daily` for a time series) in its executor's variables."""
     max_steps = request.max_steps or agent_kind("code").default_max_steps
     managed, recorder = _change_log_agents(request, model)
-    agent = build_code_agent(model, request.tools, max_steps, request.executor, request.step_timeout,
-                             managed_agents=managed, planning_interval=request.planning_interval)  # fmt: skip
+    agent = build_code_agent(
+        model,
+        request.tools,
+        max_steps,
+        request.executor,
+        request.step_timeout,
+        managed_agents=managed,
+        planning_interval=request.planning_interval,
+    )
     # `df` goes into the executor's variables, not into the task text (additional_args would paste str(df)).
     agent.state["df"] = request.dataset.frame.copy()
     if request.dataset.daily is not None:  # a time series: every date's totals, for when (not only where)
@@ -276,8 +289,9 @@ def prepare_tool_calling_agent(
     remote = worker.call_tool if worker is not None else None
     tools = bound_tools(request.dataset.frame.copy(), drawn, remote, specs=request.tool_specs())
     managed, recorder = _change_log_agents(request, model)
-    agent = build_tool_calling_agent(model, tools, max_steps, managed_agents=managed,
-                                     planning_interval=request.planning_interval)  # fmt: skip
+    agent = build_tool_calling_agent(
+        model, tools, max_steps, managed_agents=managed, planning_interval=request.planning_interval
+    )
     if worker is not None:
         agent.cleanup = worker.cleanup  # type: ignore[method-assign]
     return PreparedAgent(agent, _sandbox_warning(worker), recorder)
@@ -346,16 +360,22 @@ def run_events(
     task = build_task(dataset, spec, agent=request.agent)
 
     secrets = secrets_of(model)
-    yield ev.RunStarted(model=model_label(model), agent=request.agent, question=spec.question, task=task,
-                        dataset=dataset.describe())  # fmt: skip
+    yield ev.RunStarted(
+        model=model_label(model),
+        agent=request.agent,
+        question=spec.question,
+        task=task,
+        dataset=dataset.describe(),
+    )
     for message in dataset.warnings + (request.events.warnings if request.events is not None else []):
         yield ev.DataWarning(message)
     if prepared.sandbox_note:
         yield ev.DataWarning(prepared.sandbox_note)
     yield ev.AnalysisReady(analysis)
     try:
-        for event in _drive(agent, recorder, task, max_steps, checked, stop, drawn, managed=prepared.managed,
-                            secrets=secrets):  # fmt: skip
+        for event in _drive(
+            agent, recorder, task, max_steps, checked, stop, drawn, managed=prepared.managed, secrets=secrets
+        ):
             yield redact(event, secrets) if secrets else event
         for turn, question in enumerate(follow_ups, start=2):
             if stop is not None and stop.is_set():
@@ -364,8 +384,18 @@ def run_events(
             checked = _with_focus(analysis, dataset, question, specs)
             agent.final_answer_checks = [final_answer_check(checked)]
             yield ev.TurnStarted(turn, question, question)
-            for event in _drive(agent, recorder, question, max_steps, checked, stop, drawn, reset=False,
-                                managed=prepared.managed, secrets=secrets):  # fmt: skip
+            for event in _drive(
+                agent,
+                recorder,
+                question,
+                max_steps,
+                checked,
+                stop,
+                drawn,
+                reset=False,
+                managed=prepared.managed,
+                secrets=secrets,
+            ):
                 yield redact(event, secrets) if secrets else event
     finally:
         if hasattr(agent, "cleanup"):
@@ -487,8 +517,13 @@ class _Translator:
         self.drawn, self.figures, self.managed = drawn, figures, managed
         self.streamed = StreamedText(secrets)  # a streaming model's text of the running step
         self.streamed_text: str | None = None
-        self.usage: dict[str, Any] = {"steps": 0, "input_tokens": 0, "output_tokens": 0, "duration_s": 0.0,
-                                      "tokens_estimated": False}  # fmt: skip
+        self.usage: dict[str, Any] = {
+            "steps": 0,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "duration_s": 0.0,
+            "tokens_estimated": False,
+        }
         if managed is not None:  # the change-log agent's share, also counted in the totals
             self.usage.update(managed_steps=0, managed_input_tokens=0, managed_output_tokens=0)
         self.emitted_steps: set[int] = set()
@@ -536,8 +571,14 @@ class _Translator:
         if tokens is not None:
             self.usage["input_tokens"] += tokens.input_tokens
             self.usage["output_tokens"] += tokens.output_tokens
-        return [ev.Plan(self.current, item.plan, tokens.input_tokens if tokens else None,
-                        tokens.output_tokens if tokens else None)]  # fmt: skip
+        return [
+            ev.Plan(
+                self.current,
+                item.plan,
+                tokens.input_tokens if tokens else None,
+                tokens.output_tokens if tokens else None,
+            )
+        ]
 
     def managed_steps(self, step: int) -> list[ev.Event]:
         """The managed agent's steps finished since last asked, nested under the analyst's step that called it."""
@@ -575,9 +616,15 @@ class _Translator:
         if tokens is not None:
             self.usage["input_tokens"] += tokens.input_tokens
             self.usage["output_tokens"] += tokens.output_tokens
-        found.append(ev.StepFinished(step, tokens.input_tokens if tokens else None,
-                                     tokens.output_tokens if tokens else None, round(item.timing.duration or 0.0, 4),
-                                     tokens_estimated=estimated))  # fmt: skip
+        found.append(
+            ev.StepFinished(
+                step,
+                tokens.input_tokens if tokens else None,
+                tokens.output_tokens if tokens else None,
+                round(item.timing.duration or 0.0, 4),
+                tokens_estimated=estimated,
+            )
+        )
         self.streamed.reset()
         self.streamed_text = None  # the next step's text is its own (a failed parse left none)
         if (
@@ -674,9 +721,11 @@ def _drive(
             except Exception as error:  # the model or provider failed; keep every step made so far
                 interrupted = stop is not None and stop.is_set()
                 status = "stopped" if interrupted else "error"
-                run_error = "Stopped by the user." if interrupted else describe_model_error(
-                    error, str(model.model_id), getattr(model, "api_base", None)
-                )  # fmt: skip
+                run_error = (
+                    "Stopped by the user."
+                    if interrupted
+                    else describe_model_error(error, str(model.model_id), getattr(model, "api_base", None))
+                )
                 if not interrupted:
                     # A model that failed mid-step leaves that step without code: the error belongs to it.
                     yield ev.StepError(translator.failed_step(), run_error)

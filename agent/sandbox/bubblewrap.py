@@ -55,8 +55,11 @@ def _python_paths() -> list[str]:
 
 def _library_paths() -> list[str]:
     """System library folders (the C library, libstdc++ ...), never /usr/bin or /etc."""
-    return [p for p in ("/usr/lib", "/usr/lib64", "/usr/lib32", "/usr/libx32", "/lib", "/lib64")
-            if os.path.isdir(p) and not os.path.islink(p)]  # fmt: skip
+    return [
+        p
+        for p in ("/usr/lib", "/usr/lib64", "/usr/lib32", "/usr/libx32", "/lib", "/lib64")
+        if os.path.isdir(p) and not os.path.islink(p)
+    ]
 
 
 def _usr_links() -> list[str]:
@@ -87,12 +90,32 @@ def command(argv: list[str], env: dict[str, str]) -> list[str]:
     bwrap = executable()
     if bwrap is None:
         raise FileNotFoundError("bwrap")
-    args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-            "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
-            *_if_supported("--disable-userns")]  # fmt: skip
+    args = [
+        bwrap,
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--unshare-user",
+        "--uid",
+        str(SANDBOX_UID),
+        "--gid",
+        str(SANDBOX_UID),
+        *_if_supported("--disable-userns"),
+    ]
     # The private folders first: a bind below may lie inside one of them (a venv in /tmp) and must stay visible.
-    args += ["--proc", "/proc", "--dev", "/dev", *_if_supported("--size", str(64 * 1024**2)), "--tmpfs", "/tmp",
-             *_if_supported("--size", str(SCRATCH_BYTES)), "--tmpfs", SCRATCH]  # fmt: skip
+    args += [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        *_if_supported("--size", str(64 * 1024**2)),
+        "--tmpfs",
+        "/tmp",
+        *_if_supported("--size", str(SCRATCH_BYTES)),
+        "--tmpfs",
+        SCRATCH,
+    ]
     for path in _library_paths():
         args += ["--ro-bind", path, path]
     args += _usr_links()
@@ -161,12 +184,16 @@ def available() -> bool:
 def status() -> str:
     """One sentence for the page and the CLI: how the agent's code is confined here."""
     if os.environ.get("KPI_NARRATOR_SANDBOX", "").strip().lower() in ("none", "off", "0"):
-        return ("Sandbox off (KPI_NARRATOR_SANDBOX=none): the agent's code runs in a plain worker process with "
-                "Landlock, seccomp and the interpreter's guards only.")  # fmt: skip
+        return (
+            "Sandbox off (KPI_NARRATOR_SANDBOX=none): the agent's code runs in a plain worker process with "
+            "Landlock, seccomp and the interpreter's guards only."
+        )
     reason = probe()
     if reason is None:
-        return ("The agent's code runs inside bubblewrap: no network, no files outside its scratch folder, "
-                "no secrets, not root.")  # fmt: skip
+        return (
+            "The agent's code runs inside bubblewrap: no network, no files outside its scratch folder, "
+            "no secrets, not root."
+        )
     return (
         f"Weaker sandbox: {reason}, so the agent's code runs in a plain worker process with Landlock, "
         "seccomp and the interpreter's guards only. Install bubblewrap (apt-get install bubblewrap)."

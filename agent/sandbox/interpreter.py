@@ -51,15 +51,45 @@ def _strict_evaluate_name(
 
 # Modules under the allowed packages that load pickles, native code or templates, or start programs.
 BLOCKED_MODULES = (
-    "numpy.ctypeslib", "numpy.lib.format", "numpy.lib.npyio", "numpy.lib._npyio_impl", "numpy.lib._format_impl",
-    "numpy.f2py", "numpy.distutils", "numpy.testing", "numpy._core._internal", "numpy.core._internal",
-    "pandas.io.pickle", "pandas.compat.pickle_compat", "pandas.io.formats.style", "pandas.io.formats.style_render",
-    "pandas.io.pytables", "pandas.io.clipboard", "pandas.io.clipboards", "pandas.util._tester",
-    "pandas.util._print_versions", "plotly.io.kaleido", "plotly.io._kaleido", "plotly.io.orca", "plotly.io._orca",
-)  # fmt: skip
+    "numpy.ctypeslib",
+    "numpy.lib.format",
+    "numpy.lib.npyio",
+    "numpy.lib._npyio_impl",
+    "numpy.lib._format_impl",
+    "numpy.f2py",
+    "numpy.distutils",
+    "numpy.testing",
+    "numpy._core._internal",
+    "numpy.core._internal",
+    "pandas.io.pickle",
+    "pandas.compat.pickle_compat",
+    "pandas.io.formats.style",
+    "pandas.io.formats.style_render",
+    "pandas.io.pytables",
+    "pandas.io.clipboard",
+    "pandas.io.clipboards",
+    "pandas.util._tester",
+    "pandas.util._print_versions",
+    "plotly.io.kaleido",
+    "plotly.io._kaleido",
+    "plotly.io.orca",
+    "plotly.io._orca",
+)
 # Whatever these modules make (a Jinja2 environment, a ctypes library, a pickle loader) is refused as a value.
-_BLOCKED_TYPE_MODULES = ("jinja2", "markupsafe", "ctypes", "_ctypes", "pickle", "_pickle", "subprocess", "os",
-                         "posix", "socket", "_socket", *BLOCKED_MODULES)  # fmt: skip
+_BLOCKED_TYPE_MODULES = (
+    "jinja2",
+    "markupsafe",
+    "ctypes",
+    "_ctypes",
+    "pickle",
+    "_pickle",
+    "subprocess",
+    "os",
+    "posix",
+    "socket",
+    "_socket",
+    *BLOCKED_MODULES,
+)
 _original_check_safer_result = lpe.check_safer_result
 _original_check_import_authorized = lpe.check_import_authorized
 _blocked_callables: set[int] = set()

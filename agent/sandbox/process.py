@@ -191,8 +191,13 @@ def _worker_main(fd: int, memory_bytes: int, scratch: str) -> None:
             reply = _answer(kind, request, sock, executor, figures, drawn)
             message = protocol.cut_reply({**reply, "id": request_id})
         except Exception as error:  # an object of the code's that cannot be converted must not end the worker
-            message = {"kind": "error", "id": request_id, "message": f"The result could not be sent back "
-                       f"({type(error).__name__}); return plain text, numbers, lists or dicts.", "logs": ""}  # fmt: skip
+            message = {
+                "kind": "error",
+                "id": request_id,
+                "message": f"The result could not be sent back "
+                f"({type(error).__name__}); return plain text, numbers, lists or dicts.",
+                "logs": "",
+            }
         protocol.send_json(sock, message)
 
 

@@ -56,8 +56,21 @@ _ARCHES = {
     "aarch64": (0xC00000B7, 1),
     "arm64": (0xC00000B7, 1),
 }
-_DENIED = ("fork", "vfork", "execve", "execveat", "socket", "socketpair", "io_uring_setup", "tkill", "pidfd_open",
-           "pidfd_send_signal", "ptrace", "process_vm_readv", "process_vm_writev")  # fmt: skip
+_DENIED = (
+    "fork",
+    "vfork",
+    "execve",
+    "execveat",
+    "socket",
+    "socketpair",
+    "io_uring_setup",
+    "tkill",
+    "pidfd_open",
+    "pidfd_send_signal",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+)
 _OWN_PID_ONLY = (
     "kill",
     "tgkill",
@@ -101,9 +114,15 @@ def _program(arch_id: int, column: int, own_pid: int) -> list[tuple[int, int, in
     # Jumps go forward only: the argument checks come next, then the shared return instructions.
     labels = {"clone": len(body), "pid": len(body) + 2}
     labels.update(allow=len(body) + 4, deny=len(body) + 5, enosys=len(body) + 6)
-    tail = [(_LD_W_ABS, 0, 0, _ARG0_OFFSET), ("jset_thread",),
-            (_LD_W_ABS, 0, 0, _ARG0_OFFSET), ("jeq_pid",),
-            allow, deny, enosys]  # fmt: skip
+    tail = [
+        (_LD_W_ABS, 0, 0, _ARG0_OFFSET),
+        ("jset_thread",),
+        (_LD_W_ABS, 0, 0, _ARG0_OFFSET),
+        ("jeq_pid",),
+        allow,
+        deny,
+        enosys,
+    ]
     program = body + tail
     out: list[tuple[int, int, int, int]] = []
     for index, item in enumerate(program):

@@ -69,8 +69,14 @@ _launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpi-worker-lau
 def _plain_environment(scratch: str) -> dict[str, str]:
     root = str(PROJECT_ROOT)
     env = {name: os.environ[name] for name in _PLAIN_ENV_KEEP if name in os.environ}
-    env.update(HOME=scratch, TMPDIR=scratch, PYTHONPATH=root, PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1",
-               **ENVIRONMENT_DEFAULTS)  # fmt: skip
+    env.update(
+        HOME=scratch,
+        TMPDIR=scratch,
+        PYTHONPATH=root,
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONNOUSERSITE="1",
+        **ENVIRONMENT_DEFAULTS,
+    )
     return env
 
 
@@ -109,8 +115,16 @@ def _launch_here(memory_bytes: int, scratch: str | None, python_args: list[str] 
         argv, env, sandboxed = worker_command(python_args, scratch)
         log = open(os.path.join(scratch, "worker.log"), "wb")  # noqa: SIM115 - lives as long as the worker
         try:
-            process = subprocess.Popen(argv, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=log,
-                                       stderr=log, cwd=scratch, env=env, start_new_session=True)  # fmt: skip
+            process = subprocess.Popen(
+                argv,
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd=scratch,
+                env=env,
+                start_new_session=True,
+            )
         except BaseException:
             log.close()
             raise
