@@ -323,6 +323,11 @@ def test_events_upload_nested_change_log_steps_live_and_cited_events(server, pag
         page.get_by_role("combobox", name="Sample file").click()
         page.get_by_role("option", name="daily_revenue.csv").click()
         page.get_by_text("No change log").wait_for(timeout=30_000)
+        # A file dropped while the page is still running its sample switch can be lost: wait until it is idle.
+        page.get_by_text("Revenue per date, compared windows shaded").wait_for(timeout=30_000)
+        page.wait_for_function(
+            "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000
+        )
         page.locator('.st-key-events_upload input[type="file"]').set_input_files(str(events))
         page.get_by_text("changes.csv: 2 events").wait_for(timeout=30_000)
         page.get_by_role("combobox", name="Model").click()
