@@ -219,30 +219,20 @@ def show_summary(run: BackgroundRun, key: str = "main") -> None:
         if result.dataset.get("scenario"):
             stem += f"-{result.dataset['scenario']}"
         downloads = st.columns(4)
-        downloads[0].download_button(
-            "Report (HTML)",
-            partial(export.report_html, result),
-            f"{stem}-report.html",
-            "text/html",
-            on_click="ignore",
-            key=f"{key}-html",
-        )
-        downloads[1].download_button(
-            "Report (Markdown)",
-            partial(export.report_markdown, result),
-            f"{stem}-report.md",
-            "text/markdown",
-            on_click="ignore",
-            key=f"{key}-md",
-        )
-        downloads[2].download_button(
-            "Trace (JSON)",
-            partial(export.trace_json, result),
-            f"{stem}-trace.json",
-            "application/json",
-            on_click="ignore",
-            key=f"{key}-json",
-        )
+        files = [  # (label, builder, file name ending, MIME type, key suffix)
+            ("Report (HTML)", export.report_html, "report.html", "text/html", "html"),
+            ("Report (Markdown)", export.report_markdown, "report.md", "text/markdown", "md"),
+            ("Trace (JSON)", export.trace_json, "trace.json", "application/json", "json"),
+        ]
+        for column, (label, build, ending, mime, suffix) in zip(downloads, files):
+            column.download_button(
+                label,
+                partial(build, result),
+                f"{stem}-{ending}",
+                mime,
+                on_click="ignore",
+                key=f"{key}-{suffix}",
+            )
         tables = export.tables_of(result)
         table = downloads[3].selectbox(
             "Table", list(tables), label_visibility="collapsed", key=f"{key}-csv_table"

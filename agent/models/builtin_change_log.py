@@ -10,31 +10,22 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from typing import Any
 
 from smolagents.models import (
     ChatMessage,
-    ChatMessageToolCall,
-    ChatMessageToolCallFunction,
-    MessageRole,
     Model,
 )
-from smolagents.monitoring import TokenUsage
 
 from agent.models.builtin_analyst import MAX_STEPS_REQUEST, message_text
-from agent.models.tokens import count_tokens, preload
+from agent.models.builtin_tool_caller import tool_call_reply, tool_observations
+from agent.models.tokens import preload
 
 BUILTIN_CHANGE_LOG_ID = "builtin-change-log-reader"
 PLAN_STOP = "<end_plan>"
 _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _SCOPE = re.compile(r"\(([^()]*=[^()]*)\)")
 CAUSE_MATCHES = ("scope", "narrower")
-
-
-def _observations(messages: list[Any]) -> list[str]:
-    texts = [message_text(m) for m in messages]
-    return [text.split("Observation:\n", 1)[-1] for role, text in texts if role == "tool-response"]
 
 
 def _json_list(text: str) -> list[dict]:
@@ -111,7 +102,7 @@ class BuiltinChangeLogReader(Model):
         texts = [message_text(m) for m in messages]
         task_text = next((t for role, t in texts if role == "user"), "")
         scope, dates = read_question(task_text)
-        observations = _observations(messages)
+        observations = tool_observations(messages)
         calls = plan_calls(scope, dates)
         call: tuple[str, dict] | None
         if stop_sequences and PLAN_STOP in stop_sequences:
@@ -126,14 +117,4 @@ class BuiltinChangeLogReader(Model):
         else:
             content = "I have the events; I answer with one line per event."
             call = ("final_answer", {"answer": report(scope, dates, observations)})
-        tool_calls = None
-        if call is not None:
-            function = ChatMessageToolCallFunction(name=call[0], arguments=call[1])
-            tool_calls = [
-                ChatMessageToolCall(id=f"call_{uuid.uuid4().hex[:8]}", type="function", function=function)
-            ]
-        output = content + (f"\n{json.dumps({'name': call[0], 'arguments': call[1]})}" if call else "")
-        usage = TokenUsage(input_tokens=count_tokens(prompt), output_tokens=count_tokens(output))
-        return ChatMessage(
-            role=MessageRole.ASSISTANT, content=content, tool_calls=tool_calls, token_usage=usage
-        )
+        return tool_call_reply(prompt, content, call)

@@ -63,9 +63,23 @@ def _ask_change_log(task: ParsedTask, observations: list[str]) -> dict:
     return {"task": change_log_question(str(lead.get("segment")), scope, task.windows)}
 
 
-def _observations(messages: list[ChatMessage | dict[str, Any]]) -> list[str]:
+def tool_observations(messages: list[ChatMessage | dict[str, Any]]) -> list[str]:
+    """What the tools answered so far, in order (the rule-based tool callers plan from how many there are)."""
     texts = [message_text(m) for m in messages]
     return [text.split("Observation:\n", 1)[-1] for role, text in texts if role == "tool-response"]
+
+
+def tool_call_reply(prompt: str, content: str, call: tuple[str, dict[str, Any]] | None) -> ChatMessage:
+    """A rule-based tool caller's reply: its text, the one tool call (if any), and tokens counted here."""
+    tool_calls = None
+    if call is not None:
+        function = ChatMessageToolCallFunction(name=call[0], arguments=call[1])
+        tool_calls = [
+            ChatMessageToolCall(id=f"call_{uuid.uuid4().hex[:8]}", type="function", function=function)
+        ]
+    output = content + (f"\n{json.dumps({'name': call[0], 'arguments': call[1]})}" if call else "")
+    usage = TokenUsage(input_tokens=count_tokens(prompt), output_tokens=count_tokens(output))
+    return ChatMessage(role=MessageRole.ASSISTANT, content=content, tool_calls=tool_calls, token_usage=usage)
 
 
 def _json(text: str) -> Any:
@@ -162,7 +176,7 @@ class BuiltinToolCaller(Model):
         texts = [message_text(m) for m in messages]
         tasks = task_positions(texts)
         task = parse_task(texts[tasks[0]][1] if tasks else "")
-        observations = _observations(messages)
+        observations = tool_observations(messages)
         if texts and texts[-1][0] == "user" and texts[-1][1].startswith(MAX_STEPS_REQUEST):
             content, call = (
                 "The step limit stopped the analysis. " + (_narrative(task, observations) if task else ""),
@@ -190,14 +204,4 @@ class BuiltinToolCaller(Model):
             else:
                 content = "I have every figure I need; I write the answer from the tool outputs."
                 call = ("final_answer", {"answer": _narrative(task, observations)})
-        tool_calls = None
-        if call is not None:
-            function = ChatMessageToolCallFunction(name=call[0], arguments=call[1])
-            tool_calls = [
-                ChatMessageToolCall(id=f"call_{uuid.uuid4().hex[:8]}", type="function", function=function)
-            ]
-        output = content + (f"\n{json.dumps({'name': call[0], 'arguments': call[1]})}" if call else "")
-        usage = TokenUsage(input_tokens=count_tokens(prompt), output_tokens=count_tokens(output))
-        return ChatMessage(
-            role=MessageRole.ASSISTANT, content=content, tool_calls=tool_calls, token_usage=usage
-        )
+        return tool_call_reply(prompt, content, call)
