@@ -1,7 +1,29 @@
 """`python -m agent`: see `agent.cli`."""
 
+import atexit
+import os
 import sys
 
-from agent.cli import main
+_exit_code = [1]
 
-sys.exit(main())
+
+def _leave_without_teardown() -> None:
+    """The last exit handler: flush and leave, skipping the interpreter's teardown of every module it imported,
+    0.16 s of a 1.1 s sample run (issue 19) that frees nothing the operating system does not free at exit."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(_exit_code[0])
+
+
+atexit.register(_leave_without_teardown)  # registered first, so it runs after every other exit handler
+
+from agent.cli import main  # noqa: E402
+
+try:
+    _exit_code[0] = main()
+except SystemExit as stop:  # argparse: --help (0) and usage errors (2)
+    _exit_code[0] = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+    raise
+sys.exit(_exit_code[0])

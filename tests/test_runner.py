@@ -106,16 +106,20 @@ def test_forbidden_import_is_a_step_error_and_the_run_goes_on(revenue_dataset, s
     assert result.status == "success"
 
 
-def test_fig_show_is_captured_not_opened(revenue_dataset, scripted_model):
+@pytest.mark.parametrize("executor", ["process", "local"])
+def test_fig_show_is_captured_not_opened(revenue_dataset, scripted_model, executor):
     code = (
         "import plotly.express as px\n"
+        "import plotly.io as pio\n"
         "px.bar(x=['a', 'b'], y=[1, 2], title='shown').show()\n"
+        "pio.show(px.bar(x=['d'], y=[4], title='shown by plotly.io'))\n"
         "kept = px.bar(x=['c'], y=[3], title='kept')\n"
         "final_answer('ok')"
     )
-    result = collect(run_events(RunRequest(revenue_dataset), scripted_model([step("Chart.", code)])))
+    request = RunRequest(revenue_dataset, executor=executor)
+    result = collect(run_events(request, scripted_model([step("Chart.", code)])))
     titles = [figure["layout"]["title"]["text"] for figure in result.charts]
-    assert sorted(titles) == ["kept", "shown"]
+    assert sorted(titles) == ["kept", "shown", "shown by plotly.io"]
 
 
 def test_builtin_analyst_recovers_from_a_failing_tool(revenue_dataset):

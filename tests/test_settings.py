@@ -84,15 +84,16 @@ def test_nothing_is_patched_at_import_and_installing_is_idempotent():
     code = """
 import plotly.io as pio
 import smolagents.local_python_executor as lpe
-original_lookup, original_renderer = lpe.evaluate_name, pio.renderers.default
+from plotly.basedatatypes import BaseFigure
+original_lookup, original_show = lpe.evaluate_name, BaseFigure.show
 from agent.sandbox import figures, interpreter
 import agent.run.runner
 assert lpe.evaluate_name is original_lookup, "name lookup patched at import"
-assert pio.renderers.default == original_renderer, "plotly renderer changed at import"
+assert BaseFigure.show is original_show, "fig.show() changed at import"
 interpreter.install_guards(); interpreter.install_guards()
 figures.install_show_capture(); figures.install_show_capture()
 assert lpe.evaluate_name is interpreter._strict_evaluate_name
-assert pio.renderers.default == "kpi_narrator_capture"
+assert BaseFigure.show is not original_show and pio.show is BaseFigure.show
 print("ok")
 """
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True)

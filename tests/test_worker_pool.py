@@ -5,7 +5,7 @@ import os
 import pytest
 from smolagents.default_tools import FinalAnswerTool
 
-from agent.sandbox import worker_pool
+from agent.sandbox import bubblewrap, worker_pool
 from agent.sandbox.process import ProcessExecutor
 
 
@@ -66,7 +66,39 @@ def test_a_spare_still_starting_with_another_cap_is_discarded_once_started():
     worker_pool.prestart(2 * 1024**3)
     started = first.result(30)
     deadline = time.monotonic() + 10
-    while started.process.poll() is None and time.monotonic() < deadline:
+    # discard() kills the process, then removes its folder: wait for both
+    while (started.process.poll() is None or os.path.exists(started.scratch)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert started.process.poll() is not None and not os.path.exists(started.scratch)
     assert worker_pool.spare().memory_bytes == 2 * 1024**3
+
+
+@pytest.mark.skipif(not bubblewrap.worth_trying(), reason="bubblewrap is not installed here")
+def test_the_first_worker_starts_in_bubblewrap_before_the_probe_and_a_failed_probe_replaces_it(
+    tmp_path, monkeypatch
+):
+    """The first worker of a process starts inside bwrap while the probe runs; where bwrap turns out not to work
+    here, that worker is replaced by a plain one that answers, and the probe's reason is what the page shows."""
+    broken = tmp_path / "bwrap"
+    broken.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(bubblewrap, "executable", lambda: str(broken))
+    bubblewrap.probe.cache_clear()
+    try:
+        executor = ProcessExecutor()
+        try:
+            executor.send_tools({"final_answer": FinalAnswerTool()})
+            assert executor("print(6 * 7)").logs.strip() == "42"
+            assert executor.sandboxed is False
+            assert "Permission denied" in bubblewrap.status()
+        finally:
+            executor.cleanup()
+    finally:
+        monkeypatch.undo()
+        bubblewrap.probe.cache_clear()
+    executor = ProcessExecutor()  # the real bwrap again: a fresh probe, a sandboxed worker
+    try:
+        executor.send_tools({"final_answer": FinalAnswerTool()})
+        assert executor("print(1)").logs.strip() == "1" and executor.sandboxed is True
+    finally:
+        executor.cleanup()

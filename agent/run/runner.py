@@ -700,7 +700,7 @@ def _drive(
     """
     executor = getattr(agent, "python_executor", None)
     figures = None
-    # Only the in-process executor needs plotly's show() capture (importing plotly's renderers costs 0.3 s).
+    # Only the in-process executor runs the agent's code in this process; a worker captures fig.show() itself.
     if executor is not None and not hasattr(executor, "take_figures"):
         install_show_capture()
         figures = FigureCollector()

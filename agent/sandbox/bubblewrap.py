@@ -176,9 +176,19 @@ def probe() -> str | None:
 
 def available() -> bool:
     """Whether workers run inside bubblewrap (the setting KPI_NARRATOR_SANDBOX=none turns it off)."""
+    return worth_trying() and probe() is None
+
+
+def worth_trying() -> bool:
+    """Whether bubblewrap may work here, before `probe()` has run: Linux, bwrap installed, not turned off."""
     if os.environ.get("KPI_NARRATOR_SANDBOX", "").strip().lower() in ("none", "off", "0"):
         return False
-    return probe() is None
+    return sys.platform == "linux" and executable() is not None
+
+
+def probed() -> bool:
+    """Whether `probe()` has run in this process (its answer is then free)."""
+    return probe.cache_info().currsize > 0
 
 
 def status() -> str:

@@ -80,12 +80,15 @@ def _plain_environment(scratch: str) -> dict[str, str]:
     return env
 
 
-def worker_command(python_args: list[str], scratch: str) -> tuple[list[str], dict[str, str], bool]:
+def worker_command(
+    python_args: list[str], scratch: str, sandboxed: bool | None = None
+) -> tuple[list[str], dict[str, str], bool]:
     """How to start `python *python_args` as a worker: (argv, environment, inside bubblewrap?).
 
-    `{scratch}` in the arguments becomes the worker's scratch folder as the worker sees it.
+    `{scratch}` in the arguments becomes the worker's scratch folder as the worker sees it. `sandboxed` None: inside
+    bubblewrap when it works here (`bubblewrap.available()`).
     """
-    sandboxed = bubblewrap.available()
+    sandboxed = bubblewrap.available() if sandboxed is None else sandboxed
     inner_scratch = bubblewrap.SCRATCH if sandboxed else scratch
     argv = [sys.executable, *(arg.replace("{scratch}", inner_scratch) for arg in python_args)]
     if sandboxed:
@@ -106,13 +109,28 @@ def launch(
 
 def _launch_here(memory_bytes: int, scratch: str | None, python_args: list[str] | None) -> Worker:
     """`launch` on the launcher thread (which bwrap --die-with-parent ties the worker's life to)."""
+    if bubblewrap.probed() or not bubblewrap.worth_trying():
+        return _start(memory_bytes, scratch, python_args, sandboxed=None)
+    # The first worker of a process: bwrap's probe runs a Python of its own (40 ms of a 0.8 s CLI run, issue 19),
+    # so the worker starts inside bwrap first and the probe runs while it imports. Where the probe fails, that
+    # worker is replaced by a plain one before anybody sees it.
+    worker = _start(memory_bytes, scratch, python_args, sandboxed=True)
+    if bubblewrap.available():
+        return worker
+    worker.kill()
+    return _start(memory_bytes, worker.scratch, python_args, sandboxed=False)
+
+
+def _start(
+    memory_bytes: int, scratch: str | None, python_args: list[str] | None, sandboxed: bool | None
+) -> Worker:
     scratch = scratch or tempfile.mkdtemp(prefix="kpi-narrator-")
     # A plain child process (not multiprocessing's spawn, which re-runs the parent's __main__) on a socket pair.
     ours, theirs = socket.socketpair()
     python_args = python_args or ["-m", "agent.sandbox.worker", "{fd}", str(memory_bytes), "{scratch}"]
     python_args = [arg.replace("{fd}", str(theirs.fileno())) for arg in python_args]
     try:
-        argv, env, sandboxed = worker_command(python_args, scratch)
+        argv, env, sandboxed = worker_command(python_args, scratch, sandboxed)
         log = open(os.path.join(scratch, "worker.log"), "wb")  # noqa: SIM115 - lives as long as the worker
         try:
             process = subprocess.Popen(
@@ -136,8 +154,8 @@ def _launch_here(memory_bytes: int, scratch: str | None, python_args: list[str] 
     return Worker(process, ours, scratch, log, memory_bytes, sandboxed)
 
 
-# The next run's worker: a Future while the launcher thread starts it (the bubblewrap probe alone takes 0.1 s,
-# which the caller spends importing instead), then the Worker.
+# The next run's worker: a Future while the launcher thread starts it (and, the first time, probes bubblewrap),
+# which the caller spends importing instead; then the Worker.
 _spare: Future[Worker] | None = None
 _spare_cap = 0
 _lock = threading.Lock()
