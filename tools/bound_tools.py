@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
-from smolagents import Tool
+from smolagents.tools import Tool
 
 from tools.kpi_tools import KPI_SPECS
 from tools.tool_spec import MAX_DIMENSIONS, TOP_ROWS, KpiTool

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from smolagents import Tool
+from smolagents.tools import Tool
 
 from tools.analysis import jsonable
 

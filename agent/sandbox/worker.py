@@ -2,7 +2,13 @@
 
 import sys
 
-from agent.sandbox.process import _worker_main
+from agent import light_imports
+
+# The worker runs smolagents' interpreter and tools, never an agent: the package's __init__ (agents, models, rich,
+# jinja2) waits until something asks for it.
+light_imports.install(lazy_package_init=True)
+
+from agent.sandbox.process import _worker_main  # noqa: E402
 
 if __name__ == "__main__":
     fd, memory_bytes, scratch = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
