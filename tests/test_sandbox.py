@@ -208,3 +208,12 @@ print(json.dumps({"new": sorted(after - before), "total": executor.state["total"
         "norm": 5.0,
         "blocked": True,
     }
+
+
+def test_every_warm_up_piece_works_so_the_worker_really_warms_its_tools():
+    """The worker swallows a failing warm-up piece (it only costs time): here none may fail, or the first step
+    would silently pay plotly's and pandas' first-call costs again."""
+    from agent.sandbox.process import warm_up_pieces
+
+    made = [piece() for piece in warm_up_pieces()]
+    assert len(made) == 7 and all(result is not None for result in made)
