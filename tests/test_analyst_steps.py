@@ -229,22 +229,3 @@ def test_printing_helpers_print_the_same_in_the_agents_interpreter():
         steps.show_changes(table, "country")
         steps.show_slices(slices)
     assert logs == printed.getvalue() and "lead dimensions: country" in logs
-
-
-def test_helper_sources_come_from_one_parse_and_match_inspect():
-    """`source_of` reads each helper from one parse of its module instead of inspect's per-function tokenizing:
-    the text must be exactly what inspect would give, for every helper of both helper modules."""
-    import inspect
-    import types
-
-    from agent.models import analyst_change_log, analyst_steps
-
-    for module in (analyst_steps, analyst_change_log):
-        helpers = [
-            value
-            for value in vars(module).values()
-            if isinstance(value, types.FunctionType) and value.__module__ == module.__name__
-        ]
-        assert len(helpers) > 5
-        for helper in helpers:
-            assert analyst_steps._source(helper) == inspect.getsource(helper), helper.__name__

@@ -14,12 +14,10 @@ that could be read as a figure of the data is typed here: every figure comes fro
 from __future__ import annotations
 
 import ast
-import functools
 import inspect
 import re
 import textwrap
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -35,7 +33,7 @@ def source_of(function: Callable[..., Any]) -> str:
     """A function's source as the analyst writes it: without its docstring (its examples would read as numbers
     the analyst typed), type hints (they name types the step never imports) and lint pragmas; comments and the
     formatter's layout stay."""
-    lines = textwrap.dedent(_source(function)).splitlines()
+    lines = textwrap.dedent(inspect.getsource(function)).splitlines()
     definition = ast.parse("\n".join(lines)).body[0]
     assert isinstance(definition, ast.FunctionDef), function
     # Cuts on a line are made from its end, so the positions of the earlier ones still hold.
@@ -74,25 +72,6 @@ def source_of(function: Callable[..., Any]) -> str:
         if len(header) <= _LINE_LENGTH and "#" not in header:
             lines[:header_end] = [header]
     return "\n".join(_PRAGMA.sub("", line) for line in lines)
-
-
-def _source(function: Callable[..., Any]) -> str:
-    """`inspect.getsource(function)` for a helper defined at the top of its module, from one parse of the module
-    (inspect tokenizes the file for each function: 21 ms of the sample run's two steps, issue 19)."""
-    code = function.__code__
-    lines, definitions = _definitions(code.co_filename)
-    node = definitions.get(function.__name__)
-    if node is None or node.lineno != code.co_firstlineno or node.decorator_list or node.end_lineno is None:
-        return inspect.getsource(function)
-    return "\n".join(lines[node.lineno - 1 : node.end_lineno]) + "\n"
-
-
-@functools.cache
-def _definitions(filename: str) -> tuple[list[str], dict[str, ast.FunctionDef]]:
-    """A module's lines and its top-level functions by name."""
-    source = Path(filename).read_text(encoding="utf-8")
-    tree = ast.parse(source)
-    return source.splitlines(), {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
 
 
 def _one_line(parts: list[str]) -> str:
