@@ -82,7 +82,7 @@ def code_agent_prompt_templates() -> dict:
 
 @functools.cache
 def _smolagents_code_agent_templates() -> dict:
-    # libyaml's loader when present: 2 ms where the pure-Python one takes 22 ms of a 0.8 s CLI run (issue 19).
+    # libyaml's loader when present: 0.3 ms where the pure-Python one takes 4 ms (issue 19).
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     text = importlib.resources.files("smolagents.prompts").joinpath("code_agent.yaml").read_text()
     return yaml.load(text, Loader=loader)  # a safe loader, chosen above
