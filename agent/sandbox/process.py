@@ -229,8 +229,8 @@ def _warm_up() -> Iterator[None]:
 def warm_up_pieces() -> list[Callable[[], object]]:
     """Calls of the KPI tools on a two-segment table, made by a worker before its first step needs them.
 
-    The first call of each costs more than the rest (plotly's validators, pandas' first paths: 65 ms of the sample's
-    0.12 s report step), and a worker started ahead of its run, or while the app loads the file, has nothing else to
+    The first call of each costs more than the rest (plotly's validators, pandas' first paths: 80 ms in a fresh
+    process, most of the sample's 0.12 s report step), and a worker started ahead of its run, or while the app loads the file, has nothing else to
     do. Nothing they make is kept.
     """
     import pandas as pd
