@@ -20,7 +20,7 @@ import importlib.machinery
 import importlib.util
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -157,9 +157,10 @@ def install(lazy_package_init: bool = False) -> None:
         sys.meta_path.insert(0, finder)
     finder.lazy_package_init = finder.lazy_package_init or lazy_package_init
     if lazy_package_init:
-        # smolagents.agent_types imports requests (50 ms) for images and audio given by URL; the worker has no
-        # network, so it is loaded only if something touches it.
+        # smolagents.agent_types imports requests (50 ms) for images and audio given by URL, smolagents.utils jinja2
+        # (12 ms) for exporting agents; the worker needs neither, so each is loaded only if something touches it.
         _import_lazily("requests")
+        _import_lazily("jinja2")
 
 
 def _import_lazily(name: str) -> None:
@@ -178,3 +179,49 @@ def _import_lazily(name: str) -> None:
 def uninstall() -> None:
     """Stops watching (smolagents then imports the Hub client as usual)."""
     sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _SmolagentsFinder)]
+
+
+def after_import(name: str, callback: Callable[[ModuleType], None]) -> None:
+    """Calls `callback(module)` once module `name` is imported: at once when it is, else right after its import.
+
+    For changes to a library that only matter once something uses it (the worker's `fig.show()` capture), so that
+    the change does not import the library itself.
+    """
+    module = sys.modules.get(name)
+    if module is not None:
+        callback(module)
+        return
+    sys.meta_path.insert(0, _AfterImportFinder(name, callback))
+
+
+class _AfterImportFinder(importlib.abc.MetaPathFinder):
+    """Finds one module the usual way and runs a callback after its loader executed it; then steps aside."""
+
+    def __init__(self, name: str, callback: Callable[[ModuleType], None]) -> None:
+        self.name, self.callback = name, callback
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != self.name:
+            return None
+        sys.meta_path[:] = [finder for finder in sys.meta_path if finder is not self]
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _CallbackLoader(spec.loader, self.callback)
+        return spec
+
+
+class _CallbackLoader(importlib.abc.Loader):
+    def __init__(self, loader: importlib.abc.Loader, callback: Callable[[ModuleType], None]) -> None:
+        self._loader, self._callback = loader, callback
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        self._callback(module)

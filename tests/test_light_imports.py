@@ -50,3 +50,38 @@ def test_smolagents_imported_first_is_left_alone():
         "    'kind': type(agents.create_repo).__name__}))"
     )
     assert seen == {"client": True, "kind": "method"}
+
+
+def test_after_import_runs_once_the_module_is_imported_and_at_once_when_it_is_already(tmp_path):
+    (tmp_path / "late_module.py").write_text("VALUE = 1\n")
+    seen = run_python(
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "from agent.light_imports import after_import\n"
+        "calls = []\n"
+        "after_import('late_module', lambda m: calls.append(('later', m.VALUE)))\n"
+        "before = list(calls)\n"
+        "import late_module\n"
+        "after_import('late_module', lambda m: calls.append(('now', m.VALUE)))\n"
+        "import importlib; importlib.reload(late_module)\n"  # the hook stepped aside: a reload calls nothing
+        "print(json.dumps({'before': before, 'calls': calls}))"
+    )
+    assert seen == {"before": [], "calls": [["later", 1], ["now", 1]]}
+
+
+def test_the_worker_is_ready_without_plotly_and_still_captures_fig_show():
+    """install_show_capture() no longer imports plotly (70 ms of a worker's start): the capture is put in place
+    when the agent's code first imports plotly."""
+    seen = run_python(
+        "import json, sys\n"
+        "from agent.sandbox.figures import FigureCollector, install_show_capture\n"
+        "install_show_capture()\n"
+        "imported = 'plotly.basedatatypes' in sys.modules\n"
+        "collector = FigureCollector()\n"
+        "import plotly.graph_objects as go, plotly.io as pio\n"
+        "go.Figure(layout={'title': {'text': 'shown'}}).show()\n"
+        "pio.show(go.Figure(layout={'title': {'text': 'by plotly.io'}}))\n"
+        "titles = [f['layout']['title']['text'] for f in collector.collect({})]\n"
+        "print(json.dumps({'imported': imported, 'titles': titles}))"
+    )
+    assert seen == {"imported": False, "titles": ["shown", "by plotly.io"]}

@@ -15,22 +15,33 @@ def install_show_capture() -> None:
 
     It replaces `BaseFigure.show` and `plotly.io.show` for the whole process, so it is called by whoever runs the
     agent's code (the worker, the in-process executor), never at import. Not through plotly's renderer registry:
-    importing that imports IPython, 0.23 s of a worker's 0.8 s start (issue 19). Idempotent.
+    importing that imports IPython, 0.23 s of a worker's 0.8 s start. Nor by importing plotly here: each change is
+    made when its module is imported (plotly's figure classes take 70 ms, which a worker spends after saying it is
+    ready, issue 19). Idempotent.
     """
     global _installed
     if _installed:
         return
-    import plotly.io as pio
-    from plotly.basedatatypes import BaseFigure
-
-    def show(figure: Any, *args: Any, **kwargs: Any) -> None:
-        figures = getattr(_shown, "figures", None)
-        if figures is not None:
-            figures.append(figure.to_plotly_json() if isinstance(figure, BaseFigure) else figure)
-
-    BaseFigure.show = show  # type: ignore[method-assign]
-    pio.show = show  # plotly.io resolves `show` lazily: a plain attribute wins
     _installed = True
+    from agent.light_imports import after_import
+
+    after_import("plotly.io", _capture_plotly_io_show)
+    after_import("plotly.basedatatypes", _capture_figure_show)
+
+
+def _show(figure: Any, *args: Any, **kwargs: Any) -> None:
+    """`fig.show()` / `plotly.io.show(fig)`: the figure goes to the current run's list (plotly JSON)."""
+    figures = getattr(_shown, "figures", None)
+    if figures is not None:
+        figures.append(figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else figure)
+
+
+def _capture_plotly_io_show(module: Any) -> None:
+    module.show = _show  # plotly.io resolves `show` lazily: a plain attribute wins
+
+
+def _capture_figure_show(module: Any) -> None:
+    module.BaseFigure.show = _show
 
 
 def _figures_in(value: Any) -> list[Any]:
