@@ -7,8 +7,9 @@ never uses. Both the app and every code worker import smolagents, so each run pa
 `install()` puts a finder on `sys.meta_path` that watches smolagents' package and the two modules that import those
 functions. While such a module runs, the eight names of `huggingface_hub` are `HubFunction`s: the real function is
 imported on the first call. Once it is imported they are taken off `huggingface_hub` again, so any other importer
-gets the real thing. Nothing
-else changes: a stand-in is only ever called, never subclassed or matched in `except` (smolagents' source, 1.26).
+gets the real thing. Nothing else changes: a stand-in is only ever called, never subclassed or matched in `except`
+(smolagents' source, 1.26). The code worker also skips smolagents' package `__init__` (`lazy_package_init`), and
+`after_import` lets a change to a library wait until something imports it.
 Standard library only: importing this module costs nothing.
 """
 

@@ -334,3 +334,28 @@ def test_one_tally_for_every_place_that_counts_claims(revenue_dataset):
     # A run stored by an older version has only checked and mismatches.
     assert tally({"checked": [{}, {}], "mismatches": [{}]}).passed == 1
     assert tally(None).checked == 0
+
+
+def test_a_segment_named_like_a_common_word_is_read_only_where_it_is_named_as_a_segment():
+    """Channels "a" and "b": the "a" of "at a steady pace" is the word, so the number goes to the total; the
+    segment is read where it is marked as one (a colon after it, bold or quotes, or its dimension before it)."""
+    from tools.analysis import analyze
+    from tools.loading import load_dataset
+    from tools.verification import verify
+
+    csv = b"channel,revenue_before,revenue_after\na,100,150\nb,200,190\nc,300,300\n"
+    analysis = analyze(load_dataset(csv, name="channels.csv"))
+
+    def read(text: str) -> list[tuple[str, str, str]]:
+        return [(c["text"], c["entity"], c["verdict"]) for c in verify(text, analysis)["claims"]]
+
+    assert read("Revenue rose 6.67%. It grew at a steady pace, +40.00 in all.") == [
+        ("6.67%", "the total", "verified"),
+        ("+40.00", "the total", "verified"),
+    ]
+    assert read("Driven by a: +50.00 (+50.00%).")[0] == ("+50.00", "a", "verified")
+    assert read("- **a**: +50.00\n- b: -10.00") == [("+50.00", "a", "verified"), ("-10.00", "b", "verified")]
+    assert read("Channel b fell 5.00%, channel a rose 50.00%.") == [
+        ("5.00%", "b", "verified"),
+        ("50.00%", "a", "verified"),
+    ]

@@ -249,6 +249,15 @@ class Lexicon:
         high = int(np.searchsorted(self._magnitudes, target + tolerance, side="right"))
         return [self.facts[i] for i in self._order[low:high]]
 
+    def _marked(self, text: str, start: int, end: int) -> bool:
+        """Whether a segment named like a common word ("a", "in") is named as a segment here: quoted, bold or in
+        backticks, followed by a colon ("- a: +50"), or after its dimension ("channel a")."""
+        before, after = text[max(0, start - 40) : start], text[end : end + 2]
+        if before[-1:] in ("`", '"', "'", "*", "“", "‘") or after[:1] in (":", "`", '"', "'", "*", "”", "’"):
+            return True
+        dimensions = "|".join(re.escape(str(d)) for d in self.analysis.get("dimensions") or [])
+        return bool(dimensions) and re.search(rf"\b(?:{dimensions})\s+$", before, re.IGNORECASE) is not None
+
     def mentions(self, text: str) -> list[_Mentioned]:
         """Entity names in the text, left to right, without overlaps; slices merged from adjacent names."""
         found: list[_Mentioned] = []
@@ -263,7 +272,10 @@ class Lexicon:
                     pattern = (
                         rf"(?<![A-Za-z0-9_]){re.escape(name[:20])}(?:{re.escape(name[20:])}|[^\n…]{{0,40}}…)"
                     )
+                common_word = name.lower() in _FUNCTION_WORDS
                 for match in re.finditer(pattern, text):
+                    if common_word and not self._marked(text, match.start(), match.end()):
+                        continue  # "at a steady pace": the word, not the segment named "a"
                     found.append(_Mentioned(match.start(), match.end(), frozenset(entities)))
                 if capitalised:
                     # "Other" opening a line, bullet or sentence names the segment "other"; in running prose it
@@ -368,6 +380,10 @@ _CLAUSE_BREAK = re.compile(
 _CONTINUES = re.compile(
     r"\s*(?:but|although|though|and|yet)\b", re.I
 )  # a clause going on about the same entity
+# Segment names that are also common English words: in prose they name the segment only when marked as a name.
+_FUNCTION_WORDS = frozenset(
+    "a an and as at be by do for i if in is it no of on or so the to up us we".split()
+)
 _PRONOUN = re.compile(r"\b(?:it|its|it's|this|that|they|their|which)\b", re.IGNORECASE)
 _DOWN = (
     r"fell|fall|falls|falling|dropped|drop|drops|dropping|declined|decline|declines|declining|decreased|"
