@@ -576,3 +576,12 @@ def test_a_mix_shift_with_no_rate_change_gets_the_check_tracking_caveat():
     )  # every rate halves: a real rate move
     moved = load_dataset(rate.to_csv(index=False).encode(), name="rate.csv")
     assert "Check tracking" not in collect(run_events(RunRequest(moved, ratio="orders/users"))).narrative
+
+
+def test_the_rule_based_change_log_reader_says_what_it_is_like_the_other_built_in_models():
+    from agent.models.build import model_label
+    from agent.models.builtin_change_log import BuiltinChangeLogReader
+
+    reader = BuiltinChangeLogReader()
+    assert reader.rule_based is True and reader.answers == "tool-calling"
+    assert "not an LLM" in model_label(reader)

@@ -86,6 +86,10 @@ def report(scope: str | None, dates: list[str], observations: list[str]) -> str:
 class BuiltinChangeLogReader(Model):
     """Deterministic model of the change-log agent: fixed tool calls, then a line-per-event answer. Not an LLM."""
 
+    label = "Built-in change-log reader (rule-based, not an LLM)"
+    rule_based = True  # token counts are computed here
+    answers = "tool-calling"  # the change-log agent is a ToolCallingAgent
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(model_id=BUILTIN_CHANGE_LOG_ID, **kwargs)
         preload()
