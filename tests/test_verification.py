@@ -359,3 +359,16 @@ def test_a_segment_named_like_a_common_word_is_read_only_where_it_is_named_as_a_
         ("5.00%", "b", "verified"),
         ("50.00%", "a", "verified"),
     ]
+
+
+def test_capital_letters_as_segment_names_are_read_as_before():
+    from tools.analysis import analyze
+    from tools.loading import load_dataset
+    from tools.verification import verify
+
+    analysis = analyze(load_dataset(b"country,revenue_before,revenue_after\nA,100,90\nB,0,40\n", name="ab.csv"))
+    claims = verify("Moved against the total: A (-10.00). B is new: +40.00.", analysis)["claims"]
+    assert [(c["text"], c["entity"], c["verdict"]) for c in claims] == [
+        ("-10.00", "A", "verified"),
+        ("+40.00", "B", "verified"),
+    ]

@@ -250,10 +250,13 @@ class Lexicon:
         return [self.facts[i] for i in self._order[low:high]]
 
     def _marked(self, text: str, start: int, end: int) -> bool:
-        """Whether a segment named like a common word ("a", "in") is named as a segment here: quoted, bold or in
-        backticks, followed by a colon ("- a: +50"), or after its dimension ("channel a")."""
+        """Whether a segment named like a common word in lower case ("a", "in") is named as a segment here: quoted,
+        bold or in backticks, followed by a colon or its figures in brackets ("- a: +50", "a (+50.00)"), or after
+        its dimension ("channel a")."""
         before, after = text[max(0, start - 40) : start], text[end : end + 2]
         if before[-1:] in ("`", '"', "'", "*", "“", "‘") or after[:1] in (":", "`", '"', "'", "*", "”", "’"):
+            return True
+        if after == " (":
             return True
         dimensions = "|".join(re.escape(str(d)) for d in self.analysis.get("dimensions") or [])
         return bool(dimensions) and re.search(rf"\b(?:{dimensions})\s+$", before, re.IGNORECASE) is not None
@@ -274,7 +277,7 @@ class Lexicon:
                     )
                 common_word = name.lower() in _FUNCTION_WORDS
                 for match in re.finditer(pattern, text):
-                    if common_word and not self._marked(text, match.start(), match.end()):
+                    if common_word and match.group(0).islower() and not self._marked(text, *match.span()):
                         continue  # "at a steady pace": the word, not the segment named "a"
                     found.append(_Mentioned(match.start(), match.end(), frozenset(entities)))
                 if capitalised:
