@@ -210,9 +210,9 @@ def raw_rows(rows: RawRows | None, limit: Any = DEFAULT_LIMIT, segment: Any = No
 def _limit(limit: Any) -> int:
     if isinstance(limit, float) and limit.is_integer():
         limit = int(limit)  # 20.0 from a JSON call
-    if isinstance(limit, bool) or not isinstance(limit, Integral) or limit < 1:
+    if isinstance(limit, bool) or not isinstance(limit, Integral) or int(limit) < 1:
         raise ValueError(f"limit must be a whole number from 1 to {MAX_LIMIT:,}, e.g. raw_rows(limit=20)")
-    if limit > MAX_LIMIT:
+    if int(limit) > MAX_LIMIT:
         raise ValueError(
             f"limit={int(limit):,} is over the cap of {MAX_LIMIT:,} rows a call; ask for at most {MAX_LIMIT:,} "
             "(or one segment's rows with segment={...}); df holds every segment"

@@ -132,7 +132,7 @@ def _app_tool_proxies(names: list[str], sock: socket.socket) -> dict[str, Tool]:
             protocol.send_json(sock, ask)
             answer = protocol.decode_request(protocol.recv_frame(sock))
             if answer.get("error"):
-                raise _TOOL_ERRORS.get(answer.get("error_type"), RuntimeError)(answer["error"])
+                raise _TOOL_ERRORS.get(str(answer.get("error_type")), RuntimeError)(answer["error"])
             values = [
                 protocol.decode_variable(v["type"], protocol.recv_frame(sock)) for v in answer["variables"]
             ]
