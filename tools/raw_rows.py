@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from numbers import Integral
 from typing import Any
 
@@ -37,22 +38,35 @@ class RawRows:
     Attributes:
         frame: The kept rows: the file's own columns as read (values not yet parsed as numbers), text cut to
             `CELL_CHARS`; indexed by the file's row number (`row`) for a file.
-        labels: The segment of each kept row as `df` names it (one text column per dimension, same index).
+        dimensions: The dataset's dimensions (columns of `frame`).
         source: The file's name, for messages.
         rows_in_file: Data rows of the file (or rows the source's engine scanned).
         chosen: How the rows were chosen, in words.
     """
 
     frame: pd.DataFrame
-    labels: pd.DataFrame
+    dimensions: tuple[str, ...]
     source: str
     rows_in_file: int
     chosen: str
 
+    @cached_property
+    def labels(self) -> pd.DataFrame:
+        """The segment of each kept row as `df` names it (one text column per dimension, same index).
+
+        Worked out when a call first names a segment, not at load time: most runs never ask.
+        """
+        from tools.loading import as_dimension
+
+        return pd.DataFrame(
+            {d: as_dimension(self.frame[d]).astype(str).to_numpy() for d in self.dimensions},
+            index=self.frame.index,
+        )
+
     @property
     def nbytes(self) -> int:
         """The memory the kept rows take (deep)."""
-        return int(self.frame.memory_usage(deep=True).sum() + self.labels.memory_usage(deep=True).sum())
+        return int(self.frame.memory_usage(deep=True).sum())
 
 
 # ---- at load time ----------------------------------------------------------------------------------------------
@@ -117,7 +131,11 @@ def _first_rows_of_each_segment(
         chunk = raw.iloc[start : start + size][dimensions]
         hashes = pd.util.hash_pandas_object(chunk, index=False).to_numpy()
         distinct, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
-        before = np.fromiter((seen.get(h, 0) for h in distinct.tolist()), dtype=np.int64, count=len(distinct))
+        before = (
+            np.fromiter((seen.get(h, 0) for h in distinct.tolist()), dtype=np.int64, count=len(distinct))
+            if seen
+            else np.zeros(len(distinct), dtype=np.int64)
+        )
         # Each row's place among its segment's rows: rows met in earlier chunks, then its rank in this chunk.
         order = np.argsort(inverse, kind="stable")
         starts = np.repeat(np.cumsum(counts) - counts, counts)
@@ -128,51 +146,48 @@ def _first_rows_of_each_segment(
         kept += len(take)
         after = before + counts
         full += int(((before < per_segment) & (after >= per_segment)).sum())
-        seen.update(zip(distinct.tolist(), after.tolist(), strict=True))
         start += size
+        if kept < budget and full < segments and start < len(raw):  # another chunk to read: remember counts
+            seen.update(zip(distinct.tolist(), after.tolist(), strict=True))
         size *= 2
     return np.concatenate(chosen)[:budget] if chosen else np.arange(0)
 
 
 def _bounded(frame: pd.DataFrame, dimensions: Sequence[str], source: str, rows: int, chosen: str) -> RawRows:
-    """The kept rows with long text cut, within `KEPT_BYTES`, and their segment labels as `df` writes them."""
-    from tools.loading import as_dimension
-
+    """The kept rows as plain values, long text cut, within `KEPT_BYTES`."""
     columns: dict[Any, pd.Series] = {}
+    size = 8 * len(frame)  # the index
     for column in frame.columns:
         values = frame[column]
         dtype = values.dtype
         # Text as plain objects: a categorical would carry (and send) every value of the whole file's column.
         if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, (pd.StringDtype, pd.CategoricalDtype)):
-            values = values.astype(object)
+            values, text_bytes = _cut_text(values.astype(object))
+            size += text_bytes
+        else:
+            values = values.copy()  # never a view into the loader's table, which is let go after loading
+            size += int(values.memory_usage(index=False, deep=True))
         columns[column] = values
-    # Labels from the uncut values, on the kept rows only (a few thousand, not the file).
-    labels = pd.DataFrame(
-        {d: as_dimension(columns[d]).astype(str).to_numpy() for d in dimensions}, index=frame.index
-    )
-    kept = pd.DataFrame(
-        {c: _cut_text(v) if pd.api.types.is_object_dtype(v.dtype) else v.copy() for c, v in columns.items()},
-        index=frame.index,
-    )
+    kept = pd.DataFrame(columns, index=frame.index)
     kept.columns = frame.columns
-    size = int(kept.memory_usage(deep=True).sum())
     if size > KEPT_BYTES and len(kept) > 1:
         keep = max(1, int(len(kept) * KEPT_BYTES / size))
-        kept, labels = kept.head(keep), labels.head(keep)
+        kept = kept.head(keep)
         chosen += f", cut to the first {keep:,} by size"
-    return RawRows(kept, labels, source, rows, chosen)
+    return RawRows(kept, tuple(dimensions), source, rows, chosen)
 
 
-def _cut_text(column: pd.Series) -> pd.Series:
-    """Text cells of at most `CELL_CHARS` characters; other values as they are (a copy either way)."""
-    column = column.copy()
-    try:
-        long = (column.str.len() > CELL_CHARS).to_numpy(dtype=bool)
-    except AttributeError:  # no text in it at all
-        return column
+def _cut_text(column: pd.Series) -> tuple[pd.Series, int]:
+    """Text cells of at most `CELL_CHARS` characters (other values as they are), and about the bytes they take."""
+    lengths = np.fromiter(
+        (len(v) if isinstance(v, str) else 0 for v in column), dtype=np.int64, count=len(column)
+    )
+    long = lengths > CELL_CHARS
     if long.any():
+        column = column.copy()
         column[long] = column[long].map(lambda v: v[:CELL_CHARS] + "…")
-    return column
+    # A Python str is about 50 bytes plus its characters (up to 4 bytes each); a pointer is 8.
+    return column, int(np.minimum(lengths, CELL_CHARS + 1).sum()) + 58 * len(column)
 
 
 # ---- the tool --------------------------------------------------------------------------------------------------
@@ -256,7 +271,8 @@ def _label(value: Any) -> str:
     """A segment value as `df` writes it: text, stripped; a whole float as an integer (2024.0 -> "2024")."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    text = str(value).strip()
+    return text[:CELL_CHARS] + "…" if len(text) > CELL_CHARS else text  # as the kept cell was cut
 
 
 def _fit_bytes(frame: pd.DataFrame) -> pd.DataFrame:
