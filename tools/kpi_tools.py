@@ -278,19 +278,18 @@ SIZE_CHANGE_CHART = KpiTool(
 
 RAW_ROWS = KpiTool(
     name="raw_rows",
-    description="Rows of the file as written, before they were summed into df's segments: a sample kept at load time "
-    f"(the\nfirst rows of each segment), at most {raw_rows.MAX_LIMIT:,} a call; segment={{dimension: value}} keeps "
-    "one segment's rows.\nIts numbers are the file's, not the engine's.",
-    returns="DataFrame: the file's columns, indexed by the file's row number.",
+    description="The file's rows as written, before summing into df (a sample kept at load: the first rows of "
+    "each\nsegment); segment={dimension: value} keeps one segment's. Not the engine's numbers.",
+    returns="DataFrame indexed by file row number.",
     inputs={
-        "limit": Arg("integer", f"How many rows (1 to {raw_rows.MAX_LIMIT:,}).", raw_rows.DEFAULT_LIMIT),
-        "segment": Arg("object", 'Only this segment\'s rows, e.g. {"country": "France"}.', None),
+        "limit": Arg("integer", f"Rows, at most {raw_rows.MAX_LIMIT:,}.", raw_rows.DEFAULT_LIMIT),
+        "segment": Arg("object", 'e.g. {"country": "France"}', None),
     },
     run=lambda rows, limit=raw_rows.DEFAULT_LIMIT, segment=None: raw_rows.raw_rows(rows, limit, segment),
     table=None,
     raw="rows",
     calling=Calling(
-        returns="JSON with a note (which rows these are) and rows (the file's columns, with its row number).",
+        returns="JSON: note, rows (with their file row number).",
         answer=lambda rows, arguments: raw_rows.tool_answer(rows),
     ),
 )
