@@ -292,3 +292,15 @@ def test_an_ask_with_arguments_that_are_not_plain_data_is_refused():
     for arguments in ([5], {"segment": {str(i): i for i in range(1_000)}}):
         with pytest.raises(protocol.ProtocolError):
             protocol.parse_reply(json.dumps({**ask, "arguments": arguments}).encode())
+
+
+def test_code_that_asks_for_rows_forever_still_stops_at_the_step_time_limit(write_file, scripted_model):
+    """Asking the app over and over is code like any other: the worker is stopped at the step time limit."""
+    dataset = load_dataset(write_file("repeated.csv", REPEATED))
+    script = [
+        step("Forever.", "while True:\n    raw_rows(limit=1000)"),
+        step("Done.", "final_answer('stopped')"),
+    ]
+    result = collect(run_events(RunRequest(dataset, step_timeout=2.0), scripted_model(script)))
+    assert "The step ran longer than 2 s and was stopped" in result.steps[0]["error"]
+    assert result.narrative == "stopped"

@@ -414,14 +414,14 @@ class ProcessExecutor(PythonExecutor):
             reply = protocol.read_reply(worker.sock, deadline)
             while reply["kind"] == "ask" and reply.get("id") is None:
                 asked = time.monotonic()
-                if reply["tool"] in self._app_tools:
+                if reply["tool"] in self._app_tools:  # a bounded KPI tool: its time is the step's
                     self._answer_app_tool(reply["tool"], reply["arguments"])
                 else:
                     text = self._ask(reply["tool"], reply["task"])
                     protocol.send_json(
                         worker.sock, {"kind": "answer", "id": None, "text": text}, _SEND_TIMEOUT_S
                     )
-                deadline += time.monotonic() - asked  # the managed agent's time is not the step's
+                    deadline += time.monotonic() - asked  # the managed agent's time is not the step's
                 reply = protocol.read_reply(worker.sock, deadline)
         except TimeoutError:
             raise WorkerFailed("timeout", f"ran longer than {timeout:g} s") from None
