@@ -131,8 +131,9 @@ def _app_tool_proxies(names: list[str], sock: socket.socket) -> dict[str, Tool]:
             ask = {"kind": "ask", "id": None, "tool": spec.name, "task": "", "arguments": arguments}
             protocol.send_json(sock, ask)
             answer = protocol.decode_request(protocol.recv_frame(sock))
-            if answer.get("error"):
-                raise _TOOL_ERRORS.get(str(answer.get("error_type")), RuntimeError)(answer["error"])
+            if answer.get("error") or "variables" not in answer:
+                message = answer.get("error") or answer.get("text") or f"{spec.name} is not available"
+                raise _TOOL_ERRORS.get(str(answer.get("error_type")), RuntimeError)(message)
             values = [
                 protocol.decode_variable(v["type"], protocol.recv_frame(sock)) for v in answer["variables"]
             ]
