@@ -67,7 +67,8 @@ def test_every_tool_is_defined_once_and_both_agents_get_it_from_there():
     assert [tool.name for tool in KPI_TOOLS] == [spec.name for spec in KPI_SPECS]
     assert all(tool.spec is spec for tool, spec in zip(KPI_TOOLS, KPI_SPECS, strict=True))
     bound = bound_tools(pd.DataFrame(), [])
-    assert [tool.name for tool in bound] == [spec.name for spec in calling_specs()] == list(GOOD)
+    # raw_rows reads the run's kept raw rows, not the table: tests/test_raw_rows.py tries it with both agents.
+    assert [tool.name for tool in bound] == [spec.name for spec in calling_specs()] == [*GOOD, "raw_rows"]
     for tool in bound:  # the same summary and argument docs as the code agent's
         spec = tool.spec
         assert tool.description.startswith((spec.calling.summary or spec.description).rstrip("."))

@@ -7,7 +7,8 @@ check their arguments alike (known metrics and dimensions, each dimension once, 
 
 With a worker (agent.sandbox.process.ProcessExecutor) the work itself runs there, under the same time, memory and
 sandbox limits as the code agent's code: the tools here only forward the call (`remote`), and `call_in_worker`
-runs it on the worker's side.
+runs it on the worker's side. A tool that reads the run's kept raw rows (`raw_rows`) runs here in the app: the
+worker never holds them, and the tool only filters a bounded sample.
 """
 
 from __future__ import annotations
@@ -39,7 +40,12 @@ class BoundTool(Tool):
     skip_forward_signature_validation = True  # its arguments are the spec's `calling_inputs()`
 
     def __init__(
-        self, spec: KpiTool, frame: pd.DataFrame | None, figures: list[dict], remote: Remote | None = None
+        self,
+        spec: KpiTool,
+        frame: pd.DataFrame | None,
+        figures: list[dict],
+        remote: Remote | None = None,
+        raw: Any = None,
     ) -> None:
         self.spec = spec
         self.name = spec.name
@@ -48,12 +54,13 @@ class BoundTool(Tool):
         self.frame = frame
         self.figures = figures
         self.remote = remote
+        self.raw = raw  # the run's kept raw rows, for a tool that reads them (spec.raw)
         super().__init__()
 
     def forward(self, **arguments: Any) -> str:
         """Runs the tool here, or in the worker when there is one."""
-        if self.remote is None:
-            return self.spec.answer_model(self.frame, arguments, self.figures)
+        if self.remote is None or self.spec.raw:
+            return self.spec.answer_model(self.frame, arguments, self.figures, self.raw)
         text, figures = self.remote(self.name, arguments)
         self.figures.extend(figures)
         return text
@@ -64,19 +71,21 @@ def bound_tools(
     figures: list[dict],
     remote: Remote | None = None,
     specs: Sequence[KpiTool] = KPI_SPECS,
+    raw: Any = None,
 ) -> list[Tool]:
     """The tool-calling agent's tools for one run; charts they draw are appended to `figures`.
 
-    With `remote` (a worker's `call_tool`), the tools run there and `frame` must have been sent to it as `df`.
+    With `remote` (a worker's `call_tool`), the tools run there and `frame` must have been sent to it as `df`;
+    `raw` is the run's kept raw rows (`tools.raw_rows.RawRows`, `Dataset.raw_rows`), read here in the app.
     """
-    return [BoundTool(spec, frame, figures, remote) for spec in calling_specs(specs)]
+    return [BoundTool(spec, frame, figures, remote, raw) for spec in calling_specs(specs)]
 
 
 def call_in_worker(
     frame: pd.DataFrame | None, name: str, arguments: Any, figures: list[dict]
 ) -> dict[str, Any]:
     """The worker's side of a remote call: runs one tool on the worker's `df`, as a protocol reply."""
-    spec = {spec.name: spec for spec in calling_specs()}.get(name)
+    spec = {spec.name: spec for spec in calling_specs() if not spec.raw}.get(name)
     if spec is None or frame is None or not isinstance(arguments, dict):
         return {"kind": "tool", "failed": True, "message": f"no tool {str(name)[:80]!r} for this table"}
     try:

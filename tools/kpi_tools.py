@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from tools import charts, engine
+from tools import charts, engine, raw_rows
 from tools.tool_spec import (
     TOP_ROWS,
     Arg,
@@ -276,6 +276,24 @@ SIZE_CHANGE_CHART = KpiTool(
     run=_size_change_chart,
 )
 
+RAW_ROWS = KpiTool(
+    name="raw_rows",
+    description="The file's rows as written, before summing into df (a sample kept at load: the first rows of "
+    "each\nsegment); segment={dimension: value} keeps one segment's. Not the engine's numbers.",
+    returns="DataFrame indexed by file row number.",
+    inputs={
+        "limit": Arg("integer", f"Rows, at most {raw_rows.MAX_LIMIT:,}.", raw_rows.DEFAULT_LIMIT),
+        "segment": Arg("object", 'e.g. {"country": "France"}', None),
+    },
+    run=lambda rows, limit=raw_rows.DEFAULT_LIMIT, segment=None: raw_rows.raw_rows(rows, limit, segment),
+    table=None,
+    raw="rows",
+    calling=Calling(
+        returns="JSON: note, rows (with their file row number).",
+        answer=lambda rows, arguments: raw_rows.tool_answer(rows),
+    ),
+)
+
 # Every KPI tool, in the order the prompts list them. Adding a tool: define it above and list it here.
 KPI_SPECS: list[KpiTool] = [
     METRIC_TOTALS,
@@ -288,6 +306,7 @@ KPI_SPECS: list[KpiTool] = [
     CHANGE_TIMING,
     CHANGE_HEATMAP,
     SIZE_CHANGE_CHART,
+    RAW_ROWS,
 ]
 
 KPI_TOOLS = [code_tool(spec) for spec in KPI_SPECS]
@@ -304,3 +323,4 @@ rate_mix_chart = _BY_NAME["rate_mix_chart"]
 change_timing = _BY_NAME["change_timing"]
 change_heatmap = _BY_NAME["change_heatmap"]
 size_change_chart = _BY_NAME["size_change_chart"]
+raw_rows_tool = _BY_NAME["raw_rows"]  # unbound: the run binds its rows (tool_spec.bind_raw_rows)

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,9 @@ import pandas as pd
 from tools.numbers import is_mostly_numeric, parse_number_column
 from tools.periods import Label, parse_periods, time_order
 from tools.windows import Window, WindowError, preset_windows
+
+if TYPE_CHECKING:
+    from tools.raw_rows import RawRows
 
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024  # 1 GiB; the CLI and the page can lower it.
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
@@ -145,6 +148,7 @@ class Dataset:
         daily: For a time series, the total of each metric per date over every date of the file (`date` as
             datetime64, one column per metric): the trend, and when in the later window the change happened.
         averaged: For a time series, whether the windows are compared on daily averages (unequal lengths).
+        raw_rows: A bounded sample of the file's rows as written, kept for the `raw_rows` tool (`tools.raw_rows`).
     """
 
     frame: pd.DataFrame
@@ -165,6 +169,7 @@ class Dataset:
     windows: tuple[Window, Window] | None = None
     daily: pd.DataFrame | None = None
     averaged: bool = False
+    raw_rows: RawRows | None = field(default=None, repr=False, compare=False)
 
     def find_metric(self, metric: str) -> str:
         """The metric's name as the file writes it, matched without regard to case and spacing."""
@@ -991,6 +996,10 @@ def load_dataset(
         warnings,
         warn_repeats=layout == "wide" and not by,
     )
+    from tools.raw_rows import keep_rows  # here: tools.raw_rows reads this module's as_dimension
+
+    # The raw table is let go after this: a bounded sample of it is all that stays (issue 19).
+    raw_rows = keep_rows(raw, dimensions, len(frame), name, source_rows)
     return Dataset(
         frame=frame,
         dimensions=dimensions,
@@ -1010,6 +1019,7 @@ def load_dataset(
         windows=series.windows if series else None,
         daily=series.daily if series else None,
         averaged=series is not None and series.scales != (1.0, 1.0),
+        raw_rows=raw_rows,
     )
 
 

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pandas as pd
 
 from tools.loading import DataError, Dataset, _period_candidate, is_period_name, listing, load_dataset
+from tools.raw_rows import from_sample
 from tools.windows import Window
 
 SAMPLE_ROWS = 1000  # rows fetched for the prompt's preview and to recognise a wide layout by its column names
@@ -583,6 +584,8 @@ def sourced(dataset: Dataset, summary: Summary) -> SourcedDataset:
     values = {f.name: getattr(dataset, f.name) for f in fields(Dataset)}
     values["rows_read"] = summary.rows_scanned
     values["warnings"] = [summary.note(), *dataset.warnings]
+    # The loader saw the segment table; the raw rows are the source's own, as its engine returned them.
+    values["raw_rows"] = from_sample(summary.sample, dataset.dimensions, summary.name, summary.rows_scanned)
     return SourcedDataset(
         **values,
         engine=summary.engine,

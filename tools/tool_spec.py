@@ -11,6 +11,10 @@ verification (`facts`). From it come:
 
 Both adapters call the same `run`, so they check arguments the same way and fail with the same message. The
 argument checks shared by every tool (`metric_columns`, `dimension`, `dimension_list`) live here too.
+
+A tool with a `raw` argument (`raw_rows`) reads the run's kept raw rows (`tools.raw_rows.RawRows`), which the run
+binds to it (`bind_raw_rows`, `tools.bound_tools.bound_tools(raw=...)`): neither the model nor its code gives them,
+and the tool runs in the app (a worker's code asks the app for its answer: agent.sandbox.process).
 """
 
 from __future__ import annotations
@@ -161,6 +165,8 @@ class KpiTool:
         facts: The figures it adds to verification (`tools.facts.fact_table` reads them from the analysis), so a
             summary quoting this tool's numbers can be verified. None: it adds none (its numbers are the
             analysis's own).
+        raw: The argument holding the run's kept raw rows (`tools.raw_rows.RawRows`), bound by the run for both
+            agents and never given by the model or its code; None: the tool takes none.
     """
 
     name: str
@@ -172,6 +178,11 @@ class KpiTool:
     table: str | None = "df"
     calling: Calling | None = None
     facts: FactsOf | None = field(default=None, compare=False)
+    raw: str | None = None
+
+    def code_inputs(self) -> dict[str, Arg]:
+        """What the code agent's code gives: every argument but the bound raw rows."""
+        return {name: arg for name, arg in self.inputs.items() if name != self.raw}
 
     def code_description(self) -> str:
         return self.description + (f"\n\n{self.returns}" if self.returns else "")
@@ -180,7 +191,7 @@ class KpiTool:
         """What the tool-calling agent's model gives."""
         if self.calling is not None and self.calling.inputs is not None:
             return self.calling.inputs
-        return {name: arg for name, arg in self.inputs.items() if name != self.table}
+        return {name: arg for name, arg in self.inputs.items() if name not in (self.table, self.raw)}
 
     def calling_description(self) -> str:
         assert self.calling is not None
@@ -196,12 +207,15 @@ class KpiTool:
                     inspect.Parameter.POSITIONAL_OR_KEYWORD,
                     default=inspect.Parameter.empty if arg.required else arg.default,
                 )
-                for name, arg in self.inputs.items()
+                for name, arg in self.code_inputs().items()
             ]
         )
 
-    def answer_model(self, frame: pd.DataFrame, arguments: dict[str, Any], figures: list[dict]) -> str:
-        """The tool-calling agent's call: the tool on the run's table, answered as text (charts go to `figures`).
+    def answer_model(
+        self, frame: pd.DataFrame | None, arguments: dict[str, Any], figures: list[dict], raw: Any = None
+    ) -> str:
+        """The tool-calling agent's call: the tool on the run's table (or its kept raw rows, `raw`), answered as
+        text (charts go to `figures`).
 
         Raises:
             TypeError: An argument the tool does not take, or a missing one.
@@ -219,6 +233,8 @@ class KpiTool:
             call = self.calling.prepare(frame, **arguments)
         else:
             call = {self.table: frame, **arguments} if self.table else dict(arguments)
+        if self.raw:
+            call[self.raw] = raw
         result = self.run(**call)
         answer = self.calling.answer(result, arguments)
         if self.calling.draws:
@@ -227,8 +243,13 @@ class KpiTool:
         return json.dumps(jsonable(answer), ensure_ascii=False)
 
 
-def code_tool(spec: KpiTool) -> Tool:
-    """The code agent's smolagents tool of a spec: a Python call returning the engine's full answer."""
+def code_tool(spec: KpiTool, raw: Any = None) -> Tool:
+    """The code agent's smolagents tool of a spec: a Python call returning the engine's full answer.
+
+    Args:
+        spec: The tool's one definition.
+        raw: For a tool that reads the run's kept raw rows (`spec.raw`), those rows (see `bind_raw_rows`).
+    """
     signature = spec.signature()
 
     def forward(self: Tool, *args: Any, **kwargs: Any) -> Any:
@@ -238,6 +259,8 @@ def code_tool(spec: KpiTool) -> Tool:
         except TypeError as error:
             raise TypeError(f"{spec.name}(): {error}") from None
         bound.apply_defaults()
+        if spec.raw:
+            return spec.run(**bound.arguments, **{spec.raw: raw})
         return spec.run(**bound.arguments)
 
     tool_class = type(
@@ -246,7 +269,7 @@ def code_tool(spec: KpiTool) -> Tool:
         {
             "name": spec.name,
             "description": spec.code_description(),
-            "inputs": {name: arg.schema() for name, arg in spec.inputs.items()},
+            "inputs": {name: arg.schema() for name, arg in spec.code_inputs().items()},
             "output_type": spec.output_type,
             "skip_forward_signature_validation": True,  # its signature is `spec.signature()`
             "forward": forward,
@@ -255,3 +278,14 @@ def code_tool(spec: KpiTool) -> Tool:
         },
     )
     return tool_class()
+
+
+def runs_in_app(tool: Tool) -> bool:
+    """Whether a code tool reads the run's kept raw rows: it runs in the app, and a worker asks for its answer."""
+    spec = getattr(tool, "spec", None)
+    return isinstance(spec, KpiTool) and spec.raw is not None
+
+
+def bind_raw_rows(tools: list[Tool], raw: Any) -> list[Tool]:
+    """The run's code tools, each tool that reads raw rows (`runs_in_app`) bound to this run's (`raw`)."""
+    return [code_tool(tool.spec, raw) if runs_in_app(tool) else tool for tool in tools]  # type: ignore[attr-defined]

@@ -45,7 +45,7 @@ from tools.change_log import ChangeLog, match_events
 from tools.facts import Analysis
 from tools.kpi_tools import KPI_TOOLS
 from tools.loading import Dataset
-from tools.tool_spec import KpiTool
+from tools.tool_spec import KpiTool, bind_raw_rows
 from tools.verification import ClaimCheck, final_answer_check, verify
 
 
@@ -263,7 +263,7 @@ def prepare_code_agent(request: RunRequest, model: Model, drawn: list[dict[str, 
     managed, recorder = _change_log_agents(request, model)
     agent = build_code_agent(
         model,
-        request.tools,
+        bind_raw_rows(request.tools, request.dataset.raw_rows),  # raw_rows reads this run's kept rows
         max_steps,
         request.executor,
         request.step_timeout,
@@ -287,7 +287,9 @@ def prepare_tool_calling_agent(
     if worker is not None:
         worker.send_variables({"df": request.dataset.frame})
     remote = worker.call_tool if worker is not None else None
-    tools = bound_tools(request.dataset.frame.copy(), drawn, remote, specs=request.tool_specs())
+    tools = bound_tools(
+        request.dataset.frame.copy(), drawn, remote, specs=request.tool_specs(), raw=request.dataset.raw_rows
+    )
     managed, recorder = _change_log_agents(request, model)
     agent = build_tool_calling_agent(
         model, tools, max_steps, managed_agents=managed, planning_interval=request.planning_interval

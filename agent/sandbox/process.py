@@ -101,6 +101,61 @@ def _proxy_tools(names: list[str], sock: socket.socket) -> dict[str, Tool]:
     return {name: make(name) for name in names}
 
 
+# The errors an app-side tool's answer may name, raised as such in the worker (anything else: RuntimeError).
+_TOOL_ERRORS: dict[str, type[Exception]] = {
+    "ValueError": ValueError,
+    "KeyError": KeyError,
+    "TypeError": TypeError,
+}
+
+
+def _app_tool_proxies(names: list[str], sock: socket.socket) -> dict[str, Tool]:
+    """Stand-ins in the worker for KPI tools that run in the app (`raw_rows`: the file's kept raw rows stay there).
+
+    Calling one checks its arguments like the tool itself, sends them in an `ask` frame and returns the app's
+    answer, a table read from Arrow IPC (never a pickle); the app's error is raised here with its own type.
+    """
+    from tools.kpi_tools import KPI_SPECS
+
+    specs = {spec.name: spec for spec in KPI_SPECS if spec.raw}
+
+    def make(spec: Any) -> Tool:
+        signature = spec.signature()
+
+        def forward(self: Tool, *args: Any, **kwargs: Any) -> Any:
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as error:
+                raise TypeError(f"{spec.name}(): {error}") from None
+            arguments = protocol.Cutter(max_items=protocol.MAX_ASK_ITEMS).plain(dict(bound.arguments))
+            ask = {"kind": "ask", "id": None, "tool": spec.name, "task": "", "arguments": arguments}
+            protocol.send_json(sock, ask)
+            answer = protocol.decode_request(protocol.recv_frame(sock))
+            if answer.get("error") or "variables" not in answer:
+                message = answer.get("error") or answer.get("text") or f"{spec.name} is not available"
+                raise _TOOL_ERRORS.get(str(answer.get("error_type")), RuntimeError)(message)
+            values = [
+                protocol.decode_variable(v["type"], protocol.recv_frame(sock)) for v in answer["variables"]
+            ]
+            return values[0] if values else None
+
+        proxy = type(
+            f"{spec.name}_proxy",
+            (Tool,),
+            {
+                "name": spec.name,
+                "description": spec.code_description(),
+                "inputs": {name: arg.schema() for name, arg in spec.code_inputs().items()},
+                "output_type": spec.output_type,
+                "skip_forward_signature_validation": True,
+                "forward": forward,
+            },
+        )
+        return proxy()
+
+    return {name: make(specs[name]) for name in names if name in specs}
+
+
 def _worker_tools(names: list[str]) -> dict[str, Tool]:
     from smolagents.default_tools import FinalAnswerTool
 
@@ -274,7 +329,11 @@ def _answer(
 
     if kind == "tools":
         executor.send_tools(
-            {**_worker_tools(request["names"]), **_proxy_tools(request.get("proxies", []), sock)}
+            {
+                **_worker_tools(request["names"]),
+                **_proxy_tools(request.get("proxies", []), sock),
+                **_app_tool_proxies(request.get("app_tools", []), sock),
+            }
         )
         return {"kind": "ok"}
     if kind == "variables":
@@ -346,10 +405,12 @@ class ProcessExecutor(PythonExecutor):
         self.state: dict[str, Any] = {"_print_outputs": ""}
         self._tool_names: list[str] = []
         self._app_agents: dict[str, Any] = {}  # managed agents the code may ask, run here in the app
+        self._app_tools: dict[str, Tool] = {}  # KPI tools run here in the app (raw_rows), asked by the code
         self._variables: dict[str, tuple[dict, Any]] = {}  # blobs: bytes or Arrow buffers
         self._worker: worker_pool.Worker  # set by _start()
         self._replay: list[str] = []  # code of the steps that succeeded, to rebuild variables after a kill
         self._figures: list[dict] = []
+        self.app_answer_bytes: list[int] = []  # the size of each app-side tool's answer sent to the worker
         self._start()
 
     @property
@@ -414,9 +475,14 @@ class ProcessExecutor(PythonExecutor):
             reply = protocol.read_reply(worker.sock, deadline)
             while reply["kind"] == "ask" and reply.get("id") is None:
                 asked = time.monotonic()
-                text = self._ask(reply["tool"], reply["task"])
-                protocol.send_json(worker.sock, {"kind": "answer", "id": None, "text": text}, _SEND_TIMEOUT_S)
-                deadline += time.monotonic() - asked  # the managed agent's time is not the step's
+                if reply["tool"] in self._app_tools:  # a bounded KPI tool: its time is the step's
+                    self._answer_app_tool(reply["tool"], reply["arguments"])
+                else:
+                    text = self._ask(reply["tool"], reply["task"])
+                    protocol.send_json(
+                        worker.sock, {"kind": "answer", "id": None, "text": text}, _SEND_TIMEOUT_S
+                    )
+                    deadline += time.monotonic() - asked  # the managed agent's time is not the step's
                 reply = protocol.read_reply(worker.sock, deadline)
         except TimeoutError:
             raise WorkerFailed("timeout", f"ran longer than {timeout:g} s") from None
@@ -438,8 +504,39 @@ class ProcessExecutor(PythonExecutor):
         except Exception as error:  # the agent's model failed: the calling code reads it and goes on
             return f"Error: the managed agent {name} failed ({type(error).__name__}: {str(error)[:300]})."
 
+    def _answer_app_tool(self, name: str, arguments: dict[str, Any]) -> None:
+        """Runs an app-side KPI tool for code in the worker and sends its result as Arrow IPC (or its error).
+
+        The arguments are the worker's (untrusted): the tool checks them as it checks the code agent's own.
+        """
+        try:
+            value = self._app_tools[name](**arguments)
+            specs, blobs = protocol.encode_variables({"result": value})
+            size = sum(memoryview(blob).nbytes for blob in blobs)
+            if size > protocol.MAX_ANSWER_BYTES:
+                raise ValueError(
+                    f"its answer of {size:,} bytes is over the {protocol.MAX_ANSWER_BYTES:,}-byte cap"
+                )
+        except Exception as error:  # the code's error: it reads it and goes on
+            message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+            answer = {"kind": "answer", "id": None, "error": message[:2000] or type(error).__name__}
+            protocol.send_json(
+                self._worker.sock, {**answer, "error_type": type(error).__name__}, _SEND_TIMEOUT_S
+            )
+            return
+        self.app_answer_bytes.append(size)
+        header = {"kind": "answer", "id": None, "variables": specs}
+        protocol.send_json(self._worker.sock, header, _SEND_TIMEOUT_S)
+        for blob in blobs:
+            protocol.send_frame(self._worker.sock, blob, _SEND_TIMEOUT_S)
+
     def _tools_request(self) -> dict[str, Any]:
-        return {"kind": "tools", "names": self._tool_names, "proxies": list(self._app_agents)}
+        return {
+            "kind": "tools",
+            "names": self._tool_names,
+            "proxies": list(self._app_agents),
+            "app_tools": list(self._app_tools),
+        }
 
     def _send_state(self) -> None:
         self._request(self._tools_request(), _START_TIMEOUT_S)
@@ -502,6 +599,9 @@ class ProcessExecutor(PythonExecutor):
         )
 
     def send_tools(self, tools: dict[str, Tool]) -> None:
+        # KPI tools that read the run's kept raw rows (spec.raw) run in the app; the worker gets a stand-in.
+        self._app_tools = {n: t for n, t in tools.items() if getattr(getattr(t, "spec", None), "raw", None)}
+        tools = {n: t for n, t in tools.items() if n not in self._app_tools}
         known = set(_worker_tools(list(tools)))
         # Managed agents (smolagents agents given as tools) run in the app; the worker gets a stand-in for each.
         self._app_agents = {n: t for n, t in tools.items() if n not in known and hasattr(t, "memory")}

@@ -35,6 +35,11 @@ REPLY_KINDS = {"ready", "ok", "done", "error", "tool", "ask"}
 # A managed agent (the change-log agent) lives in the app: the code calls a proxy in the worker, which "asks" the
 # app mid-step and waits for the "answer" frame. The question is text only, and bounded.
 MAX_ASK_CHARS = 4_000
+# A tool that runs in the app (raw_rows: the worker never holds the file's rows) is asked the same way, with its
+# arguments (plain JSON, at most this many items); the app answers with the result as a variable (Arrow IPC), at
+# most MAX_ANSWER_BYTES (the tool keeps to far less: tools.raw_rows.MAX_ANSWER_BYTES).
+MAX_ASK_ITEMS = 200
+MAX_ANSWER_BYTES = 4 * 1024**2
 
 
 class ProtocolError(Exception):
@@ -151,6 +156,9 @@ def parse_reply(data: bytes | bytearray) -> dict[str, Any]:
         _require(isinstance(message.get("task"), str), "task")
         checked["tool"] = message["tool"]
         checked["task"] = clean_text(message["task"][:MAX_ASK_CHARS])
+        arguments = message.get("arguments", {})
+        _require(isinstance(arguments, dict), "arguments")
+        checked["arguments"] = checked_value(arguments, [MAX_ASK_ITEMS])
     elif kind in ("error", "tool"):
         _require(isinstance(message.get("message", ""), str), "message")
         checked["message"] = clean_text(message.get("message", ""))
