@@ -366,7 +366,9 @@ def test_capital_letters_as_segment_names_are_read_as_before():
     from tools.loading import load_dataset
     from tools.verification import verify
 
-    analysis = analyze(load_dataset(b"country,revenue_before,revenue_after\nA,100,90\nB,0,40\n", name="ab.csv"))
+    analysis = analyze(
+        load_dataset(b"country,revenue_before,revenue_after\nA,100,90\nB,0,40\n", name="ab.csv")
+    )
     claims = verify("Moved against the total: A (-10.00). B is new: +40.00.", analysis)["claims"]
     assert [(c["text"], c["entity"], c["verdict"]) for c in claims] == [
         ("-10.00", "A", "verified"),
