@@ -304,3 +304,16 @@ def test_code_that_asks_for_rows_forever_still_stops_at_the_step_time_limit(writ
     result = collect(run_events(RunRequest(dataset, step_timeout=2.0), scripted_model(script)))
     assert "The step ran longer than 2 s and was stopped" in result.steps[0]["error"]
     assert result.narrative == "stopped"
+
+
+def test_the_file_cache_counts_the_kept_raw_rows_in_a_datasets_size():
+    from tools.loading import load_dataset
+    from ui.file_cache import dataset_bytes
+
+    rows = "\n".join(f"C{i % 7},P{i % 3},{i},{i + 1}" for i in range(2000))
+    dataset = load_dataset(f"country,platform,revenue_before,revenue_after\n{rows}\n".encode(), name="r.csv")
+    tables = sum(
+        int(f.memory_usage(deep=True).sum()) for f in (dataset.frame, dataset.daily) if f is not None
+    )
+    assert dataset.raw_rows is not None and dataset.raw_rows.nbytes > 0
+    assert dataset_bytes(dataset) == tables + dataset.raw_rows.nbytes

@@ -100,11 +100,15 @@ class FileCache(Generic[Value]):
 
 
 def dataset_bytes(dataset: Any) -> int:
-    """What a loaded Dataset holds in memory: its segment table and (a time series) its daily totals."""
+    """What a loaded Dataset holds in memory: its segment table, (a time series) its daily totals, and the raw rows
+    kept for the agent (`tools.raw_rows`, up to 32 MB)."""
     total = 0
     for frame in (getattr(dataset, "frame", None), getattr(dataset, "daily", None)):
         if frame is not None:
             total += int(frame.memory_usage(deep=True).sum())
+    raw = getattr(dataset, "raw_rows", None)
+    if raw is not None:
+        total += raw.nbytes
     return total
 
 
