@@ -8,8 +8,9 @@ import streamlit as st
 
 from agent.models.build import ModelConfigError, build_model
 from agent.output.comparison import comparison_rows
+from agent.run.queue import QueueRefused
 from agent.run.runner import RunRequest
-from agent.run.session import BackgroundRun, prepare_next_run
+from agent.run.session import BackgroundRun, RunGroup, prepare_next_run
 from agent.settings import AGENT_KINDS
 from tools.labels import escape_markdown
 from ui.live import draw_live
@@ -19,7 +20,9 @@ from ui.parts import (
     draw_charts,
     draw_steps,
     model_settings,
+    queue_place,
     save_once,
+    show_queue_position,
     what_to_explain,
 )
 from ui.view_model import summary_markdown, verification_badge
@@ -61,13 +64,22 @@ if st.button("Run both", type="primary", disabled=busy or no_dimensions, key="co
                     agent=kind,
                 ),
                 build_model(choice, kind),
-            ).start()
+            )
             for kind in AGENT_KINDS
         }
     except ModelConfigError as error:
         st.error(escape_markdown(error))
         st.stop()
+    # One click, one ticket of the server's run queue for both agents (one place in the line, this visitor's
+    # one run): two slots when the server has them (side by side), else one after the other (`RunGroup`).
+    group = RunGroup(runs, **queue_place().kwargs())
+    try:
+        group.start()
+    except QueueRefused as error:
+        st.error(escape_markdown(error))
+        st.stop()
     st.session_state["compare_runs"] = runs
+    st.session_state["compare_group"] = group
 
 
 def show_summaries(runs: dict[str, BackgroundRun]) -> None:
@@ -84,6 +96,7 @@ def show_summaries(runs: dict[str, BackgroundRun]) -> None:
 
 
 def show_both(runs: dict[str, BackgroundRun]) -> None:
+    show_queue_position(st.session_state.get("compare_group"))
     for column, (kind, run) in zip(st.columns(len(runs)), runs.items()):
         run.poll()
         with column:

@@ -13,7 +13,7 @@ from agent.models.build import ModelConfigError, build_model
 from agent.output import export
 from agent.run.queue import QueueRefused
 from agent.run.runner import RunRequest
-from agent.run.session import BackgroundRun, ScenarioComparison, prepare_next_run
+from agent.run.session import BackgroundRun, ScenarioComparison, prepare_next_run, run_cost
 from agent.sandbox import worker_pool
 from agent.settings import AGENT_KINDS
 from tools.labels import escape_markdown
@@ -26,13 +26,13 @@ from ui.parts import (
     draw_charts,
     draw_steps,
     model_settings,
-    page_access,
+    queue_place,
     save_once,
     scenario_loader,
+    show_queue_position,
     trace_and_charts,
     what_to_explain,
 )
-from ui.serving import new_session_token, run_queue
 from ui.view_model import (
     claim_notes,
     result_header,
@@ -105,13 +105,16 @@ if start.button("Run", type="primary", disabled=busy or no_dimensions, key="run_
         st.stop()
     if isinstance(run, BackgroundRun):
         run.close()  # the earlier conversation takes no more follow-ups: its worker is let go
+    # Every run waits in the server's run queue for its turn (`agent.run.queue`); the comparison of every
+    # scenario takes one ticket for all of them, and each follow-up question takes its own.
+    place = queue_place()
     if compare:
-        run = ScenarioComparison(dataset.scenarios, scenario_loader(dataset), request_for, model)
-    else:
-        # Follow-ups keep its memory; it waits in the server's run queue for its turn (`agent.run.queue`).
-        queue = run_queue(page_access().settings)
-        visitor = st.session_state.setdefault("session_token", new_session_token())
-        run = BackgroundRun(request_for(dataset), model, conversation=True, run_queue=queue, visitor=visitor)
+        loader = scenario_loader(dataset)
+        run = ScenarioComparison(
+            dataset.scenarios, loader, request_for, model, cost=run_cost(dataset), **place.kwargs()
+        )
+    else:  # follow-ups keep its memory
+        run = BackgroundRun(request_for(dataset), model, conversation=True, **place.kwargs())
     run.data_hash = st.session_state.get(
         "data_hash"
     )  # the result is shown only beside the file it was made from
@@ -130,9 +133,7 @@ if not busy:
 
 def show_trace(run: BackgroundRun, key: str = "main") -> None:
     run.poll()
-    waiting = getattr(run, "queue_message", None)
-    if waiting:  # in the run queue: its position now, the trace once its turn comes
-        st.info(escape_markdown(waiting), icon=":material/hourglass_top:")
+    show_queue_position(run)  # in the run queue: its position now, the trace once its turn comes
     trace, charts = trace_and_charts(key)
     with trace:
         st.subheader("Trace")
@@ -162,10 +163,12 @@ def show_turns(run: BackgroundRun, live: bool = False) -> None:
 def show_follow_up_live(run: BackgroundRun) -> None:
     run.poll()
     show_turns(run, live=True)
+    show_queue_position(run)  # the follow-up waits for its turn like any run
 
 
 def show_comparison_live(comparison: ScenarioComparison) -> None:
     comparison.poll()
+    show_queue_position(comparison)
     show_scenario_rows(comparison)
     current = comparison.current
     if current:
@@ -294,12 +297,17 @@ elif run is not None:
                     "Ask a follow-up question (the agent keeps what it computed)", key="follow_up"
                 )
                 if follow_up:
-                    if not run.ask(follow_up):
-                        st.info(
-                            "This conversation has ended (it waits 5 minutes for a follow-up). Press Run to "
-                            "start a new one."
-                        )
+                    try:
+                        asked = run.ask(follow_up)  # it takes a ticket of the run queue
+                    except QueueRefused as error:
+                        st.error(escape_markdown(error))
                     else:
-                        st.rerun()
+                        if not asked:
+                            st.info(
+                                "This conversation has ended (it waits 5 minutes for a follow-up). Press Run "
+                                "to start a new one."
+                            )
+                        else:
+                            st.rerun()
         else:  # a follow-up is running: earlier turns stay, the new one streams
             draw_live(partial(show_follow_up_live, run), run)
