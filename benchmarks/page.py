@@ -1,4 +1,7 @@
-"""Page latency in headless Chromium: seconds from clicking Run to the first step shown, and to the summary."""
+"""Page latency in headless Chromium: seconds from clicking Run to the first step shown, and to the summary; and
+sixteen visitors clicking Run together (`visitor_burst`): when each saw its first step or its place in the run
+queue, and whether each got the summary of its own file.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.datasets import scale_file
+from benchmarks.measure import ROOT
 from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_app
 
+SAMPLE = ROOT / "sample_data" / "revenue_by_country.tsv"
 SUMMARY_BADGE = re.compile(
     r"numbers in the summary match the engine|numbers match the engine|\d+ claims?: \d+ verified"
 )
 
 
 def page_latency(
-    rows: list[int | None], data: Path, repeats: int, log=print, browser=None
+    rows: list[int | None], data: Path, repeats: int, log=print, browser=None, visitors: int = 0
 ) -> list[dict[str, Any]]:
-    """One row per file: the sample (None) or a generated file of that many rows, uploaded through the page.
+    """One row per file: the sample (None) or a generated file of that many rows, uploaded through the page; then
+    a row for `visitors` visitors clicking Run together (0: none).
 
     Each repeat is a fresh browser page (a new Streamlit session); the file's loading is timed separately from
     the run (upload -> file described, then Run -> first step -> verified summary). `browser` is a Playwright
@@ -32,19 +38,26 @@ def page_latency(
         env = {"KPI_NARRATOR_HISTORY": str(Path(folder) / "history.sqlite")}
         with streamlit_app(Path(folder) / "streamlit.log", env=env) as url:
             if browser is not None:
-                return _measure(browser, url, rows, data, repeats, log)
+                return _measure(browser, url, rows, data, repeats, log, visitors, Path(folder))
             from playwright.sync_api import sync_playwright
 
             with sync_playwright() as playwright:
                 launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
-                    return _measure(launched, url, rows, data, repeats, log)
+                    return _measure(launched, url, rows, data, repeats, log, visitors, Path(folder))
                 finally:
                     launched.close()
 
 
 def _measure(
-    browser, url: str, rows: list[int | None], data: Path, repeats: int, log
+    browser,
+    url: str,
+    rows: list[int | None],
+    data: Path,
+    repeats: int,
+    log,
+    visitors: int = 0,
+    folder: Path | None = None,
 ) -> list[dict[str, Any]]:
     results = []
     for size in rows:
@@ -57,6 +70,21 @@ def _measure(
                 row.get("error")
                 or f"open {row['open_s']:.2f} s, load {row['load_s']:.2f} s, Run -> first step {row['first_step_s']:.2f} s, "
                 f"-> summary {row['summary_s']:.2f} s"
+            )
+        )
+        results.append(row)
+    if visitors:
+        with tempfile.TemporaryDirectory(dir=folder) as files:
+            seen = visitor_burst(browser, url, visitors, Path(files))
+        row = burst_row(seen)
+        log(
+            f"  page, {visitors} visitors clicking Run together: "
+            + (
+                row.get("error")
+                or f"first step or queue place shown {row['told_max_s']:.2f} s after the click at most "
+                f"(median {row['told_median_s']:.2f} s); verified summary after {row['summary_max_s']:.2f} s at "
+                f"most (median {row['summary_median_s']:.2f} s); {row['right']}/{visitors} got their own file's "
+                f"summary; {row['queued']} waited in the queue"
             )
         )
         results.append(row)
@@ -109,4 +137,120 @@ def _condense(name: str, size: int | None, runs: list[dict[str, Any]]) -> dict[s
     for key in ("open_s", "load_s", "first_step_s", "summary_s"):
         row[key] = round(statistics.median(run[key] for run in runs), 3)
     row["exceptions"] = sum(run["exceptions"] for run in runs)
+    return row
+
+
+# ---- several visitors at once -----------------------------------------------------------------------------------
+# Runs in the page: notes (performance.now(), ms) when the page first shows a step or a queue place, and when it
+# first shows a verified summary; `window.kpiClicked` is set just before the click.
+WATCH_JS = """
+() => {
+  window.kpiTold = null; window.kpiSummary = null; window.kpiQueued = false;
+  const badge = /\\d+ claims?: \\d+ verified|numbers (in the summary )?match the engine/;
+  const look = () => {
+    const text = document.body.innerText;
+    if (window.kpiClicked != null) {
+      if (window.kpiTold == null && (text.includes("Step 1 \u00b7") || text.includes("ahead of you"))) {
+        window.kpiTold = performance.now();
+        window.kpiQueued = text.includes("ahead of you");
+      }
+      if (window.kpiSummary == null && badge.test(text)) window.kpiSummary = performance.now();
+    }
+  };
+  new MutationObserver(look).observe(document.body, {subtree: true, childList: true, characterData: true});
+}
+"""
+
+
+def visitor_file(index: int, folder: Path) -> tuple[Path, str]:
+    """A small file of its own for visitor `index` (the sample, France's after value moved by `index` thousand),
+    and the total change its summary must state, computed here from the file: "(-131,919.66" (the summary writes
+    it in brackets, with its footnote mark after; the card above shows it without the bracket)."""
+    import pandas as pd
+
+    frame = pd.read_csv(SAMPLE, sep="\t")
+    frame.loc[frame["country"] == "France", "revenue_after"] += 1000 * index
+    path = folder / f"visitor_{index:02d}.tsv"
+    frame.to_csv(path, sep="\t", index=False)
+    change = frame["revenue_after"].sum() - frame["revenue_before"].sum()
+    return path, f"({change:+,.2f}"
+
+
+def visitor_burst(
+    browser, url: str, visitors: int, folder: Path, timeout_s: float = 300
+) -> list[dict[str, Any]]:
+    """`visitors` browser contexts, each uploading a file of its own, click Run one right after the other.
+
+    Returns one dict per visitor: seconds from its click to its first step or queue place (`told_s`) and to its
+    verified summary (`summary_s`), whether it waited in the queue, whether its page states its own file's total
+    change (`right`) and none of the others' (`foreign`), and the exceptions shown.
+    """
+    pages, expected = [], []
+    try:
+        for index in range(visitors):
+            path, change = visitor_file(index, folder)
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.goto(url)
+            page.get_by_text("wide layout").first.wait_for(timeout=120_000)
+            page.get_by_role("radiogroup", name="Data").get_by_text("Upload", exact=True).click()
+            page.locator('.st-key-upload input[type="file"]').set_input_files(str(path))
+            page.get_by_text(f"{path.name} · wide layout · 6 rows").wait_for(timeout=120_000)
+            page.evaluate(WATCH_JS)
+            pages.append(page)
+            expected.append(change)
+        for page in pages:  # together: each click right after the one before
+            page.evaluate("() => { window.kpiClicked = performance.now(); }")
+            page.get_by_role("button", name="Run", exact=True).click()
+        seen = []
+        for page, change in zip(pages, expected):
+            page.wait_for_function("() => window.kpiSummary != null", timeout=timeout_s * 1000)
+            page.get_by_text(change).first.wait_for(timeout=30_000)  # the summary is drawn with its badge
+            marks = page.evaluate(
+                "() => [window.kpiClicked, window.kpiTold, window.kpiSummary, window.kpiQueued]"
+            )
+            clicked, told, summary, queued = marks
+            seen.append(
+                {
+                    "told_s": None if told is None else (told - clicked) / 1000,
+                    "summary_s": (summary - clicked) / 1000,
+                    "queued": bool(queued),
+                    "right": page.get_by_text(change).count() >= 1,
+                    "foreign": sum(page.get_by_text(other).count() for other in expected if other != change),
+                    "exceptions": page.locator('[data-testid="stException"]').count(),
+                }
+            )
+        return seen
+    finally:
+        for page in pages:
+            page.context.close()
+
+
+def burst_row(seen: list[dict[str, Any]]) -> dict[str, Any]:
+    """The burst as one row of the page table: the slowest visitor in the timing columns, medians beside."""
+    name = f"{len(seen)} visitors together (slowest)"
+    told = [visit["told_s"] for visit in seen]
+    if any(value is None for value in told):
+        return {
+            "file": name,
+            "error": "a visitor saw neither a first step nor a queue place before its summary",
+        }
+    summaries = [visit["summary_s"] for visit in seen]
+    right = sum(visit["right"] and not visit["foreign"] for visit in seen)
+    row: dict[str, Any] = {
+        "file": name,
+        "visitors": len(seen),
+        "open_s": None,
+        "load_s": None,
+        "first_step_s": round(max(told), 3),
+        "summary_s": round(max(summaries), 3),
+        "told_max_s": round(max(told), 3),
+        "told_median_s": round(statistics.median(told), 3),
+        "summary_max_s": round(max(summaries), 3),
+        "summary_median_s": round(statistics.median(summaries), 3),
+        "queued": sum(visit["queued"] for visit in seen),
+        "right": right,
+        "exceptions": sum(visit["exceptions"] for visit in seen),
+    }
+    if right < len(seen):
+        row["error"] = f"{len(seen) - right}/{len(seen)} visitors did not get their own file's summary"
     return row

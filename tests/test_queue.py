@@ -405,43 +405,86 @@ def test_the_operator_sets_the_queue_and_cache_limits():
         parse_settings({"file_cache_mb": -1}, "secrets.toml")
 
 
-# ---- in a browser: several visitors at once, one slot ---------------------------------------------------------------
-@pytest.mark.browser
-def test_visitors_clicking_together_see_a_step_or_their_place_and_each_gets_their_result(tmp_path, request):
-    """Three browser contexts (three visitors) on a server that runs one run at a time."""
-    import time
-    from pathlib import Path
-
-    from tests.streamlit_server import CHROMIUM, streamlit_app
+# ---- in a browser: sixteen visitors at once; a closed tab ---------------------------------------------------------
+def _browser(request):
+    """pytest-playwright's browser (Debian's chromium, offline: tests/conftest.py): one Playwright per process."""
+    from tests.streamlit_server import CHROMIUM
 
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed")
     pytest.importorskip("playwright.sync_api")
-    # pytest-playwright's browser (Debian's chromium, offline: tests/conftest.py): one Playwright per process.
-    browser = request.getfixturevalue("browser")
+    return request.getfixturevalue("browser")
+
+
+@pytest.mark.browser
+def test_sixteen_visitors_clicking_together_each_see_a_step_or_their_place_and_get_their_own_result(
+    tmp_path, request
+):
+    """Sixteen browser contexts, each with a file of its own, click Run together on a two-slot server. Correctness
+    only: the timings are the page benchmark's (`python -m benchmarks --only page`)."""
+    from benchmarks.page import visitor_burst
+    from tests.streamlit_server import streamlit_app
+
+    browser = _browser(request)
     settings = tmp_path / "settings.toml"
-    settings.write_text("[serving]\nmax_runs = 1\n")
+    settings.write_text("[serving]\nmax_runs = 2\n")
     env = {"KPI_NARRATOR_SETTINGS": str(settings), "KPI_NARRATOR_HISTORY": str(tmp_path / "history.sqlite")}
+    files = tmp_path / "files"
+    files.mkdir()
     with streamlit_app(tmp_path / "streamlit.log", env=env) as url:
-        pages = []
-        for _ in range(3):
-            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-            page.goto(url)
-            page.get_by_text("revenue_by_country.tsv · wide layout · 6 rows").wait_for(timeout=120_000)
-            pages.append(page)
-        for page in pages:
-            page.get_by_role("button", name="Run", exact=True).click()
-        told = []
-        for page in pages:  # each one: its first step, or its place in the queue
-            clicked = time.monotonic()
-            page.get_by_text("Step 1 ·").or_(page.get_by_text("ahead of you")).first.wait_for(timeout=120_000)
-            told.append(time.monotonic() - clicked)
-        for page in pages:
-            page.get_by_text("Revenue fell 7.67%").first.wait_for(timeout=180_000)
-            page.get_by_text("20 claims: 20 verified.").wait_for(timeout=60_000)
-            assert page.locator('[data-testid="stException"]').count() == 0
-        for page in pages:
-            page.context.close()
-    print(
-        f"\nqueue in the browser: step or place shown {', '.join(f'{s:.2f}' for s in told)} s after the clicks"
-    )
+        seen = visitor_burst(browser, url, 16, files)
+    assert len(seen) == 16
+    for index, visit in enumerate(seen):
+        assert visit["told_s"] is not None, f"visitor {index} saw neither a step nor its place"
+        assert visit["right"], f"visitor {index} did not get its own file's summary"
+        assert visit["foreign"] == 0, f"visitor {index} was shown another visitor's figures"
+        assert visit["exceptions"] == 0
+    assert any(visit["queued"] for visit in seen)  # two slots for sixteen: some waited, and were told so
+
+
+@pytest.mark.browser
+def test_a_closed_tab_leaves_the_queue_and_the_next_visitor_gets_the_slot(tmp_path, request):
+    """One slot. A runs an LLM whose first reply takes two minutes; B and C wait. B closes its tab: C moves up
+    while A still runs. A closes its tab: C's run starts and finishes while A's model call is still pending (the
+    LLM server has seen no second request), so A's slot was freed without waiting for its run to end."""
+    from tests.helpers import COMPUTE
+    from tests.openai_server import ScriptedChatServer
+    from tests.streamlit_server import streamlit_app
+
+    browser = _browser(request)
+    with ScriptedChatServer([{**COMPUTE, "delay": 120}]) as llm:
+        settings = tmp_path / "settings.toml"
+        settings.write_text(
+            '[serving]\nmode = "served"\nmax_runs = 1\nmodels = ["builtin", "openai/test-model"]\n'
+            f'[serving.api_base]\n"openai/test-model" = "{llm.url}"\n'
+            '[serving.api_key_env]\n"openai/test-model" = "OPERATOR_KEY"\n'
+        )
+        env = {
+            "KPI_NARRATOR_SETTINGS": str(settings),
+            "KPI_NARRATOR_HISTORY": str(tmp_path / "history.sqlite"),
+            "OPERATOR_KEY": "sk-test-" + "k" * 20,
+        }
+        with streamlit_app(tmp_path / "streamlit.log", env=env) as url:
+            a, b, c = (
+                browser.new_context(viewport={"width": 1400, "height": 1000}).new_page() for _ in "abc"
+            )
+            for page in (a, b, c):
+                page.goto(url)
+                page.get_by_text("revenue_by_country.tsv · wide layout · 6 rows").wait_for(timeout=120_000)
+            a.get_by_role("combobox", name="Model").click()
+            a.get_by_role("option", name="openai/test-model").click()
+            a.get_by_role("button", name="Run", exact=True).click()
+            a.get_by_text("Step 1 ·").first.wait_for(timeout=60_000)
+            b.get_by_role("button", name="Run", exact=True).click()
+            b.get_by_text("1 run ahead of you").wait_for(timeout=60_000)
+            c.get_by_role("button", name="Run", exact=True).click()
+            c.get_by_text("2 runs ahead of you").wait_for(timeout=60_000)
+            b.context.close()
+            c.get_by_text("1 run ahead of you").wait_for(timeout=60_000)  # B's place is gone, A still runs
+            assert len(llm.requests) == 1
+            a.context.close()
+            c.get_by_text("20 claims: 20 verified.").wait_for(timeout=90_000)
+            c.get_by_text("Revenue fell 7.67%").first.wait_for(timeout=10_000)
+            assert len(llm.requests) == 1  # A's model call is still pending: its slot was freed, not finished
+            assert c.locator('[data-testid="stException"]').count() == 0
+            c.context.close()
