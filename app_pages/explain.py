@@ -42,6 +42,9 @@ from ui.view_model import (
     verification_badge,
 )
 
+# Seconds the click's rerun waits for a run that has started its first step to end (see the Run button).
+SETTLE_S = 0.4
+
 st.set_page_config(page_title="Explain a change · KPI Narrator", page_icon="📈", layout="wide")
 
 choice, max_steps = model_settings()
@@ -123,7 +126,11 @@ if start.button("Run", type="primary", disabled=busy or no_dimensions, key="run_
     except QueueRefused as error:
         st.error(escape_markdown(error))
         st.stop()
-    run.wait_for_first_step(0.5)  # the analysis of a big file takes a moment; then step 1 shows in this rerun
+    # The analysis of a big file takes a moment; then step 1 shows in this rerun. A run that ends soon after (the
+    # built-in analyst on a small file: 0.2 s) is drawn with its summary in this rerun too, rather than at the
+    # live trace's next tick and one more rerun.
+    if run.wait_for_first_step(0.5) and isinstance(run, BackgroundRun):
+        run.wait_idle(SETTLE_S)
 busy = run is not None and not getattr(run, "idle", run.finished)  # again: Run may have just started one
 if busy and stop.button("Stop", key="stop_button"):
     run.stop()

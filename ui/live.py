@@ -50,6 +50,11 @@ def draw_live(
 
     def tick() -> None:
         draw()
+        settle = getattr(subject, "wait_idle", None)
+        if settle is not None and not finished():
+            # A run that ends within this tick is drawn whole at once, not at the next tick: the wait wakes on
+            # each event; what it polled is drawn by the next tick if the run goes on.
+            settle(every_s / 2)
         marker = done_marker(subject)
         if finished() and st.session_state.get(DRAWN_KEY) != marker:
             st.session_state[DRAWN_KEY] = marker

@@ -95,6 +95,7 @@ class BackgroundRun:
         self._turns_asked = 1
         self._turns_done = 0
         self._queue: queue.Queue[ev.Event] = queue.Queue()
+        self._news = threading.Event()  # set whenever an event is queued: `wait_idle` wakes at once
         self._thread = threading.Thread(target=self._work, name="kpi-narrator-run", daemon=True)
         self._finished = threading.Event()
         self._stepping = threading.Event()  # set once the first step has started (or the run ended)
@@ -122,7 +123,7 @@ class BackgroundRun:
 
     def cancel(self, message: str) -> None:
         """Ends a run that was never started (its group stopped first): it reads as stopped, with `message`."""
-        self._queue.put(ev.RunFinished("stopped", {}, message))
+        self._put(ev.RunFinished("stopped", {}, message))
         self._finished.set()
         self._stepping.set()
 
@@ -171,8 +172,8 @@ class BackgroundRun:
                 return
             if not self._wait_turn():  # the follow-up's ticket (`ask`) waits its turn like any run
                 # The turn is shown as asked and stopped (its RunFinished alone would end the first turn again).
-                self._queue.put(ev.TurnStarted(self._turns_asked, question, question))
-                self._queue.put(ev.RunFinished("stopped", {}, "Stopped before its turn came."))
+                self._put(ev.TurnStarted(self._turns_asked, question, question))
+                self._put(ev.RunFinished("stopped", {}, "Stopped before its turn came."))
                 return
             yield question
 
@@ -186,7 +187,7 @@ class BackgroundRun:
                     if stopped
                     else "The run left the queue (the page went away)."
                 )
-                self._queue.put(ev.RunFinished("stopped" if stopped else "error", {}, message))
+                self._put(ev.RunFinished("stopped" if stopped else "error", {}, message))
                 return
             self.started_at = time.monotonic()
             for event in run_events(self.request, self.model, stop=self.stop_event, follow_ups=follow_ups):
@@ -194,18 +195,22 @@ class BackgroundRun:
                     # The turn is over: the next visitor's run may start. Before the event is out, so that a page
                     # that sees the run finished may start another one for this visitor.
                     self._leave_queue()
-                self._queue.put(event)
+                self._put(event)
                 if isinstance(event, ev.StepStarted):
                     self._stepping.set()
         except Exception as error:  # a bad request or a bug: the page shows it, the thread ends cleanly
             message = f"{type(error).__name__}: {error}" if not isinstance(error, ValueError) else str(error)
-            self._queue.put(ev.StepError(None, message))
-            self._queue.put(ev.RunFinished("error", {}, message))
+            self._put(ev.StepError(None, message))
+            self._put(ev.RunFinished("error", {}, message))
         finally:
             self._leave_queue()
             self.finished_at = time.monotonic()
             self._finished.set()
             self._stepping.set()
+
+    def _put(self, event: ev.Event) -> None:
+        self._queue.put(event)
+        self._news.set()
 
     def poll(self) -> list[ev.Event]:
         """Events since the last poll, already applied to `result`; polling keeps a waiting run in the queue."""
@@ -276,14 +281,18 @@ class BackgroundRun:
         return self._stepping.wait(timeout)
 
     def wait_idle(self, timeout: float) -> bool:
-        """Polls until every asked turn has finished (for tests and scripts); False on time-out."""
+        """Polls until every asked turn has finished, at most `timeout` seconds; False on time-out. It wakes as
+        soon as an event comes: the page that waits a moment for a quick run draws its summary at once."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
+            self._news.clear()  # before polling: an event queued after the poll wakes the wait below
             self.poll()
             if self.idle:
                 return True
-            time.sleep(0.05)
-        return False
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._news.wait(min(remaining, 0.25))
 
 
 class Replay:
