@@ -22,7 +22,6 @@ from ui.parts import (
     model_settings,
     queue_place,
     save_once,
-    show_queue_position,
     what_to_explain,
 )
 from ui.view_model import summary_markdown, verification_badge
@@ -96,7 +95,6 @@ def show_summaries(runs: dict[str, BackgroundRun]) -> None:
 
 
 def show_both(runs: dict[str, BackgroundRun]) -> None:
-    show_queue_position(st.session_state.get("compare_group"))
     for column, (kind, run) in zip(st.columns(len(runs)), runs.items()):
         run.poll()
         with column:
@@ -120,4 +118,6 @@ if runs:
         show_summaries(runs)
         show_both(runs)
     else:
-        draw_live(partial(show_both, runs), runs, done=partial(all_finished, runs))
+        # The group: while it waits in the run queue only its place is drawn.
+        group = st.session_state.get("compare_group", runs)
+        draw_live(partial(show_both, runs), group, done=partial(all_finished, runs))

@@ -18,7 +18,7 @@ from agent.sandbox import worker_pool
 from agent.settings import AGENT_KINDS
 from tools.labels import escape_markdown
 from ui.change_log_parts import choose_events, planning_setting
-from ui.live import draw_live
+from ui.live import draw_live, show_place
 from ui.parts import (
     SAMPLES,
     choose_dataset,
@@ -29,7 +29,6 @@ from ui.parts import (
     queue_place,
     save_once,
     scenario_loader,
-    show_queue_position,
     trace_and_charts,
     what_to_explain,
 )
@@ -140,7 +139,6 @@ if not busy:
 
 def show_trace(run: BackgroundRun, key: str = "main") -> None:
     run.poll()
-    show_queue_position(run)  # in the run queue: its position now, the trace once its turn comes
     trace, charts = trace_and_charts(key)
     with trace:
         st.subheader("Trace")
@@ -170,12 +168,11 @@ def show_turns(run: BackgroundRun, live: bool = False) -> None:
 def show_follow_up_live(run: BackgroundRun) -> None:
     run.poll()
     show_turns(run, live=True)
-    show_queue_position(run)  # the follow-up waits for its turn like any run
+    show_place(run)  # the follow-up waits for its turn like any run
 
 
 def show_comparison_live(comparison: ScenarioComparison) -> None:
     comparison.poll()
-    show_queue_position(comparison)
     show_scenario_rows(comparison)
     current = comparison.current
     if current:
@@ -317,4 +314,5 @@ elif run is not None:
                         else:
                             st.rerun()
         else:  # a follow-up is running: earlier turns stay, the new one streams
-            draw_live(partial(show_follow_up_live, run), run)
+            follow_up_live = partial(show_follow_up_live, run)
+            draw_live(follow_up_live, run, while_waiting=follow_up_live)

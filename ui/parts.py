@@ -142,13 +142,6 @@ def queue_place() -> QueuePlace:
     return QueuePlace(run_queue(page_access().settings), visitor, session_liveness())
 
 
-def show_queue_position(subject: object) -> None:
-    """While a run (or a group of runs) waits in the queue: its position, e.g. "2 runs ahead of you"."""
-    waiting = getattr(subject, "queue_message", None)
-    if waiting:
-        st.info(escape_markdown(waiting), icon=":material/hourglass_top:")
-
-
 def run_history() -> RunHistory:
     """The run history as this session may see it: its own runs in a served app or when logged in."""
     return RunHistory(owner=page_access().owner)

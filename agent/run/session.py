@@ -404,6 +404,13 @@ class RunGroup:
         ticket = self.ticket
         return ticket.message() if ticket is not None and ticket.state == "waiting" else None
 
+    def poll(self) -> None:
+        """Polls every run (polling keeps the group's place in the queue)."""
+        if self.ticket is not None:
+            self.ticket.touch()
+        for run in self.runs.values():
+            run.poll()
+
     def stop(self) -> None:
         self.stop_event.set()
 
