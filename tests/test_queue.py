@@ -242,6 +242,18 @@ def test_a_run_whose_tab_closed_is_stopped_its_slot_freed_and_its_worker_killed(
     assert _child_pids() <= before  # nothing left behind
 
 
+def test_a_conversation_waiting_for_a_follow_up_ends_when_its_tab_closes(revenue_dataset):
+    tab = Session()
+    run = BackgroundRun(
+        RunRequest(revenue_dataset, executor="local"), conversation=True, alive=tab.closed_now()
+    ).start()
+    assert run.wait_idle(60) and run.can_follow_up
+    assert not run.wait(1.5)  # it waits for a question while the tab is open
+    tab.connected = False
+    assert run.wait(10)  # within seconds, not the five minutes a conversation waits for a question
+    assert not run.ask("Anything else?")
+
+
 def test_a_follow_up_takes_a_ticket_and_waits_its_turn(revenue_dataset):
     queue = RunQueue(max_running=1)
     run = BackgroundRun(
