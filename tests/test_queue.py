@@ -254,6 +254,49 @@ def test_a_conversation_waiting_for_a_follow_up_ends_when_its_tab_closes(revenue
     assert not run.ask("Anything else?")
 
 
+def test_a_run_starts_a_worker_for_the_next_one_in_line(revenue_dataset, scripted_model):
+    from agent.sandbox import worker_pool
+
+    gate = threading.Event()
+
+    class SlowModel(scripted_model):
+        def generate(self, messages, **kwargs):
+            if self.calls:
+                gate.wait(30)  # holds the run after its first step
+            return super().generate(messages, **kwargs)
+
+    def held_run(visitor):
+        return BackgroundRun(
+            RunRequest(revenue_dataset),
+            SlowModel(["Thought: a.\n<code>\nprint(1)\n</code>"] * 2),
+            run_queue=queue,
+            visitor=visitor,
+        ).start()
+
+    worker_pool.discard_spare()
+    queue = RunQueue(max_running=1)
+    try:
+        alone = held_run("alone")
+        assert alone.wait_for_first_step(60)
+        assert worker_pool.spare() is None  # nobody waits: no worker started for nothing
+        gate.set()
+        assert alone.wait(60)
+        gate.clear()
+        blocker = queue.enter("blocker")
+        first, second = held_run("first"), held_run("second")
+        blocker.leave()
+        assert first.wait_for_first_step(60)
+        assert worker_pool.spare() is not None  # started for `second` while `first` runs
+        gate.set()
+        assert first.wait(60) and second.wait(60)
+        second.poll()
+        assert second.result.status == "success"
+        assert worker_pool.spare() is None  # `second` took it
+    finally:
+        gate.set()
+        worker_pool.discard_spare()
+
+
 def test_a_follow_up_takes_a_ticket_and_waits_its_turn(revenue_dataset):
     queue = RunQueue(max_running=1)
     run = BackgroundRun(

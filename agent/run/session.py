@@ -147,6 +147,14 @@ class BackgroundRun:
             ticket.leave()
         return False
 
+    def _ready_next_in_line(self) -> None:
+        """Starts a worker for the next run in the queue while this one runs (this run has taken its own by its
+        first step): in a busy queue every run started a cold worker, a second of imports, after the one before
+        it had ended."""
+        ticket = self.ticket
+        if ticket is not None and ticket.queue.waiting:
+            worker_pool.prestart()
+
     def _leave_queue(self) -> None:
         if self.ticket is not None and self._owns_ticket:
             self.ticket.leave()
@@ -196,8 +204,9 @@ class BackgroundRun:
                     # that sees the run finished may start another one for this visitor.
                     self._leave_queue()
                 self._put(event)
-                if isinstance(event, ev.StepStarted):
+                if isinstance(event, ev.StepStarted) and not self._stepping.is_set():
                     self._stepping.set()
+                    self._ready_next_in_line()
         except Exception as error:  # a bad request or a bug: the page shows it, the thread ends cleanly
             message = f"{type(error).__name__}: {error}" if not isinstance(error, ValueError) else str(error)
             self._put(ev.StepError(None, message))
