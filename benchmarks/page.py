@@ -22,11 +22,17 @@ SUMMARY_BADGE = re.compile(
 )
 
 
+# How the burst's server runs: as the README says to serve the app (Streamlit's source watcher walked every module
+# on its event loop for each session, holding visitors' clicks up for seconds).
+SERVED_ENV = {"STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
+
+
 def page_latency(
     rows: list[int | None], data: Path, repeats: int, log=print, browser=None, visitors: int = 0
 ) -> list[dict[str, Any]]:
     """One row per file: the sample (None) or a generated file of that many rows, uploaded through the page; then
-    a row for `visitors` visitors clicking Run together (0: none).
+    a row for `visitors` visitors clicking Run together (0: none), on a server of its own started as the README
+    says to serve the app (`SERVED_ENV`).
 
     Each repeat is a fresh browser page (a new Streamlit session); the file's loading is timed separately from
     the run (upload -> file described, then Run -> first step -> verified summary). `browser` is a Playwright
@@ -34,51 +40,47 @@ def page_latency(
     """
     if browser is None and not Path(CHROMIUM).exists():
         return [{"file": "-", "error": f"{CHROMIUM} is not installed (apt-get install chromium)"}]
-    with tempfile.TemporaryDirectory() as folder:
-        env = {"KPI_NARRATOR_HISTORY": str(Path(folder) / "history.sqlite")}
-        with streamlit_app(Path(folder) / "streamlit.log", env=env) as url:
-            if browser is not None:
-                return _measure(browser, url, rows, data, repeats, log, visitors, Path(folder))
-            from playwright.sync_api import sync_playwright
+    if browser is not None:
+        return _measure(browser, rows, data, repeats, log, visitors)
+    from playwright.sync_api import sync_playwright
 
-            with sync_playwright() as playwright:
-                launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                try:
-                    return _measure(launched, url, rows, data, repeats, log, visitors, Path(folder))
-                finally:
-                    launched.close()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            return _measure(launched, rows, data, repeats, log, visitors)
+        finally:
+            launched.close()
 
 
 def _measure(
-    browser,
-    url: str,
-    rows: list[int | None],
-    data: Path,
-    repeats: int,
-    log,
-    visitors: int = 0,
-    folder: Path | None = None,
+    browser, rows: list[int | None], data: Path, repeats: int, log, visitors: int = 0
 ) -> list[dict[str, Any]]:
     results = []
-    for size in rows:
-        path = None if size is None else scale_file(size, data)
-        runs = [_one_run(browser, url, path) for _ in range(repeats)]
-        row = _condense("sample (revenue_by_country.tsv)" if path is None else path.name, size, runs)
-        log(
-            f"  page {row['file']}: "
-            + (
-                row.get("error")
-                or f"open {row['open_s']:.2f} s, load {row['load_s']:.2f} s, Run -> first step {row['first_step_s']:.2f} s, "
-                f"-> summary {row['summary_s']:.2f} s"
-            )
-        )
-        results.append(row)
+    with tempfile.TemporaryDirectory() as folder:
+        env = {"KPI_NARRATOR_HISTORY": str(Path(folder) / "history.sqlite")}
+        with streamlit_app(Path(folder) / "streamlit.log", env=env) as url:
+            for size in rows:
+                path = None if size is None else scale_file(size, data)
+                runs = [_one_run(browser, url, path) for _ in range(repeats)]
+                row = _condense("sample (revenue_by_country.tsv)" if path is None else path.name, size, runs)
+                log(
+                    f"  page {row['file']}: "
+                    + (
+                        row.get("error")
+                        or f"open {row['open_s']:.2f} s, load {row['load_s']:.2f} s, Run -> first step "
+                        f"{row['first_step_s']:.2f} s, -> summary {row['summary_s']:.2f} s"
+                    )
+                )
+                results.append(row)
     if visitors:
-        with tempfile.TemporaryDirectory(dir=folder) as files:
-            seen = visitor_burst(browser, url, visitors, Path(files))
-        row = burst_row(seen)
+        with tempfile.TemporaryDirectory() as folder:
+            env = {"KPI_NARRATOR_HISTORY": str(Path(folder) / "history.sqlite"), **SERVED_ENV}
+            with streamlit_app(Path(folder) / "streamlit.log", env=env) as url:
+                files = Path(folder) / "files"
+                files.mkdir()
+                row = burst_row(visitor_burst(browser, url, visitors, files))
         log(
-            f"  page, {visitors} visitors clicking Run together: "
+            f"  page, {visitors} visitors clicking Run together (server run with --server.fileWatcherType none): "
             + (
                 row.get("error")
                 or f"first step or queue place shown {row['told_max_s']:.2f} s after the click at most "
