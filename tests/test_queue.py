@@ -345,11 +345,13 @@ def test_the_compare_pair_is_one_ticket_of_one_visitor_and_runs_one_after_the_ot
 
 def test_the_scenario_comparison_waits_for_its_turn_under_one_ticket(tmp_path):
     from agent.run.session import ScenarioComparison
-    from tests.test_scenarios import scenario_frame
     from tools.loading import load_dataset
 
-    path = tmp_path / "scenarios.csv"
-    scenario_frame(["a", "b"], ["revenue"], seed=5).to_csv(path, index=False)
+    path = tmp_path / "scenarios.csv"  # one "before" column, one "after" column per scenario
+    path.write_text(
+        "country,revenue_before,revenue_after_a,revenue_after_b\n"
+        "UK,100,90,120\nFrance,200,150,210\nSpain,50,55,40\n"
+    )
     queue = RunQueue(max_running=1)
     blocker = queue.enter("someone else")
     loaded = []
@@ -477,8 +479,8 @@ def test_sixteen_visitors_clicking_together_each_see_a_step_or_their_place_and_g
 ):
     """Sixteen browser contexts, each with a file of its own, click Run together on a two-slot server. Correctness
     only: the timings are the page benchmark's (`python -m benchmarks --only page`)."""
-    from benchmarks.page import visitor_burst
     from tests.streamlit_server import streamlit_app
+    from tests.visitors import visitor_burst
 
     browser = _browser(request)
     settings = tmp_path / "settings.toml"
