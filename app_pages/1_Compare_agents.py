@@ -8,8 +8,9 @@ import streamlit as st
 
 from agent.models.build import ModelConfigError, build_model
 from agent.output.comparison import comparison_rows
+from agent.run.queue import QueueRefused
 from agent.run.runner import RunRequest
-from agent.run.session import BackgroundRun, prepare_next_run
+from agent.run.session import BackgroundRun, RunGroup, prepare_next_run
 from agent.settings import AGENT_KINDS
 from tools.labels import escape_markdown
 from ui.live import draw_live
@@ -19,6 +20,7 @@ from ui.parts import (
     draw_charts,
     draw_steps,
     model_settings,
+    queue_place,
     save_once,
     what_to_explain,
 )
@@ -61,13 +63,22 @@ if st.button("Run both", type="primary", disabled=busy or no_dimensions, key="co
                     agent=kind,
                 ),
                 build_model(choice, kind),
-            ).start()
+            )
             for kind in AGENT_KINDS
         }
     except ModelConfigError as error:
         st.error(escape_markdown(error))
         st.stop()
+    # One click, one ticket of the server's run queue for both agents (one place in the line, this visitor's
+    # one run): two slots when the server has them (side by side), else one after the other (`RunGroup`).
+    group = RunGroup(runs, **queue_place().kwargs())
+    try:
+        group.start()
+    except QueueRefused as error:
+        st.error(escape_markdown(error))
+        st.stop()
     st.session_state["compare_runs"] = runs
+    st.session_state["compare_group"] = group
 
 
 def show_summaries(runs: dict[str, BackgroundRun]) -> None:
@@ -107,4 +118,6 @@ if runs:
         show_summaries(runs)
         show_both(runs)
     else:
-        draw_live(partial(show_both, runs), runs, done=partial(all_finished, runs))
+        # The group: while it waits in the run queue only its place is drawn.
+        group = st.session_state.get("compare_group", runs)
+        draw_live(partial(show_both, runs), group, done=partial(all_finished, runs))

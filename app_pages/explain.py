@@ -13,12 +13,12 @@ from agent.models.build import ModelConfigError, build_model
 from agent.output import export
 from agent.run.queue import QueueRefused
 from agent.run.runner import RunRequest
-from agent.run.session import BackgroundRun, ScenarioComparison, prepare_next_run
+from agent.run.session import BackgroundRun, ScenarioComparison, prepare_next_run, run_cost
 from agent.sandbox import worker_pool
 from agent.settings import AGENT_KINDS
 from tools.labels import escape_markdown
 from ui.change_log_parts import choose_events, planning_setting
-from ui.live import draw_live
+from ui.live import draw_live, show_place
 from ui.parts import (
     SAMPLES,
     choose_dataset,
@@ -26,13 +26,12 @@ from ui.parts import (
     draw_charts,
     draw_steps,
     model_settings,
-    page_access,
+    queue_place,
     save_once,
     scenario_loader,
     trace_and_charts,
     what_to_explain,
 )
-from ui.serving import new_session_token, run_queue
 from ui.view_model import (
     claim_notes,
     result_header,
@@ -41,6 +40,9 @@ from ui.view_model import (
     summary_markdown,
     verification_badge,
 )
+
+# Seconds the click's rerun waits for a run that has started its first step to end (see the Run button).
+SETTLE_S = 0.4
 
 st.set_page_config(page_title="Explain a change · KPI Narrator", page_icon="📈", layout="wide")
 
@@ -105,13 +107,16 @@ if start.button("Run", type="primary", disabled=busy or no_dimensions, key="run_
         st.stop()
     if isinstance(run, BackgroundRun):
         run.close()  # the earlier conversation takes no more follow-ups: its worker is let go
+    # Every run waits in the server's run queue for its turn (`agent.run.queue`); the comparison of every
+    # scenario takes one ticket for all of them, and each follow-up question takes its own.
+    place = queue_place()
     if compare:
-        run = ScenarioComparison(dataset.scenarios, scenario_loader(dataset), request_for, model)
-    else:
-        # Follow-ups keep its memory; it waits in the server's run queue for its turn (`agent.run.queue`).
-        queue = run_queue(page_access().settings)
-        visitor = st.session_state.setdefault("session_token", new_session_token())
-        run = BackgroundRun(request_for(dataset), model, conversation=True, run_queue=queue, visitor=visitor)
+        loader = scenario_loader(dataset)
+        run = ScenarioComparison(
+            dataset.scenarios, loader, request_for, model, cost=run_cost(dataset), **place.kwargs()
+        )
+    else:  # follow-ups keep its memory
+        run = BackgroundRun(request_for(dataset), model, conversation=True, **place.kwargs())
     run.data_hash = st.session_state.get(
         "data_hash"
     )  # the result is shown only beside the file it was made from
@@ -120,7 +125,11 @@ if start.button("Run", type="primary", disabled=busy or no_dimensions, key="run_
     except QueueRefused as error:
         st.error(escape_markdown(error))
         st.stop()
-    run.wait_for_first_step(0.5)  # the analysis of a big file takes a moment; then step 1 shows in this rerun
+    # The analysis of a big file takes a moment; then step 1 shows in this rerun. A run that ends soon after (the
+    # built-in analyst on a small file: 0.2 s) is drawn with its summary in this rerun too, rather than at the
+    # live trace's next tick and one more rerun.
+    if run.wait_for_first_step(0.5) and isinstance(run, BackgroundRun):
+        run.wait_idle(SETTLE_S)
 busy = run is not None and not getattr(run, "idle", run.finished)  # again: Run may have just started one
 if busy and stop.button("Stop", key="stop_button"):
     run.stop()
@@ -130,9 +139,6 @@ if not busy:
 
 def show_trace(run: BackgroundRun, key: str = "main") -> None:
     run.poll()
-    waiting = getattr(run, "queue_message", None)
-    if waiting:  # in the run queue: its position now, the trace once its turn comes
-        st.info(escape_markdown(waiting), icon=":material/hourglass_top:")
     trace, charts = trace_and_charts(key)
     with trace:
         st.subheader("Trace")
@@ -162,6 +168,7 @@ def show_turns(run: BackgroundRun, live: bool = False) -> None:
 def show_follow_up_live(run: BackgroundRun) -> None:
     run.poll()
     show_turns(run, live=True)
+    show_place(run)  # the follow-up waits for its turn like any run
 
 
 def show_comparison_live(comparison: ScenarioComparison) -> None:
@@ -294,12 +301,18 @@ elif run is not None:
                     "Ask a follow-up question (the agent keeps what it computed)", key="follow_up"
                 )
                 if follow_up:
-                    if not run.ask(follow_up):
-                        st.info(
-                            "This conversation has ended (it waits 5 minutes for a follow-up). Press Run to "
-                            "start a new one."
-                        )
+                    try:
+                        asked = run.ask(follow_up)  # it takes a ticket of the run queue
+                    except QueueRefused as error:
+                        st.error(escape_markdown(error))
                     else:
-                        st.rerun()
+                        if not asked:
+                            st.info(
+                                "This conversation has ended (it waits 5 minutes for a follow-up). Press Run "
+                                "to start a new one."
+                            )
+                        else:
+                            st.rerun()
         else:  # a follow-up is running: earlier turns stay, the new one streams
-            draw_live(partial(show_follow_up_live, run), run)
+            follow_up_live = partial(show_follow_up_live, run)
+            draw_live(follow_up_live, run, while_waiting=follow_up_live)

@@ -230,3 +230,73 @@ def test_a_run_that_hit_its_step_limit_says_so_at_the_top(app):
     assert not app.success  # never a green badge
     labels = [button.proto.label for button in app.get("download_button")]
     assert "Trace (JSON)" in labels
+
+
+# ---- the server's run queue, as the main page shows it (agent.run.queue) ------------------------------------------
+@pytest.fixture
+def one_slot(tmp_path, monkeypatch):
+    """A server that runs one run at a time (its own queue, fresh for the test); returns that queue."""
+    from agent.run import queue as queue_module
+    from ui.serving import load_settings, run_queue
+
+    settings = tmp_path / "settings.toml"
+    settings.write_text("[serving]\nmax_runs = 1\n")
+    monkeypatch.setenv("KPI_NARRATOR_SETTINGS", str(settings))
+    monkeypatch.setattr(queue_module, "_shared", None)
+    return run_queue(load_settings())
+
+
+def places_shown(app: AppTest) -> list[str]:
+    return [info.value for info in app.info if "ahead of you" in info.value]
+
+
+def test_a_run_that_waits_shows_its_place_at_once_then_its_result(app, one_slot):
+    blocker = one_slot.enter("someone else")
+    app.button(key="run_button").click().run()
+    assert places_shown(app) == [
+        "1 run ahead of you: this server runs 1 at a time. Your trace starts when your turn comes; keep this "
+        "tab open."
+    ]
+    run = app.session_state["run"]
+    assert run.result.steps == []
+    blocker.leave()
+    assert run.wait_idle(60)
+    app.run()
+    assert not app.exception and not places_shown(app)
+    assert any("Revenue fell 7.67%" in m.value for m in app.markdown)
+    run.close()
+
+
+def test_a_follow_up_waits_its_turn_in_the_queue_too(app, one_slot):
+    finish_run(app)
+    run = app.session_state["run"]
+    blocker = one_slot.enter("someone else")
+    app.chat_input(key="follow_up").set_value("And what happened in Germany?").run()
+    assert len(places_shown(app)) == 1 and run.result.turns == []
+    blocker.leave()
+    assert run.wait_idle(60)
+    app.run()
+    assert not app.exception and not places_shown(app)
+    assert run.result.turns[0].status == "success"
+    run.close()
+
+
+def test_comparing_every_scenario_waits_its_turn_as_one_run(app, one_slot):
+    from agent.run.queue import QueueRefused
+    from ui.parts import ALL_SCENARIOS
+
+    app.selectbox(key="sample").set_value("conversion_scenarios.csv").run()
+    app.selectbox(key="scenario-conversion_scenarios.csv").set_value(ALL_SCENARIOS).run()
+    blocker = one_slot.enter("someone else")
+    app.button(key="run_button").click().run()
+    assert len(places_shown(app)) == 1 and one_slot.waiting == 1
+    with pytest.raises(QueueRefused, match="one run at a time"):
+        one_slot.enter(app.session_state["session_token"])
+    blocker.leave()
+    comparison = app.session_state["run"]
+    assert comparison.wait(120)
+    app.run()
+    assert not app.exception and not places_shown(app)
+    assert len(comparison.runs) == len(comparison.scenarios) > 1
+    assert all(run.result.status == "success" for run in comparison.runs.values())
+    assert one_slot.running == 0 and one_slot.waiting == 0

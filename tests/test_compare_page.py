@@ -1,3 +1,4 @@
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from agent.output.comparison import comparison_rows
@@ -41,3 +42,34 @@ def test_compare_page_takes_metric_and_dimensions_like_the_main_page():
     for run in runs.values():
         run.poll()
         assert run.result.status == "success" and run.result.analysis["dimensions"] == ["platform"]
+
+
+def test_the_two_agents_are_one_place_in_the_queue_and_run_one_after_the_other_on_one_slot(
+    tmp_path, monkeypatch
+):
+    """One click, one ticket: the visitor's one run; on a one-slot server the agents never run at once."""
+    from agent.run import queue as queue_module
+    from agent.run.queue import QueueRefused
+    from ui.serving import load_settings, run_queue
+
+    settings = tmp_path / "settings.toml"
+    settings.write_text("[serving]\nmax_runs = 1\n")
+    monkeypatch.setenv("KPI_NARRATOR_SETTINGS", str(settings))
+    monkeypatch.setattr(queue_module, "_shared", None)
+    queue = run_queue(load_settings())
+    blocker = queue.enter("someone else")
+    app = AppTest.from_file(str(ROOT / "app_pages" / "1_Compare_agents.py"), default_timeout=60).run()
+    app.button(key="compare_button").click().run()
+    assert [info.value for info in app.info if "1 run ahead of you" in info.value]
+    assert queue.waiting == 1  # both agents, one ticket
+    with pytest.raises(QueueRefused, match="one run at a time"):
+        queue.enter(app.session_state["session_token"])
+    blocker.leave()
+    runs = app.session_state["compare_runs"]
+    assert app.session_state["compare_group"].wait(120)
+    app.run()
+    assert not app.exception
+    assert list(app.table[0].value.loc["Status"]) == ["success", "success"]
+    code, tools = runs["code"], runs["tool-calling"]
+    assert code.finished_at <= tools.started_at  # one slot: one agent at a time
+    assert queue.running == 0 and queue.waiting == 0

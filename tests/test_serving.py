@@ -173,3 +173,11 @@ def test_a_visitor_runs_the_operators_llm_and_its_links_are_text(write_file, mon
     assert summary.startswith("**Revenue fell.**")  # the model's bold stays
     assert "\\[Verify\\](http\u2060://evil.invalid)" in summary and "!\\[i\\]" in summary
     assert "\\:red\\[alert\\]" in summary and "\\$x\\$" in summary
+
+
+def test_the_session_liveness_is_left_out_where_no_served_runtime_runs():
+    """A script or a test has no browser session to watch: the queue's idle time-out applies (the browser test
+    in tests/test_queue.py closes a real tab)."""
+    from ui.serving import session_liveness
+
+    assert session_liveness() is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -17,6 +18,7 @@ import streamlit as st
 from agent.models.build import ModelChoice
 from agent.output.history import RunHistory, file_hash
 from agent.run import events as ev
+from agent.run.queue import RunQueue
 from agent.run.result import RunResult
 from agent.run.session import BackgroundRun, Replay
 from tools.charts import trend_chart
@@ -35,6 +37,8 @@ from ui.serving import (
     is_served,
     load_settings,
     new_session_token,
+    run_queue,
+    session_liveness,
 )
 from ui.view_model import step_caption, step_state
 
@@ -117,6 +121,25 @@ def page_access() -> Access:
     token = st.session_state.setdefault("session_token", new_session_token())
     user = st.user.to_dict() if "is_logged_in" in st.user else None
     return Access(served, settings, history_owner(served, user, token))
+
+
+@dataclass
+class QueuePlace:
+    """What a page passes to a run for the server's run queue (`agent.run.queue`): the queue, who this visitor is
+    (its session token: one run at a time across every page) and whether its tab is still open."""
+
+    run_queue: RunQueue
+    visitor: str
+    alive: Callable[[], bool] | None
+
+    def kwargs(self) -> dict:
+        return {"run_queue": self.run_queue, "visitor": self.visitor, "alive": self.alive}
+
+
+def queue_place() -> QueuePlace:
+    """This session's place in the app's run queue (every page that runs an agent goes through it)."""
+    visitor = st.session_state.setdefault("session_token", new_session_token())
+    return QueuePlace(run_queue(page_access().settings), visitor, session_liveness())
 
 
 def run_history() -> RunHistory:

@@ -38,6 +38,7 @@ import ipaddress
 import os
 import tomllib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,23 @@ def file_cache(settings: ServingSettings):
     return shared_file_cache(
         int(settings.file_cache_mb * 1024**2), settings.file_cache_entries, settings.file_cache_ttl_s
     )
+
+
+def session_liveness() -> Callable[[], bool] | None:
+    """Whether this browser session is still connected, as a callable the run queue asks from its own thread.
+
+    Streamlit calls nothing when a tab closes, but its runtime knows which sessions have a live connection
+    (`Runtime.is_active_session`, safe on any thread). None outside a served runtime (AppTest, a script): the
+    queue's idle time-out applies there.
+    """
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    if context is None or not Runtime.exists():
+        return None
+    runtime, session_id = Runtime.instance(), context.session_id
+    return lambda: runtime.is_active_session(session_id)
 
 
 def run_queue(settings: ServingSettings):
