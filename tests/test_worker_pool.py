@@ -1,6 +1,7 @@
 """Workers started ahead of a run: taken by the next executor, replaced when dead, never leaked."""
 
 import os
+from pathlib import Path
 
 import pytest
 from smolagents.default_tools import FinalAnswerTool
@@ -102,3 +103,32 @@ def test_the_first_worker_starts_in_bubblewrap_before_the_probe_and_a_failed_pro
         assert executor("print(1)").logs.strip() == "1" and executor.sandboxed is True
     finally:
         executor.cleanup()
+
+
+def _tree(pid: int) -> list[int]:
+    found, parents = [], [pid]
+    while parents:
+        parent = parents.pop()
+        for listing in Path(f"/proc/{parent}/task").glob("*/children"):
+            children = [int(child) for child in listing.read_text().split()]
+            found += children
+            parents += children
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_killing_a_worker_kills_every_process_of_its_tree():
+    """bubblewrap's init inside the sandbox was seen outliving a killed bwrap: kill() ends the whole tree."""
+    import time
+
+    from agent.sandbox import protocol
+
+    worker = worker_pool.launch()
+    assert protocol.decode_request(protocol.recv_frame(worker.sock))["kind"] == "ready"
+    below = _tree(worker.process.pid)
+    assert below or not worker.sandboxed, "bwrap runs its init and the worker below itself"
+    worker.kill()
+    deadline = time.monotonic() + 5
+    while any(Path(f"/proc/{pid}").exists() for pid in below) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in below if Path(f"/proc/{pid}").exists()]
