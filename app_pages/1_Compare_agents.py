@@ -13,8 +13,10 @@ from agent.run.runner import RunRequest
 from agent.run.session import BackgroundRun, RunGroup, prepare_next_run
 from agent.settings import AGENT_KINDS
 from tools.labels import escape_markdown
+from ui.change_log_parts import choose_events
 from ui.live import draw_live
 from ui.parts import (
+    SAMPLES,
     choose_dataset,
     comparison_table,
     draw_charts,
@@ -31,7 +33,7 @@ choice, max_steps = model_settings()
 
 st.title("Code agent vs tool-calling agent")
 st.caption(
-    "The same file, question and tools; one agent writes Python, the other makes JSON tool calls. "
+    "The same file, question, tools and change log; one agent writes Python, the other makes JSON tool calls. "
     "Both answers are checked against the engine."
 )
 
@@ -44,6 +46,8 @@ metric, ratio, dimensions, question = (
     explained.question,
 )
 no_dimensions = not explained.ready
+# The same change log for both agents: each asks its change-log agent and may cite only its events.
+events = choose_events(dataset, SAMPLES, key="compare_events_upload")
 
 runs: dict[str, BackgroundRun] = st.session_state.get("compare_runs", {})
 busy = any(not run.finished for run in runs.values())
@@ -61,6 +65,7 @@ if st.button("Run both", type="primary", disabled=busy or no_dimensions, key="co
                     by=dimensions or None,
                     max_steps=max_steps,
                     agent=kind,
+                    events=events,
                 ),
                 build_model(choice, kind),
             )

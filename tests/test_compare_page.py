@@ -73,3 +73,20 @@ def test_the_two_agents_are_one_place_in_the_queue_and_run_one_after_the_other_o
     code, tools = runs["code"], runs["tool-calling"]
     assert code.finished_at <= tools.started_at  # one slot: one agent at a time
     assert queue.running == 0 and queue.waiting == 0
+
+
+def test_compare_page_gives_both_agents_the_change_log():
+    """The checkout sample brings its events file: both agents ask their change-log agent and cite its events."""
+    app = AppTest.from_file(str(ROOT / "app_pages" / "1_Compare_agents.py"), default_timeout=60).run()
+    app.selectbox(key="sample").set_value("checkout_daily.csv").run()
+    assert not app.exception
+    assert any("checkout_events.csv" in text.value for text in app.text)
+    app.button(key="compare_button").click().run()
+    runs = app.session_state["compare_runs"]
+    assert all(run.wait(90) for run in runs.values())
+    app.run()
+    assert not app.exception
+    for kind, run in runs.items():
+        assert run.result.status == "success", kind
+        assert run.result.to_json()["events"], kind  # the change log reached this agent's run
+        assert any(step.get("managed") for step in run.result.steps), kind  # its change-log agent was asked

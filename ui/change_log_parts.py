@@ -20,8 +20,9 @@ def _cached_events(data: bytes, name: str, dimensions: tuple[str, ...]) -> Chang
     return load_events(data, name=name, dimensions=list(dimensions))
 
 
-def choose_events(dataset: Dataset, samples_folder) -> ChangeLog | None:
-    """The change log for the run: an uploaded events file, or the sample pair's own, or none.
+def choose_events(dataset: Dataset, samples_folder, key: str = "events_upload") -> ChangeLog | None:
+    """The change log for the run: an uploaded events file, or the sample pair's own, or none (`key`: the uploader's
+    widget key, one per page).
 
     A file that cannot be used shows the loader's message (naming the file and what to do) and the run goes on
     without it; rows left out are said in a warning.
@@ -33,7 +34,7 @@ def choose_events(dataset: Dataset, samples_folder) -> ChangeLog | None:
         upload = st.file_uploader(
             "Events file",
             type=EVENT_TYPES,
-            key="events_upload",
+            key=key,
             help="CSV, TSV or Excel: one event per row with a date (or start and end), a description, and "
             "optionally a kind (release, incident, campaign, pricing, tracking, external) and a scope naming "
             "segments (country=France; platform=Android) or columns named like the dimensions.",
