@@ -48,7 +48,11 @@ class HubFunction:
 
     def resolve(self) -> Any:
         """The real `huggingface_hub.<name>` (importing the Hub client the first time)."""
-        return getattr(importlib.import_module("huggingface_hub"), self.name)
+        hub = importlib.import_module("huggingface_hub")
+        value = getattr(hub, self.name)
+        if isinstance(value, HubFunction):  # called while stand-ins are in place: ask the lazy lookup itself
+            value = vars(hub)["__getattr__"](self.name)
+        return value
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.resolve()(*args, **kwargs)
@@ -148,7 +152,7 @@ def install(lazy_package_init: bool = False) -> None:
     Args:
         lazy_package_init: Run the package's `__init__` only when a name of `smolagents` itself is asked for
             (`from smolagents import CodeAgent`); `smolagents.local_python_executor` and `smolagents.tools` are
-            imported without it. For the code worker, which needs nothing else: 0.05 s of its start (issue 19).
+            imported without it. For the code worker, which needs nothing else (issue 19).
     """
     if "smolagents" in sys.modules and not lazy_package_init:
         return
@@ -157,29 +161,6 @@ def install(lazy_package_init: bool = False) -> None:
         finder = _SmolagentsFinder()
         sys.meta_path.insert(0, finder)
     finder.lazy_package_init = finder.lazy_package_init or lazy_package_init
-    if lazy_package_init:
-        # smolagents.agent_types imports requests (50 ms) for images and audio given by URL, smolagents.utils jinja2
-        # (12 ms) for exporting agents; the worker needs neither, so each is loaded only if something touches it.
-        _import_lazily("requests")
-        _import_lazily("jinja2")
-
-
-def _import_lazily(name: str) -> None:
-    """Puts `name` in `sys.modules` as a module that runs when first used (importlib.util.LazyLoader)."""
-    if name in sys.modules:
-        return
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        return
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-
-
-def uninstall() -> None:
-    """Stops watching (smolagents then imports the Hub client as usual)."""
-    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _SmolagentsFinder)]
 
 
 def after_import(name: str, callback: Callable[[ModuleType], None]) -> None:
@@ -196,21 +177,33 @@ def after_import(name: str, callback: Callable[[ModuleType], None]) -> None:
 
 
 class _AfterImportFinder(importlib.abc.MetaPathFinder):
-    """Finds one module the usual way and runs a callback after its loader executed it; then steps aside."""
+    """Finds one module the usual way and runs a callback after its loader executed it, once.
+
+    It steps aside when the callback has run, not when the module is merely looked up (`importlib.util.find_spec`
+    imports nothing).
+    """
 
     def __init__(self, name: str, callback: Callable[[ModuleType], None]) -> None:
         self.name, self.callback = name, callback
+        self._finding = threading.local()
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != self.name:
+        if fullname != self.name or getattr(self._finding, "active", False):
             return None
-        sys.meta_path[:] = [finder for finder in sys.meta_path if finder is not self]
-        spec = importlib.util.find_spec(fullname)
+        self._finding.active = True  # the usual search below must not come back here
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self._finding.active = False
         if spec is not None and spec.loader is not None:
-            spec.loader = _CallbackLoader(spec.loader, self.callback)
+            spec.loader = _CallbackLoader(spec.loader, self._done)
         return spec
+
+    def _done(self, module: ModuleType) -> None:
+        sys.meta_path[:] = [finder for finder in sys.meta_path if finder is not self]
+        self.callback(module)
 
 
 class _CallbackLoader(importlib.abc.Loader):

@@ -1,8 +1,11 @@
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import ROOT, run_cli
 
 CONTRACT_KEYS = {
     "totals",
@@ -153,3 +156,16 @@ def test_markup_in_cells_is_printed_as_text(write_file):
     )
     process = run_cli("run", str(path), check=True)
     assert "[bold red]PWNED[/bold red]" in process.stdout
+
+
+def test_output_cut_by_a_full_disk_is_an_error_exit_not_success():
+    """The CLI leaves without interpreter teardown; a flush that fails at the end must still fail the exit code."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("PYTHONUNBUFFERED", None)
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "agent", "run", "--help"], stdout=full, cwd=ROOT, env=env, timeout=60
+        )
+    assert done.returncode != 0

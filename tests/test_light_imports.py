@@ -85,3 +85,18 @@ def test_the_worker_is_ready_without_plotly_and_still_captures_fig_show():
         "print(json.dumps({'imported': imported, 'titles': titles}))"
     )
     assert seen == {"imported": False, "titles": ["shown", "by plotly.io"]}
+
+
+def test_a_lookup_without_import_keeps_the_after_import_hook(tmp_path):
+    (tmp_path / "looked_up.py").write_text("VALUE = 2\n")
+    seen = run_python(
+        "import json, sys, importlib.util\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "from agent.light_imports import after_import\n"
+        "calls = []\n"
+        "after_import('looked_up', lambda m: calls.append(m.VALUE))\n"
+        "importlib.util.find_spec('looked_up')\n"  # a lookup imports nothing: the hook must stay
+        "import looked_up\n"
+        "print(json.dumps({'calls': calls}))"
+    )
+    assert seen == {"calls": [2]}

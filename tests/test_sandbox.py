@@ -217,3 +217,29 @@ def test_every_warm_up_piece_works_so_the_worker_really_warms_its_tools():
 
     made = [piece() for piece in warm_up_pieces()]
     assert len(made) == 7 and all(result is not None for result in made)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # smolagents checks dunder names in attributes, not in `from ... import`: this reached builtins' open.
+        "from numpy import __dict__ as d\n"
+        "o = list(map(dict.get, map(d.get, map(str.strip, [' __builtins__ '])), ['open']))[0]\n"
+        "o('/etc/hostname').read()",
+        "from numpy import __getattr__ as g",
+        "from pandas import _libs",
+    ],
+)
+def test_private_names_cannot_be_imported_and_builtins_are_not_values(code):
+    from agent.sandbox.interpreter import local_executor
+
+    executor = local_executor()
+    executor.send_tools({})
+    with pytest.raises(InterpreterError, match=r"private name|Forbidden access"):
+        executor(code)
+
+
+def test_show_of_something_that_is_not_a_figure_is_an_error_the_code_can_read(executor):
+    with pytest.raises(InterpreterError, match="show\\(\\) takes a plotly figure"):
+        executor("import plotly.io as pio\npio.show(5)")
+    assert executor("print(1)").logs.strip() == "1"  # the same worker goes on

@@ -374,3 +374,21 @@ def test_capital_letters_as_segment_names_are_read_as_before():
         ("-10.00", "A", "verified"),
         ("+40.00", "B", "verified"),
     ]
+
+
+def test_common_word_segments_at_a_sentence_start_or_in_contractions_are_words():
+    """Countries coded "in", "it", "us": "It's up", "In March" and "A steady gain" are words; "- In:" is the segment."""
+    from tools.analysis import analyze
+    from tools.loading import load_dataset
+    from tools.verification import verify
+
+    csv = b"country,revenue_before,revenue_after\nin,100,150\nit,200,190\nus,300,300\n"
+    analysis = analyze(load_dataset(csv, name="codes.csv"))
+
+    def entities(text: str) -> list[str | None]:
+        return [c["entity"] for c in verify(text, analysis)["claims"]]
+
+    assert entities("Revenue rose 6.67%. It's up +40.00 in all.") == ["the total", "the total"]
+    assert entities("Revenue rose 6.67%. In March it grew +40.00.") == ["the total", "the total"]
+    assert entities("- In: +50.00 (+50.00%)") == ["in", "in"]
+    assert entities("Country it fell 5.00%.") == ["it"]

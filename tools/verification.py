@@ -254,9 +254,10 @@ class Lexicon:
         bold or in backticks, followed by a colon or its figures in brackets ("- a: +50", "a (+50.00)"), or after
         its dimension ("channel a")."""
         before, after = text[max(0, start - 40) : start], text[end : end + 2]
-        if before[-1:] in ("`", '"', "'", "*", "“", "‘") or after[:1] in (":", "`", '"', "'", "*", "”", "’"):
+        pairs = {"`": "`", '"': '"', "'": "'", "*": "*", "“": "”", "‘": "’"}
+        if before[-1:] in pairs and after[:1] == pairs[before[-1:]]:  # both sides: not the "'s" of "It's"
             return True
-        if after == " (":
+        if after[:1] == ":" or after == " (":
             return True
         dimensions = "|".join(re.escape(str(d)) for d in self.analysis.get("dimensions") or [])
         return bool(dimensions) and re.search(rf"\b(?:{dimensions})\s+$", before, re.IGNORECASE) is not None
@@ -286,6 +287,8 @@ class Lexicon:
                     capital = re.escape(name.capitalize())
                     opening = rf"(?:(?m:^)[ \t]*(?:[-*•]|\d+[.)])?[ \t]*|[.!?:;]\s+)\**({capital})(?![\w])"
                     for match in re.finditer(opening, text):
+                        if common_word and not self._marked(text, *match.span(1)):
+                            continue  # "A steady gain", "It grew": the word opening a sentence
                         found.append(_Mentioned(match.start(1), match.end(1), frozenset(entities)))
         for match in self._total_pattern.finditer(text):
             before = text[max(0, match.start() - 24) : match.start()].lower()

@@ -31,9 +31,13 @@ def install_show_capture() -> None:
 
 def _show(figure: Any, *args: Any, **kwargs: Any) -> None:
     """`fig.show()` / `plotly.io.show(fig)`: the figure goes to the current run's list (plotly JSON)."""
+    if hasattr(figure, "to_plotly_json"):
+        figure = figure.to_plotly_json()
+    if not isinstance(figure, dict):
+        raise ValueError(f"show() takes a plotly figure, not {type(figure).__name__}")
     figures = getattr(_shown, "figures", None)
     if figures is not None:
-        figures.append(figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else figure)
+        figures.append(figure)
 
 
 def _capture_plotly_io_show(module: Any) -> None:

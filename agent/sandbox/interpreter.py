@@ -166,6 +166,21 @@ def _guarded_check_safer_result(
             )
 
 
+_original_evaluate_import = lpe.evaluate_import
+
+
+def _guarded_evaluate_import(
+    expression: ast.AST, state: dict[str, Any], authorized_imports: list[str]
+) -> Any:
+    """smolagents' import, refusing a private or dunder name: `from numpy import __dict__` reached the builtins
+    (smolagents checks dunder names in attributes, not in `from ... import`)."""
+    if isinstance(expression, ast.ImportFrom):
+        for alias in expression.names:
+            if alias.name.startswith("_"):
+                raise InterpreterError(f"Import of the private name {alias.name!r} is not allowed.")
+    return _original_evaluate_import(expression, state, authorized_imports)
+
+
 _original_evaluate_call = lpe.evaluate_call
 _CALL_TARGET = "_kpi_narrator_call_target"
 
@@ -283,6 +298,10 @@ def install_guards() -> None:
     lpe.check_import_authorized = _guarded_check_import_authorized
     lpe.evaluate_call = _guarded_evaluate_call
     lpe.get_safe_module = _module_copy
+    lpe.evaluate_import = _guarded_evaluate_import
+    # Builtins that read files or run text as code, should one be reached as a value (`__builtins__` of a module).
+    for builtin in (open, eval, exec, compile, __import__, breakpoint, input):
+        _blocked_callables.add(id(builtin))
     _guard_pandas_expressions(pd)
     blocked = (
         pd.read_pickle,

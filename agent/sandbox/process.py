@@ -264,7 +264,9 @@ def _pending(sock: socket.socket) -> bool:
     """Whether a request is waiting on the socket (without reading it)."""
     import select
 
-    return bool(select.select([sock], [], [], 0)[0])
+    poller = select.poll()  # not select.select: it fails on a descriptor number over 1023
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _warm_up() -> Iterator[None]:

@@ -71,6 +71,14 @@ class Worker:
         self.log.close()
 
 
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _descendant_handles(pid: int) -> list[int]:
     """pidfds of every process below `pid` (Linux: /proc/PID/task/TID/children); none where that is unavailable."""
     if not hasattr(os, "pidfd_open"):
@@ -85,9 +93,15 @@ def _descendant_handles(pid: int) -> list[int]:
             except (OSError, ValueError):
                 continue
             for child in found:
-                with contextlib.suppress(OSError):  # gone already
-                    handles.append(os.pidfd_open(child))
-                    parents.append(child)
+                try:
+                    handle = os.pidfd_open(child)
+                except OSError:  # gone already
+                    continue
+                if _parent_of(child) != parent:  # the number was reused between the listing and the pidfd
+                    os.close(handle)
+                    continue
+                handles.append(handle)
+                parents.append(child)
     return handles
 
 
@@ -144,7 +158,10 @@ def _launch_here(memory_bytes: int, scratch: str | None, python_args: list[str] 
     # The first worker of a process: bwrap's probe runs a Python of its own (40 ms of a 0.8 s CLI run, issue 19),
     # so the worker starts inside bwrap first and the probe runs while it imports. Where the probe fails, that
     # worker is replaced by a plain one before anybody sees it.
-    worker = _start(memory_bytes, scratch, python_args, sandboxed=True)
+    try:
+        worker = _start(memory_bytes, scratch, python_args, sandboxed=True)
+    except Exception:  # bwrap could not even be started: the probe says why, the worker starts as it decides
+        return _start(memory_bytes, scratch, python_args, sandboxed=None)
     if bubblewrap.available():
         return worker
     worker.kill()
