@@ -61,7 +61,47 @@ class HubFunction:
         return f"<huggingface_hub.{self.name}, imported when first called>"
 
 
-class _DeferringLoader(importlib.abc.Loader):
+class _WrappedLoader(importlib.abc.Loader):
+    """A module's own loader, with `exec_module` left to the subclass; everything else is the wrapped loader's."""
+
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self._loader = loader
+
+    def __getattr__(self, name: str) -> Any:  # get_filename, is_package, get_resource_reader, ...
+        return getattr(self._loader, name)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)
+
+
+class _WrappingFinder(importlib.abc.MetaPathFinder):
+    """Finds the modules it watches the usual way (the rest of `sys.meta_path`) and wraps their loaders."""
+
+    def __init__(self) -> None:
+        self._finding = threading.local()
+
+    def watches(self, fullname: str) -> bool:
+        raise NotImplementedError
+
+    def wrap(self, fullname: str, loader: importlib.abc.Loader) -> importlib.abc.Loader:
+        raise NotImplementedError
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if not self.watches(fullname) or getattr(self._finding, "name", None) == fullname:
+            return None
+        self._finding.name = fullname  # the usual search below must not come back here
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self._finding.name = None
+        if spec is not None and spec.loader is not None:
+            spec.loader = self.wrap(fullname, spec.loader)
+        return spec
+
+
+class _DeferringLoader(_WrappedLoader):
     """A smolagents module's own loader, run with the Hub functions standing in.
 
     With `lazy_package_init`, the package's `__init__` (which imports the agents, models, rich, jinja2 ...) waits
@@ -69,14 +109,8 @@ class _DeferringLoader(importlib.abc.Loader):
     """
 
     def __init__(self, loader: importlib.abc.Loader, lazy_package_init: bool = False) -> None:
-        self._loader = loader
+        super().__init__(loader)
         self._lazy_package_init = lazy_package_init
-
-    def __getattr__(self, name: str) -> Any:  # get_filename, is_package, get_resource_reader, ...
-        return getattr(self._loader, name)
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
-        return self._loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
         if not self._lazy_package_init:
@@ -123,27 +157,19 @@ class _hub_functions_standing_in:
 _WATCHED = ("smolagents", "smolagents.agents", "smolagents.tools")
 
 
-class _SmolagentsFinder(importlib.abc.MetaPathFinder):
-    """Finds the watched smolagents modules the usual way and hands their loaders to `_DeferringLoader`."""
+class _SmolagentsFinder(_WrappingFinder):
+    """Hands the watched smolagents modules' loaders to `_DeferringLoader`."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.lazy_package_init = False
-        self._finding = threading.local()
 
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname not in _WATCHED or getattr(self._finding, "name", None) == fullname:
-            return None
-        self._finding.name = fullname  # the usual search below must not come back here
-        try:
-            spec = importlib.util.find_spec(fullname)
-        finally:
-            self._finding.name = None
-        if spec is not None and spec.loader is not None:
-            lazy = self.lazy_package_init and fullname == "smolagents"
-            spec.loader = _DeferringLoader(spec.loader, lazy_package_init=lazy)
-        return spec
+    def watches(self, fullname: str) -> bool:
+        return fullname in _WATCHED
+
+    def wrap(self, fullname: str, loader: importlib.abc.Loader) -> importlib.abc.Loader:
+        lazy = self.lazy_package_init and fullname == "smolagents"
+        return _DeferringLoader(loader, lazy_package_init=lazy)
 
 
 def install(lazy_package_init: bool = False) -> None:
@@ -176,45 +202,32 @@ def after_import(name: str, callback: Callable[[ModuleType], None]) -> None:
     sys.meta_path.insert(0, _AfterImportFinder(name, callback))
 
 
-class _AfterImportFinder(importlib.abc.MetaPathFinder):
-    """Finds one module the usual way and runs a callback after its loader executed it, once.
+class _AfterImportFinder(_WrappingFinder):
+    """Runs a callback after one module's loader executed it, once.
 
     It steps aside when the callback has run, not when the module is merely looked up (`importlib.util.find_spec`
     imports nothing).
     """
 
     def __init__(self, name: str, callback: Callable[[ModuleType], None]) -> None:
+        super().__init__()
         self.name, self.callback = name, callback
-        self._finding = threading.local()
 
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != self.name or getattr(self._finding, "active", False):
-            return None
-        self._finding.active = True  # the usual search below must not come back here
-        try:
-            spec = importlib.util.find_spec(fullname)
-        finally:
-            self._finding.active = False
-        if spec is not None and spec.loader is not None:
-            spec.loader = _CallbackLoader(spec.loader, self._done)
-        return spec
+    def watches(self, fullname: str) -> bool:
+        return fullname == self.name
+
+    def wrap(self, fullname: str, loader: importlib.abc.Loader) -> importlib.abc.Loader:
+        return _CallbackLoader(loader, self._done)
 
     def _done(self, module: ModuleType) -> None:
         sys.meta_path[:] = [finder for finder in sys.meta_path if finder is not self]
         self.callback(module)
 
 
-class _CallbackLoader(importlib.abc.Loader):
+class _CallbackLoader(_WrappedLoader):
     def __init__(self, loader: importlib.abc.Loader, callback: Callable[[ModuleType], None]) -> None:
-        self._loader, self._callback = loader, callback
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._loader, name)
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
-        return self._loader.create_module(spec)
+        super().__init__(loader)
+        self._callback = callback
 
     def exec_module(self, module: ModuleType) -> None:
         self._loader.exec_module(module)

@@ -59,6 +59,17 @@ def _status(done) -> str:
         return "error: " + (done.stderr or "").strip()[-200:]
 
 
+def _ratio(ours: float, floor: float, done: Any) -> dict[str, Any]:
+    """Seconds of a command and of its floor, their ratio against the goal, and how the command's run ended."""
+    return {
+        "ours_s": round(ours, 3),
+        "floor_s": round(floor, 3),
+        "ratio": round(ours / floor, 2),
+        "goal": GOAL,
+        "status": _status(done),
+    }
+
+
 def startup_ratio(repeats: int, log=print) -> dict[str, Any]:
     """The CLI's sample run against python + pandas reading and summing the same file."""
     ours, floor, done = _alternate(
@@ -66,13 +77,7 @@ def startup_ratio(repeats: int, log=print) -> dict[str, Any]:
         [sys.executable, "-c", FLOOR_PANDAS, str(SAMPLE)],
         repeats,
     )
-    result = {
-        "ours_s": round(ours, 3),
-        "floor_s": round(floor, 3),
-        "ratio": round(ours / floor, 2),
-        "goal": GOAL,
-        "status": _status(done),
-    }
+    result = _ratio(ours, floor, done)
     log(
         f"  sample run {ours:.2f} s, python + pandas floor {floor:.2f} s: {result['ratio']:.2f}x "
         f"(goal {GOAL}x), {result['status']}"
@@ -89,15 +94,7 @@ def million_ratio(data: Path, repeats: int, rows: int = 1_000_000, log=print) ->
         repeats,
     )
     handoff = _handoff(path)
-    result = {
-        "rows": rows,
-        "ours_s": round(ours, 3),
-        "floor_s": round(floor, 3),
-        "ratio": round(ours / floor, 2),
-        "goal": GOAL,
-        "status": _status(done),
-        **handoff,
-    }
+    result = {"rows": rows, **_ratio(ours, floor, done), **handoff}
     log(
         f"  {rows:,} rows: CLI {ours:.2f} s, bare pyarrow read + group-by {floor:.2f} s: {result['ratio']:.2f}x "
         f"(goal {GOAL}x); worker sent {handoff['sent_mb']:.1f} MB of Arrow IPC (CSV {handoff['csv_mb']:.1f} MB), "

@@ -198,6 +198,14 @@ class KpiTool:
         summary = self.calling.summary or self.description.split("\n\n", 1)[0]
         return f"{summary.rstrip('.')}: {self.calling.returns}"
 
+    def bind(self, *args: Any, **kwargs: Any) -> inspect.BoundArguments:
+        """The arguments of a Python call of the tool, bound like a Python function's: a wrong or missing argument is
+        the TypeError Python would raise, naming the tool."""
+        try:
+            return self.signature().bind(*args, **kwargs)
+        except TypeError as error:
+            raise TypeError(f"{self.name}(): {error}") from None
+
     def signature(self) -> inspect.Signature:
         """The Python signature of the code agent's tool, from `inputs`."""
         return inspect.Signature(
@@ -250,14 +258,9 @@ def code_tool(spec: KpiTool, raw: Any = None) -> Tool:
         spec: The tool's one definition.
         raw: For a tool that reads the run's kept raw rows (`spec.raw`), those rows (see `bind_raw_rows`).
     """
-    signature = spec.signature()
 
     def forward(self: Tool, *args: Any, **kwargs: Any) -> Any:
-        # Bound like a Python function: a wrong or missing argument is the TypeError Python would raise.
-        try:
-            bound = signature.bind(*args, **kwargs)
-        except TypeError as error:
-            raise TypeError(f"{spec.name}(): {error}") from None
+        bound = spec.bind(*args, **kwargs)
         bound.apply_defaults()
         if spec.raw:
             return spec.run(**bound.arguments, **{spec.raw: raw})

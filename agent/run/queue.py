@@ -145,6 +145,10 @@ class Ticket:
         """Gives the place (waiting) or the slot (running) up; the next ticket that fits starts."""
         self.queue.leave(self)
 
+    def waiting_message(self) -> str | None:
+        """`message()` while the ticket waits for its turn; None once it runs or has left."""
+        return self.message() if self.state == "waiting" else None
+
     def message(self) -> str:
         """What the visitor reads while the run waits: "2 runs ahead of you"."""
         ahead = self.position

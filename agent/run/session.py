@@ -47,7 +47,18 @@ def close_all_conversations() -> None:
         run.close()
 
 
-class BackgroundRun:
+class _Queued:
+    """A run (or runs) holding a ticket of the server's run queue, or None without a queue."""
+
+    ticket: Ticket | None
+
+    @property
+    def queue_message(self) -> str | None:
+        """While it waits for its turn: "2 runs ahead of you ..."; None once it runs (or without a queue)."""
+        return self.ticket.waiting_message() if self.ticket is not None else None
+
+
+class BackgroundRun(_Queued):
     """One run of the agent in a daemon thread.
 
     Args:
@@ -126,12 +137,6 @@ class BackgroundRun:
         self._put(ev.RunFinished("stopped", {}, message))
         self._finished.set()
         self._stepping.set()
-
-    @property
-    def queue_message(self) -> str | None:
-        """While the run waits for its turn: "2 runs ahead of you ..."; None once it runs (or without a queue)."""
-        ticket = self.ticket
-        return ticket.message() if ticket is not None and ticket.state == "waiting" else None
 
     def _wait_turn(self) -> bool:
         """Waits in the queue until the run's turn; False when it was stopped or left the queue meanwhile."""
@@ -343,7 +348,7 @@ class Replay:
         return not self._pending
 
 
-class RunGroup:
+class RunGroup(_Queued):
     """The runs of one click that belong together (the Compare page's two agents), under one ticket of the queue.
 
     One visitor, one place in the line: the group takes a single ticket for all its runs, worth as many slots as
@@ -407,12 +412,6 @@ class RunGroup:
             if self.ticket is not None:
                 self.ticket.leave()
 
-    @property
-    def queue_message(self) -> str | None:
-        """While the group waits for its turn: "2 runs ahead of you ..."; None once it runs (or without a queue)."""
-        ticket = self.ticket
-        return ticket.message() if ticket is not None and ticket.state == "waiting" else None
-
     def poll(self) -> None:
         """Polls every run (polling keeps the group's place in the queue)."""
         if self.ticket is not None:
@@ -432,7 +431,7 @@ class RunGroup:
         return not self._thread.is_alive()
 
 
-class ScenarioComparison:
+class ScenarioComparison(_Queued):
     """Every scenario of a file, one `BackgroundRun` after another in a supervising thread (no `st.*` calls).
 
     In a served app the comparison takes one ticket of the run queue for all its scenarios (one click, one place
@@ -477,12 +476,6 @@ class ScenarioComparison:
             self.ticket = self.run_queue.enter(self.visitor, self.cost, alive=self.alive, on_gone=self.stop)
         self._thread.start()
         return self
-
-    @property
-    def queue_message(self) -> str | None:
-        """While the comparison waits for its turn: "2 runs ahead of you ..."; None once it runs."""
-        ticket = self.ticket
-        return ticket.message() if ticket is not None and ticket.state == "waiting" else None
 
     def _wait_turn(self) -> bool:
         ticket = self.ticket

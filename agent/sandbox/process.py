@@ -120,13 +120,8 @@ def _app_tool_proxies(names: list[str], sock: socket.socket) -> dict[str, Tool]:
     specs = {spec.name: spec for spec in KPI_SPECS if spec.raw}
 
     def make(spec: Any) -> Tool:
-        signature = spec.signature()
-
         def forward(self: Tool, *args: Any, **kwargs: Any) -> Any:
-            try:
-                bound = signature.bind(*args, **kwargs)
-            except TypeError as error:
-                raise TypeError(f"{spec.name}(): {error}") from None
+            bound = spec.bind(*args, **kwargs)
             arguments = protocol.Cutter(max_items=protocol.MAX_ASK_ITEMS).plain(dict(bound.arguments))
             ask = {"kind": "ask", "id": None, "tool": spec.name, "task": "", "arguments": arguments}
             protocol.send_json(sock, ask)
