@@ -7,10 +7,16 @@ process, so a first visitor who opened /Compare_agents directly got a menu listi
 
 import streamlit as st
 
+from ui.server_process import freeze_long_lived_objects, warm_up_in_background
+
 st.set_page_config(page_title="KPI Narrator", page_icon="📈", layout="wide")
 pages = [
     st.Page("app_pages/explain.py", title="Explain a change", icon="📈", default=True),
     st.Page("app_pages/1_Compare_agents.py", title="Compare agents", icon="⚖️", url_path="Compare_agents"),
     st.Page("app_pages/2_Run_history.py", title="Run history", icon="🗂️", url_path="Run_history"),
 ]
-st.navigation(pages).run()
+try:
+    st.navigation(pages).run()
+finally:  # also after st.rerun() or st.stop(): the page's first imports happen in such runs too
+    freeze_long_lived_objects()  # Streamlit's collection after each run then skips the imported modules
+    warm_up_in_background()  # the first run's one-time costs, paid while the first visitor reads the page
