@@ -219,6 +219,27 @@ def test_every_warm_up_piece_works_so_the_worker_really_warms_its_tools():
     assert len(made) == 7 and all(result is not None for result in made)
 
 
+def test_an_idle_worker_warms_every_piece_and_a_waiting_request_stops_it():
+    """While nothing is asked the worker runs the warm-up pieces one after another; a request waiting on the socket
+    stops it after the piece under way. (A bare `yield` in the warm-up made the loop stop after one piece per
+    request: the chart piece then ran between step 1 and step 2, in front of step 2.)"""
+    import socket
+
+    from agent.sandbox.process import _warm_up, warm_while_idle
+
+    ours, theirs = socket.socketpair()
+    try:
+        assert warm_while_idle(theirs, _warm_up()) == 7  # every piece of warm_up_pieces()
+        warming = _warm_up()
+        ours.sendall(b"x")  # a request is waiting
+        assert warm_while_idle(theirs, warming) == 0
+        theirs.recv(1)
+        assert warm_while_idle(theirs, warming) == 7
+    finally:
+        ours.close()
+        theirs.close()
+
+
 @pytest.mark.parametrize(
     "code",
     [

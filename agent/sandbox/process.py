@@ -233,9 +233,7 @@ def _worker_main(fd: int, memory_bytes: int, scratch: str) -> None:
     os.dup2(sink, 2)
     warming = _warm_up()
     while True:
-        # Warm up only while nothing is asked: a request never waits for more than one piece of it.
-        while not _pending(sock) and next(warming, None) is not None:
-            pass
+        warm_while_idle(sock, warming)
         try:
             request = protocol.decode_request(protocol.recv_frame(sock))
         except EOFError:
@@ -255,6 +253,15 @@ def _worker_main(fd: int, memory_bytes: int, scratch: str) -> None:
         protocol.send_json(sock, message)
 
 
+def warm_while_idle(sock: socket.socket, warming: Iterator[bool]) -> int:
+    """Runs warm-up pieces until a request is waiting on `sock` or none are left, and returns how many ran: a request
+    never waits for more than the one piece under way."""
+    ran = 0
+    while not _pending(sock) and next(warming, False):
+        ran += 1
+    return ran
+
+
 def _pending(sock: socket.socket) -> bool:
     """Whether a request is waiting on the socket (without reading it)."""
     import select
@@ -264,8 +271,9 @@ def _pending(sock: socket.socket) -> bool:
     return bool(poller.poll(0))
 
 
-def _warm_up() -> Iterator[None]:
-    """Runs `warm_up_pieces` one at a time, while the worker waits for work (see `_worker_main`)."""
+def _warm_up() -> Iterator[bool]:
+    """Runs `warm_up_pieces` one at a time, while the worker waits for work (see `_worker_main`); yields True after
+    each piece (a bare `yield` gave None, which the loop read as "done": one piece ran per request)."""
     import contextlib
 
     try:
@@ -275,7 +283,7 @@ def _warm_up() -> Iterator[None]:
     for piece in pieces:
         with contextlib.suppress(Exception):  # a piece that fails leaves its first call to the first step
             piece()
-        yield
+        yield True
 
 
 def warm_up_pieces() -> list[Callable[[], object]]:
