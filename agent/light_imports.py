@@ -10,6 +10,16 @@ imported on the first call. Once it is imported they are taken off `huggingface_
 gets the real thing. Nothing else changes: a stand-in is only ever called, never subclassed or matched in `except`
 (smolagents' source, 1.26). The code worker also skips smolagents' package `__init__` (`lazy_package_init`), and
 `after_import` lets a change to a library wait until something imports it.
+
+`install(stand_in_modules=True)` does the same for three modules smolagents imports but KPI Narrator never uses
+(`STAND_IN_MODULES`): requests (for agent types read from URLs), smolagents' remote executors (E2B, Docker, Modal,
+Blaxel: they import requests too), rich's Markdown (for streamed model output in a terminal) and, in the code
+worker, jinja2 (for prompts). While smolagents'
+modules run, each is a `ModuleStandIn` in `sys.modules`: its listed names are `DeferredCallable`s and any other
+name imports the real module. Afterwards they leave `sys.modules`, so later importers get the real modules. 65 ms
+of the CLI's import of smolagents and 55 ms of the code worker's start (issue 19). Only for processes that import
+smolagents on one thread (the CLI, the code worker): a `import requests.adapters` on another thread while
+smolagents imports would find the stand-in, which is not a package.
 Standard library only: importing this module costs nothing.
 """
 
@@ -61,6 +71,62 @@ class HubFunction:
         return f"<huggingface_hub.{self.name}, imported when first called>"
 
 
+class DeferredCallable:
+    """Stands in for `module.name` (a class or function smolagents only calls); imports the module when called."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    def resolve(self) -> Any:
+        """The real `module.name` (importing the module the first time)."""
+        return getattr(_real_module(self.module), self.name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<{self.module}.{self.name}, imported when first called>"
+
+
+class ModuleStandIn(ModuleType):
+    """Stands in for a module in `sys.modules` while smolagents' modules import it: each name of `callables` is a
+    `DeferredCallable`; any other name imports the real module and is taken from it."""
+
+    def __init__(self, name: str, callables: Sequence[str] = ()) -> None:
+        super().__init__(name)
+        for attribute in callables:
+            setattr(self, attribute, DeferredCallable(name, attribute))
+        if callables:
+            self.__all__ = list(callables)  # `from smolagents.remote_executors import *`
+
+    def __getattr__(self, attribute: str) -> Any:  # only for names the stand-in lacks
+        if attribute.startswith(
+            "__"
+        ):  # the import system asks for __path__ etc.: a stand-in is a plain module
+            raise AttributeError(attribute)
+        return getattr(_real_module(self.__name__), attribute)
+
+
+def _real_module(name: str) -> ModuleType:
+    """Module `name`, imported for real even while its stand-in is in `sys.modules`."""
+    with _lock:
+        if isinstance(sys.modules.get(name), ModuleStandIn):
+            del sys.modules[name]
+    return importlib.import_module(name)
+
+
+# Modules smolagents 1.26 imports and KPI Narrator never uses, with the names smolagents takes from them (only ever
+# called): requests (agent_types.py, remote_executors.py), the remote executors (agents.py, __init__.py) and rich's
+# Markdown (agents.py, for streamed output in a terminal); and jinja2, which utils.py imports and only the agent's
+# prompt uses (agents.py takes its names at once, so the CLI imports it anyway; the code worker never does).
+STAND_IN_MODULES: dict[str, tuple[str, ...]] = {
+    "requests": (),
+    "jinja2": (),
+    "smolagents.remote_executors": ("BlaxelExecutor", "E2BExecutor", "ModalExecutor", "DockerExecutor"),
+    "rich.markdown": ("Markdown",),
+}
+
+
 class _WrappedLoader(importlib.abc.Loader):
     """A module's own loader, with `exec_module` left to the subclass; everything else is the wrapped loader's."""
 
@@ -108,20 +174,25 @@ class _DeferringLoader(_WrappedLoader):
     until something asks the package itself for a name: a code worker imports only the interpreter and `Tool`.
     """
 
-    def __init__(self, loader: importlib.abc.Loader, lazy_package_init: bool = False) -> None:
+    def __init__(
+        self, loader: importlib.abc.Loader, lazy_package_init: bool = False, stand_in_modules: bool = False
+    ) -> None:
         super().__init__(loader)
         self._lazy_package_init = lazy_package_init
+        self._stand_in_modules = stand_in_modules
+
+    def _run(self, module: ModuleType) -> None:
+        with _hub_functions_standing_in(), _modules_standing_in(self._stand_in_modules):
+            self._loader.exec_module(module)
 
     def exec_module(self, module: ModuleType) -> None:
         if not self._lazy_package_init:
-            with _hub_functions_standing_in():
-                self._loader.exec_module(module)
+            self._run(module)
             return
 
         def finish_init(name: str) -> Any:  # PEP 562: asked only for names the module lacks
             vars(module).pop("__getattr__", None)
-            with _hub_functions_standing_in():
-                self._loader.exec_module(module)
+            self._run(module)
             return getattr(module, name)
 
         module.__getattr__ = finish_init  # type: ignore[method-assign]
@@ -153,8 +224,33 @@ class _hub_functions_standing_in:
                     delattr(self.hub, name)
 
 
-# smolagents' package and the two modules that take functions from huggingface_hub when imported.
-_WATCHED = ("smolagents", "smolagents.agents", "smolagents.tools")
+class _modules_standing_in:
+    """Puts a `ModuleStandIn` in `sys.modules` for each of `STAND_IN_MODULES` not imported yet, and takes those
+    still there off again (the outermost of nested smolagents modules places them; inner ones find them placed)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __enter__(self) -> None:
+        self.placed: list[tuple[str, ModuleStandIn]] = []
+        if not self.enabled:
+            return
+        with _lock:
+            for name, callables in STAND_IN_MODULES.items():
+                if name not in sys.modules and importlib.util.find_spec(name.partition(".")[0]) is not None:
+                    stand_in = ModuleStandIn(name, callables)
+                    sys.modules[name] = stand_in
+                    self.placed.append((name, stand_in))
+
+    def __exit__(self, *exc: object) -> None:
+        with _lock:
+            for name, stand_in in self.placed:
+                if sys.modules.get(name) is stand_in:
+                    del sys.modules[name]
+
+
+# smolagents' package and the modules that take functions from huggingface_hub or import `STAND_IN_MODULES`.
+_WATCHED = ("smolagents", "smolagents.agents", "smolagents.tools", "smolagents.agent_types")
 
 
 class _SmolagentsFinder(_WrappingFinder):
@@ -163,22 +259,25 @@ class _SmolagentsFinder(_WrappingFinder):
     def __init__(self) -> None:
         super().__init__()
         self.lazy_package_init = False
+        self.stand_in_modules = False
 
     def watches(self, fullname: str) -> bool:
         return fullname in _WATCHED
 
     def wrap(self, fullname: str, loader: importlib.abc.Loader) -> importlib.abc.Loader:
         lazy = self.lazy_package_init and fullname == "smolagents"
-        return _DeferringLoader(loader, lazy_package_init=lazy)
+        return _DeferringLoader(loader, lazy_package_init=lazy, stand_in_modules=self.stand_in_modules)
 
 
-def install(lazy_package_init: bool = False) -> None:
+def install(lazy_package_init: bool = False, stand_in_modules: bool = False) -> None:
     """Watches for smolagents' imports (idempotent; nothing to do when smolagents is imported already).
 
     Args:
         lazy_package_init: Run the package's `__init__` only when a name of `smolagents` itself is asked for
             (`from smolagents import CodeAgent`); `smolagents.local_python_executor` and `smolagents.tools` are
             imported without it. For the code worker, which needs nothing else (issue 19).
+        stand_in_modules: `STAND_IN_MODULES` stand in while smolagents imports (see the module docstring): for
+            processes that import smolagents on one thread.
     """
     if "smolagents" in sys.modules and not lazy_package_init:
         return
@@ -187,6 +286,7 @@ def install(lazy_package_init: bool = False) -> None:
         finder = _SmolagentsFinder()
         sys.meta_path.insert(0, finder)
     finder.lazy_package_init = finder.lazy_package_init or lazy_package_init
+    finder.stand_in_modules = finder.stand_in_modules or stand_in_modules
 
 
 def after_import(name: str, callback: Callable[[ModuleType], None]) -> None:

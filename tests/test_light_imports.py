@@ -100,3 +100,58 @@ def test_a_lookup_without_import_keeps_the_after_import_hook(tmp_path):
         "print(json.dumps({'calls': calls}))"
     )
     assert seen == {"calls": [2]}
+
+
+def test_modules_smolagents_never_needs_here_stand_in_while_it_imports_and_work_when_used():
+    """The CLI's import (`stand_in_modules=True`): requests, the remote executors and rich's Markdown are not
+    imported with smolagents; what smolagents holds of them still works, and later importers get the real modules."""
+    seen = run_python(
+        "import json, sys\n"
+        "from agent import light_imports\n"
+        "light_imports.install(stand_in_modules=True)\n"
+        "import agent.run.runner, smolagents, smolagents.agents as agents, smolagents.agent_types as types_\n"
+        "absent = [m for m in ('requests', 'rich.markdown', 'smolagents.remote_executors') if m in sys.modules]\n"
+        "kinds = [type(agents.Markdown).__name__, type(smolagents.DockerExecutor).__name__,\n"
+        "    type(types_.requests).__name__]\n"
+        "from rich.markdown import Markdown\n"  # another importer, afterwards: the real class
+        "import requests, smolagents.remote_executors as remote\n"
+        "print(json.dumps({'absent': absent, 'kinds': kinds,\n"
+        "    'markdown': agents.Markdown.resolve() is Markdown and type(agents.Markdown('*a*')) is Markdown,\n"
+        "    'docker': smolagents.DockerExecutor.resolve() is remote.DockerExecutor,\n"
+        "    'requests': types_.requests.get is requests.get and type(requests).__name__ == 'module',\n"
+        "    'left': [m for m in sys.modules.values() if type(m).__name__ == 'ModuleStandIn']}))"
+    )
+    assert seen["absent"] == []
+    assert seen["kinds"] == ["DeferredCallable", "DeferredCallable", "ModuleStandIn"]
+    assert seen["markdown"] and seen["docker"] and seen["requests"]
+    assert seen["left"] == []  # nothing stands in once smolagents is imported
+
+
+def test_the_served_app_s_import_keeps_every_module_real():
+    """Without `stand_in_modules` (the Streamlit server imports on many threads) smolagents gets the real modules."""
+    seen = run_python(
+        "import json, sys\n"
+        "import agent.run.runner, smolagents.agents as agents, smolagents.agent_types as types_\n"
+        "print(json.dumps({'requests': type(types_.requests).__name__, 'markdown': type(agents.Markdown).__name__}))"
+    )
+    assert seen == {"requests": "module", "markdown": "type"}
+
+
+def test_the_code_worker_imports_neither_requests_nor_jinja2_and_its_tools_still_work():
+    seen = run_python(
+        "import json, sys\n"
+        "from agent import light_imports\n"
+        "light_imports.install(lazy_package_init=True, stand_in_modules=True)\n"  # as agent/sandbox/worker.py
+        "from agent.sandbox.process import _worker_main\n"
+        "from agent.sandbox.interpreter import local_executor\n"
+        "from tools.kpi_tools import KPI_TOOLS\n"
+        "absent = [m for m in ('requests', 'jinja2', 'rich.markdown') if m in sys.modules]\n"
+        "executor = local_executor()\n"
+        "executor.send_tools({t.name: t for t in KPI_TOOLS})\n"
+        "out = executor('import pandas as pd\\n'\n"
+        '    \'df = pd.DataFrame({"c": ["a", "b"], "m_before": [1.0, 2.0], "m_after": [2.0, 2.0]})\\n\'\n'
+        '    \'metric_totals(df, metric="m")["abs_change"]\')\n'
+        "import jinja2\n"
+        "print(json.dumps({'absent': absent, 'output': out.output, 'jinja2': type(jinja2).__name__}))"
+    )
+    assert seen == {"absent": [], "output": 1.0, "jinja2": "module"}

@@ -5,8 +5,8 @@ import sys
 from agent import light_imports
 
 # The worker runs smolagents' interpreter and tools, never an agent: the package's __init__ (agents, models, rich,
-# jinja2) waits until something asks for it.
-light_imports.install(lazy_package_init=True)
+# jinja2) waits until something asks for it, and requests until something uses it. It imports on one thread.
+light_imports.install(lazy_package_init=True, stand_in_modules=True)
 
 from agent.sandbox.process import _worker_main  # noqa: E402
 
