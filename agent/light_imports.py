@@ -13,10 +13,10 @@ gets the real thing. Nothing else changes: a stand-in is only ever called, never
 
 `install(stand_in_modules=True)` does the same for three modules smolagents imports but KPI Narrator never uses
 (`STAND_IN_MODULES`): requests (for agent types read from URLs), smolagents' remote executors (E2B, Docker, Modal,
-Blaxel: they import requests too), rich's Markdown (for streamed model output in a terminal) and, in the code
-worker, jinja2 (for prompts). While smolagents'
+Blaxel: they import requests too), rich's Markdown and Syntax (for a terminal's output, with pygments) and, in
+the code worker, jinja2 (for prompts). While smolagents'
 modules run, each is a `ModuleStandIn` in `sys.modules`: its listed names are `DeferredCallable`s and any other
-name imports the real module. Afterwards they leave `sys.modules`, so later importers get the real modules. 65 ms
+name imports the real module. Afterwards they leave `sys.modules`, so later importers get the real modules. 75 ms
 of the CLI's import of smolagents and 55 ms of the code worker's start (issue 19). Only for processes that import
 smolagents on one thread (the CLI, the code worker): a `import requests.adapters` on another thread while
 smolagents imports would find the stand-in, which is not a package.
@@ -116,14 +116,16 @@ def _real_module(name: str) -> ModuleType:
 
 
 # Modules smolagents 1.26 imports and KPI Narrator never uses, with the names smolagents takes from them (only ever
-# called): requests (agent_types.py, remote_executors.py), the remote executors (agents.py, __init__.py) and rich's
-# Markdown (agents.py, for streamed output in a terminal); and jinja2, which utils.py imports and only the agent's
+# called): requests (agent_types.py, remote_executors.py), the remote executors (agents.py, __init__.py), rich's
+# Markdown (agents.py, for streamed output in a terminal) and Syntax (monitoring.py: the logger's panels, which
+# agent.run.silent_logger never builds); and jinja2, which utils.py imports and only the agent's
 # prompt uses (agents.py takes its names at once, so the CLI imports it anyway; the code worker never does).
 STAND_IN_MODULES: dict[str, tuple[str, ...]] = {
     "requests": (),
     "jinja2": (),
     "smolagents.remote_executors": ("BlaxelExecutor", "E2BExecutor", "ModalExecutor", "DockerExecutor"),
     "rich.markdown": ("Markdown",),
+    "rich.syntax": ("Syntax",),
 }
 
 

@@ -9,16 +9,15 @@ called it (`agent.run.events.ManagedStep`).
 from __future__ import annotations
 
 import datetime as dt
-import io
 import threading
 from typing import Any
 
-from rich.console import Console
 from smolagents import Tool, ToolCallingAgent
 from smolagents.memory import ActionStep, PlanningStep
 from smolagents.models import Model
 from smolagents.monitoring import LogLevel
 
+from agent.run.silent_logger import SilentLogger
 from tools.change_log import (
     ChangeLog,
     events_by_kind,
@@ -231,8 +230,8 @@ def build_change_log_agent(
         description=CHANGE_LOG_AGENT_DESCRIPTION,
         step_callbacks={ActionStep: [recorder], PlanningStep: [recorder]},
         verbosity_level=LogLevel.OFF,
+        logger=SilentLogger(),
     )
-    agent.logger.console = Console(file=io.StringIO(), quiet=True)
     agent.recorder = recorder
     return agent
 

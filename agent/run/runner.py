@@ -7,7 +7,6 @@ builds the agent its kind's registry entry names (`agent.settings.AGENT_KINDS`).
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import queue
 import threading
@@ -16,7 +15,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import Console
 from smolagents import CodeAgent, Tool, ToolCallingAgent
 from smolagents.agents import ActionStep, FinalAnswerStep, MultiStepAgent, PlanningStep
 from smolagents.memory import ToolCall
@@ -34,6 +32,7 @@ from agent.run.change_log_agent import (
     task_line,
 )
 from agent.run.prompt import DEFAULT_QUESTION, TaskSpec, build_task, code_agent_prompt_templates
+from agent.run.silent_logger import SilentLogger
 from agent.sandbox import worker_pool
 from agent.sandbox.figures import FigureCollector, install_show_capture, title_of
 from agent.sandbox.interpreter import AUTHORIZED_IMPORTS, local_executor
@@ -113,11 +112,6 @@ class RecordingModel(Model):
         return self.inner.parse_tool_calls(message)
 
 
-def _quiet_console() -> Console:
-    # smolagents prints step errors even at verbosity 0; the events carry them, so its console stays silent.
-    return Console(file=io.StringIO(), quiet=True)
-
-
 def build_code_agent(
     model: Model,
     tools: list[Tool],
@@ -139,12 +133,12 @@ def build_code_agent(
         prompt_templates=code_agent_prompt_templates(),
         max_steps=max_steps,
         verbosity_level=LogLevel.OFF,
+        logger=SilentLogger(),
         managed_agents=managed_agents,
         planning_interval=planning_interval,
         # An LLM's text streams into the running step (`ev.TextDelta`): a 10-second step is not a blank box.
         stream_outputs=bool(getattr(model, "streams", False)),
     )
-    agent.logger.console = _quiet_console()
     return agent
 
 
@@ -162,12 +156,12 @@ def build_tool_calling_agent(
         model=model,
         max_steps=max_steps,
         verbosity_level=LogLevel.OFF,
+        logger=SilentLogger(),
         managed_agents=managed_agents,
         planning_interval=planning_interval,
         # An LLM's text streams into the running step (`ev.TextDelta`), as for the code agent.
         stream_outputs=bool(getattr(model, "streams", False)),
     )
-    agent.logger.console = _quiet_console()
     return agent
 
 

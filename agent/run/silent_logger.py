@@ -1,0 +1,45 @@
+"""smolagents' logger with nothing to show: the run's events carry every step, thought, code and error.
+
+smolagents prints step errors even at verbosity 0 and builds a rich panel for every step (a `Syntax` of its code,
+a `Rule`, the task's `Panel`) before it looks at the level. `SilentLogger` builds none of them, so a run needs
+neither rich's syntax highlighting nor pygments (10 ms of the CLI's start, issue 19), and its console is quiet.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console
+from smolagents.monitoring import AgentLogger, LogLevel
+
+
+class SilentLogger(AgentLogger):
+    """An `AgentLogger` that logs nothing (pass it as `logger=` to an agent)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=LogLevel.OFF, console=Console(file=io.StringIO(), quiet=True))
+
+    def log(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def log_error(self, error_message: str) -> None:
+        return None
+
+    def log_markdown(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def log_code(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def log_rule(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def log_task(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def log_messages(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def visualize_agent_tree(self, *args: Any, **kwargs: Any) -> None:
+        return None
