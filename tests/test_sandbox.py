@@ -216,7 +216,7 @@ def test_every_warm_up_piece_works_so_the_worker_really_warms_its_tools():
     from agent.sandbox.process import warm_up_pieces
 
     made = [piece() for piece in warm_up_pieces()]
-    assert len(made) == 7 and all(result is not None for result in made)
+    assert len(made) == 9 and all(result is not None for result in made)
 
 
 def test_an_idle_worker_warms_every_piece_and_a_waiting_request_stops_it():
@@ -229,12 +229,12 @@ def test_an_idle_worker_warms_every_piece_and_a_waiting_request_stops_it():
 
     ours, theirs = socket.socketpair()
     try:
-        assert warm_while_idle(theirs, _warm_up()) == 7  # every piece of warm_up_pieces()
+        assert warm_while_idle(theirs, _warm_up()) == 9  # every piece of warm_up_pieces()
         warming = _warm_up()
         ours.sendall(b"x")  # a request is waiting
         assert warm_while_idle(theirs, warming) == 0
         theirs.recv(1)
-        assert warm_while_idle(theirs, warming) == 7
+        assert warm_while_idle(theirs, warming) == 9
     finally:
         ours.close()
         theirs.close()
