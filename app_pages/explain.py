@@ -125,11 +125,17 @@ if start.button("Run", type="primary", disabled=busy or no_dimensions, key="run_
     except QueueRefused as error:
         st.error(escape_markdown(error))
         st.stop()
-    # The analysis of a big file takes a moment; then step 1 shows in this rerun. A run that ends soon after (the
-    # built-in analyst on a small file: 0.2 s) is drawn with its summary in this rerun too, rather than at the
-    # live trace's next tick and one more rerun.
+    # The analysis of a big file takes a moment; then step 1 shows in this rerun, at once. A run that ends soon after
+    # (the built-in analyst on a small file: 0.2 s) is drawn with its summary in this rerun too, rather than at the
+    # live trace's next tick and one more rerun; meanwhile its first step is on the page (on a busy server the run
+    # takes longer than the wait, and the step showed only after it: 0.4 s later).
     if run.wait_for_first_step(0.5) and isinstance(run, BackgroundRun):
+        first_step = st.empty()
+        run.poll()
+        with first_step.container():
+            draw_steps(run)
         run.wait_idle(SETTLE_S)
+        first_step.empty()  # the trace or the summary below takes its place
 busy = run is not None and not getattr(run, "idle", run.finished)  # again: Run may have just started one
 if busy and stop.button("Stop", key="stop_button"):
     run.stop()
