@@ -7,7 +7,7 @@ process, so a first visitor who opened /Compare_agents directly got a menu listi
 
 import streamlit as st
 
-from ui.server_process import freeze_long_lived_objects, warm_up_in_background
+from ui.server_process import collect_garbage, warm_up_in_background
 
 st.set_page_config(page_title="KPI Narrator", page_icon="📈", layout="wide")
 pages = [
@@ -17,6 +17,6 @@ pages = [
 ]
 try:
     st.navigation(pages).run()
-finally:  # also after st.rerun() or st.stop(): the page's first imports happen in such runs too
-    freeze_long_lived_objects()  # Streamlit's collection after each run then skips the imported modules
+finally:  # also after st.rerun() or st.stop()
+    collect_garbage()  # at most every 30 s: Streamlit's own collection after every run is off (config.toml)
     warm_up_in_background()  # the first run's one-time costs, paid while the first visitor reads the page

@@ -11,16 +11,15 @@ gets the real thing. Nothing else changes: a stand-in is only ever called, never
 (smolagents' source, 1.26). The code worker also skips smolagents' package `__init__` (`lazy_package_init`), and
 `after_import` lets a change to a library wait until something imports it.
 
-`install(stand_in_modules=True)` does the same for three modules smolagents imports but KPI Narrator never uses
+`install(stand_in_modules=True)` does the same for modules smolagents imports but KPI Narrator never uses
 (`STAND_IN_MODULES`): requests (for agent types read from URLs), smolagents' remote executors (E2B, Docker, Modal,
-Blaxel: they import requests too), rich's Markdown and Syntax (for a terminal's output, with pygments) and, in
-the code worker, jinja2 (for prompts). While smolagents'
-modules run, each is a `ModuleStandIn` in `sys.modules`: its listed names are `DeferredCallable`s and any other
-name imports the real module. Afterwards they leave `sys.modules`, so later importers get the real modules. 75 ms
-of the CLI's import of smolagents and 55 ms of the code worker's start (issue 19). Only for processes that import
-smolagents on one thread (the CLI, the code worker): a `import requests.adapters` on another thread while
-smolagents imports would find the stand-in, which is not a package.
-Standard library only: importing this module costs nothing.
+Blaxel: they import requests too), rich's Markdown and Syntax (for a terminal's output, with pygments) and, in the
+code worker, jinja2 (for prompts). While smolagents' modules run, each is a `ModuleStandIn` in `sys.modules`: its
+listed names are `DeferredCallable`s and any other name imports the real module (a package's submodule too).
+Afterwards they leave `sys.modules`, so later importers get the real modules. 75 ms of the CLI's import of
+smolagents and 55 ms of the code worker's start (issue 19). Only for processes that import smolagents on one thread
+(the CLI, the code worker): another thread importing one of these modules meanwhile would get the stand-in, which
+works but is not the module itself.
 """
 
 from __future__ import annotations
@@ -92,17 +91,24 @@ class ModuleStandIn(ModuleType):
     """Stands in for a module in `sys.modules` while smolagents' modules import it: each name of `callables` is a
     `DeferredCallable`; any other name imports the real module and is taken from it."""
 
-    def __init__(self, name: str, callables: Sequence[str] = ()) -> None:
+    def __init__(
+        self, name: str, callables: Sequence[str] = (), spec: importlib.machinery.ModuleSpec | None = None
+    ) -> None:
         super().__init__(name)
+        self.__spec__ = spec  # importlib.util.find_spec(name) works while the stand-in is in sys.modules
         for attribute in callables:
             setattr(self, attribute, DeferredCallable(name, attribute))
         if callables:
             self.__all__ = list(callables)  # `from smolagents.remote_executors import *`
 
     def __getattr__(self, attribute: str) -> Any:  # only for names the stand-in lacks
+        spec = self.__spec__
+        if attribute == "__path__" and spec is not None and spec.submodule_search_locations is not None:
+            # A package's submodule is imported (`import requests.adapters`): the real package first.
+            return _real_module(self.__name__).__path__
         if attribute.startswith(
             "__"
-        ):  # the import system asks for __path__ etc.: a stand-in is a plain module
+        ):  # `from rich.markdown import Markdown` asks for __path__: not a package
             raise AttributeError(attribute)
         return getattr(_real_module(self.__name__), attribute)
 
@@ -226,6 +232,18 @@ class _hub_functions_standing_in:
                     delattr(self.hub, name)
 
 
+def _spec_of(name: str) -> importlib.machinery.ModuleSpec | None:
+    """Where module `name` would be imported from (its package is imported, not the module); None if nowhere, or
+    if its package is smolagents' and not being imported (looking would import all of smolagents)."""
+    package = name.rpartition(".")[0]
+    if package in _WATCHED and package not in sys.modules:
+        return None
+    try:
+        return importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+
+
 class _modules_standing_in:
     """Puts a `ModuleStandIn` in `sys.modules` for each of `STAND_IN_MODULES` not imported yet, and takes those
     still there off again (the outermost of nested smolagents modules places them; inner ones find them placed)."""
@@ -237,10 +255,11 @@ class _modules_standing_in:
         self.placed: list[tuple[str, ModuleStandIn]] = []
         if not self.enabled:
             return
+        specs = {name: _spec_of(name) for name in STAND_IN_MODULES if name not in sys.modules}
         with _lock:
-            for name, callables in STAND_IN_MODULES.items():
-                if name not in sys.modules and importlib.util.find_spec(name.partition(".")[0]) is not None:
-                    stand_in = ModuleStandIn(name, callables)
+            for name, spec in specs.items():
+                if spec is not None and name not in sys.modules:
+                    stand_in = ModuleStandIn(name, STAND_IN_MODULES[name], spec)
                     sys.modules[name] = stand_in
                     self.placed.append((name, stand_in))
 

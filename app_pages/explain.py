@@ -133,7 +133,7 @@ if start.button("Run", type="primary", disabled=busy or no_dimensions, key="run_
         first_step = st.empty()
         run.poll()
         with first_step.container():
-            draw_steps(run)
+            draw_steps(run, spinner=False)  # st.status would pause this rerun 0.1 s
         run.wait_idle(SETTLE_S)
         first_step.empty()  # the trace or the summary below takes its place
 busy = run is not None and not getattr(run, "idle", run.finished)  # again: Run may have just started one

@@ -155,3 +155,26 @@ def test_the_code_worker_imports_neither_requests_nor_jinja2_and_its_tools_still
         "print(json.dumps({'absent': absent, 'output': out.output, 'jinja2': type(jinja2).__name__}))"
     )
     assert seen == {"absent": [], "output": 1.0, "jinja2": "module"}
+
+
+def test_while_stand_ins_are_placed_a_package_s_submodule_and_a_spec_lookup_still_work():
+    """Another importer meanwhile (a thread, say) gets a working module: `import requests.adapters` imports the real
+    package first, and `find_spec` finds the stand-in's spec."""
+    seen = run_python(
+        "import importlib.util, json, sys\n"
+        "from agent import light_imports\n"
+        "with light_imports._modules_standing_in(True):\n"
+        "    placed = type(sys.modules['requests']).__name__\n"
+        "    spec = importlib.util.find_spec('requests').name\n"
+        "    import requests.adapters\n"
+        "    real = type(sys.modules['requests']).__name__\n"
+        "print(json.dumps({'placed': placed, 'spec': spec, 'real': real,\n"
+        "    'adapter': requests.adapters.HTTPAdapter.__name__, 'left': type(sys.modules['requests']).__name__}))"
+    )
+    assert seen == {
+        "placed": "ModuleStandIn",
+        "spec": "requests",
+        "real": "module",
+        "adapter": "HTTPAdapter",
+        "left": "module",
+    }

@@ -1,5 +1,5 @@
-"""The served process's one-time work: long-lived objects frozen out of Streamlit's post-run collection, and the first
-run's plotly costs paid in the background. Each test runs in a Python of its own: freezing is process-wide."""
+"""The served process's work for every visitor: garbage collected now and then, not after every script run, and the
+first run's plotly costs paid in the background. Each test runs in a Python of its own (process-wide state)."""
 
 import json
 import os
@@ -18,27 +18,32 @@ def run_python(code: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_freezing_skips_the_imported_heap_collects_garbage_first_and_waits_for_new_imports():
+def test_garbage_is_collected_at_most_every_half_minute_and_cycles_are_freed():
     seen = run_python(
-        "import gc, json, weakref\n"
-        "import pandas\n"
-        "from ui.server_process import freeze_long_lived_objects\n"
+        "import json, weakref\n"
+        "from ui import server_process\n"
         "class Node: pass\n"
         "cycle = Node(); cycle.me = cycle; gone = []\n"
         "weakref.finalize(cycle, gone.append, 'collected'); del cycle\n"  # garbage only a collection finds
-        "tracked = len(gc.get_objects())\n"
-        "first = freeze_long_lived_objects()\n"
-        "frozen = gc.get_freeze_count()\n"
-        "again = freeze_long_lived_objects()\n"  # nothing imported since
-        "import fractions, statistics\n"
-        "after_import = freeze_long_lived_objects()\n"
-        "print(json.dumps({'first': first, 'frozen_share': frozen / tracked, 'left': len(gc.get_objects()),\n"
-        "    'garbage': gone, 'again': again, 'after_import': after_import}))"
+        "start = server_process._last_collection\n"
+        "soon = server_process.collect_garbage(start + 5)\n"
+        "after_soon = list(gone)\n"
+        "later = server_process.collect_garbage(start + server_process.COLLECT_EVERY_S)\n"
+        "again = server_process.collect_garbage(start + server_process.COLLECT_EVERY_S + 1)\n"
+        "print(json.dumps({'soon': soon, 'after_soon': after_soon, 'later': later, 'gone': gone, 'again': again}))"
     )
-    assert seen["first"] is True and seen["frozen_share"] > 0.9  # pandas' heap: skipped by every collection
-    assert seen["left"] < 1000  # what a collection still walks
-    assert seen["garbage"] == ["collected"]  # collected before the freeze, not kept for good
-    assert seen["again"] is False and seen["after_import"] is True
+    assert seen == {"soon": False, "after_soon": [], "later": True, "gone": ["collected"], "again": False}
+
+
+def test_streamlit_s_collection_after_every_run_is_off_in_the_checked_in_config():
+    """The setting only counts if Streamlit reads it from the project's .streamlit/config.toml."""
+    seen = run_python(
+        "import json\n"
+        "from streamlit import config\n"
+        "config.get_config_options(force_reparse=True)\n"
+        "print(json.dumps({'post_script_gc': config.get_option('runner.postScriptGC')}))"
+    )
+    assert seen == {"post_script_gc": False}
 
 
 def test_the_warm_up_leaves_nothing_for_the_first_run_s_charts_to_import():
@@ -61,15 +66,15 @@ def test_the_warm_up_leaves_nothing_for_the_first_run_s_charts_to_import():
     assert seen["imported"] == []  # without the warm-up: about 150 plotly modules, in a visitor's click
 
 
-def test_the_app_freezes_and_warms_up_on_its_first_run():
+def test_the_app_warms_up_and_collects_after_its_runs():
     seen = run_python(
-        "import gc, json\n"
+        "import json\n"
         "from streamlit.testing.v1 import AppTest\n"
-        "before = gc.get_freeze_count()\n"
-        "app = AppTest.from_file('app.py', default_timeout=60).run()\n"
         "from ui import server_process\n"
-        "print(json.dumps({'before': before, 'after': gc.get_freeze_count(), 'exception': len(app.exception),\n"
+        "server_process._last_collection -= server_process.COLLECT_EVERY_S\n"  # as if half a minute went by
+        "before = server_process._last_collection\n"
+        "app = AppTest.from_file('app.py', default_timeout=60).run()\n"
+        "print(json.dumps({'exception': len(app.exception), 'collected': server_process._last_collection > before,\n"
         "    'warming': server_process._warming is not None}))"
     )
-    assert seen == {"before": 0, "after": seen["after"], "exception": 0, "warming": True}
-    assert seen["after"] > 50_000
+    assert seen == {"exception": 0, "collected": True, "warming": True}

@@ -683,21 +683,24 @@ class DrawnRun(Protocol):
     def finished(self) -> bool: ...
 
 
-def draw_steps(run: DrawnRun) -> None:
+def draw_steps(run: DrawnRun, spinner: bool = True) -> None:
     """Each step in its own block: thought, code, observation, error, seconds and tokens.
 
     Only the running step is an `st.status` (its spinner); finished ones are expanders with an icon, because every
-    `st.status` pauses the script 50 ms and the trace is redrawn every half second.
+    `st.status` pauses the script 50 ms and the trace is redrawn every half second. `spinner=False`: the running
+    step is an expander too (a first step drawn while the click's rerun waits, then replaced).
     """
     result = run.result
     for step in result.steps:
         state = step_state(step, run.finished)
         # Streamlit shows a finished fragment's "running" status with a tick, so the label says it too.
         label = f"{'⏳ ' if state == 'running' else ''}Step {step['number']} · {step_caption(step)}"
-        if state == "running":
+        if state == "running" and spinner:
             block = st.status(label, state="running", expanded=True, type="step")
         else:
-            icon = ":material/check_circle:" if state == "complete" else ":material/error:"
+            icon = {"complete": ":material/check_circle:", "running": ":material/hourglass_top:"}.get(
+                state, ":material/error:"
+            )
             block = st.expander(label, expanded=True, icon=icon, type="step")
         with block:
             draw_plan(step)

@@ -1,6 +1,6 @@
 """What the served app's one Python process does for every visitor at once: warm up, in the background, what
-the first run would otherwise pay for in a visitor's click, and keep its long-lived objects out of Streamlit's
-garbage collection after each script run.
+the first run would otherwise pay for in a visitor's click, and collect garbage now and then instead of after every
+script run.
 
 Every visitor's script runs in this process and takes turns holding the GIL, so a cost paid inside one visitor's
 click is paid by every visitor whose click arrives at the same time.
@@ -9,38 +9,42 @@ Streamlit runs `gc.collect(2)` after every script run, fragment ticks included (
 memory down. A full collection walks every object the server tracks: with pandas, plotly and smolagents imported
 that is about 170,000 objects and 0.09-0.1 s holding the GIL, on every rerun of every visitor. Sixteen visitors'
 pages ticking spent 909 of 1,113 GIL samples of the server there (py-spy, 6 s of a burst): the slowest of them saw
-its queue place 3.9 s after its click. `gc.freeze()` moves the objects tracked at that moment to a permanent
-generation that collections skip; called once the imports are done, the post-run collection walks only what the
-runs themselves made (0.1 s -> under 1 ms) and still collects their garbage.
+its queue place 3.9 s after its click. `.streamlit/config.toml` turns that off and `collect_garbage()` runs the same
+collection at most once every `COLLECT_EVERY_S` seconds, so what a closed session leaves in reference cycles (a run
+and its ticket point at each other) is still freed, within half a minute. (`gc.freeze()` after the imports made the
+collections cheap too, but it also froze the sessions alive at that moment: in cycles, their data stayed for good.)
 """
 
 from __future__ import annotations
 
 import gc
-import sys
 import threading
+import time
+
+# Seconds between two full collections of the server's objects (0.1 s each, holding the GIL).
+COLLECT_EVERY_S = 30.0
 
 _lock = threading.Lock()
-_modules_when_frozen = 0
+_last_collection = time.monotonic()
 _warming: threading.Thread | None = None
 
 
-def freeze_long_lived_objects() -> bool:
-    """Moves the objects alive now to the collector's permanent generation if modules were imported since the
-    last call (imports are what make the long-lived heap grow); garbage is collected first, so it is not kept.
-
-    Returns True if it froze. Cheap when nothing was imported: a length check.
-    """
-    global _modules_when_frozen
-    if len(sys.modules) <= _modules_when_frozen:
+def collect_garbage(now: float | None = None) -> bool:
+    """A full garbage collection if the last one was `COLLECT_EVERY_S` seconds ago or more (call it after each
+    script run); returns True if it collected. Cheap otherwise: a clock read. A collection already under way in
+    another script thread is not waited for."""
+    global _last_collection
+    now = time.monotonic() if now is None else now
+    if now - _last_collection < COLLECT_EVERY_S or not _lock.acquire(blocking=False):
         return False
-    with _lock:
-        if len(sys.modules) <= _modules_when_frozen:
+    try:
+        if now - _last_collection < COLLECT_EVERY_S:
             return False
-        _modules_when_frozen = len(sys.modules)
+        _last_collection = now
         gc.collect()
-        gc.freeze()
-    return True
+        return True
+    finally:
+        _lock.release()
 
 
 def warm_up_in_background() -> None:
