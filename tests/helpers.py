@@ -41,6 +41,19 @@ def run_cli(*args: str, check: bool = False) -> subprocess.CompletedProcess:
     return process
 
 
+def run_python(code: str) -> Any:
+    """Runs `python -c code` from the repository root in a fresh interpreter (for process-wide state: imports, the
+    garbage collector) and returns the JSON its last output line holds."""
+    import json
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=180
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 # ---- a two-step LLM run, scripted for tests/openai_server.py ------------------------------------------------
 
 SECRET = "sk-test-" + "Q7vLr2mXp9" * 3  # an API key that must never show up in any output

@@ -1,20 +1,6 @@
 """smolagents is imported without the Hugging Face Hub client, and the Hub functions it holds still work."""
 
-import json
-import os
-import subprocess
-import sys
-
-from tests.helpers import ROOT
-
-
-def run_python(code: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=180
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+from tests.helpers import run_python
 
 
 def test_the_agent_loop_is_imported_without_the_hub_client():

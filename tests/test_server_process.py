@@ -1,21 +1,7 @@
 """The served process's work for every visitor: garbage collected now and then, not after every script run, and the
 first run's plotly costs paid in the background. Each test runs in a Python of its own (process-wide state)."""
 
-import json
-import os
-import subprocess
-import sys
-
-from tests.helpers import ROOT
-
-
-def run_python(code: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=180
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+from tests.helpers import run_python
 
 
 def test_garbage_is_collected_at_most_every_half_minute_and_cycles_are_freed():
