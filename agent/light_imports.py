@@ -49,27 +49,6 @@ HUB_FUNCTIONS = (
 HUB_CLIENT_MODULE = "huggingface_hub.hf_api"
 
 
-class HubFunction:
-    """Stands in for one `huggingface_hub` function in smolagents' modules; the real one is imported when called."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def resolve(self) -> Any:
-        """The real `huggingface_hub.<name>` (importing the Hub client the first time)."""
-        hub = importlib.import_module("huggingface_hub")
-        value = getattr(hub, self.name)
-        if isinstance(value, HubFunction):  # called while stand-ins are in place: ask the lazy lookup itself
-            value = vars(hub)["__getattr__"](self.name)
-        return value
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.resolve()(*args, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"<huggingface_hub.{self.name}, imported when first called>"
-
-
 class DeferredCallable:
     """Stands in for `module.name` (a class or function smolagents only calls); imports the module when called."""
 
@@ -85,6 +64,21 @@ class DeferredCallable:
 
     def __repr__(self) -> str:
         return f"<{self.module}.{self.name}, imported when first called>"
+
+
+class HubFunction(DeferredCallable):
+    """Stands in for one `huggingface_hub` function in smolagents' modules; the real one is imported when called."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("huggingface_hub", name)
+
+    def resolve(self) -> Any:
+        """The real `huggingface_hub.<name>` (importing the Hub client the first time)."""
+        hub = importlib.import_module("huggingface_hub")
+        value = getattr(hub, self.name)
+        if isinstance(value, HubFunction):  # called while stand-ins are in place: ask the lazy lookup itself
+            value = vars(hub)["__getattr__"](self.name)
+        return value
 
 
 class ModuleStandIn(ModuleType):
@@ -106,9 +100,8 @@ class ModuleStandIn(ModuleType):
         if attribute == "__path__" and spec is not None and spec.submodule_search_locations is not None:
             # A package's submodule is imported (`import requests.adapters`): the real package first.
             return _real_module(self.__name__).__path__
-        if attribute.startswith(
-            "__"
-        ):  # `from rich.markdown import Markdown` asks for __path__: not a package
+        # `from rich.markdown import Markdown` asks for __path__ and more: a module that is not a package has none.
+        if attribute.startswith("__"):
             raise AttributeError(attribute)
         return getattr(_real_module(self.__name__), attribute)
 
@@ -124,8 +117,8 @@ def _real_module(name: str) -> ModuleType:
 # Modules smolagents 1.26 imports and KPI Narrator never uses, with the names smolagents takes from them (only ever
 # called): requests (agent_types.py, remote_executors.py), the remote executors (agents.py, __init__.py), rich's
 # Markdown (agents.py, for streamed output in a terminal) and Syntax (monitoring.py: the logger's panels, which
-# agent.run.silent_logger never builds); and jinja2, which utils.py imports and only the agent's
-# prompt uses (agents.py takes its names at once, so the CLI imports it anyway; the code worker never does).
+# agent.run.silent_logger never builds); and jinja2, which utils.py imports and only the agent's prompt uses
+# (agents.py takes its names at once, so the CLI imports it anyway; the code worker never does).
 STAND_IN_MODULES: dict[str, tuple[str, ...]] = {
     "requests": (),
     "jinja2": (),

@@ -29,6 +29,7 @@ import pandas as pd
 
 from tools.loading import DataError, Dataset, _period_candidate, is_period_name, listing, load_dataset
 from tools.raw_rows import from_sample
+from tools.sql import check_select
 from tools.windows import Window
 
 SAMPLE_ROWS = 1000  # rows fetched for the prompt's preview and to recognise a wide layout by its column names
@@ -156,7 +157,7 @@ class IbisSource:
     def _run(self, expression: Any) -> Any:
         """Runs an Ibis expression as an Arrow table: checked to be a SELECT, cancelled past the time limit."""
         sql = str(self.backend.compile(expression))
-        _check_select(sql, dialect=_dialect(self.backend), where=f"{self.name}: the generated query")
+        check_select(sql, dialect=_dialect(self.backend), where=f"{self.name}: the generated query")
         timer = None
         if self.engine == "duckdb":  # PostgreSQL cancels on its own (statement_timeout, set on connecting)
             timer = threading.Timer(self.timeout_s, self.backend.con.interrupt)
@@ -326,7 +327,7 @@ def open_source(
 def _relation(backend: Any, name: str, table: str | None, query: str | None) -> Any:
     """The table or the checked query, as an Ibis table; errors name the table and list those that exist."""
     if query:
-        _check_select(query, dialect=_dialect(backend))
+        check_select(query, dialect=_dialect(backend))
         try:
             return backend.sql(query, schema=_query_schema(backend, query))
         except DataError:
@@ -369,7 +370,7 @@ def _query_schema(backend: Any, query: str) -> dict[str, Any] | None:
     """A query's columns and types, from running it with LIMIT 0: Ibis would create a view to learn them, which a
     read-only PostgreSQL session refuses (and its DuckDB way fails on duckdb 2). None for other backends."""
     probe = f"SELECT * FROM ({query.strip().rstrip(';')}) AS kpi_query LIMIT 0"
-    _check_select(probe, dialect=_dialect(backend))
+    check_select(probe, dialect=_dialect(backend))
     if backend.name == "duckdb":
         from ibis.backends.sql.datatypes import DuckDBType
 
@@ -717,11 +718,3 @@ def connection_url(name: str, secrets: dict[str, Any] | None = None) -> str:
     if settings.get("table") and "table=" not in url:
         url += ("&" if "?" in url else "?") + f"table={settings['table']}"
     return url
-
-
-def _check_select(sql: str, *, dialect: str | None, where: str = "the query") -> None:
-    """`tools.sql.check_select`, imported when a query is first checked: sqlglot takes 40 ms to import, which a
-    plain file never needs (the CLI asks this module whether its argument is a URL)."""
-    from tools.sql import check_select
-
-    check_select(sql, dialect=dialect, where=where)

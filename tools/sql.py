@@ -6,33 +6,31 @@ check missed still cannot write.
 
 from __future__ import annotations
 
-import sqlglot
-from sqlglot import exp
-
 from tools.loading import DataError
 
 # Statements and clauses that change data, the schema or the session, wherever they appear (a Postgres CTE can
-# hold a DELETE ... RETURNING).
+# hold a DELETE ... RETURNING): names of sqlglot's expression classes. sqlglot itself is imported by the first
+# check (40 ms, which a plain file never needs: the CLI asks tools.sources whether its argument is a URL).
 _WRITES = (
-    exp.Insert,
-    exp.Update,
-    exp.Delete,
-    exp.Merge,
-    exp.Create,
-    exp.Drop,
-    exp.Alter,
-    exp.Command,
-    exp.Set,
-    exp.Copy,
-    exp.Into,
-    exp.TruncateTable,
-    exp.Grant,
-    exp.LoadData,
-    exp.Use,
-    exp.Pragma,
-    exp.Transaction,
-    exp.Commit,
-    exp.Rollback,
+    "Insert",
+    "Update",
+    "Delete",
+    "Merge",
+    "Create",
+    "Drop",
+    "Alter",
+    "Command",
+    "Set",
+    "Copy",
+    "Into",
+    "TruncateTable",
+    "Grant",
+    "LoadData",
+    "Use",
+    "Pragma",
+    "Transaction",
+    "Commit",
+    "Rollback",
 )
 
 
@@ -42,6 +40,9 @@ def check_select(sql: str, *, dialect: str | None = None, where: str = "the quer
     Raises:
         DataError: Naming what was found and what to write instead.
     """
+    import sqlglot
+    from sqlglot import exp
+
     text = sql.strip().rstrip(";").strip()
     if not text:
         raise DataError(f"{where} is empty: write one SELECT statement.", setting="query")
@@ -66,7 +67,7 @@ def check_select(sql: str, *, dialect: str | None = None, where: str = "the quer
             f"{where} is a {kind} statement; only SELECT is allowed (the connection is read-only).",
             setting="query",
         )
-    writing = next(iter(statement.find_all(*_WRITES)), None)
+    writing = next(iter(statement.find_all(*(getattr(exp, name) for name in _WRITES))), None)
     if writing is not None:
         raise DataError(
             f"{where} contains {writing.key.upper()}; only reading (SELECT) is allowed.", setting="query"

@@ -266,8 +266,14 @@ def code_tool(spec: KpiTool, raw: Any = None) -> Tool:
             return spec.run(**bound.arguments, **{spec.raw: raw})
         return spec.run(**bound.arguments)
 
+    return spec_tool(spec, forward)
+
+
+def spec_tool(spec: KpiTool, forward: Callable[..., Any], suffix: str = "tool") -> Tool:
+    """A smolagents `Tool` as the code agent sees `spec` (name, description, inputs, output type) whose call is
+    `forward(self, *args, **kwargs)`: the engine call (`code_tool`), or a worker's stand-in that asks the app."""
     tool_class = type(
-        f"{spec.name}_tool",
+        f"{spec.name}_{suffix}",
         (Tool,),
         {
             "name": spec.name,

@@ -803,13 +803,17 @@ def trace_and_charts(key: str) -> tuple:
 _figures: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def page_figure(figure: dict) -> go.Figure:
+    """A chart of the run (plotly JSON from the worker) as the page draws it."""
+    # A figure holds text from the data and the model: plotly would render its tags (`<a href>`) as HTML.
+    return go.Figure(safe_figure(figure))
+
+
 def draw_charts(run: BackgroundRun | Replay, key: str) -> None:
     built = _figures.setdefault(run, [])
     if len(built) > len(run.result.charts):  # a replay that started over
         built.clear()
-    for figure in run.result.charts[len(built) :]:
-        # A figure holds text from the data and the model: plotly would render its tags (`<a href>`) as HTML.
-        built.append(go.Figure(safe_figure(figure)))
+    built.extend(page_figure(figure) for figure in run.result.charts[len(built) :])
     for index, figure in enumerate(built):
         st.plotly_chart(figure, key=f"{key}-chart-{index}", width="stretch")
 

@@ -50,7 +50,7 @@ def collect_garbage(now: float | None = None) -> bool:
 def warm_up_in_background() -> None:
     """Starts, once per process, a thread that pays the first run's one-time costs in the app while visitors read
     the page: the first plotly Figure of a process imports and validates its layout and template classes (about
-    270 modules, 0.09 s), which the first run's charts otherwise pay inside a visitor's click."""
+    150 modules), which the first run's charts otherwise pay inside a visitor's click."""
     global _warming
     with _lock:
         if _warming is None:
@@ -62,22 +62,22 @@ def _warm_up() -> None:
     # numpy first: an import another thread has under way finishes before this one goes on (the import lock), and
     # plotly's validators read numpy's attributes through sys.modules, where a half-imported numpy has none yet.
     import numpy  # noqa: F401
-    import plotly.graph_objects as go
     import plotly.io as pio
 
-    figure = go.Figure(
-        {
-            "data": [{"type": kind} for kind in ("bar", "waterfall", "heatmap", "scatter")],
-            # As the worker's figures arrive: plotly's template (not Streamlit's default) as a dict, validated anew.
-            "layout": {
-                "template": pio.templates["plotly"].to_plotly_json(),
-                "title": {"text": "warm-up", "pad": {"t": 1}},
-                "annotations": [{"text": "warm-up"}],
-                "shapes": [{"type": "line"}],
-                "legend": {"orientation": "h"},
-                "margin": {"t": 1},
-                "uniformtext": {"minsize": 8},
-            },
-        }
-    )
-    figure.to_json()  # as st.plotly_chart sends it
+    from ui.parts import page_figure
+
+    # A chart as a worker sends it, with plotly's template: the worker's charts are not made with Streamlit's (this
+    # process's default once streamlit is imported), so the worker's own warm-up pieces would warm the wrong one.
+    chart = {
+        "data": [{"type": kind} for kind in ("bar", "waterfall", "heatmap", "scatter")],
+        "layout": {
+            "template": pio.templates["plotly"].to_plotly_json(),
+            "title": {"text": "warm-up", "pad": {"t": 1}},
+            "annotations": [{"text": "warm-up"}],
+            "shapes": [{"type": "line"}],
+            "legend": {"orientation": "h"},
+            "margin": {"t": 1},
+            "uniformtext": {"minsize": 8},
+        },
+    }
+    page_figure(chart).to_json()  # as the page builds it and st.plotly_chart sends it

@@ -20,26 +20,9 @@ class SilentLogger(AgentLogger):
     def __init__(self) -> None:
         super().__init__(level=LogLevel.OFF, console=Console(file=io.StringIO(), quiet=True))
 
-    def log(self, *args: Any, **kwargs: Any) -> None:
+    def _nothing(self, *args: Any, **kwargs: Any) -> None:
         return None
 
-    def log_error(self, error_message: str) -> None:
-        return None
-
-    def log_markdown(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def log_code(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def log_rule(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def log_task(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def log_messages(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def visualize_agent_tree(self, *args: Any, **kwargs: Any) -> None:
-        return None
+    # Every method that builds or prints something (smolagents 1.26's AgentLogger).
+    log = log_error = log_markdown = log_code = log_rule = log_task = log_messages = _nothing
+    visualize_agent_tree = _nothing

@@ -116,6 +116,7 @@ def _app_tool_proxies(names: list[str], sock: socket.socket) -> dict[str, Tool]:
     answer, a table read from Arrow IPC (never a pickle); the app's error is raised here with its own type.
     """
     from tools.kpi_tools import KPI_SPECS
+    from tools.tool_spec import spec_tool
 
     specs = {spec.name: spec for spec in KPI_SPECS if spec.raw}
 
@@ -134,19 +135,7 @@ def _app_tool_proxies(names: list[str], sock: socket.socket) -> dict[str, Tool]:
             ]
             return values[0] if values else None
 
-        proxy = type(
-            f"{spec.name}_proxy",
-            (Tool,),
-            {
-                "name": spec.name,
-                "description": spec.code_description(),
-                "inputs": {name: arg.schema() for name, arg in spec.code_inputs().items()},
-                "output_type": spec.output_type,
-                "skip_forward_signature_validation": True,
-                "forward": forward,
-            },
-        )
-        return proxy()
+        return spec_tool(spec, forward, suffix="proxy")
 
     return {name: make(specs[name]) for name in names if name in specs}
 
@@ -620,8 +609,10 @@ class ProcessExecutor(PythonExecutor):
         )
 
     def send_tools(self, tools: dict[str, Tool]) -> None:
-        # KPI tools that read the run's kept raw rows (spec.raw) run in the app; the worker gets a stand-in.
-        self._app_tools = {n: t for n, t in tools.items() if getattr(getattr(t, "spec", None), "raw", None)}
+        from tools.tool_spec import runs_in_app
+
+        # KPI tools that read the run's kept raw rows run in the app; the worker gets a stand-in.
+        self._app_tools = {n: t for n, t in tools.items() if runs_in_app(t)}
         tools = {n: t for n, t in tools.items() if n not in self._app_tools}
         known = set(_worker_tools(list(tools)))
         # Managed agents (smolagents agents given as tools) run in the app; the worker gets a stand-in for each.
