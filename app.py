@@ -7,6 +7,7 @@ process, so a first visitor who opened /Compare_agents directly got a menu listi
 
 import streamlit as st
 
+import agent  # noqa: F401 - its environment defaults (agent.settings) before anything imports numpy or litellm
 from ui.server_process import collect_garbage, warm_up_in_background
 
 st.set_page_config(page_title="KPI Narrator", page_icon="📈", layout="wide")

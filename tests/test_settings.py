@@ -14,6 +14,7 @@ from agent.models.build import ModelChoice, build_model, model_label
 from agent.run import runner
 from agent.run.result import collect
 from agent.run.runner import RunRequest, run_events
+from agent.sandbox import worker_pool
 from agent.settings import (
     AGENT_KINDS,
     ENVIRONMENT_DEFAULTS,
@@ -48,7 +49,7 @@ def test_environment_defaults_keep_what_the_user_set():
     environ = {"LITELLM_LOCAL_MODEL_COST_MAP": "False"}
     apply_environment_defaults(environ)
     apply_environment_defaults(environ)
-    assert environ == {"LITELLM_LOCAL_MODEL_COST_MAP": "False"}
+    assert environ == {**ENVIRONMENT_DEFAULTS, "LITELLM_LOCAL_MODEL_COST_MAP": "False"}
     empty: dict[str, str] = {}
     apply_environment_defaults(empty)
     assert empty == ENVIRONMENT_DEFAULTS
@@ -61,6 +62,20 @@ def test_importing_the_package_sets_the_environment_defaults_first():
         [sys.executable, "-c", code], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True
     )
     assert out.stdout.strip() == "True", out.stderr
+
+
+def test_numpy_starts_no_blas_threads_in_the_app_or_its_workers():
+    env = {k: v for k, v in os.environ.items() if k not in ENVIRONMENT_DEFAULTS}
+    code = "import os, agent, numpy; print(len(os.listdir('/proc/self/task')))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
+    assert out.stdout.strip() == "1", out.stderr  # OpenBLAS alone starts one more thread per core
+    sandboxed, _, _ = worker_pool.worker_command(["-c", "pass"], "/tmp/scratch", sandboxed=True)
+    assert "OPENBLAS_NUM_THREADS" in sandboxed
+    assert sandboxed[sandboxed.index("OPENBLAS_NUM_THREADS") + 1] == "1"
+    _, plain_env, _ = worker_pool.worker_command(["-c", "pass"], "/tmp/scratch", sandboxed=False)
+    assert plain_env["OPENBLAS_NUM_THREADS"] == "1"
 
 
 def test_project_root_holds_both_packages():
