@@ -169,3 +169,25 @@ def test_output_cut_by_a_full_disk_is_an_error_exit_not_success():
             [sys.executable, "-m", "agent", "run", "--help"], stdout=full, cwd=ROOT, env=env, timeout=60
         )
     assert done.returncode != 0
+
+
+@pytest.mark.parametrize("mode", [["--json"], []])
+def test_a_reader_that_stops_reading_gets_no_traceback(revenue_file, mode):
+    # `python -m agent run FILE --json | head -c 100`: the pipe closes before the output is written.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will read: the first write fails with a broken pipe
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "agent", "run", str(revenue_file), *mode],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr
+    assert done.returncode == 1  # as Python itself exits after a broken pipe: the output is not whole
