@@ -168,7 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail(args, "interrupted", EXIT_RUN_FAILED)
     except BrokenPipeError:  # the reader left (`--json | head -c 100`): nothing to say, and nowhere to say it
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's own flush must not fail again
+        os.dup2(
+            os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()
+        )  # the exit's own flush must not fail again
         return EXIT_RUN_FAILED  # as Python itself exits after a broken pipe: the output is not whole
     except Exception as error:
         if args.debug:
