@@ -50,6 +50,22 @@ def test_uploaded_file_runs(app):
     assert any("Revenue fell 7.67%" in m.value for m in app.markdown)
 
 
+def test_an_upload_is_hashed_once_not_on_every_rerun(monkeypatch):
+    # Streamlit hands every rerun the same bytes object for an upload (its file record's); hashing it twice per
+    # rerun cost 36 ms of each rerun at 38 MB.
+    import ui.parts
+
+    hashed = []
+    monkeypatch.setattr(ui.parts, "file_hash", lambda data: hashed.append(len(data)) or f"digest-{len(data)}")
+    monkeypatch.setattr(ui.parts.st, "session_state", {})
+    upload = REVENUE_TSV.encode()
+    assert [ui.parts._digest_of(upload) for _ in range(3)] == [f"digest-{len(upload)}"] * 3
+    assert hashed == [len(upload)]
+    equal_but_another_object = bytes(bytearray(upload))
+    ui.parts._digest_of(equal_but_another_object)  # identity, not equality: an address reused by a new upload
+    assert hashed == [len(upload)] * 2  # is never taken for the old one
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
