@@ -43,12 +43,15 @@ def test_the_warm_up_leaves_nothing_for_the_first_run_s_charts_to_import():
         "server_process.warm_up_in_background(); server_process.warm_up_in_background()\n"
         "threads = [t for t in threading.enumerate() if t.name == 'kpi-warm-up']\n"
         "server_process._warming.join(60)\n"
+        "from agent.models import tokens\n"
+        "tokens._preloading.join(60)\n"
+        "tokenizer = tokens._load_encoding.cache_info().currsize\n"
         "before = set(sys.modules)\n"
         "for chart in charts: go.Figure(safe_figure(chart)).to_json()\n"  # as the page draws the worker's charts
-        "print(json.dumps({'charts': len(charts), 'threads': len(threads),\n"
+        "print(json.dumps({'charts': len(charts), 'threads': len(threads), 'tokenizer': tokenizer,\n"
         "    'imported': sorted(set(sys.modules) - before)}))"
     )
-    assert seen["charts"] >= 3 and seen["threads"] <= 1
+    assert seen["charts"] >= 3 and seen["threads"] <= 1 and seen["tokenizer"] == 1
     assert seen["imported"] == []  # without the warm-up: about 150 plotly modules, in a visitor's click
 
 

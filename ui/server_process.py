@@ -50,7 +50,7 @@ def collect_garbage(now: float | None = None) -> bool:
 def warm_up_in_background() -> None:
     """Starts, once per process, a thread that pays the first run's one-time costs in the app while visitors read
     the page: the first plotly Figure of a process imports and validates its layout and template classes (about
-    150 modules), which the first run's charts otherwise pay inside a visitor's click."""
+    150 modules), which the first run's charts otherwise pay inside a visitor's click; the tokenizer loads."""
     global _warming
     with _lock:
         if _warming is None:
@@ -81,3 +81,9 @@ def _warm_up() -> None:
         },
     }
     page_figure(chart).to_json()  # as the page builds it and st.plotly_chart sends it
+
+    # The built-in analysts count tokens: the tokenizer's first load (70 ms holding the interpreter's lock) would
+    # otherwise fall in the first run, while other visitors' clicks wait for that lock.
+    from agent.models.tokens import preload
+
+    preload()
