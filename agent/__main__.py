@@ -14,8 +14,8 @@ def _leave_without_teardown() -> None:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except BrokenPipeError:  # `| head` closed the pipe: what it wanted was written
-        pass
+    except BrokenPipeError:  # `| head` closed the pipe before the end: the output is not whole (as agent.cli)
+        code = code or 1
     except OSError:  # a full disk: the output is cut, so the exit code must say so (as Python's own does)
         code = code or 120
     finally:

@@ -151,6 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _main(args)
+    except BrokenPipeError as error:
+        if not _stdout_reader_left():
+            return _fail(args, f"unexpected error: {type(error).__name__}: {error}", EXIT_RUN_FAILED)
+        # The reader left (`--json | head -c 100`): nothing to say, and nowhere to say it. The exit's own flush
+        # must not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_RUN_FAILED  # as Python itself exits after a broken pipe: the output is not whole
+
+
+def _main(args: argparse.Namespace) -> int:
     if args.executor == "process":  # the code agent's code and the tool-calling agent's tools run in a worker
         # First of all: the worker's second of imports overlaps this process' own (pandas alone takes 0.3 s), and
         # prestart returns at once (the launcher thread starts it).
@@ -167,16 +179,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, f"{error} (set it with {flag})" if flag else str(error), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         return _fail(args, "interrupted", EXIT_RUN_FAILED)
-    except BrokenPipeError:  # the reader left (`--json | head -c 100`): nothing to say, and nowhere to say it
-        os.dup2(
-            os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()
-        )  # the exit's own flush must not fail again
-        return EXIT_RUN_FAILED  # as Python itself exits after a broken pipe: the output is not whole
+    except BrokenPipeError:
+        raise  # `main` tells a reader that left from anything else
     except Exception as error:
         if args.debug:
             traceback.print_exc()
         hint = "" if args.debug else " (run with --debug for the traceback)"
         return _fail(args, f"unexpected error: {type(error).__name__}: {error}{hint}", EXIT_RUN_FAILED)
+
+
+def _stdout_reader_left() -> bool:
+    """Whether stdout is a pipe whose reading end was closed (poll reports an error on its writing end)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+    except (AttributeError, OSError, ValueError):  # stdout replaced by something that is not a file
+        return False
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
 
 
 def _fail(args: argparse.Namespace, message: str, code: int) -> int:

@@ -21,8 +21,9 @@ DEFAULT_STEP_TIMEOUT_S = 30.0
 
 # Set in this process and in every worker's (empty) environment. litellm fetches its model price list from the
 # internet at import unless told to use its bundled copy. numpy's OpenBLAS starts a spinning thread per core at
-# import, 0.11 s of CPU per process for matrix products KPI work never makes: on 2 cores shared by the app and its
-# workers that was 12% of the sample CLI's wall time (issue 19).
+# import, 0.05-0.11 s of CPU per process: on 2 cores shared by the app and its workers that was 12% of the sample
+# CLI's wall time (issue 19). KPI work makes few matrix products (agent code doing a 2000x2000 one: 140 -> 253 ms).
+# The app keeps a value the user set; a worker always runs one thread (its environment is ours alone).
 ENVIRONMENT_DEFAULTS: dict[str, str] = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "OPENBLAS_NUM_THREADS": "1"}
 
 

@@ -3,8 +3,11 @@ chromium for the browser tests. Shared plain helpers (not fixtures) are in tests
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,9 +16,14 @@ from smolagents.monitoring import TokenUsage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# What the app keeps in the user's cache folder (the tokenizer's copy) goes to one folder of this test session, for
+# the tests' own processes and every process they start; never the user's ~/.cache.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="kpi-narrator-tests-cache-")
 
 from tests.helpers import REVENUE_TSV
 from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS
+
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], True)
 
 
 @pytest.fixture(autouse=True)

@@ -297,3 +297,14 @@ def test_sums_added_up_from_pairs_match_sums_from_the_rows():
             from_pairs[["before", "after"]], from_rows[["before", "after"]], rtol=1e-12
         )
     assert "France" not in set(engine.breakdown(frame, "country", *columns, cache)["country"])
+
+
+def test_drill_down_sums_pairs_first_only_when_they_fit_beside_the_table():
+    # All pairs held at once, as `analyze` does, only when they have no more combinations than the table has rows:
+    # six dimensions of 1,000 values each took 0.58 GB that way at 1M rows, 0.09 GB one pair at a time.
+    small = pd.DataFrame({d: pd.Categorical(["a", "b"] * 50) for d in ("x", "y", "z")})
+    wide = pd.DataFrame({d: pd.Categorical([f"{d}{i}" for i in range(100)]) for d in ("x", "y", "z")})
+    text = small.astype(str)
+    assert engine._pairs_are_small(small, ["x", "y", "z"])  # 12 combinations, 100 rows
+    assert not engine._pairs_are_small(wide, ["x", "y", "z"])  # 30,000 combinations, 100 rows
+    assert not engine._pairs_are_small(text, ["x", "y"])  # no categorical codes to add up from

@@ -1,4 +1,5 @@
 import marshal
+import os
 
 import pytest
 
@@ -9,6 +10,7 @@ TEXTS = [
     "def show_totals(metric, totals):\n    print(f\"{metric}: {totals['before']:,.2f}\")\n\n\n",
     "Größe × 日本語 — émoji 📈 and   spaces\r\n",
 ]
+RANKS = 100_256
 
 
 @pytest.fixture
@@ -20,41 +22,83 @@ def fresh_cache(tmp_path, monkeypatch):
     tokens._load_encoding.cache_clear()
 
 
-def _tiktoken_counts() -> list[int]:
+@pytest.fixture
+def expected() -> list[int]:
+    """The counts of tiktoken's own cl100k_base."""
     import tiktoken
 
     tokens._load_encoding()  # sets TIKTOKEN_CACHE_DIR to litellm's bundled files
+    tokens._load_encoding.cache_clear()
     encoding = tiktoken.get_encoding("cl100k_base")
     return [len(encoding.encode(text, disallowed_special=())) for text in TEXTS]
 
 
-def test_the_kept_copy_counts_as_tiktoken_does_and_spares_the_parsing(fresh_cache, monkeypatch):
-    expected = _tiktoken_counts()
-    assert [tokens.count_tokens(text) for text in TEXTS] == expected
+def counts() -> list[int]:
+    tokens._load_encoding.cache_clear()
+    return [tokens.count_tokens(text) for text in TEXTS]
+
+
+def kept_ranks(path) -> int:
+    return len(marshal.loads(path.read_bytes())["mergeable_ranks"])
+
+
+def test_the_kept_copy_counts_as_tiktoken_does_and_spares_the_parsing(fresh_cache, expected, monkeypatch):
+    assert counts() == expected
     (kept,) = fresh_cache.glob("cl100k_base-*.marshal")
-    assert len(marshal.loads(kept.read_bytes())["mergeable_ranks"]) == 100_256
+    assert kept_ranks(kept) == RANKS and not list(fresh_cache.glob("*.tmp"))
 
     def parse_again():
         raise AssertionError("the rank file was parsed although a kept copy exists")
 
     monkeypatch.setattr("tiktoken_ext.openai_public.cl100k_base", parse_again)
-    tokens._load_encoding.cache_clear()
-    assert [tokens.count_tokens(text) for text in TEXTS] == expected
+    assert counts() == expected
 
 
-def test_a_broken_copy_is_replaced_and_an_unwritable_folder_only_costs_time(
-    fresh_cache, tmp_path, monkeypatch
-):
-    expected = _tiktoken_counts()
-    tokens._load_encoding.cache_clear()
-    fresh_cache.mkdir(exist_ok=True)
-    kept = fresh_cache / tokens._cl100k_copy_name()
-    kept.write_bytes(b"\x00not marshal")
-    assert [tokens.count_tokens(text) for text in TEXTS] == expected
-    assert len(marshal.loads(kept.read_bytes())["mergeable_ranks"]) == 100_256
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda arguments: b"\x00not marshal",
+        lambda arguments: marshal.dumps(
+            {**arguments, "mergeable_ranks": {str(k): v for k, v in arguments["mergeable_ranks"].items()}}
+        ),
+        lambda arguments: marshal.dumps({k: v for k, v in arguments.items() if k != "pat_str"}),
+        lambda arguments: marshal.dumps({**arguments, "pat_str": r"\S+|\s+"}),  # loads, counts differently
+        lambda arguments: b"[\xff\xff\xff\x7f",  # a list of 2**31 items: refused by its size, not allocated
+    ],
+    ids=["garbage", "wrong-types", "missing-key", "other-pattern", "huge-list"],
+)
+def test_a_copy_that_is_not_cl100k_is_made_again(fresh_cache, expected, spoil):
+    from tiktoken_ext.openai_public import cl100k_base
 
-    blocked = tmp_path / "a-file"
-    blocked.write_text("not a folder")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
-    tokens._load_encoding.cache_clear()
-    assert [tokens.count_tokens(text) for text in TEXTS] == expected
+    counts()
+    kept = tokens._kept_copy()
+    kept.write_bytes(spoil(cl100k_base()))
+    assert counts() == expected
+    assert kept_ranks(kept) == RANKS
+
+
+def test_without_a_usable_home_it_still_counts_exactly(fresh_cache, expected, tmp_path, monkeypatch):
+    monkeypatch.setenv(
+        "XDG_CACHE_HOME", "relative/cache"
+    )  # ignored, as the XDG spec says: not the working folder
+    monkeypatch.chdir(tmp_path)
+    assert tokens._kept_copy().is_absolute()
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setattr(tokens.Path, "home", staticmethod(no_home))
+    assert tokens._kept_copy() is None
+    assert counts() == expected
+    assert not (tmp_path / "relative").exists()
+
+
+def test_a_copy_that_cannot_be_written_leaves_no_partial_file(fresh_cache, expected, monkeypatch):
+    def full_disk(source, target):
+        raise OSError(28, "No space left on device")
+
+    tokens._kept_copy().unlink(missing_ok=True)
+    monkeypatch.setattr(tokens.os, "replace", full_disk)
+    assert counts() == expected
+    assert os.listdir(fresh_cache) == []
