@@ -69,7 +69,9 @@ def test_an_upload_is_hashed_once_not_on_every_rerun(app, monkeypatch):
     assert "mine.tsv" in app.markdown[0].value
     assert hashed == []  # hashed when it was uploaded; it was two hashes per rerun
     equal_but_another_object = bytes(bytearray(REVENUE_TSV.encode()))
-    monkeypatch.setattr(ui.parts.st, "session_state", {"data_digest": (REVENUE_TSV.encode(), "old")})
+    monkeypatch.setattr(
+        ui.parts.st, "session_state", {"data_bytes": REVENUE_TSV.encode(), "data_hash": "old"}
+    )
     assert ui.parts._digest_of(equal_but_another_object) != "old"  # identity, never equality, picks a digest
 
 

@@ -251,8 +251,6 @@ def choose_dataset(compare_scenarios: bool = False) -> Dataset:
     """
     name, data = _choose_source()
     digest = _digest_of(data)
-    st.session_state["data_hash"] = digest
-    st.session_state["data_bytes"] = data
     chosen = _chosen_roles(name)
     try:
         dataset = cached_dataset(data, name, digest=digest, **chosen)
@@ -292,15 +290,12 @@ def choose_dataset(compare_scenarios: bool = False) -> Dataset:
 
 
 def _digest_of(data: bytes) -> str:
-    """The chosen file's `file_hash`, computed once per upload rather than twice per rerun (38 MB: 18 ms each).
-    The bytes object is kept beside its digest (the session keeps the upload anyway), so the identity check cannot
-    match a new object that reuses a freed one's address."""
-    known = st.session_state.get("data_digest")
-    if known is not None and known[0] is data:
-        return known[1]
-    digest = file_hash(data)
-    st.session_state["data_digest"] = (data, digest)
-    return digest
+    """The chosen file's `file_hash` (the session's `data_hash`), computed once per upload rather than twice per
+    rerun (38 MB: 18 ms each). The session keeps the bytes it was computed for (`data_bytes`), so the identity check
+    cannot match a new object that reuses a freed one's address."""
+    if st.session_state.get("data_bytes") is not data:
+        st.session_state["data_hash"], st.session_state["data_bytes"] = file_hash(data), data
+    return st.session_state["data_hash"]
 
 
 # What fixes a loader problem, named as this page names its controls (the CLI names its flags).

@@ -70,6 +70,7 @@ def _load_encoding() -> Encoding | None:
 KNOWN_TEXT = "Revenue fell 4.01%: Germany × Android, don't  panic\n\n"
 KNOWN_TOKENS = [99204, 11299, 220, 19, 13, 1721, 4, 25, 10057, 25800, 8682, 11, 1541, 956, 220, 22743, 271]
 KEPT_BYTES = range(1 << 20, 4 << 20)  # the copy is 1.6 MB: anything else is not read
+KEPT_KEYS = {"name", "pat_str", "mergeable_ranks", "special_tokens"}  # tiktoken.Encoding's arguments
 
 
 def _kept_copy() -> Path | None:
@@ -94,12 +95,7 @@ def _read_kept(path: Path) -> dict:
         if size not in KEPT_BYTES:
             raise ValueError(f"{path}: {size} bytes, not a kept tokenizer")
         arguments = marshal.loads(kept.read())
-    if not isinstance(arguments, dict) or set(arguments) != {
-        "name",
-        "pat_str",
-        "mergeable_ranks",
-        "special_tokens",
-    }:
+    if not isinstance(arguments, dict) or set(arguments) != KEPT_KEYS:
         raise ValueError(f"{path}: not cl100k's arguments")
     return arguments
 
